@@ -1,0 +1,38 @@
+# Two entry points (see README): `make demo` and `make test`. Both are idempotent.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.deps-installed
+
+.PHONY: demo test install lint bench cuda-check clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first (from the pinned release), then the package without build isolation so the
+# native extension compiles against that torch and no second torch is downloaded.
+$(STAMP): $(PY) pyproject.toml setup.py
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && ! dpkg -s libusb-1.0-0 >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq libusb-1.0-0 >/dev/null || echo "apt: libusb-1.0-0 not installed (open3d extra only)"; fi
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q --no-build-isolation -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/cinemagraph3d demo -o demo.mp4
+
+test: install
+	$(PY) -m pytest -q tests
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: install
+	$(PY) benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf build *.egg-info cinemagraph3d/_C*.so

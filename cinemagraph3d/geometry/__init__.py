@@ -1,0 +1,15 @@
+"""Cameras and camera paths."""
+
+from .camera import PinholeCamera, project, unproject_depth
+from .trajectory import CAMERA_PATHS, Trajectory, TrajectorySettings, load_trajectory, make_trajectory
+
+__all__ = [
+    "PinholeCamera",
+    "project",
+    "unproject_depth",
+    "Trajectory",
+    "TrajectorySettings",
+    "CAMERA_PATHS",
+    "make_trajectory",
+    "load_trajectory",
+]

@@ -1,0 +1,14 @@
+"""Splatting renderer, fusion and hole filling."""
+
+from .fuse import FusionSettings, fill_holes, fuse_bidirectional
+from .splat import SplatSettings, active_backend, native_available, splat_points
+
+__all__ = [
+    "SplatSettings",
+    "splat_points",
+    "active_backend",
+    "native_available",
+    "FusionSettings",
+    "fuse_bidirectional",
+    "fill_holes",
+]
