@@ -9,7 +9,11 @@ import math
 
 import torch
 
-__all__ = ["_splat_forward"]
+__all__ = ["_splat_forward", "WEIGHT_CUTOFF"]
+
+#: Per-axis tent weights below this value count as zero, so float round-off in the projection of a
+#: point sitting exactly on a pixel centre cannot make it touch (and z-occlude) its neighbours.
+WEIGHT_CUTOFF = 1e-3
 
 
 def _splat_forward(
@@ -58,8 +62,8 @@ def _splat_forward(
     ii = i0[:, None] + offs[None, :]
     wx = (1.0 - ((jj.to(dtype) + 0.5) - u[:, None]).abs() / r[:, None]).clamp(min=0.0)
     wy = (1.0 - ((ii.to(dtype) + 0.5) - v[:, None]).abs() / r[:, None]).clamp(min=0.0)
-    wx = torch.where((jj >= 0) & (jj < width), wx, torch.zeros_like(wx))
-    wy = torch.where((ii >= 0) & (ii < height), wy, torch.zeros_like(wy))
+    wx = torch.where((jj >= 0) & (jj < width) & (wx >= WEIGHT_CUTOFF), wx, torch.zeros_like(wx))
+    wy = torch.where((ii >= 0) & (ii < height) & (wy >= WEIGHT_CUTOFF), wy, torch.zeros_like(wy))
     w = (wy[:, :, None] * wx[:, None, :]).reshape(P, -1)  # (P, 4R^2)
     pix = (ii.clamp(0, height - 1)[:, :, None] * width + jj.clamp(0, width - 1)[:, None, :]).reshape(P, -1)
     hit = (w > 0) & valid[:, None]

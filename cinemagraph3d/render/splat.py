@@ -135,8 +135,11 @@ def splat_points(
     ``u = fx x / z + cx``, ``v = fy y / z + cy`` with footprint radius ``r = clamp(radius, 0.5,
     max_radius)``, the weight at pixel ``(i, j)`` (centre ``(j + 0.5, i + 0.5)``) is
 
-    .. math:: w_p(i,j) = \max(0, 1 - |j + 0.5 - u| / r) \cdot \max(0, 1 - |i + 0.5 - v| / r)
+    .. math:: w_p(i,j) = τ(|j + 0.5 - u| / r) \cdot τ(|i + 0.5 - v| / r),\quad
+              τ(s) = 1 - s \text{ if } 1 - s \ge 10^{-3} \text{ else } 0
 
+    (the cut-off ``WEIGHT_CUTOFF = 1e-3`` keeps float round-off from letting a point on a pixel
+    centre touch its neighbours)
     (``r = 1`` is bilinear splatting: a dense grid of points has weights summing to one). With
     ``z_min(i,j)`` the smallest z among points with ``w_p(i,j) > 0``, the accepted set is
     ``A(i,j) = {p : w_p(i,j) > 0, z_p <= z_min(i,j)(1 + depth_tolerance)}`` and, with
