@@ -1,0 +1,95 @@
+"""High-level calls: a :class:`~cinemagraph3d.project.Project` → frames → a video file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .depth import DepthSettings, estimate_depth
+from .errors import InputError
+from .geometry.camera import PinholeCamera
+from .geometry.trajectory import Trajectory, TrajectorySettings, load_trajectory, make_trajectory
+from .io import VideoWriter, check_output_path, read_image
+from .pipeline import RenderSettings, Scene, prepare_scene, render_frames, seed_everything
+from .project import Project
+
+__all__ = ["Prepared", "prepare_project", "project_frames", "animate"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A project made ready to render: scene, camera path and motion."""
+
+    project: Project
+    scene: Scene
+    trajectory: Trajectory
+    motion: object | None
+    settings: RenderSettings
+
+
+def _trajectory(project: Project, scene: Scene) -> Trajectory:
+    cam = project.camera
+    if cam.endswith(".json") or os.path.sep in cam:
+        return load_trajectory(cam, scene.camera, project.frames)
+    return make_trajectory(TrajectorySettings(cam, project.frames, project.amplitude), scene.camera, scene.z_near, scene.z_subject)
+
+
+def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prepared:
+    """Read the inputs of ``project`` and build scene, trajectory and motion.
+
+    Args:
+        project: a validated :class:`Project`.
+        image: optional ``(3, H, W)`` photo to use instead of reading ``project.image``.
+    """
+    project.validate()
+    seed_everything(project.seed)
+    if image is None:
+        image = read_image(project.image, project.max_side)
+    _, H, W = image.shape
+    camera = PinholeCamera.default(W, H, project.fov)
+    if project.depth:
+        ds = DepthSettings("file", project.depth, project.depth_kind)
+    else:
+        ds = DepthSettings(project.depth_backend, project.depth_model, project.depth_kind)
+    # Motion inputs are read before the heavy work so a bad mask fails fast.
+    from .motion_inputs import build_motion
+
+    motion = build_motion(project, H, W)
+    depth = estimate_depth(image, ds)
+    scene = prepare_scene(image, depth, camera)
+    traj = _trajectory(project, scene)
+    if not project.safe_zoom and project.camera.endswith(".json"):
+        pass  # the custom K is used exactly as given
+    settings = RenderSettings(safe_zoom=project.safe_zoom)
+    return Prepared(project, scene, traj, motion, settings)
+
+
+def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
+    """Frames ``(3, H, W)`` of a prepared project, one at a time."""
+    p = prepared.project
+    return render_frames(prepared.scene, prepared.trajectory, prepared.motion, p.loop_steps, prepared.settings)
+
+
+def animate(project: Project, output: str | os.PathLike, progress: bool = False) -> Path:
+    """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp`` or a PNG-frame directory).
+
+    The output is checked before any work, frames are streamed, and the file appears only when
+    complete (see :class:`~cinemagraph3d.io.VideoWriter`).
+    """
+    check_output_path(output)
+    prepared = prepare_project(project)
+    if prepared.trajectory.width != prepared.scene.camera.width:
+        raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
+    frames = project_frames(prepared)
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, total=len(prepared.trajectory), unit="frame", desc="rendering", leave=False)
+    with VideoWriter(output, project.fps) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.path

@@ -1,0 +1,223 @@
+"""Command-line interface: ``cinemagraph3d animate | render | demo | layers``.
+
+User errors print one line ``cinemagraph3d: error: ...`` and exit with status 2; no partial output
+file is ever left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import Cinemagraph3DError, InputError
+
+__all__ = ["main", "build_parser"]
+
+
+def _floats(text: str, n: int, name: str) -> list[float]:
+    import math
+
+    parts = text.replace(" ", "").split(",")
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        vals = []
+    if len(vals) != n or not all(math.isfinite(v) for v in vals):
+        raise InputError(name, f"{n} comma-separated numbers", repr(text))
+    return vals
+
+
+def _add_scene_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("photo and depth")
+    g.add_argument("--depth", help="depth/disparity file (.png 8/16-bit, .npy, .exr); default: estimated")
+    g.add_argument("--depth-kind", choices=["depth", "disparity"], default="depth",
+                   help="what --depth holds: z-depth (units kept) or disparity (relative). Default: depth")
+    g.add_argument("--depth-backend", default="heuristic",
+                   help="depth estimator when no --depth is given: heuristic (default) or hf")
+    g.add_argument("--depth-model", help="local model directory for a learned depth back-end")
+    g.add_argument("--max-side", type=int, help="downscale the photo so its longer side is at most S pixels")
+    g.add_argument("--fov", type=float, help="field of view (degrees) across the longer side; default f = max(W, H)")
+    c = p.add_argument_group("camera and video")
+    c.add_argument("--camera", default="circle",
+                   help="circle, swing, up-down, side, zoom-in, dolly-zoom, static, or a trajectory .json")
+    c.add_argument("--frames", type=int, help="number of output frames (default 60, or fps × loop-seconds)")
+    c.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
+    c.add_argument("--loop-seconds", type=float, help="video length in seconds (sets --frames = fps × seconds)")
+    c.add_argument("--loop-steps", type=int, default=60, help="motion steps per loop N (default 60)")
+    c.add_argument("--amplitude", type=float, default=0.03,
+                   help="camera motion as a fraction of the near depth (default 0.03)")
+    c.add_argument("--no-safe-zoom", action="store_true",
+                   help="disable the automatic zoom that keeps the photo's border out of frame")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    m = p.add_argument_group("fluid motion")
+    m.add_argument("--mask", action="append", default=[], help="mask image of a moving region (repeatable)")
+    m.add_argument("--region-speed", action="append", type=float, default=[],
+                   help="speed multiplier of the region given by the matching --mask (repeatable)")
+    m.add_argument("--arrow", action="append", default=[], metavar="X0,Y0,X1,Y1",
+                   help="motion hint in pixels; its length is the speed in px/step (repeatable)")
+    m.add_argument("--hints", help='hints JSON {"units": "pixels_per_frame", "hints": [{"x","y","dx","dy"}]}')
+    m.add_argument("--anchor", action="append", default=[], metavar="X,Y", help="point that must not move (repeatable)")
+    m.add_argument("--labelme", help="labelme JSON: 'motion*' polygons → mask, 'hint*' lines → arrows")
+    m.add_argument("--speed", type=float, default=1.0, help="global speed multiplier (default 1)")
+    p.add_argument("--save-project", help="also write the inputs of this run as a project JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``cinemagraph3d`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cinemagraph3d", description="Turn one photo into a looping 3D cinemagraph (parallax + fluid motion)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("animate", help="render a photo to a video", description="Render IMAGE to a looping video.")
+    a.add_argument("image", help="photo (JPEG, PNG, WebP, TIFF; 8/16-bit; grey/RGB/RGBA)")
+    a.add_argument("-o", "--output", required=True, help="output .mp4/.gif/.webp, or a directory for PNG frames")
+    _add_scene_args(a)
+    r = sub.add_parser("render", help="render a project JSON", description="Reproduce a cinemagraph from its project file.")
+    r.add_argument("project", help="project .json written by `animate --save-project`")
+    r.add_argument("-o", "--output", required=True, help="output .mp4/.gif/.webp or directory")
+    d = sub.add_parser("demo", help="render the bundled procedural example", description="Render the built-in demo scene (no download).")
+    d.add_argument("-o", "--output", required=True, help="output .mp4/.gif/.webp or directory")
+    d.add_argument("--size", default="640x360", help="WxH of the demo scene (default 640x360)")
+    d.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
+    d.add_argument("--camera", default="circle", help="camera path (default circle)")
+    lay = sub.add_parser("layers", help="write the LDI layers as PNGs", description="Write the layered depth image of IMAGE for inspection.")
+    lay.add_argument("image")
+    lay.add_argument("-o", "--output", required=True, help="output directory")
+    lay.add_argument("--depth")
+    lay.add_argument("--depth-kind", choices=["depth", "disparity"], default="depth")
+    lay.add_argument("--max-side", type=int)
+    return parser
+
+
+def _project_from_args(args) -> "Project":  # noqa: F821
+    from .project import Project
+
+    frames = args.frames
+    if args.loop_seconds is not None:
+        import math
+
+        if not math.isfinite(args.loop_seconds) or args.loop_seconds <= 0:
+            raise InputError("--loop-seconds", "a number > 0", args.loop_seconds)
+        if not (args.fps > 0):
+            raise InputError("--fps", "a number > 0", args.fps)
+        frames = max(1, round(args.fps * args.loop_seconds))
+    return Project(
+        image=args.image,
+        depth=args.depth,
+        depth_kind=args.depth_kind,
+        depth_backend=args.depth_backend,
+        depth_model=args.depth_model,
+        max_side=args.max_side,
+        fov=args.fov,
+        camera=args.camera,
+        amplitude=args.amplitude,
+        frames=60 if frames is None else frames,
+        fps=args.fps,
+        loop_steps=args.loop_steps,
+        safe_zoom=not args.no_safe_zoom,
+        seed=args.seed,
+        masks=list(args.mask),
+        region_speeds=list(args.region_speed),
+        arrows=[_floats(a, 4, "--arrow") for a in args.arrow],
+        hints=args.hints,
+        anchors=[_floats(a, 2, "--anchor") for a in args.anchor],
+        labelme=args.labelme,
+        speed=args.speed,
+    ).validate()
+
+
+def _run(args) -> int:
+    from .api import animate
+
+    if args.command == "animate":
+        project = _project_from_args(args)
+        out = animate(project, args.output, progress=True)
+        if args.save_project:
+            from .project import save_project
+
+            abs_project = project.resolved(Path.cwd())
+            save_project(abs_project, args.save_project)
+        print(f"wrote {out}")
+        return 0
+    if args.command == "render":
+        from .project import load_project
+
+        out = animate(load_project(args.project), args.output, progress=True)
+        print(f"wrote {out}")
+        return 0
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "layers":
+        from . import build_ldi, estimate_depth, read_image
+        from .depth import DepthSettings
+        from .io import write_layers
+
+        img = read_image(args.image, args.max_side)
+        ds = DepthSettings("file", args.depth, args.depth_kind) if args.depth else DepthSettings()
+        paths = write_layers(args.output, build_ldi(img, estimate_depth(img, ds)))
+        print(f"wrote {len(paths)} files to {args.output}")
+        return 0
+    raise InputError("command", "a known command", args.command)
+
+
+def _demo(args) -> int:
+    import tempfile
+
+    import numpy as np
+
+    from .api import animate
+    from .demo import demo_scene
+    from .io import check_output_path, write_png
+    from .project import Project
+
+    check_output_path(args.output)
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise InputError("--size", "WxH, e.g. 640x360", repr(args.size)) from None
+    if w < 8 or h < 8:
+        raise InputError("--size", "at least 8x8", args.size)
+    scene = demo_scene(w, h)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_png(tmp / "photo.png", scene.image)
+        np.save(tmp / "depth.npy", scene.depth[0].numpy())
+        write_png(tmp / "water.png", (scene.water.numpy() * 255).astype(np.uint8))
+        arrows = [[float(x), float(y), float(x + dx), float(y + dy)] for x, y, dx, dy in scene.hints.tolist()]
+        project = Project(
+            image=str(tmp / "photo.png"),
+            depth=str(tmp / "depth.npy"),
+            camera=args.camera,
+            frames=args.frames,
+            masks=[str(tmp / "water.png")],
+            arrows=arrows,
+        )
+        try:
+            out = animate(project, args.output, progress=True)
+        except NotImplementedError:  # motion not available: parallax only
+            project.masks, project.arrows = [], []
+            out = animate(project, args.output, progress=True)
+    print(f"wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cinemagraph3d`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning) if args.command != "animate" else None
+            return _run(args)
+    except Cinemagraph3DError as exc:
+        print(f"cinemagraph3d: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cinemagraph3d: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""All file input/output of cinemagraph3d: images, depth files, videos, layers and point clouds.
+
+Images are returned as float tensors ``(3, H, W)`` in [0, 1]; uint8 exists only at this boundary.
+Video writers stream frames to a temporary file that is renamed on success, so a failed or
+interrupted run never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+__all__ = [
+    "read_image",
+    "resize_image",
+    "to_uint8",
+    "write_png",
+    "VideoWriter",
+    "write_video",
+    "check_output_path",
+    "write_layers",
+    "write_ply",
+    "VIDEO_SUFFIXES",
+]
+
+VIDEO_SUFFIXES = (".mp4", ".gif", ".webp")
+
+# EXIF orientation value -> (number of 90° counter-clockwise rotations, mirror left-right first)
+_EXIF_OPS = {1: (0, False), 2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False),
+             7: (3, True), 8: (1, False)}  # fmt: skip
+
+
+def _exif_orientation(path: Path) -> int:
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - no EXIF is the normal case
+        return 1
+
+
+def _to_float(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    if arr.dtype in (np.int32, np.uint32, np.int64):
+        return arr.astype(np.float32) / 65535.0  # Pillow's 16-bit greyscale mode "I"
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32)
+    if np.issubdtype(arr.dtype, np.floating):
+        return np.clip(arr.astype(np.float32), 0.0, 1.0)
+    raise InputError(name, "an 8- or 16-bit image", f"pixel type {arr.dtype}")
+
+
+def read_image(path: str | os.PathLike, max_side: int | None = None) -> torch.Tensor:
+    """Read a photo (JPEG, PNG, WebP, TIFF, 8/16-bit, grey, RGB or RGBA) as RGB in [0, 1].
+
+    EXIF orientation is applied; an alpha channel is flattened onto white; grey is replicated.
+
+    Args:
+        path: image file.
+        max_side: if given, downscale (area filter) so that ``max(H, W) <= max_side``.
+
+    Returns:
+        ``(3, H, W)`` float32 tensor in [0, 1].
+
+    Raises:
+        InputError: missing, unreadable or non-image file; an image smaller than 2×2 pixels.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("image", "an existing image file", f"no file at {str(path)!r}")
+    try:
+        arr = np.asarray(iio.imread(path))
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input
+        raise InputError("image", "a readable JPEG/PNG/WebP/TIFF image", f"{path.name}: {exc}") from None
+    if arr.ndim == 4:  # animated/multi-page: first frame
+        arr = arr[0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+        raise InputError("image", "a 2-D grey, RGB or RGBA image", f"array of shape {arr.shape}")
+    img = _to_float(arr, "image")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.shape[2] in (2, 4):  # flatten alpha onto white
+        a = img[:, :, -1:]
+        img = img[:, :, :-1] * a + (1.0 - a)
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    rot, mirror = _EXIF_OPS.get(_exif_orientation(path), (0, False))
+    if mirror:
+        img = img[:, ::-1]
+    if rot:
+        img = np.rot90(img, rot)
+    h, w = img.shape[:2]
+    if h < 2 or w < 2:
+        raise InputError("image", "at least 2×2 pixels", f"{w}×{h} pixels in {path.name}")
+    out = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()
+    if max_side is not None:
+        out = resize_image(out, max_side)
+    return out
+
+
+def resize_image(image: torch.Tensor, max_side: int) -> torch.Tensor:
+    """Downscale ``(C, H, W)`` so ``max(H, W) <= max_side`` (area filter); never upscales."""
+    if int(max_side) < 2:
+        raise InputError("--max-side", "an integer >= 2", max_side)
+    c, h, w = image.shape
+    s = max_side / max(h, w)
+    if s >= 1.0:
+        return image
+    nh, nw = max(2, round(h * s)), max(2, round(w * s))
+    import cv2
+
+    arr = image.permute(1, 2, 0).numpy()
+    res = cv2.resize(arr, (nw, nh), interpolation=cv2.INTER_AREA)
+    if res.ndim == 2:
+        res = res[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(res.transpose(2, 0, 1)))
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` float in [0, 1] → ``(H, W, 3)`` uint8 (rounded)."""
+    return (image.detach().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Check that ``path`` can be written before any work starts.
+
+    A path with a suffix must be one of ``.mp4 .gif .webp .png``; no suffix means a directory of
+    PNG frames. The parent directory must exist and be writable.
+
+    Raises:
+        InputError: unknown suffix, missing or read-only parent directory.
+    """
+    p = Path(path)
+    if p.suffix and p.suffix.lower() not in VIDEO_SUFFIXES + (".png",):
+        raise InputError("-o/--output", f"a {'/'.join(VIDEO_SUFFIXES)} file or a directory", str(p))
+    parent = p.resolve().parent
+    if not parent.is_dir():
+        raise InputError("-o/--output", "a path in an existing directory", f"no directory {str(parent)!r}")
+    if not os.access(parent, os.W_OK):
+        raise InputError("-o/--output", "a writable directory", f"{str(parent)!r} is not writable")
+    if p.exists() and p.is_dir() != (p.suffix == ""):
+        raise InputError("-o/--output", "a path that is not taken by a file/directory", str(p))
+    return p
+
+
+def write_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> None:
+    """Write a ``(3, H, W)`` float image or an ``(H, W[, 3])`` uint8 array as PNG (atomically)."""
+    import imageio.v3 as iio
+
+    arr = to_uint8(image) if isinstance(image, torch.Tensor) else np.asarray(image)
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    iio.imwrite(tmp, arr)
+    os.replace(tmp, path)
+
+
+class VideoWriter(contextlib.AbstractContextManager):
+    """Streaming writer chosen by the output suffix; atomic on success.
+
+    ``.mp4``: H.264, yuv420p via imageio-ffmpeg (odd sizes are padded to even by edge
+    replication). ``.gif`` / ``.webp``: animated, looping forever. No suffix: a directory of
+    ``0000.png, 0001.png, ...``. Frames go to a temporary sibling path renamed on ``close``; on an
+    exception inside the ``with`` block the temporary output is deleted and nothing is left.
+
+    Args:
+        path: output path.
+        fps: frames per second (> 0).
+        quality: H.264 CRF-like quality for imageio-ffmpeg (0–10, higher is better).
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, quality: float = 8.0) -> None:
+        self.path = check_output_path(path)
+        if not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
+            raise InputError("--fps", "a number > 0", fps)
+        self.fps = float(fps)
+        self.quality = quality
+        self.kind = self.path.suffix.lower().lstrip(".") or "dir"
+        self.count = 0
+        self._gen = None
+        self._pil = None
+        parent = self.path.resolve().parent
+        if self.kind in ("dir", "png"):
+            self.kind = "dir"
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=parent)
+            os.close(fd)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+            self._tmp = Path(tmp)
+
+    def write(self, frame: torch.Tensor | np.ndarray) -> None:
+        """Append one frame: ``(3, H, W)`` float in [0, 1] or ``(H, W, 3)`` uint8."""
+        arr = to_uint8(frame) if isinstance(frame, torch.Tensor) else np.asarray(frame, dtype=np.uint8)
+        if self.kind == "dir":
+            import imageio.v3 as iio
+
+            iio.imwrite(self._tmp / f"{self.count:04d}.png", arr)
+        elif self.kind == "mp4":
+            h, w = arr.shape[:2]
+            if h % 2 or w % 2:
+                arr = np.pad(arr, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            if self._gen is None:
+                import imageio_ffmpeg
+
+                self._gen = imageio_ffmpeg.write_frames(
+                    str(self._tmp),
+                    (arr.shape[1], arr.shape[0]),
+                    fps=self.fps,
+                    codec="libx264",
+                    pix_fmt_out="yuv420p",
+                    quality=self.quality,
+                    macro_block_size=2,
+                    ffmpeg_log_level="error",
+                )
+                self._gen.send(None)
+            self._gen.send(np.ascontiguousarray(arr))
+        else:
+            self._write_pil(arr)
+        self.count += 1
+
+    def _write_pil(self, arr: np.ndarray) -> None:
+        # GIF / WebP: frames are appended to an open Pillow encoder stream one at a time.
+        from PIL import Image
+
+        im = Image.fromarray(arr)
+        if self.kind == "gif":
+            im = im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        if self._pil is None:
+            self._pil = []
+        self._pil.append(im)
+
+    def close(self) -> Path:
+        """Finish the file and move it into place; returns the final path."""
+        if self._gen is not None:
+            self._gen.close()
+            self._gen = None
+        if self.kind in ("gif", "webp"):
+            frames = self._pil or []
+            if not frames:
+                raise InputError("video", "at least one frame", "0 frames")
+            extra = {"lossless": False, "quality": 90} if self.kind == "webp" else {"disposal": 1}
+            frames[0].save(
+                self._tmp,
+                format=self.kind.upper(),
+                save_all=True,
+                append_images=frames[1:],
+                duration=round(1000.0 / self.fps),
+                loop=0,
+                **extra,
+            )
+            self._pil = None
+        if self.kind == "dir":
+            if self.path.exists():
+                shutil.rmtree(self.path)
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Delete the temporary output (called on any failure)."""
+        if self._gen is not None:
+            with contextlib.suppress(Exception):
+                self._gen.close()
+            self._gen = None
+        self._pil = None
+        if self._tmp.is_dir():
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self.close()
+            except BaseException:
+                self.abort()
+                raise
+        else:
+            self.abort()
+        return False
+
+
+def write_video(path: str | os.PathLike, frames: Iterable[torch.Tensor], fps: float) -> Path:
+    """Stream ``frames`` (each ``(3, H, W)`` in [0, 1]) to ``path``; see :class:`VideoWriter`."""
+    with VideoWriter(path, fps) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.path
+
+
+def write_layers(directory: str | os.PathLike, ldi) -> list[Path]:
+    """Write each LDI layer as ``layer_{k}_rgba.png`` and ``layer_{k}_depth.png`` (16-bit,
+    disparity normalised over the LDI) for inspection. Returns the written paths."""
+    import imageio.v3 as iio
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    out = []
+    disp = torch.where(ldi.alpha > 0, 1.0 / ldi.depth.clamp(min=1e-12), torch.zeros_like(ldi.depth))
+    dmax = float(disp.max()) or 1.0
+    for k in range(ldi.num_layers):
+        rgba = torch.cat([ldi.color[k], ldi.alpha[k]], 0)
+        p = d / f"layer_{k}_rgba.png"
+        iio.imwrite(p, (rgba.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy())
+        q = d / f"layer_{k}_depth.png"
+        iio.imwrite(q, (disp[k, 0] / dmax * 65535 + 0.5).to(torch.int32).numpy().astype(np.uint16))
+        out += [p, q]
+    return out
+
+
+def write_ply(path: str | os.PathLike, cloud) -> Path:
+    """Write a :class:`~cinemagraph3d.types.FeatureCloud` (first three feature channels as colour)
+    as a PLY point cloud through open3d (``pip install cinemagraph3d[open3d]``).
+
+    Raises:
+        BackendError: open3d is not installed.
+    """
+    from .errors import BackendError
+
+    try:
+        import open3d as o3d
+    except Exception as exc:  # noqa: BLE001
+        raise BackendError(
+            f"PLY export needs the optional open3d extra (pip install 'cinemagraph3d[open3d]'; "
+            f"on Debian also apt-get install libusb-1.0-0): {exc}"
+        ) from None
+    pc = o3d.geometry.PointCloud()
+    pc.points = o3d.utility.Vector3dVector(cloud.points.detach().cpu().double().numpy())
+    pc.colors = o3d.utility.Vector3dVector(cloud.features[:, :3].detach().cpu().double().clamp(0, 1).numpy())
+    path = Path(path)
+    if not o3d.io.write_point_cloud(str(path), pc):
+        raise InputError("ply path", "a writable .ply path", str(path))
+    return path
+
+
+def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """Iterate the ``(H, W, 3)`` uint8 frames of a video file or PNG-frame directory."""
+    import imageio.v3 as iio
+
+    p = Path(path)
+    if p.is_dir():
+        for f in sorted(p.glob("*.png")):
+            yield np.asarray(iio.imread(f))[..., :3]
+        return
+    for frame in iio.imiter(p):
+        yield np.asarray(frame)[..., :3]

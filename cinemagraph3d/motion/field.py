@@ -1,0 +1,446 @@
+"""Dense Eulerian motion field from masks, sparse hints, anchors and a freeze mask.
+
+For a region ``r`` with mask ``R``, hints ``(s_k, v_k)`` and speed ``c_r`` the field is
+
+    M_r(x) = S * c_r * e_r(x) * sum_k g_k(x) v_k / sum_k g_k(x),    g_k(x) = exp(-|x - s_k|^2 / (2 sigma_r^2))
+
+with ``S`` the global speed, ``e_r`` the edge feather of the mask and ``sigma_r`` following the
+spacing of the hints. Regions are combined by a feather-weighted average where they overlap, then
+multiplied by the anchor notches and cleared by the freeze mask. The full rules are in the
+docstrings below and in ``docs/motion.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..types import MotionField
+from .hints import MotionHints, check_hints, check_points
+
+__all__ = [
+    "MotionSettings",
+    "MotionRegion",
+    "motion_field",
+    "kernel_sigma",
+    "edge_feather",
+    "anchor_notch",
+    "assign_hints",
+    "draw_motion_field",
+]
+
+# Rows of (pixels x hints) processed at once by the kernel interpolation.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InputError(name, "a finite number > 0", value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """Settings of :func:`motion_field`. Lengths are fractions of the longer image side
+    ``D = max(H, W)`` so that a setting looks the same at every resolution.
+
+    Attributes:
+        speed: global speed multiplier (> 0) applied to every region.
+        kernel_scale: ``c`` in ``sigma = c * mean nearest-neighbour distance between the
+            region's hints`` (> 0).
+        sigma_min: lower bound of ``sigma`` as a fraction of ``D`` (default 0.02: 25.6 px at 1280).
+        sigma_max: upper bound of ``sigma`` as a fraction of ``D`` (default 0.25).
+        feather: width of the smooth fall-off inside each mask edge, fraction of ``D``
+            (default 0.01: 12.8 px at 1280; at least 1 px). Image borders are not feathered.
+        anchor_sigma: standard deviation of the Gaussian notch around each anchor, fraction of
+            ``D`` (default 0.01; at least 1 px). The notch reaches 99% of the field at 3 sigma.
+        default_direction: motion ``(dx, dy)`` in px/step (before the speed factors) given to a
+            region without hints. ``None`` (default): a region without hints is an error.
+    """
+
+    speed: float = 1.0
+    kernel_scale: float = 1.0
+    sigma_min: float = 0.02
+    sigma_max: float = 0.25
+    feather: float = 0.01
+    anchor_sigma: float = 0.01
+    default_direction: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        _positive(self.speed, "speed")
+        _positive(self.kernel_scale, "MotionSettings.kernel_scale")
+        _positive(self.sigma_min, "MotionSettings.sigma_min")
+        _positive(self.sigma_max, "MotionSettings.sigma_max")
+        if self.sigma_min > self.sigma_max:
+            raise InputError("MotionSettings.sigma_min", "<= sigma_max", (self.sigma_min, self.sigma_max))
+        _positive(self.feather, "MotionSettings.feather")
+        _positive(self.anchor_sigma, "MotionSettings.anchor_sigma")
+        d = self.default_direction
+        if d is not None:
+            ok = (
+                isinstance(d, (tuple, list))
+                and len(d) == 2
+                and all(isinstance(c, (int, float)) and math.isfinite(c) for c in d)
+                and (d[0] != 0 or d[1] != 0)
+            )
+            if not ok:
+                raise InputError("MotionSettings.default_direction", "None or a non-zero (dx, dy)", d)
+
+
+@dataclass(frozen=True)
+class MotionRegion:
+    """One moving region: a mask, the hints that drive it and its own speed.
+
+    Attributes:
+        mask: ``(H, W)`` bool tensor, True inside the region.
+        hints: hints interpolated inside the mask (start points may lie outside the mask).
+        speed: per-region speed multiplier (> 0), on top of :attr:`MotionSettings.speed`.
+    """
+
+    mask: torch.Tensor
+    hints: MotionHints
+    speed: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mask, torch.Tensor) or self.mask.dim() != 2 or self.mask.dtype != torch.bool:
+            found = (
+                f"{self.mask.dtype} tensor of shape {tuple(self.mask.shape)}"
+                if isinstance(self.mask, torch.Tensor)
+                else type(self.mask).__name__
+            )
+            raise InputError("MotionRegion.mask", "an (H, W) bool tensor", found)
+        if not isinstance(self.hints, MotionHints):
+            raise InputError("MotionRegion.hints", "a MotionHints", type(self.hints).__name__)
+        _positive(self.speed, "region speed")
+
+
+def kernel_sigma(starts: torch.Tensor, height: int, width: int, settings: MotionSettings | None = None) -> float:
+    """Width of the interpolation kernel for one region, in pixels.
+
+    ``sigma = clamp(kernel_scale * mean_k min_{j != k} |s_k - s_j|, sigma_min * D, sigma_max * D)``
+    with ``D = max(H, W)``. With a single hint the field is constant and ``sigma_max * D`` is
+    returned.
+
+    Args:
+        starts: ``(K, 2)`` hint start points in pixels, ``K >= 1``.
+        height, width: image size in pixels.
+        settings: motion settings (defaults when None).
+    """
+    settings = settings or MotionSettings()
+    d = float(max(height, width))
+    lo, hi = settings.sigma_min * d, settings.sigma_max * d
+    if starts.shape[0] < 2:
+        return hi
+    s = starts.double()
+    dist = torch.cdist(s, s)
+    dist.fill_diagonal_(math.inf)
+    mean_nn = float(dist.min(dim=1).values.mean())
+    return float(min(max(settings.kernel_scale * mean_nn, lo), hi))
+
+
+def edge_feather(mask: torch.Tensor, width_px: float) -> torch.Tensor:
+    """Smooth fall-off inside a mask edge.
+
+    ``e(x) = smoothstep(min(d(x) / width_px, 1))`` with ``smoothstep(a) = a^2 (3 - 2a)`` and
+    ``d(x)`` the Euclidean distance in pixels from the pixel centre ``x`` to the nearest pixel
+    centre outside the mask (1 for a pixel touching the outside; the image border does not count
+    as outside). ``e`` is exactly 0 outside the mask and exactly 1 deeper than ``width_px``.
+
+    Args:
+        mask: ``(H, W)`` bool tensor.
+        width_px: feather width in pixels (> 0).
+
+    Returns:
+        ``(H, W)`` float32 weights in [0, 1] on the mask's device.
+    """
+    m = mask.detach().cpu().numpy().astype(np.uint8)
+    if m.all():
+        return torch.ones(mask.shape, dtype=torch.float32, device=mask.device)
+    d = cv2.distanceTransform(m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    a = np.minimum(d / float(width_px), 1.0).astype(np.float32)
+    e = a * a * (3.0 - 2.0 * a)
+    e[m == 0] = 0.0
+    return torch.from_numpy(e).to(mask.device)
+
+
+def anchor_notch(anchors: torch.Tensor, height: int, width: int, sigma_px: float, device=None) -> torch.Tensor:
+    """Product of Gaussian notches that force the field to zero at anchors.
+
+    ``n(x) = prod_a (1 - exp(-|x - c_a|^2 / (2 sigma^2)))`` where ``c_a`` is the centre of the
+    pixel containing anchor ``a`` (anchors on the right/bottom image border belong to the last
+    pixel), so ``n`` is exactly 0 at the anchor pixel. Each notch is evaluated in a window of
+    radius ``6 sigma`` (outside it, ``1 - exp(-18)`` rounds to 1 in float32).
+
+    Args:
+        anchors: ``(A, 2)`` anchor points ``(x, y)`` in pixels inside the image.
+        height, width: image size in pixels.
+        sigma_px: notch standard deviation in pixels (> 0).
+        device: device of the result.
+
+    Returns:
+        ``(H, W)`` float32 factors in [0, 1].
+    """
+    n = torch.ones(height, width, dtype=torch.float32, device=device)
+    r = int(math.ceil(6.0 * sigma_px)) + 1
+    for ax, ay in anchors.detach().cpu().double().tolist():
+        j = min(int(math.floor(ax)), width - 1)
+        i = min(int(math.floor(ay)), height - 1)
+        i0, i1 = max(i - r, 0), min(i + r + 1, height)
+        j0, j1 = max(j - r, 0), min(j + r + 1, width)
+        dy = torch.arange(i0 - i, i1 - i, dtype=torch.float32, device=device)
+        dx = torch.arange(j0 - j, j1 - j, dtype=torch.float32, device=device)
+        d2 = dy[:, None] ** 2 + dx[None, :] ** 2
+        n[i0:i1, j0:j1] *= 1.0 - torch.exp(-d2 / (2.0 * sigma_px**2))
+        n[i, j] = 0.0
+    return n
+
+
+def _interpolate(
+    coords: torch.Tensor, starts: torch.Tensor, vectors: torch.Tensor, sigma: float
+) -> torch.Tensor:
+    """``(P, 2)`` normalised Gaussian-kernel average of ``vectors`` at ``coords``.
+
+    Evaluated as a softmax over hints of ``-|x - s_k|^2 / (2 sigma^2)``, which is the same
+    ratio but stays finite far from every hint (there the nearest hint dominates).
+    """
+    k = starts.shape[0]
+    if k == 1:
+        return vectors.expand(coords.shape[0], 2).clone()
+    out = torch.empty(coords.shape[0], 2, dtype=vectors.dtype, device=coords.device)
+    rows = max(1, _CHUNK_ELEMENTS // k)
+    inv = 1.0 / (2.0 * sigma * sigma)
+    for a in range(0, coords.shape[0], rows):
+        c = coords[a : a + rows]
+        d2 = ((c[:, None, :] - starts[None, :, :]) ** 2).sum(-1)
+        w = torch.softmax(-d2 * inv, dim=1)
+        out[a : a + rows] = w @ vectors
+    return out
+
+
+def motion_field(
+    height: int,
+    width: int,
+    regions: list[MotionRegion],
+    anchors=None,
+    freeze: torch.Tensor | None = None,
+    settings: MotionSettings | None = None,
+) -> MotionField:
+    """Dense Eulerian motion field from region masks and sparse hints.
+
+    Per region ``r`` (mask ``R``, hints ``(s_k, v_k)``, speed ``c_r``), for pixel centres ``x``:
+
+    * interpolation: ``u_r(x) = sum_k g_k(x) v_k / sum_k g_k(x)``,
+      ``g_k(x) = exp(-|x - s_k|^2 / (2 sigma_r^2))``, ``sigma_r`` from :func:`kernel_sigma`
+      (a single hint, or identical hints, give a constant field equal to the hint);
+    * edge feather: ``e_r(x)`` from :func:`edge_feather` (0 outside ``R``);
+    * combination: ``M(x) = S * sum_r e_r c_r u_r / max(1, sum_r e_r)`` (``S`` = global speed;
+      regions only mix where they overlap);
+    * anchors: ``M *= anchor_notch(...)`` (exactly 0 at each anchor's pixel);
+    * freeze: ``M = 0`` where ``freeze`` is True.
+
+    ``M`` is exactly 0 outside the union of the masks, at anchor pixels and in the freeze mask.
+
+    Args:
+        height, width: working image size in pixels.
+        regions: one or more :class:`MotionRegion`, each with an ``(H, W)`` mask.
+        anchors: ``(A, 2)`` points ``(x, y)`` in pixels where the motion must be zero, or None.
+        freeze: ``(H, W)`` bool tensor of pixels that must not move, or None.
+        settings: :class:`MotionSettings` (defaults when None).
+
+    Returns:
+        :class:`MotionField` with ``flow`` ``(2, H, W)`` float32 in pixels per motion step and
+        ``mask`` ``(1, H, W)`` float (1 on the union of the region masks minus the freeze mask),
+        on the device of the first region's mask.
+
+    Raises:
+        InputError: bad size, no regions, a mask of the wrong size or empty, a region without
+            hints (unless ``settings.default_direction`` is set), hints starting outside the image
+            or of zero length, anchors outside the image, a freeze mask of the wrong size.
+
+    Example:
+        >>> m = torch.zeros(48, 64, dtype=torch.bool); m[10:40, 8:56] = True
+        >>> h = MotionHints.create([[32.0, 24.0]], [[1.0, 0.0]])
+        >>> motion_field(48, 64, [MotionRegion(m, h)]).flow.shape
+        torch.Size([2, 48, 64])
+    """
+    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+        raise InputError("image size", "positive integers height, width", (height, width))
+    settings = settings if settings is not None else MotionSettings()
+    if not isinstance(settings, MotionSettings):
+        raise InputError("settings", "a MotionSettings", type(settings).__name__)
+    if isinstance(regions, MotionRegion):
+        regions = [regions]
+    if not isinstance(regions, (list, tuple)) or not regions:
+        raise InputError("regions", "a non-empty list of MotionRegion", repr(regions))
+    for r, region in enumerate(regions):
+        if not isinstance(region, MotionRegion):
+            raise InputError(f"regions[{r}]", "a MotionRegion", type(region).__name__)
+        if tuple(region.mask.shape) != (height, width):
+            raise InputError(
+                f"regions[{r}].mask",
+                f"a {width}x{height} mask",
+                f"{region.mask.shape[-1]}x{region.mask.shape[-2]}",
+            )
+        if not bool(region.mask.any()):
+            raise InputError(f"regions[{r}].mask", "a mask with at least one pixel", "an empty mask")
+        if len(region.hints) == 0 and settings.default_direction is None:
+            raise InputError(
+                f"regions[{r}].hints",
+                "at least one motion hint (arrow) for every mask, or MotionSettings.default_direction",
+                "no hints",
+            )
+        check_hints(region.hints, height, width, name=f"regions[{r}].hints")
+    device = regions[0].mask.device
+    if anchors is not None:
+        anchors = check_points(anchors, height, width, name="anchors")
+    if freeze is not None:
+        if not isinstance(freeze, torch.Tensor) or freeze.dtype != torch.bool or tuple(freeze.shape) != (height, width):
+            found = (
+                f"{freeze.dtype} tensor of shape {tuple(freeze.shape)}"
+                if isinstance(freeze, torch.Tensor)
+                else type(freeze).__name__
+            )
+            raise InputError("freeze", f"an ({height}, {width}) bool tensor", found)
+        freeze = freeze.to(device)
+
+    d = float(max(height, width))
+    feather_px = max(1.0, settings.feather * d)
+    total = torch.zeros(2, height, width, dtype=torch.float32, device=device)
+    weight = torch.zeros(height, width, dtype=torch.float32, device=device)
+    union = torch.zeros(height, width, dtype=torch.bool, device=device)
+    for region in regions:
+        mask = region.mask.to(device)
+        union |= mask
+        e = edge_feather(mask, feather_px)
+        idx = torch.nonzero(mask.reshape(-1)).squeeze(1)
+        if len(region.hints) == 0:
+            vec = torch.tensor(settings.default_direction, dtype=torch.float32, device=device)
+            u = vec.expand(idx.shape[0], 2)
+        else:
+            starts = region.hints.starts.to(device=device, dtype=torch.float32)
+            vectors = region.hints.vectors.to(device=device, dtype=torch.float32)
+            sigma = kernel_sigma(starts, height, width, settings)
+            coords = torch.stack([(idx % width).float() + 0.5, (idx // width).float() + 0.5], dim=1)
+            u = _interpolate(coords, starts, vectors, sigma)
+        ew = e.reshape(-1)[idx]
+        total.view(2, -1)[:, idx] += (ew * float(region.speed))[None, :] * u.T
+        weight.view(-1)[idx] += ew
+    flow = total * (settings.speed / torch.clamp(weight, min=1.0))
+    if anchors is not None and anchors.shape[0] > 0:
+        sigma_a = max(1.0, settings.anchor_sigma * d)
+        flow = flow * anchor_notch(anchors, height, width, sigma_a, device=device)
+    still = ~union
+    if freeze is not None:
+        still = still | freeze
+    flow = torch.where(still[None], torch.zeros((), dtype=flow.dtype, device=device), flow)
+    # -0.0 from the products would be != 0 in no test but keep the zeros clean anyway.
+    flow = flow + 0.0
+    return MotionField(flow=flow.contiguous(), mask=(~still).float()[None])
+
+
+def assign_hints(masks: list[torch.Tensor], hints: MotionHints) -> list[MotionHints]:
+    """Split hints between region masks by where they start.
+
+    A hint goes to every mask containing its start pixel; a hint inside no mask goes to the mask
+    nearest to its start point (Euclidean distance to the mask's nearest pixel centre; the first
+    such mask on ties).
+
+    Args:
+        masks: ``R`` region masks, each ``(H, W)`` bool.
+        hints: all hints, start points inside the image.
+
+    Returns:
+        ``R`` :class:`MotionHints`, one per mask, in the masks' order (some may be empty).
+    """
+    if not masks:
+        raise InputError("masks", "at least one region mask", "none")
+    h, w = masks[0].shape
+    check_hints(hints, h, w)
+    if len(hints) == 0:
+        return [MotionHints.empty() for _ in masks]
+    s = hints.starts.detach().cpu()
+    j = s[:, 0].floor().clamp(0, w - 1).long()
+    i = s[:, 1].floor().clamp(0, h - 1).long()
+    inside = torch.stack([m.detach().cpu()[i, j] for m in masks])  # (R, K)
+    dist = []
+    for m in masks:
+        outside = (~m.detach().cpu()).numpy().astype(np.uint8)
+        dt = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        dist.append(torch.from_numpy(dt)[i, j])
+    nearest = torch.stack(dist).argmin(dim=0)  # (K,)
+    none = ~inside.any(dim=0)
+    out = []
+    for r in range(len(masks)):
+        keep = inside[r] | (none & (nearest == r))
+        out.append(MotionHints(hints.starts[keep.to(hints.starts.device)], hints.vectors[keep.to(hints.starts.device)]))
+    return out
+
+
+def _image_to_uint8(image, height: int, width: int) -> np.ndarray:
+    if isinstance(image, torch.Tensor):
+        t = image.detach().cpu()
+        if t.dim() == 4 and t.shape[0] == 1:
+            t = t[0]
+        if t.dim() != 3 or t.shape[0] != 3 or tuple(t.shape[1:]) != (height, width):
+            raise InputError("image", f"a (3, {height}, {width}) tensor in [0, 1]", tuple(t.shape))
+        return (t.float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy().copy()
+    arr = np.asarray(image)
+    if arr.shape != (height, width, 3) or arr.dtype != np.uint8:
+        raise InputError("image", f"a ({height}, {width}, 3) uint8 RGB array", f"{arr.dtype} {arr.shape}")
+    return arr.copy()
+
+
+def draw_motion_field(field: MotionField, image=None, *, step: int | None = None) -> np.ndarray:
+    """Picture of a motion field (pure function: the caller writes the file).
+
+    Without ``image``: a colour wheel, hue = direction (``atan2(dy, dx)``, red pointing right),
+    brightness = speed relative to the largest speed, black where the field is 0.
+    With ``image``: the photo with the moving region tinted and arrows every ``step`` pixels
+    where the field is non-zero, the longest arrow ``0.9 * step`` pixels long.
+
+    Args:
+        field: the motion field (``flow`` ``(2, H, W)``).
+        image: optional ``(3, H, W)`` float tensor in [0, 1] or ``(H, W, 3)`` uint8 RGB array.
+        step: arrow spacing in pixels (default ``max(8, max(H, W) // 40)``).
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB array.
+    """
+    if not isinstance(field, MotionField):
+        raise InputError("field", "a MotionField", type(field).__name__)
+    flow = field.flow.detach().cpu().float().numpy()
+    _, h, w = flow.shape
+    mag = np.hypot(flow[0], flow[1])
+    peak = float(mag.max())
+    if image is None:
+        hsv = np.zeros((h, w, 3), np.uint8)
+        ang = (np.degrees(np.arctan2(flow[1], flow[0])) % 360.0) / 2.0
+        hsv[..., 0] = np.round(ang).astype(np.int32) % 180
+        hsv[..., 1] = 255
+        hsv[..., 2] = np.round(255.0 * mag / peak).astype(np.uint8) if peak > 0 else 0
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    out = _image_to_uint8(image, h, w)
+    if step is None:
+        step = max(8, max(h, w) // 40)
+    if not (isinstance(step, int) and step > 0):
+        raise InputError("step", "a positive integer", step)
+    moving = mag > 0
+    tint = np.array([40, 140, 255], np.float32)
+    blend = out.astype(np.float32)
+    blend[moving] = 0.75 * blend[moving] + 0.25 * tint
+    out = np.ascontiguousarray(np.round(blend).astype(np.uint8))
+    if peak > 0:
+        gain = 0.9 * step / peak
+        ii, jj = np.meshgrid(np.arange(step // 2, h, step), np.arange(step // 2, w, step), indexing="ij")
+        sel = moving[ii, jj]
+        ii, jj = ii[sel], jj[sel]
+        ends_x = np.round(jj + flow[0, ii, jj] * gain).astype(int)
+        ends_y = np.round(ii + flow[1, ii, jj] * gain).astype(int)
+        for i, j, x1, y1 in zip(ii.tolist(), jj.tolist(), ends_x.tolist(), ends_y.tolist()):
+            cv2.arrowedLine(out, (j, i), (x1, y1), (255, 230, 40), 1, cv2.LINE_AA, tipLength=0.3)
+    return out

@@ -1,0 +1,138 @@
+"""Bidirectional fusion of the forward/backward splats and hole filling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from ..types import SplatResult
+
+__all__ = ["FusionSettings", "fuse_bidirectional", "push_pull", "fill_holes"]
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """Settings of the symmetric fusion.
+
+    Attributes:
+        depth_weight: the constant ``a`` of the classic preset; ``exp(a·disp)`` favours the nearer
+            of two surfaces (``a = 10``: a surface 10 % nearer in normalised disparity weighs ~2.7×).
+        eps: denominator floor.
+    """
+
+    depth_weight: float = 10.0
+    eps: float = 1e-6
+
+
+def fuse_bidirectional(
+    forward: SplatResult,
+    backward: SplatResult,
+    t: float,
+    num_steps: int,
+    depth_ref: float,
+    settings: FusionSettings | None = None,
+) -> SplatResult:
+    r"""Fuse the splats of the forward- and backward-moved clouds at scene time ``t``.
+
+    With ``τ = t / N`` and normalised disparity ``disp = depth_ref / D`` (``depth_ref``: the
+    scene's near depth, so ``disp`` is about 1 at the nearest surface),
+
+    .. math::
+        w_f = (1-τ)\,α_f\,e^{a\,disp_f},\quad w_b = τ\,α_b\,e^{a\,disp_b},\quad
+        X = \frac{w_f X_f + w_b X_b}{\max(w_f + w_b, ε)}
+
+    applied to features and depth; output alpha is ``max(α_f, α_b)`` where ``w_f + w_b > ε`` and 0
+    elsewhere. At ``τ = 0`` the result is exactly the forward splat, at ``τ = 1`` the backward one.
+
+    Args:
+        forward, backward: :class:`SplatResult` with features ``(C, H, W)``, depth and alpha
+            ``(1, H, W)``.
+        t: scene time in motion steps, ``0 <= t <= num_steps``.
+        num_steps: loop length ``N`` in motion steps.
+        depth_ref: positive depth (scene units) that normalises disparity.
+        settings: :class:`FusionSettings`.
+
+    Returns:
+        :class:`SplatResult` of the fused frame.
+    """
+    settings = settings or FusionSettings()
+    if num_steps < 1 or not (0.0 <= t <= num_steps):
+        raise InputError("t", f"a scene time in [0, {num_steps}]", t)
+    tau = float(t) / float(num_steps)
+    a = settings.depth_weight
+
+    def weight(res: SplatResult, k: float) -> torch.Tensor:
+        disp = torch.where(res.depth > 0, depth_ref / res.depth.clamp(min=1e-12), torch.zeros_like(res.depth))
+        return k * res.alpha * torch.exp(a * disp.clamp(max=4.0))
+
+    wf = weight(forward, 1.0 - tau)
+    wb = weight(backward, tau)
+    wsum = wf + wb
+    denom = wsum.clamp(min=settings.eps)
+    feats = (wf * forward.features + wb * backward.features) / denom
+    depth = (wf * forward.depth + wb * backward.depth) / denom
+    alpha = torch.where(wsum > settings.eps, torch.maximum(forward.alpha, backward.alpha), torch.zeros_like(wsum))
+    # Where both splats agree exactly (e.g. regions nothing moves through) return them bit for bit,
+    # so static pixels are identical in every frame.
+    same = (forward.features == backward.features).all(0, keepdim=True) & (forward.depth == backward.depth)
+    same = same & (forward.alpha == backward.alpha)
+    feats = torch.where(same, forward.features, feats)
+    depth = torch.where(same, forward.depth, depth)
+    alpha = torch.where(same, forward.alpha, alpha)
+    return SplatResult(feats, depth, alpha)
+
+
+def push_pull(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Fill a weighted image from its valid pixels with a push–pull pyramid.
+
+    Push: ``(v·w, w)`` are average-pooled 2×2 down to 1 pixel. Pull: from the coarsest level up,
+    ``out_l = min(w_l, 1)·(v_l / w_l) + (1 - min(w_l, 1))·upsample(out_{l+1})``. Pixels with
+    ``w >= 1`` keep their value exactly; holes get a smooth blend of the nearest valid values.
+
+    Args:
+        values: ``(C, H, W)``.
+        weight: ``(1, H, W)`` non-negative confidence (alpha, or a 0/1 validity mask).
+
+    Returns:
+        ``(C, H, W)`` filled values (zeros if no pixel is valid).
+    """
+    if values.ndim != 3 or weight.shape != (1, *values.shape[1:]):
+        raise InputError("push_pull", "values (C, H, W) and weight (1, H, W)", (values.shape, weight.shape))
+    v = (values * weight)[None]
+    w = weight[None].to(values.dtype)
+    pyramid = [(v, w)]
+    while min(v.shape[-2:]) > 1:
+        v = F.avg_pool2d(v, 2, ceil_mode=True)
+        w = F.avg_pool2d(w, 2, ceil_mode=True)
+        pyramid.append((v, w))
+    out = None
+    for v, w in reversed(pyramid):
+        cur = v / w.clamp(min=1e-12)
+        a = w.clamp(max=1.0)
+        if out is None:
+            out = torch.where(w > 0, cur, torch.zeros_like(cur))
+        else:
+            up = F.interpolate(out, size=v.shape[-2:], mode="bilinear", align_corners=False)
+            out = a * cur + (1.0 - a) * up
+    return out[0]
+
+
+def fill_holes(features: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Composite a splatted feature map over a push–pull fill of itself.
+
+    ``out = α·X + (1 - α)·fill`` where ``fill`` is :func:`push_pull` of ``X`` weighted by ``α``;
+    fully covered pixels are returned unchanged.
+
+    Args:
+        features: ``(C, H, W)`` normalised features.
+        alpha: ``(1, H, W)`` coverage in [0, 1].
+
+    Returns:
+        ``(C, H, W)``.
+    """
+    if bool((alpha >= 1).all()):
+        return features
+    return push_pull(features, alpha)
