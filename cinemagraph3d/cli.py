@@ -88,7 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     lay.add_argument("--depth")
     lay.add_argument("--depth-kind", choices=["depth", "disparity"], default="depth")
     lay.add_argument("--max-side", type=int)
+    _register_plugins(sub)
     return parser
+
+
+def _register_plugins(sub) -> None:
+    """Sub-commands defined by other modules: each exposes ``register(subparsers)`` that adds a
+    parser with ``set_defaults(func=...)``; ``func(args) -> int``."""
+    import importlib
+
+    for mod in ("cinemagraph3d.eval.cli",):
+        try:
+            module = importlib.import_module(mod)
+        except ImportError:
+            continue
+        module.register(sub)
 
 
 def _project_from_args(args) -> "Project":  # noqa: F821
@@ -131,6 +145,8 @@ def _project_from_args(args) -> "Project":  # noqa: F821
 def _run(args) -> int:
     from .api import animate
 
+    if getattr(args, "func", None) is not None:
+        return int(args.func(args))
     if args.command == "animate":
         project = _project_from_args(args)
         out = animate(project, args.output, progress=True)

@@ -142,9 +142,9 @@ class ImageDecoder(nn.Module):
         disparity_channel: index of the normalised-disparity channel (negative counts from the end).
 
     Shapes:
-        ``forward(x_f, x_b, tau)``: ``x_f, x_b`` ``(B, in_channels, H, W)`` with ``H, W >= 16``,
-        ``tau`` float or ``(B,)`` → ``(B, out_channels, H', W')`` where ``H' = 2 * (H // 2)``
-        (``H`` itself for even sizes; the reference network drops one row/column of odd sizes).
+        ``forward(x_f, x_b, tau)``: ``x_f, x_b`` ``(B, in_channels, H, W)`` with ``H, W >= 32``,
+        ``tau`` float or ``(B,)`` → ``(B, out_channels, H, W)``. (The reference network fails on
+        odd sizes; here an odd map is padded by one reflected row/column and the output cropped.)
 
     Example:
         >>> dec = ImageDecoder()
@@ -217,8 +217,11 @@ class ImageDecoder(nn.Module):
         return w_f * x_f + w_b * x_b
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
-        """Run the U-Net on a fused map ``(B, C, H, W)`` → RGB ``(B, 3, H', W')`` in [0, 1]."""
+        """Run the U-Net on a fused map ``(B, C, H, W)`` → RGB ``(B, 3, H, W)`` in [0, 1]."""
         self._check_input(x, "fused map")
+        h, w = x.shape[-2:]
+        if h % 2 or w % 2:
+            x = F.pad(x, [0, w % 2, 0, h % 2], mode="reflect")
         s = self.stem_act(self.stem_conv(x))
         d1a, d1b = self.down1(s)
         d2a, d2b = self.down2(d1b)
@@ -229,7 +232,7 @@ class ImageDecoder(nn.Module):
         u = self.up2(u, d3b, d3a)
         u = self.up3(u, d2b, d2a)
         u = self.up4(u, d1b, d1a)
-        return self.head(u, s)
+        return self.head(u, s)[..., :h, :w]
 
     def forward(self, x_f: torch.Tensor, x_b: torch.Tensor, tau: float | torch.Tensor) -> torch.Tensor:
         """Fuse then decode; see :meth:`fuse` and :meth:`decode`."""
@@ -238,4 +241,4 @@ class ImageDecoder(nn.Module):
     def _check_input(self, x: torch.Tensor, name: str) -> None:
         c = self.config["in_channels"]
         check(x.ndim == 4 and x.shape[1] == c, name, f"(B, {c}, H, W) tensor", tuple(x.shape))
-        check(min(x.shape[-2:]) >= 16, f"{name} size", "H, W >= 16", tuple(x.shape[-2:]))
+        check(min(x.shape[-2:]) >= 32, f"{name} size", "H, W >= 32", tuple(x.shape[-2:]))
