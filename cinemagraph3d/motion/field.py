@@ -39,7 +39,12 @@ _CHUNK_ELEMENTS = 1 << 22
 
 
 def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise InputError(name, "a finite number > 0", value)
     return float(value)
 
@@ -119,7 +124,9 @@ class MotionRegion:
         _positive(self.speed, "region speed")
 
 
-def kernel_sigma(starts: torch.Tensor, height: int, width: int, settings: MotionSettings | None = None) -> float:
+def kernel_sigma(
+    starts: torch.Tensor, height: int, width: int, settings: MotionSettings | None = None
+) -> float:
     """Width of the interpolation kernel for one region, in pixels.
 
     ``sigma = clamp(kernel_scale * mean_k min_{j != k} |s_k - s_j|, sigma_min * D, sigma_max * D)``
@@ -168,7 +175,9 @@ def edge_feather(mask: torch.Tensor, width_px: float) -> torch.Tensor:
     return torch.from_numpy(e).to(mask.device)
 
 
-def anchor_notch(anchors: torch.Tensor, height: int, width: int, sigma_px: float, device=None) -> torch.Tensor:
+def anchor_notch(
+    anchors: torch.Tensor, height: int, width: int, sigma_px: float, device=None
+) -> torch.Tensor:
     """Product of Gaussian notches that force the field to zero at anchors.
 
     ``n(x) = prod_a (1 - exp(-|x - c_a|^2 / (2 sigma^2)))`` where ``c_a`` is the centre of the
@@ -299,7 +308,11 @@ def motion_field(
     if anchors is not None:
         anchors = check_points(anchors, height, width, name="anchors")
     if freeze is not None:
-        if not isinstance(freeze, torch.Tensor) or freeze.dtype != torch.bool or tuple(freeze.shape) != (height, width):
+        if (
+            not isinstance(freeze, torch.Tensor)
+            or freeze.dtype != torch.bool
+            or tuple(freeze.shape) != (height, width)
+        ):
             found = (
                 f"{freeze.dtype} tensor of shape {tuple(freeze.shape)}"
                 if isinstance(freeze, torch.Tensor)
@@ -377,7 +390,11 @@ def assign_hints(masks: list[torch.Tensor], hints: MotionHints) -> list[MotionHi
     out = []
     for r in range(len(masks)):
         keep = inside[r] | (none & (nearest == r))
-        out.append(MotionHints(hints.starts[keep.to(hints.starts.device)], hints.vectors[keep.to(hints.starts.device)]))
+        out.append(
+            MotionHints(
+                hints.starts[keep.to(hints.starts.device)], hints.vectors[keep.to(hints.starts.device)]
+            )
+        )
     return out
 
 

@@ -67,7 +67,9 @@ class MotionHints:
         for name in ("starts", "vectors"):
             value = getattr(self, name)
             if not isinstance(value, torch.Tensor):
-                raise InputError(f"MotionHints.{name}", "a torch.Tensor of shape (K, 2)", type(value).__name__)
+                raise InputError(
+                    f"MotionHints.{name}", "a torch.Tensor of shape (K, 2)", type(value).__name__
+                )
             if value.dim() != 2 or value.shape[1] != 2:
                 raise InputError(f"MotionHints.{name}", "shape (K, 2)", tuple(value.shape))
             if not value.is_floating_point():
@@ -196,7 +198,9 @@ def check_hints(hints: MotionHints, height: int, width: int, name: str = "hints"
     bad = ~(speeds > 0)
     if bool(bad.any()):
         k = int(torch.nonzero(bad)[0, 0])
-        raise InputError(f"{name}[{k}]", "a motion vector of non-zero length (speed > 0)", _fmt(hints.vectors[k]))
+        raise InputError(
+            f"{name}[{k}]", "a motion vector of non-zero length (speed > 0)", _fmt(hints.vectors[k])
+        )
 
 
 def _parse_numbers(text: str, count: int, name: str, form: str) -> list[float]:
@@ -436,7 +440,9 @@ def load_labelme(
         try:
             pts = np.asarray(shape.get("points"), dtype=np.float64)
         except (TypeError, ValueError):
-            raise InputError(f"{where}.points", "a list of [x, y] numbers", repr(shape.get("points"))) from None
+            raise InputError(
+                f"{where}.points", "a list of [x, y] numbers", repr(shape.get("points"))
+            ) from None
         if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
             raise InputError(f"{where}.points", "a list of finite [x, y] pairs", repr(shape.get("points")))
         pts = pts * scale
@@ -542,7 +548,9 @@ def load_mask(path_or_array, height: int, width: int, *, name: str | None = None
         raise InputError(name or "mask", "a path, numpy array or tensor", type(path_or_array).__name__)
     mask = _mask_to_bool(arr, name)
     if mask.shape != (height, width):
-        raise InputError(name, f"a {width}x{height} mask (the working image size)", f"{mask.shape[1]}x{mask.shape[0]}")
+        raise InputError(
+            name, f"a {width}x{height} mask (the working image size)", f"{mask.shape[1]}x{mask.shape[0]}"
+        )
     if not mask.any():
         raise InputError(name, "a mask with at least one selected pixel", "an empty mask")
     out = torch.from_numpy(np.ascontiguousarray(mask))

@@ -1,0 +1,110 @@
+"""From 2D pixel displacements to 3D scene flow, and filling a flow field into invalid pixels."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+
+__all__ = ["lift_displacement", "diffuse_field"]
+
+
+def _check_rows(x, name: str, cols: int, rows: int | None = None) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != cols:
+        raise InputError(name, f"a (P, {cols}) tensor", getattr(x, "shape", type(x).__name__))
+    if rows is not None and x.shape[0] != rows:
+        raise InputError(name, f"{rows} rows (one per point)", x.shape[0])
+    if not x.is_floating_point():
+        raise InputError(name, "a floating-point tensor", x.dtype)
+    return x
+
+
+def lift_displacement(
+    points: torch.Tensor, pixels: torch.Tensor, disp: torch.Tensor, K: torch.Tensor
+) -> torch.Tensor:
+    """Lift 2D pixel displacements to 3D, fronto-parallel (the point keeps its z-depth).
+
+    A point seen at pixel ``p`` with depth ``z`` moves to the unprojection of ``p + d`` at the
+    same depth ``z``. The returned displacement is
+    ``unproject(p + d, z) - unproject(p, z) = (d_x z / f_x, d_y z / f_y, 0)``, which equals
+    ``unproject(p + d, z) - point`` for a point lying on its pixel's ray (as LDI points do) and is
+    exactly 0 where ``d = 0``.
+
+    Args:
+        points: ``(P, 3)`` points in the camera frame, scene units (``z`` is used).
+        pixels: ``(P, 2)`` pixel positions ``(u, v)`` of the points, pixels.
+        disp: ``(P, 2)`` 2D displacements in pixels.
+        K: ``(3, 3)`` intrinsics of the camera the pixels belong to, pixels.
+
+    Returns:
+        ``(P, 3)`` displacements in scene units, in the camera frame.
+    """
+    points = _check_rows(points, "points", 3)
+    p = points.shape[0]
+    pixels = _check_rows(pixels, "pixels", 2, p)
+    disp = _check_rows(disp, "disp", 2, p)
+    if not isinstance(K, torch.Tensor) or tuple(K.shape) != (3, 3):
+        raise InputError("K", "a (3, 3) intrinsics tensor", getattr(K, "shape", type(K).__name__))
+    if not bool(torch.isfinite(K).all()) or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise InputError("K", "finite intrinsics with fx, fy > 0", K.tolist())
+    dtype = points.dtype
+    K = K.to(device=points.device, dtype=dtype)
+    pixels = pixels.to(dtype)
+    disp = disp.to(dtype)
+    z = points[:, 2]
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    moved_x = (pixels[:, 0] + disp[:, 0] - cx) * z / fx
+    moved_y = (pixels[:, 1] + disp[:, 1] - cy) * z / fy
+    orig_x = (pixels[:, 0] - cx) * z / fx
+    orig_y = (pixels[:, 1] - cy) * z / fy
+    return torch.stack([moved_x - orig_x, moved_y - orig_y, torch.zeros_like(z)], dim=1)
+
+
+def diffuse_field(field: torch.Tensor, valid: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+    """Fill a field into invalid pixels from the valid ones (push-pull pyramid).
+
+    Push: ``s_0 = valid * field``, ``w_0 = valid``; each coarser level sums 2x2 blocks of ``s``
+    and ``w``. Pull, from the coarsest level up:
+    ``f_l = min(w_l, 1) * s_l / w_l + (1 - min(w_l, 1)) * up(f_{l+1})`` with ``up`` bilinear.
+    Valid pixels keep their values exactly; invalid pixels get a smooth normalised average of the
+    valid values around them, the nearer ones weighing most.
+
+    Args:
+        field: ``(C, H, W)`` float field (e.g. ``(2, H, W)`` motion in px/step).
+        valid: ``(H, W)`` bool, True where ``field`` is known.
+        levels: number of coarser levels (default: until the coarsest level is 1x1). Fewer levels
+            fill only holes up to about ``2**levels`` pixels from valid ones (0 elsewhere).
+
+    Returns:
+        ``(C, H, W)`` filled field; all zeros when no pixel is valid.
+    """
+    if not isinstance(field, torch.Tensor) or field.dim() != 3 or not field.is_floating_point():
+        raise InputError("field", "a (C, H, W) float tensor", getattr(field, "shape", type(field).__name__))
+    _, h, w = field.shape
+    if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or tuple(valid.shape) != (h, w):
+        raise InputError("valid", f"an ({h}, {w}) bool tensor", getattr(valid, "shape", type(valid).__name__))
+    if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 0):
+        raise InputError("levels", "None or an integer >= 0", levels)
+    valid = valid.to(field.device)
+    if not bool(valid.any()):
+        return torch.zeros_like(field)
+    if bool(valid.all()):
+        return field.clone()
+
+    wgt = valid.to(field.dtype)[None, None]
+    s = (field * wgt[0])[None]
+    pyramid = [(s, wgt)]
+    while (levels is None or len(pyramid) <= levels) and max(s.shape[-2:]) > 1:
+        s = F.avg_pool2d(s, 2, ceil_mode=True, divisor_override=1)
+        wgt = F.avg_pool2d(wgt, 2, ceil_mode=True, divisor_override=1)
+        pyramid.append((s, wgt))
+
+    s, wgt = pyramid[-1]
+    filled = s / wgt.clamp(min=1e-12)
+    for s, wgt in reversed(pyramid[:-1]):
+        up = F.interpolate(filled, size=s.shape[-2:], mode="bilinear", align_corners=False)
+        a = wgt.clamp(max=1.0)
+        filled = a * (s / wgt.clamp(min=1e-12)) + (1.0 - a) * up
+    out = filled[0]
+    return torch.where(valid[None], field, out)
