@@ -8,11 +8,25 @@ Stages (each a public function returning a typed object): :func:`read_image` →
 from .depth import DepthSettings, estimate_depth, heuristic_depth, load_depth_file
 from .errors import BackendError, Cinemagraph3DError, InputError, WeightsError
 from .features import lift_ldi
-from .geometry import CAMERA_PATHS, PinholeCamera, Trajectory, TrajectorySettings, load_trajectory, make_trajectory
+from .geometry import (
+    CAMERA_PATHS,
+    PinholeCamera,
+    Trajectory,
+    TrajectorySettings,
+    load_trajectory,
+    make_trajectory,
+)
 from .io import read_image, write_layers, write_ply, write_video
 from .ldi import LDISettings, build_ldi
 from .pipeline import RenderSettings, Scene, prepare_scene, render_frames
-from .render import FusionSettings, SplatSettings, active_backend, fill_holes, fuse_bidirectional, splat_points
+from .render import (
+    FusionSettings,
+    SplatSettings,
+    active_backend,
+    fill_holes,
+    fuse_bidirectional,
+    splat_points,
+)
 from .types import DepthMap, FeatureCloud, LayeredDepthImage, MotionField, SceneFlow, SplatResult
 
 __version__ = "0.1.0"

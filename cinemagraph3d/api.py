@@ -35,7 +35,12 @@ def _trajectory(project: Project, scene: Scene) -> Trajectory:
     cam = project.camera
     if cam.endswith(".json") or os.path.sep in cam:
         return load_trajectory(cam, scene.camera, project.frames)
-    return make_trajectory(TrajectorySettings(cam, project.frames, project.amplitude), scene.camera, scene.z_near, scene.z_subject)
+    return make_trajectory(
+        TrajectorySettings(cam, project.frames, project.amplitude),
+        scene.camera,
+        scene.z_near,
+        scene.z_subject,
+    )
 
 
 def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prepared:
@@ -71,7 +76,9 @@ def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prep
 def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
     """Frames ``(3, H, W)`` of a prepared project, one at a time."""
     p = prepared.project
-    return render_frames(prepared.scene, prepared.trajectory, prepared.motion, p.loop_steps, prepared.settings)
+    return render_frames(
+        prepared.scene, prepared.trajectory, prepared.motion, p.loop_steps, prepared.settings
+    )
 
 
 def animate(project: Project, output: str | os.PathLike, progress: bool = False) -> Path:

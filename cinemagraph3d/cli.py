@@ -32,33 +32,66 @@ def _floats(text: str, n: int, name: str) -> list[float]:
 def _add_scene_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("photo and depth")
     g.add_argument("--depth", help="depth/disparity file (.png 8/16-bit, .npy, .exr); default: estimated")
-    g.add_argument("--depth-kind", choices=["depth", "disparity"], default="depth",
-                   help="what --depth holds: z-depth (units kept) or disparity (relative). Default: depth")
-    g.add_argument("--depth-backend", default="heuristic",
-                   help="depth estimator when no --depth is given: heuristic (default) or hf")
+    g.add_argument(
+        "--depth-kind",
+        choices=["depth", "disparity"],
+        default="depth",
+        help="what --depth holds: z-depth (units kept) or disparity (relative). Default: depth",
+    )
+    g.add_argument(
+        "--depth-backend",
+        default="heuristic",
+        help="depth estimator when no --depth is given: heuristic (default) or hf",
+    )
     g.add_argument("--depth-model", help="local model directory for a learned depth back-end")
     g.add_argument("--max-side", type=int, help="downscale the photo so its longer side is at most S pixels")
-    g.add_argument("--fov", type=float, help="field of view (degrees) across the longer side; default f = max(W, H)")
+    g.add_argument(
+        "--fov", type=float, help="field of view (degrees) across the longer side; default f = max(W, H)"
+    )
     c = p.add_argument_group("camera and video")
-    c.add_argument("--camera", default="circle",
-                   help="circle, swing, up-down, side, zoom-in, dolly-zoom, static, or a trajectory .json")
+    c.add_argument(
+        "--camera",
+        default="circle",
+        help="circle, swing, up-down, side, zoom-in, dolly-zoom, static, or a trajectory .json",
+    )
     c.add_argument("--frames", type=int, help="number of output frames (default 60, or fps × loop-seconds)")
     c.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
-    c.add_argument("--loop-seconds", type=float, help="video length in seconds (sets --frames = fps × seconds)")
+    c.add_argument(
+        "--loop-seconds", type=float, help="video length in seconds (sets --frames = fps × seconds)"
+    )
     c.add_argument("--loop-steps", type=int, default=60, help="motion steps per loop N (default 60)")
-    c.add_argument("--amplitude", type=float, default=0.03,
-                   help="camera motion as a fraction of the near depth (default 0.03)")
-    c.add_argument("--no-safe-zoom", action="store_true",
-                   help="disable the automatic zoom that keeps the photo's border out of frame")
+    c.add_argument(
+        "--amplitude",
+        type=float,
+        default=0.03,
+        help="camera motion as a fraction of the near depth (default 0.03)",
+    )
+    c.add_argument(
+        "--no-safe-zoom",
+        action="store_true",
+        help="disable the automatic zoom that keeps the photo's border out of frame",
+    )
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     m = p.add_argument_group("fluid motion")
     m.add_argument("--mask", action="append", default=[], help="mask image of a moving region (repeatable)")
-    m.add_argument("--region-speed", action="append", type=float, default=[],
-                   help="speed multiplier of the region given by the matching --mask (repeatable)")
-    m.add_argument("--arrow", action="append", default=[], metavar="X0,Y0,X1,Y1",
-                   help="motion hint in pixels; its length is the speed in px/step (repeatable)")
+    m.add_argument(
+        "--region-speed",
+        action="append",
+        type=float,
+        default=[],
+        help="speed multiplier of the region given by the matching --mask (repeatable)",
+    )
+    m.add_argument(
+        "--arrow",
+        action="append",
+        default=[],
+        metavar="X0,Y0,X1,Y1",
+        help="motion hint in pixels; its length is the speed in px/step (repeatable)",
+    )
     m.add_argument("--hints", help='hints JSON {"units": "pixels_per_frame", "hints": [{"x","y","dx","dy"}]}')
-    m.add_argument("--anchor", action="append", default=[], metavar="X,Y", help="point that must not move (repeatable)")
+    m.add_argument(
+        "--anchor", action="append", default=[], metavar="X,Y", help="point that must not move (repeatable)"
+    )
     m.add_argument("--labelme", help="labelme JSON: 'motion*' polygons → mask, 'hint*' lines → arrows")
     m.add_argument("--speed", type=float, default=1.0, help="global speed multiplier (default 1)")
     p.add_argument("--save-project", help="also write the inputs of this run as a project JSON")
@@ -67,22 +100,37 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cinemagraph3d`` command."""
     parser = argparse.ArgumentParser(
-        prog="cinemagraph3d", description="Turn one photo into a looping 3D cinemagraph (parallax + fluid motion)."
+        prog="cinemagraph3d",
+        description="Turn one photo into a looping 3D cinemagraph (parallax + fluid motion).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    a = sub.add_parser("animate", help="render a photo to a video", description="Render IMAGE to a looping video.")
+    a = sub.add_parser(
+        "animate", help="render a photo to a video", description="Render IMAGE to a looping video."
+    )
     a.add_argument("image", help="photo (JPEG, PNG, WebP, TIFF; 8/16-bit; grey/RGB/RGBA)")
-    a.add_argument("-o", "--output", required=True, help="output .mp4/.gif/.webp, or a directory for PNG frames")
+    a.add_argument(
+        "-o", "--output", required=True, help="output .mp4/.gif/.webp, or a directory for PNG frames"
+    )
     _add_scene_args(a)
-    r = sub.add_parser("render", help="render a project JSON", description="Reproduce a cinemagraph from its project file.")
+    r = sub.add_parser(
+        "render", help="render a project JSON", description="Reproduce a cinemagraph from its project file."
+    )
     r.add_argument("project", help="project .json written by `animate --save-project`")
     r.add_argument("-o", "--output", required=True, help="output .mp4/.gif/.webp or directory")
-    d = sub.add_parser("demo", help="render the bundled procedural example", description="Render the built-in demo scene (no download).")
+    d = sub.add_parser(
+        "demo",
+        help="render the bundled procedural example",
+        description="Render the built-in demo scene (no download).",
+    )
     d.add_argument("-o", "--output", required=True, help="output .mp4/.gif/.webp or directory")
     d.add_argument("--size", default="640x360", help="WxH of the demo scene (default 640x360)")
     d.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
     d.add_argument("--camera", default="circle", help="camera path (default circle)")
-    lay = sub.add_parser("layers", help="write the LDI layers as PNGs", description="Write the layered depth image of IMAGE for inspection.")
+    lay = sub.add_parser(
+        "layers",
+        help="write the LDI layers as PNGs",
+        description="Write the layered depth image of IMAGE for inspection.",
+    )
     lay.add_argument("image")
     lay.add_argument("-o", "--output", required=True, help="output directory")
     lay.add_argument("--depth")
@@ -105,7 +153,7 @@ def _register_plugins(sub) -> None:
         module.register(sub)
 
 
-def _project_from_args(args) -> "Project":  # noqa: F821
+def _project_from_args(args) -> Project:  # noqa: F821
     from .project import Project
 
     frames = args.frames

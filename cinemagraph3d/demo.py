@@ -61,7 +61,9 @@ def demo_scene(width: int = 640, height: int = 360, seed: int = 0) -> DemoScene:
     mnt = yn < horizon
     mnt &= yn > ridge[None, :]
     tex = _noise(h, w, rng)
-    mcol = np.stack([0.32 + 0.2 * tex, 0.36 + 0.18 * tex, 0.42 + 0.15 * tex], -1) * (0.7 + 0.5 * (yn[..., None] - 0.3))
+    mcol = np.stack([0.32 + 0.2 * tex, 0.36 + 0.18 * tex, 0.42 + 0.15 * tex], -1) * (
+        0.7 + 0.5 * (yn[..., None] - 0.3)
+    )
     img[mnt] = mcol[mnt]
     depth[mnt] = 60.0
     # Lake below the horizon: ground plane, depth from the row (camera 1.5 units above water).

@@ -26,7 +26,10 @@ class InputError(Cinemagraph3DError, ValueError):
         self.name = name
         self.expected = expected
         self.found = found
-        super().__init__(f"{name}: expected {expected}, found {found}")
+        text = " ".join(str(found).split())  # one line, whatever the underlying library said
+        if len(text) > 200:
+            text = text[:197] + "..."
+        super().__init__(f"{name}: expected {expected}, found {text}")
 
 
 class WeightsError(Cinemagraph3DError, ValueError):

@@ -63,6 +63,25 @@ def _to_float(arr: np.ndarray, name: str) -> np.ndarray:
     raise InputError(name, "an 8- or 16-bit image", f"pixel type {arr.dtype}")
 
 
+def _decode(path: Path) -> np.ndarray:
+    """Decode with OpenCV (keeps 16-bit, ignores EXIF: applied separately), else imageio."""
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is not None:
+        if arr.ndim == 3 and arr.shape[2] == 3:
+            arr = arr[:, :, ::-1]
+        elif arr.ndim == 3 and arr.shape[2] == 4:
+            arr = arr[:, :, [2, 1, 0, 3]]
+        return np.ascontiguousarray(arr)
+    import imageio.v3 as iio
+
+    try:
+        return np.asarray(iio.imread(path))
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input
+        raise InputError("image", "a readable JPEG/PNG/WebP/TIFF image", f"{path.name}: {exc}") from None
+
+
 def read_image(path: str | os.PathLike, max_side: int | None = None) -> torch.Tensor:
     """Read a photo (JPEG, PNG, WebP, TIFF, 8/16-bit, grey, RGB or RGBA) as RGB in [0, 1].
 
@@ -78,15 +97,11 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> torch.Te
     Raises:
         InputError: missing, unreadable or non-image file; an image smaller than 2×2 pixels.
     """
-    import imageio.v3 as iio
 
     path = Path(path)
     if not path.is_file():
         raise InputError("image", "an existing image file", f"no file at {str(path)!r}")
-    try:
-        arr = np.asarray(iio.imread(path))
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input
-        raise InputError("image", "a readable JPEG/PNG/WebP/TIFF image", f"{path.name}: {exc}") from None
+    arr = _decode(path)
     if arr.ndim == 4:  # animated/multi-page: first frame
         arr = arr[0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):

@@ -136,7 +136,12 @@ def border_points(scene: Scene, per_side: int = 256) -> dict[str, torch.Tensor]:
     K = scene.camera.matrix(dtype=torch.float64)
     uv = pixel_grid(H, W, dtype=torch.float64).permute(1, 2, 0)
     z = scene.depth.depth[0].double().cpu()
-    sides = {"left": (slice(None), 0), "right": (slice(None), W - 1), "top": (0, slice(None)), "bottom": (H - 1, slice(None))}
+    sides = {
+        "left": (slice(None), 0),
+        "right": (slice(None), W - 1),
+        "top": (0, slice(None)),
+        "bottom": (H - 1, slice(None)),
+    }
     out = {}
     for name, (r, c) in sides.items():
         pix, zz = uv[r, c], z[r, c]
@@ -155,7 +160,9 @@ def border_points(scene: Scene, per_side: int = 256) -> dict[str, torch.Tensor]:
     return out
 
 
-def _splat(scene: Scene, pts_world: torch.Tensor, T: torch.Tensor, K: torch.Tensor, settings: RenderSettings) -> SplatResult:
+def _splat(
+    scene: Scene, pts_world: torch.Tensor, T: torch.Tensor, K: torch.Tensor, settings: RenderSettings
+) -> SplatResult:
     dev, dt = pts_world.device, pts_world.dtype
     Tf = T.to(device=dev, dtype=dt)
     Kf = K.to(device=dev, dtype=dt)
@@ -166,7 +173,15 @@ def _splat(scene: Scene, pts_world: torch.Tensor, T: torch.Tensor, K: torch.Tens
     radius = radius.clamp(min=1.0)
     c = scene.cloud
     return splat_points(
-        pts, c.features, c.alpha, radius, Kf, scene.camera.height, scene.camera.width, settings.splat, settings.backend
+        pts,
+        c.features,
+        c.alpha,
+        radius,
+        Kf,
+        scene.camera.height,
+        scene.camera.width,
+        settings.splat,
+        settings.backend,
     )
 
 
@@ -214,7 +229,9 @@ def render_frames(
         raise InputError("render mode", "'symmetric' or 'forward'", repr(settings.mode))
     if (trajectory.width, trajectory.height) != (scene.camera.width, scene.camera.height):
         raise InputError(
-            "trajectory", f"{scene.camera.width}×{scene.camera.height} frames", f"{trajectory.width}×{trajectory.height}"
+            "trajectory",
+            f"{scene.camera.width}×{scene.camera.height} frames",
+            f"{trajectory.width}×{trajectory.height}",
         )
     if settings.safe_zoom:
         trajectory = trajectory.zoomed(safe_zoom(trajectory, border_points(scene)))

@@ -82,12 +82,18 @@ class Project:
                 raise InputError(name, "a finite number > 0", v)
         if not isinstance(self.loop_steps, int) or self.loop_steps < 1:
             raise InputError("--loop-steps", "an integer >= 1", self.loop_steps)
-        if not isinstance(self.amplitude, (int, float)) or not math.isfinite(self.amplitude) or self.amplitude < 0:
+        if (
+            not isinstance(self.amplitude, (int, float))
+            or not math.isfinite(self.amplitude)
+            or self.amplitude < 0
+        ):
             raise InputError("--amplitude", "a finite number >= 0", self.amplitude)
         if self.depth_kind not in ("depth", "disparity"):
             raise InputError("--depth-kind", "'depth' or 'disparity'", self.depth_kind)
         if self.region_speeds and len(self.region_speeds) != len(self.masks):
-            raise InputError("region speeds", f"{len(self.masks)} values (one per --mask)", len(self.region_speeds))
+            raise InputError(
+                "region speeds", f"{len(self.masks)} values (one per --mask)", len(self.region_speeds)
+            )
         for s in self.region_speeds:
             if not isinstance(s, (int, float)) or not math.isfinite(s) or s <= 0:
                 raise InputError("region speed", "a finite number > 0", s)

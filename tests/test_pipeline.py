@@ -18,7 +18,9 @@ DATA = Path(__file__).parent / "data"
 def two_plane_scene(H=40, W=64):
     """Striped green background at z = 10, a red square at z = 2 in the middle."""
     u = torch.arange(W).float()
-    bg = torch.stack([0.1 + 0.1 * torch.sin(u / 2), 0.6 + 0.3 * torch.sin(u / 3), 0.2 + 0 * u])[:, None, :].expand(3, H, W)
+    bg = torch.stack([0.1 + 0.1 * torch.sin(u / 2), 0.6 + 0.3 * torch.sin(u / 3), 0.2 + 0 * u])[
+        :, None, :
+    ].expand(3, H, W)
     img = bg.clone()
     depth = torch.full((1, H, W), 10.0)
     sq = (slice(12, 28), slice(24, 40))
@@ -56,7 +58,9 @@ def test_disocclusion_filled_with_background_not_foreground():
     T = torch.eye(4, dtype=torch.float64)
     T[0, 3] = -0.15  # camera moves right by 0.15: the square shifts left by f·0.15·(1/2 - 1/10) px more
     traj = _traj(scene, [T])
-    frame, res = next(c3.render_frames(scene, traj, settings=c3.RenderSettings(safe_zoom=False), return_aux=True))
+    frame, res = next(
+        c3.render_frames(scene, traj, settings=c3.RenderSettings(safe_zoom=False), return_aux=True)
+    )
     f = scene.camera.fx
     shift_fg, shift_bg = f * 0.15 / 2.0, f * 0.15 / 10.0
     assert shift_fg - shift_bg > 3
@@ -66,7 +70,9 @@ def test_disocclusion_filled_with_background_not_foreground():
     rows = slice(sq[0].start + 2, sq[0].stop - 2)
     region = frame[:, rows, strip]
     assert region.numel() > 0
-    assert float(region[0].max()) < 0.35 and float(region[1].min()) > 0.25, "disoccluded strip is not background"
+    assert float(region[0].max()) < 0.35 and float(region[1].min()) > 0.25, (
+        "disoccluded strip is not background"
+    )
     # the square itself is still red and in front
     centre = frame[:, 20, int(32 - shift_fg)]
     assert centre[0] > 0.8 and centre[1] < 0.2
@@ -92,7 +98,10 @@ def test_heuristic_depth_scene_static_reproduces_photo():
 def test_paths_have_no_empty_border_with_safe_zoom(name):
     d = demo_scene(64, 40)
     scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
-    traj = c3.make_trajectory(c3.TrajectorySettings(name, 6, 0.05), scene.camera, scene.z_near, scene.z_subject)
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings(name, 6, 0.05), scene.camera, scene.z_near, scene.z_subject
+    )
+
     def border_alpha(res):
         a = res.alpha[0]
         return torch.cat([a[0], a[-1], a[:, 0], a[:, -1]])
@@ -104,7 +113,10 @@ def test_paths_have_no_empty_border_with_safe_zoom(name):
         return
     # ... which does happen without the safe zoom (so the check above can fail)
     off = c3.RenderSettings(safe_zoom=False)
-    empties = [int((border_alpha(r) == 0).sum()) for _, r in c3.render_frames(scene, traj, settings=off, return_aux=True)]
+    empties = [
+        int((border_alpha(r) == 0).sum())
+        for _, r in c3.render_frames(scene, traj, settings=off, return_aux=True)
+    ]
     assert max(empties) > 0
 
 
@@ -140,7 +152,9 @@ def _golden(name: str, frame: torch.Tensor):
 def test_golden_renders(name):
     d = demo_scene(64, 36)
     scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
-    traj = c3.make_trajectory(c3.TrajectorySettings(name, 4, 0.05), scene.camera, scene.z_near, scene.z_subject)
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings(name, 4, 0.05), scene.camera, scene.z_near, scene.z_subject
+    )
     frames = list(c3.render_frames(scene, traj))
     _golden(name, frames[1])
 

@@ -68,7 +68,9 @@ def test_matches_brute_force(radius):
     pts[::7, 2] = -1.0  # behind the camera
     feats = torch.rand(P, 5, generator=g, dtype=torch.float64)
     opac = torch.rand(P, generator=g, dtype=torch.float64)
-    rad = torch.full((P,), radius, dtype=torch.float64) * (0.5 + torch.rand(P, generator=g, dtype=torch.float64))
+    rad = torch.full((P,), radius, dtype=torch.float64) * (
+        0.5 + torch.rand(P, generator=g, dtype=torch.float64)
+    )
     s = SplatSettings()
     out = splat_points(pts, feats, opac, rad, K, H, W, s, backend="torch")
     ref = brute_force(pts, feats, opac, rad, K, H, W, s)
@@ -136,7 +138,9 @@ def test_gradcheck_features_and_opacity():
 
 def test_empty_and_all_behind():
     Kd = torch.eye(3)
-    out = splat_points(torch.zeros(0, 3), torch.zeros(0, 4), torch.zeros(0), torch.zeros(0), Kd, 3, 5, backend="torch")
+    out = splat_points(
+        torch.zeros(0, 3), torch.zeros(0, 4), torch.zeros(0), torch.zeros(0), Kd, 3, 5, backend="torch"
+    )
     assert out.features.shape == (4, 3, 5) and float(out.alpha.sum()) == 0
     pts = torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     out = splat_points(pts, torch.ones(2, 1), torch.ones(2), torch.ones(2), Kd, 3, 5, backend="torch")
@@ -152,4 +156,6 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="opacity"):
         splat_points(torch.zeros(4, 3), torch.zeros(4, 1), torch.ones(3), torch.ones(4), Kd, 3, 3)
     with pytest.raises(InputError, match="backend"):
-        splat_points(torch.zeros(4, 3), torch.zeros(4, 1), torch.ones(4), torch.ones(4), Kd, 3, 3, backend="gpu")
+        splat_points(
+            torch.zeros(4, 3), torch.zeros(4, 1), torch.ones(4), torch.ones(4), Kd, 3, 3, backend="gpu"
+        )

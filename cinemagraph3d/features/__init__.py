@@ -15,7 +15,9 @@ def rgb_features(ldi: LayeredDepthImage) -> torch.Tensor:
     return ldi.color
 
 
-def lift_ldi(ldi: LayeredDepthImage, camera: PinholeCamera, features: torch.Tensor | None = None) -> FeatureCloud:
+def lift_ldi(
+    ldi: LayeredDepthImage, camera: PinholeCamera, features: torch.Tensor | None = None
+) -> FeatureCloud:
     """Lift every LDI pixel with ``alpha > 0`` to a point in the input camera frame.
 
     Args:

@@ -18,7 +18,14 @@ import torch
 from ..errors import InputError
 from .camera import PinholeCamera
 
-__all__ = ["Trajectory", "TrajectorySettings", "CAMERA_PATHS", "make_trajectory", "load_trajectory", "safe_zoom"]
+__all__ = [
+    "Trajectory",
+    "TrajectorySettings",
+    "CAMERA_PATHS",
+    "make_trajectory",
+    "load_trajectory",
+    "safe_zoom",
+]
 
 CAMERA_PATHS = ("circle", "swing", "up-down", "side", "zoom-in", "dolly-zoom", "static")
 
@@ -161,7 +168,10 @@ def _catmull_rom(points: torch.Tensor, s: float, closed: bool) -> torch.Tensor:
 
     p0, p1, p2, p3 = at(i - 1), at(i), at(i + 1), at(i + 2)
     return 0.5 * (
-        2 * p1 + (-p0 + p2) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u * u + (-p0 + 3 * p1 - 3 * p2 + p3) * u**3
+        2 * p1
+        + (-p0 + p2) * u
+        + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u * u
+        + (-p0 + 3 * p1 - 3 * p2 + p3) * u**3
     )
 
 
@@ -175,7 +185,9 @@ def _euler(deg: torch.Tensor) -> torch.Tensor:
     return Ry @ Rx @ Rz
 
 
-def load_trajectory(path: str | os.PathLike, camera: PinholeCamera, num_frames: int | None = None) -> Trajectory:
+def load_trajectory(
+    path: str | os.PathLike, camera: PinholeCamera, num_frames: int | None = None
+) -> Trajectory:
     """Read a custom trajectory JSON.
 
     Two forms: per-frame poses ``{"K": 3×3, "width": W, "height": H, "cam_from_world": [4×4, ...]}``
@@ -192,7 +204,9 @@ def load_trajectory(path: str | os.PathLike, camera: PinholeCamera, num_frames: 
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError("--camera", "an existing trajectory .json file", f"no file at {str(path)!r}") from None
+        raise InputError(
+            "--camera", "an existing trajectory .json file", f"no file at {str(path)!r}"
+        ) from None
     except Exception as exc:  # noqa: BLE001
         raise InputError(name, "valid JSON", str(exc)) from None
     if not isinstance(data, dict):
@@ -215,8 +229,12 @@ def load_trajectory(path: str | os.PathLike, camera: PinholeCamera, num_frames: 
         kf = data["keyframes"]
         if not isinstance(kf, list) or not kf or not all(isinstance(k, dict) for k in kf):
             raise InputError(f"{name}: keyframes", "a non-empty list of objects", repr(kf)[:60])
-        pos = torch.stack([_matrix([k.get("position", [0, 0, 0])], (1, 3), f"{name}: position")[0] for k in kf])
-        rot = torch.stack([_matrix([k.get("rotation_deg", [0, 0, 0])], (1, 3), f"{name}: rotation_deg")[0] for k in kf])
+        pos = torch.stack(
+            [_matrix([k.get("position", [0, 0, 0])], (1, 3), f"{name}: position")[0] for k in kf]
+        )
+        rot = torch.stack(
+            [_matrix([k.get("rotation_deg", [0, 0, 0])], (1, 3), f"{name}: rotation_deg")[0] for k in kf]
+        )
         closed = bool(data.get("closed", True))
         n = num_frames or 60
         poses = []
@@ -228,7 +246,9 @@ def load_trajectory(path: str | os.PathLike, camera: PinholeCamera, num_frames: 
     raise InputError(name, "a 'cam_from_world' list or a 'keyframes' list", f"keys {sorted(data)}")
 
 
-def safe_zoom(trajectory: Trajectory, border_points: torch.Tensor, max_zoom: float = 2.0, margin: float = 0.01) -> float:
+def safe_zoom(
+    trajectory: Trajectory, border_points: torch.Tensor, max_zoom: float = 2.0, margin: float = 0.01
+) -> float:
     """Smallest constant zoom (>= 1) keeping every frame inside the projected photo.
 
     The photo's border pixels, lifted with their depth (``border_points``, world frame), are

@@ -61,9 +61,7 @@ def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor
     labels = fcluster(Z, t=settings.distance_threshold * np.sqrt(len(sample)), criterion="distance")
     if labels.max() > settings.max_layers:
         labels = fcluster(Z, t=settings.max_layers, criterion="maxclust")
-    groups = sorted(
-        (sample[labels == k, 0] for k in np.unique(labels)), key=lambda g: -float(g.mean())
-    )
+    groups = sorted((sample[labels == k, 0] for k in np.unique(labels)), key=lambda g: -float(g.mean()))
     # Merge tiny clusters into the neighbour nearer in mean disparity.
     min_n = settings.min_layer_fraction * len(sample)
     merged = True
@@ -73,7 +71,11 @@ def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor
             if len(g) < min_n:
                 j = i - 1 if i == len(groups) - 1 else (i + 1 if i == 0 else None)
                 if j is None:
-                    j = i - 1 if abs(groups[i - 1].mean() - g.mean()) < abs(groups[i + 1].mean() - g.mean()) else i + 1
+                    j = (
+                        i - 1
+                        if abs(groups[i - 1].mean() - g.mean()) < abs(groups[i + 1].mean() - g.mean())
+                        else i + 1
+                    )
                 groups[j] = np.concatenate([groups[j], g])
                 groups.pop(i)
                 merged = True
@@ -116,7 +118,9 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
         raise InputError("depth", f"shape (1, {h}, {w})", tuple(z.shape))
     disp = (1.0 / z[0]).cpu()
     cuts = cluster_disparity(disp, settings)
-    labels = (disp[None] < cuts[:, None, None]).sum(0).long() if len(cuts) else torch.zeros(h, w, dtype=torch.long)
+    labels = (
+        (disp[None] < cuts[:, None, None]).sum(0).long() if len(cuts) else torch.zeros(h, w, dtype=torch.long)
+    )
     L = int(labels.max()) + 1
     band = settings.band if settings.band is not None else max(2, round(0.06 * max(h, w)))
     img = image.cpu()

@@ -74,7 +74,9 @@ def fuse_bidirectional(
     denom = wsum.clamp(min=settings.eps)
     feats = (wf * forward.features + wb * backward.features) / denom
     depth = (wf * forward.depth + wb * backward.depth) / denom
-    alpha = torch.where(wsum > settings.eps, torch.maximum(forward.alpha, backward.alpha), torch.zeros_like(wsum))
+    alpha = torch.where(
+        wsum > settings.eps, torch.maximum(forward.alpha, backward.alpha), torch.zeros_like(wsum)
+    )
     # Where both splats agree exactly (e.g. regions nothing moves through) return them bit for bit,
     # so static pixels are identical in every frame.
     same = (forward.features == backward.features).all(0, keepdim=True) & (forward.depth == backward.depth)

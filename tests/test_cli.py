@@ -1,0 +1,155 @@
+"""The command line: happy paths and every bad input → one line, exit 2, no output file."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cinemagraph3d.cli import main
+
+
+@pytest.fixture
+def photo(tmp_path):
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.io import write_png
+
+    d = demo_scene(48, 32)
+    write_png(tmp_path / "photo.png", d.image)
+    np.save(tmp_path / "depth.npy", d.depth[0].numpy())
+    return tmp_path
+
+
+def run(capsys, argv):
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_animate_and_render_project(photo, capsys):
+    out = photo / "out.mp4"
+    code, o, e = run(
+        capsys,
+        [
+            "animate",
+            photo / "photo.png",
+            "-o",
+            out,
+            "--frames",
+            4,
+            "--depth",
+            photo / "depth.npy",
+            "--save-project",
+            photo / "p.json",
+        ],
+    )
+    assert code == 0, e
+    assert out.stat().st_size > 0
+    data = json.loads((photo / "p.json").read_text())
+    assert data["frames"] == 4 and data["depth"].endswith("depth.npy")
+    frames_dir = photo / "frames"
+    code, o, e = run(capsys, ["render", photo / "p.json", "-o", frames_dir])
+    assert code == 0, e
+    assert len(list(frames_dir.glob("*.png"))) == 4
+
+
+def test_loop_seconds_sets_frames(photo, capsys):
+    code, _, e = run(
+        capsys,
+        [
+            "animate",
+            photo / "photo.png",
+            "-o",
+            photo / "f",
+            "--fps",
+            4,
+            "--loop-seconds",
+            1.5,
+            "--camera",
+            "static",
+        ],
+    )
+    assert code == 0, e
+    assert len(list((photo / "f").glob("*.png"))) == 6
+
+
+def test_demo(tmp_path, capsys):
+    code, o, e = run(capsys, ["demo", "-o", tmp_path / "d.gif", "--size", "48x32", "--frames", 3])
+    assert code == 0, e
+    assert (tmp_path / "d.gif").exists()
+
+
+def _bad_cases(d):
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(d / "one.png")
+    (d / "corrupt.jpg").write_bytes(b"\xff\xd8garbage")
+    (d / "text.png").write_text("hello")
+    np.save(d / "nan.npy", np.full((32, 48), np.nan))
+    np.save(d / "inf.npy", np.full((32, 48), np.inf))
+    np.save(d / "neg.npy", -np.ones((32, 48)))
+    np.save(d / "size.npy", np.ones((10, 10)))
+    (d / "traj_bad.json").write_text("{not json")
+    (d / "traj_shape.json").write_text(
+        json.dumps({"K": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "cam_from_world": [[[1, 0], [0, 1]]]})
+    )
+    p = d / "photo.png"
+    return {
+        "missing": ["animate", d / "nope.png"],
+        "corrupt": ["animate", d / "corrupt.jpg"],
+        "not-image": ["animate", d / "text.png"],
+        "one-pixel": ["animate", d / "one.png"],
+        "depth-nan": ["animate", p, "--depth", d / "nan.npy"],
+        "depth-inf": ["animate", p, "--depth", d / "inf.npy"],
+        "depth-neg": ["animate", p, "--depth", d / "neg.npy"],
+        "depth-size": ["animate", p, "--depth", d / "size.npy"],
+        "camera": ["animate", p, "--camera", "spiral"],
+        "traj-json": ["animate", p, "--camera", d / "traj_bad.json"],
+        "traj-shape": ["animate", p, "--camera", d / "traj_shape.json"],
+        "frames": ["animate", p, "--frames", 0],
+        "fps": ["animate", p, "--fps", 0],
+        "fps-neg": ["animate", p, "--fps", -3],
+        "max-side": ["animate", p, "--max-side", 1],
+        "amplitude": ["animate", p, "--amplitude", "nan"],
+        "fov": ["animate", p, "--fov", 200],
+        "project": ["render", d / "missing.json"],
+    }
+
+
+CASES = [
+    "missing",
+    "corrupt",
+    "not-image",
+    "one-pixel",
+    "depth-nan",
+    "depth-inf",
+    "depth-neg",
+    "depth-size",
+    "camera",
+    "traj-json",
+    "traj-shape",
+    "frames",
+    "fps",
+    "fps-neg",
+    "max-side",
+    "amplitude",
+    "fov",
+    "project",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_exit_2_one_line_no_output(photo, capsys, case):
+    argv = _bad_cases(photo)[case]
+    out = photo / "out.mp4"
+    code, o, e = run(capsys, argv + ["-o", out])
+    assert code == 2
+    lines = [x for x in e.strip().splitlines() if not x.startswith("rendering")]
+    assert len(lines) == 1 and lines[0].startswith("cinemagraph3d: error:"), e
+    assert not out.exists()
+    assert not [f for f in photo.iterdir() if f.name.startswith(".out")]
+
+
+def test_unwritable_output(photo, capsys):
+    code, _, e = run(capsys, ["animate", photo / "photo.png", "-o", photo / "no" / "such" / "out.mp4"])
+    assert code == 2 and "directory" in e
+    code, _, e = run(capsys, ["animate", photo / "photo.png", "-o", photo / "out.avi"])
+    assert code == 2
