@@ -135,8 +135,9 @@ def _golden(name: str, frame: torch.Tensor):
 
     path = DATA / f"golden_{name}.png"
     actual = to_uint8(frame)
-    if os.environ.get("CINEMAGRAPH3D_UPDATE_GOLDEN") == "1" or not path.exists():
+    if os.environ.get("CINEMAGRAPH3D_UPDATE_GOLDEN") == "1":
         write_png(path, actual)
+    assert path.exists(), f"missing {path}; create it with CINEMAGRAPH3D_UPDATE_GOLDEN=1"
     import imageio.v3 as iio
 
     expected = np.asarray(iio.imread(path))
