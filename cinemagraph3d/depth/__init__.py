@@ -179,17 +179,22 @@ def _file_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    return F.avg_pool2d(F.pad(x, (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)
+    """Mean over a ``(2r+1)²`` window with replicated borders; ``x`` is ``(1, H, W)``."""
+    import cv2
+
+    k = 2 * r + 1
+    out = cv2.blur(x[0].numpy().astype(np.float32), (k, k), borderType=cv2.BORDER_REPLICATE)
+    return torch.from_numpy(out)[None]
 
 
 def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
     """Edge-preserving smoothing of ``src (1, H, W)`` guided by the grey ``guide (1, H, W)``
     (He et al.'s guided filter, box windows of side ``2 radius + 1``)."""
-    g, s = guide[None], src[None]
+    g, s = guide.float(), src.float()
     mg, ms = _box(g, radius), _box(s, radius)
     a = (_box(g * s, radius) - mg * ms) / (_box(g * g, radius) - mg * mg + eps)
     b = ms - a * mg
-    return (_box(a, radius) * g + _box(b, radius))[0]
+    return _box(a, radius) * g + _box(b, radius)
 
 
 def heuristic_depth(image: torch.Tensor) -> DepthMap:

@@ -53,7 +53,9 @@ def _splat_forward(
     u = torch.where(valid, u, torch.zeros_like(u))
     v = torch.where(valid, v, torch.zeros_like(v))
 
-    R = int(math.ceil(max_radius))
+    # Footprint window: wide enough for the largest radius present (same result as max_radius).
+    r_top = float(r[valid].max()) if bool(valid.any()) else 0.5
+    R = int(math.ceil(r_top))
     offs = torch.arange(-R + 1, R + 1, device=device)
     j0 = torch.floor(u - 0.5).long()
     i0 = torch.floor(v - 0.5).long()
