@@ -371,8 +371,9 @@ def load_labelme(
     Mapping:
 
     * shapes of type ``polygon`` (3+ points) or ``rectangle`` (2 corners) whose label starts with
-      ``"motion"`` (case-insensitive) are filled into the mask (``cv2.fillPoly``, sub-pixel
-      vertices; a pixel is in the mask when its centre is inside the polygon);
+      ``"motion"`` (case-insensitive) are filled into the mask with ``cv2.fillPoly`` (sub-pixel
+      vertices): a pixel is in the mask when its centre is inside the polygon or the outline
+      passes through the pixel, as in labelme's own mask export;
     * shapes of type ``line`` or ``linestrip`` whose label starts with ``"hint"`` become arrows,
       one per segment, from each point to the next. A segment of length ``L`` pixels (measured
       at the working size) gives the speed ``L * hint_scale`` pixels per motion step, so with the
