@@ -249,7 +249,10 @@ def _demo(args) -> int:
         write_png(tmp / "photo.png", scene.image)
         np.save(tmp / "depth.npy", scene.depth[0].numpy())
         write_png(tmp / "water.png", (scene.water.numpy() * 255).astype(np.uint8))
-        arrows = [[float(x), float(y), float(x + dx), float(y + dy)] for x, y, dx, dy in scene.hints.tolist()]
+        from .motion import DEFAULT_HINT_SCALE
+
+        k = 1.0 / DEFAULT_HINT_SCALE  # arrows are drawn lines: length × scale = px/step
+        arrows = [[x, y, min(x + k * dx, w), min(y + k * dy, h)] for x, y, dx, dy in scene.hints.tolist()]
         project = Project(
             image=str(tmp / "photo.png"),
             depth=str(tmp / "depth.npy"),
@@ -258,11 +261,7 @@ def _demo(args) -> int:
             masks=[str(tmp / "water.png")],
             arrows=arrows,
         )
-        try:
-            out = animate(project, args.output, progress=True)
-        except NotImplementedError:  # motion not available: parallax only
-            project.masks, project.arrows = [], []
-            out = animate(project, args.output, progress=True)
+        out = animate(project, args.output, progress=True)
     print(f"wrote {out}")
     return 0
 
