@@ -15,6 +15,7 @@ kept only for the moving pixels.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -45,15 +46,16 @@ class _Stepper:
         self.first = flow.reshape(2, -1)[:, index].T.contiguous()
         # grid_sample coordinates (align_corners=False): g = 2 x / size - 1.
         self.scale = torch.tensor([2.0 / w, 2.0 / h], **opts)
-        self.size = torch.tensor([float(w), float(h)], **opts)
         self.minus_one = torch.tensor(-1.0, **opts)
 
     def sample(self, pos: torch.Tensor) -> torch.Tensor:
         """``(P, 2)`` field values at ``pos`` ``(P, 2)`` pixel positions (centres at +0.5)."""
-        grid = torch.addcmul(self.minus_one, pos, self.scale).view(1, 1, -1, 2)
-        v = F.grid_sample(self.flow, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        inside = ((pos >= 0) & (pos <= self.size)).all(dim=1)
-        return v[0, :, 0].T * inside[:, None]
+        grid = torch.addcmul(self.minus_one, pos, self.scale)
+        v = F.grid_sample(
+            self.flow, grid.view(1, 1, -1, 2), mode="bilinear", padding_mode="border", align_corners=False
+        )[0, :, 0]
+        inside = (grid[:, 0].abs() <= 1.0) & (grid[:, 1].abs() <= 1.0)
+        return (v * inside).T
 
     def step(self, state: torch.Tensor, n: int, sign: float, out: torch.Tensor | None = None) -> torch.Tensor:
         """State ``n + 1`` from state ``n``: ``S + sign * M(x + S)``."""
@@ -154,7 +156,7 @@ class Displacements:
             if t.numel() != 1:
                 raise InputError("t", "a scalar scene time", f"tensor of shape {tuple(t.shape)}")
             t = t.item()
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
+        if isinstance(t, bool) or not isinstance(t, numbers.Real):
             raise InputError("t", "a number", type(t).__name__)
         t = float(t)
         if not (math.isfinite(t) and 0.0 <= t <= self.num_steps):
