@@ -203,6 +203,7 @@ def render_frames(
     num_steps: int = 60,
     settings: RenderSettings | None = None,
     return_aux: bool = False,
+    times: list[float] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Render the frames of a (3D) cinemagraph, one at a time.
 
@@ -220,6 +221,8 @@ def render_frames(
         num_steps: loop length ``N`` in motion steps.
         settings: :class:`RenderSettings`.
         return_aux: yield ``(frame, fused SplatResult)`` instead of frames.
+        times: scene time of each frame (default :func:`scene_times`: ``t_k = k·N/K``), each in
+            ``[0, N]``; e.g. ``[N]`` renders the wrap-around frame.
 
     Yields:
         ``(3, H, W)`` frames in [0, 1] (first ``C`` feature channels for RGB scenes).
@@ -236,10 +239,13 @@ def render_frames(
     if settings.safe_zoom:
         trajectory = trajectory.zoomed(safe_zoom(trajectory, border_points(scene)))
     K_frames = len(trajectory)
+    times = scene_times(K_frames, num_steps) if times is None else list(times)
+    if len(times) != K_frames:
+        raise InputError("times", f"{K_frames} scene times (one per camera)", len(times))
     pts0 = scene.cloud.points
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
-        t = k * num_steps / K_frames
+        t = float(times[k])
         if motion is None:
             res = _splat(scene, pts0, T, K, settings)
         else:

@@ -44,8 +44,8 @@ def fuse_bidirectional(
         w_f = (1-τ)\,α_f\,e^{a\,disp_f},\quad w_b = τ\,α_b\,e^{a\,disp_b},\quad
         X = \frac{w_f X_f + w_b X_b}{\max(w_f + w_b, ε)}
 
-    applied to features and depth; output alpha is ``max(α_f, α_b)`` where ``w_f + w_b > ε`` and 0
-    elsewhere. At ``τ = 0`` the result is exactly the forward splat, at ``τ = 1`` the backward one.
+    applied to features, depth and alpha (alpha is 0 where ``w_f + w_b <= ε``). At ``τ = 0`` the
+    result is exactly the forward splat, at ``τ = 1`` exactly the backward one.
 
     Args:
         forward, backward: :class:`SplatResult` with features ``(C, H, W)``, depth and alpha
@@ -63,6 +63,8 @@ def fuse_bidirectional(
         raise InputError("t", f"a scene time in [0, {num_steps}]", t)
     tau = float(t) / float(num_steps)
     a = settings.depth_weight
+    if tau == 0.0 or tau == 1.0:  # the formula's limits, returned exactly (the loop closes bit for bit)
+        return forward if tau == 0.0 else backward
 
     def weight(res: SplatResult, k: float) -> torch.Tensor:
         disp = torch.where(res.depth > 0, depth_ref / res.depth.clamp(min=1e-12), torch.zeros_like(res.depth))
@@ -74,9 +76,8 @@ def fuse_bidirectional(
     denom = wsum.clamp(min=settings.eps)
     feats = (wf * forward.features + wb * backward.features) / denom
     depth = (wf * forward.depth + wb * backward.depth) / denom
-    alpha = torch.where(
-        wsum > settings.eps, torch.maximum(forward.alpha, backward.alpha), torch.zeros_like(wsum)
-    )
+    alpha = (wf * forward.alpha + wb * backward.alpha) / denom
+    alpha = torch.where(wsum > settings.eps, alpha, torch.zeros_like(wsum))
     # Where both splats agree exactly (e.g. regions nothing moves through) return them bit for bit,
     # so static pixels are identical in every frame.
     same = (forward.features == backward.features).all(0, keepdim=True) & (forward.depth == backward.depth)
