@@ -630,3 +630,22 @@ def test_end_to_end_labelme_to_displacements(tmp_path):
     assert fwd[0, 0] > 0 and bwd[0, 0] < 0  # flows right, backward flows left
     assert (fwd[1] == 0).all() and (bwd[1] == 0).all()  # still outside the mask
     assert (field.flow[:, 40, 32] == 0).all()
+
+
+def test_small_conveniences():
+    assert (
+        motion_field(
+            H, W, [MotionRegion(box_mask(0, 10, 0, 10), MotionHints.create([[2, 2]], [[1, 0]]))], anchors=[]
+        )
+        .flow.abs()
+        .sum()
+        > 0
+    )
+    with pytest.raises(InputError):
+        MotionHints.create([[1, 2, 3]], [[1, 0]])
+    with pytest.raises(InputError):
+        MotionHints.create("abc", [[1, 0]])
+    rgba = np.zeros((H, W, 4), np.uint8)
+    rgba[..., :3] = 255  # white everywhere: the varying alpha channel is the mask
+    rgba[3:9, 4:7, 3] = 255
+    assert int(load_mask(rgba, H, W).sum()) == 18

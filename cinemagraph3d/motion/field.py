@@ -13,6 +13,7 @@ docstrings below and in ``docs/motion.md``.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import cv2
@@ -141,12 +142,18 @@ def kernel_sigma(
     settings = settings or MotionSettings()
     d = float(max(height, width))
     lo, hi = settings.sigma_min * d, settings.sigma_max * d
-    if starts.shape[0] < 2:
+    k = starts.shape[0]
+    if k < 2:
         return hi
     s = starts.double()
-    dist = torch.cdist(s, s)
-    dist.fill_diagonal_(math.inf)
-    mean_nn = float(dist.min(dim=1).values.mean())
+    nearest = []
+    rows = max(1, _CHUNK_ELEMENTS // k)
+    for a in range(0, k, rows):
+        dist = torch.cdist(s[a : a + rows], s)
+        own = torch.arange(a, min(a + rows, k), device=s.device)
+        dist[own - a, own] = math.inf
+        nearest.append(dist.min(dim=1).values)
+    mean_nn = float(torch.cat(nearest).mean())
     return float(min(max(settings.kernel_scale * mean_nn, lo), hi))
 
 
@@ -277,8 +284,12 @@ def motion_field(
         >>> motion_field(48, 64, [MotionRegion(m, h)]).flow.shape
         torch.Size([2, 48, 64])
     """
-    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+    if (
+        not (isinstance(height, numbers.Integral) and isinstance(width, numbers.Integral))
+        or min(height, width) <= 0
+    ):
         raise InputError("image size", "positive integers height, width", (height, width))
+    height, width = int(height), int(width)
     settings = settings if settings is not None else MotionSettings()
     if not isinstance(settings, MotionSettings):
         raise InputError("settings", "a MotionSettings", type(settings).__name__)
@@ -351,8 +362,7 @@ def motion_field(
     if freeze is not None:
         still = still | freeze
     flow = torch.where(still[None], torch.zeros((), dtype=flow.dtype, device=device), flow)
-    # -0.0 from the products would be != 0 in no test but keep the zeros clean anyway.
-    flow = flow + 0.0
+    flow = flow + 0.0  # turn the -0.0 of the anchor products into +0.0
     return MotionField(flow=flow.contiguous(), mask=(~still).float()[None])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +93,19 @@ class MotionHints:
             vectors: ``(K, 2)`` motion vectors in pixels per motion step.
             device: torch device of the result.
         """
-        s = torch.as_tensor(np.asarray(starts, dtype=np.float32).reshape(-1, 2), device=device)
-        v = torch.as_tensor(np.asarray(vectors, dtype=np.float32).reshape(-1, 2), device=device)
-        return MotionHints(s, v)
+
+        def convert(x, name):
+            if isinstance(x, torch.Tensor):
+                return x.detach().to(device=device, dtype=torch.float32).reshape(-1, 2)
+            try:
+                arr = np.asarray(x, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise InputError(f"MotionHints.{name}", "numbers of shape (K, 2)", repr(x)) from None
+            if arr.size % 2:
+                raise InputError(f"MotionHints.{name}", "numbers of shape (K, 2)", arr.shape)
+            return torch.as_tensor(arr.reshape(-1, 2), device=device)
+
+        return MotionHints(convert(starts, "starts"), convert(vectors, "vectors"))
 
     @staticmethod
     def empty(device=None) -> MotionHints:
@@ -156,7 +167,15 @@ def check_points(points, height: int, width: int, name: str = "anchors") -> torc
     Raises:
         InputError: wrong shape, non-finite values or a point outside ``[0, W] x [0, H]``.
     """
-    pts = torch.as_tensor(points, dtype=torch.float32) if not isinstance(points, torch.Tensor) else points
+    if isinstance(points, torch.Tensor):
+        pts = points
+    else:
+        try:
+            pts = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=torch.float32)
+        except (TypeError, ValueError):
+            raise InputError(name, "points of shape (A, 2)", repr(points)) from None
+    if pts.numel() == 0:
+        return torch.zeros(0, 2, dtype=torch.float32, device=pts.device)
     if pts.dim() == 1 and pts.shape[0] == 2:
         pts = pts[None]
     if pts.dim() != 2 or pts.shape[1] != 2:
@@ -398,8 +417,12 @@ def load_labelme(
             empty mask, a hint line of zero length or with an end point outside the image.
     """
     name = f"labelme file {os.fspath(path)!s}"
-    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+    if (
+        not (isinstance(height, numbers.Integral) and isinstance(width, numbers.Integral))
+        or min(height, width) <= 0
+    ):
         raise InputError("image size", "positive integers height, width", (height, width))
+    height, width = int(height), int(width)
     if not (isinstance(hint_scale, (int, float)) and math.isfinite(hint_scale) and hint_scale > 0):
         raise InputError("hint_scale", "a finite number > 0", hint_scale)
     data = _read_json(path, name)
