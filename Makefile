@@ -18,6 +18,7 @@ $(STAMP): $(PY) pyproject.toml setup.py
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q --no-build-isolation -e ".[dev]"
+	$(PIP) install -q "open3d>=0.17" || echo "warning: open3d (optional PLY export) did not install"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     lay.add_argument("--depth")
     lay.add_argument("--depth-kind", choices=["depth", "disparity"], default="depth")
     lay.add_argument("--max-side", type=int)
+    lay.add_argument("--ply", help="also write the point cloud as PLY (needs the open3d extra)")
     _register_plugins(sub)
     return parser
 
@@ -220,7 +221,12 @@ def _run(args) -> int:
 
         img = read_image(args.image, args.max_side)
         ds = DepthSettings("file", args.depth, args.depth_kind) if args.depth else DepthSettings()
-        paths = write_layers(args.output, build_ldi(img, estimate_depth(img, ds)))
+        ldi = build_ldi(img, estimate_depth(img, ds))
+        paths = write_layers(args.output, ldi)
+        if args.ply:
+            from . import PinholeCamera, lift_ldi, write_ply
+
+            write_ply(args.ply, lift_ldi(ldi, PinholeCamera.default(img.shape[2], img.shape[1])))
         print(f"wrote {len(paths)} files to {args.output}")
         return 0
     raise InputError("command", "a known command", args.command)

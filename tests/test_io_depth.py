@@ -209,3 +209,20 @@ def test_custom_trajectory_files(tmp_path):
         (tmp_path / "b.json").write_text(bad)
         with pytest.raises(InputError, match=match):
             c3.load_trajectory(tmp_path / "b.json", cam)
+
+
+def test_write_layers_and_ply(tmp_path):
+    from cinemagraph3d.demo import demo_scene
+
+    d = demo_scene(32, 20)
+    ldi = c3.build_ldi(d.image, c3.DepthMap(d.depth, True, "demo"))
+    paths = c3.write_layers(tmp_path / "layers", ldi)
+    assert len(paths) == 2 * ldi.num_layers
+    rgba = iio.imread(tmp_path / "layers" / "layer_0_rgba.png")
+    assert rgba.shape == (20, 32, 4)
+    np.testing.assert_array_equal(rgba[..., 3] > 0, ldi.alpha[0, 0].numpy() > 0)
+    cloud = c3.lift_ldi(ldi, c3.PinholeCamera.default(32, 20))
+    o3d = pytest.importorskip("open3d")
+    c3.write_ply(tmp_path / "c.ply", cloud)
+    pc = o3d.io.read_point_cloud(str(tmp_path / "c.ply"))
+    np.testing.assert_allclose(np.asarray(pc.points), cloud.points.double().numpy(), rtol=1e-6)
