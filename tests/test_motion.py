@@ -649,3 +649,13 @@ def test_small_conveniences():
     rgba[..., :3] = 255  # white everywhere: the varying alpha channel is the mask
     rgba[3:9, 4:7, 3] = 255
     assert int(load_mask(rgba, H, W).sum()) == 18
+
+
+def test_kernel_sigma_many_hints_matches_brute_force():
+    g = torch.Generator().manual_seed(3)
+    starts = torch.rand(2100, 2, generator=g) * 1000  # more rows than one chunk
+    d = torch.cdist(starts.double(), starts.double())
+    d.fill_diagonal_(math.inf)
+    want = float(d.min(dim=1).values.mean())
+    got = kernel_sigma(starts, 1000, 1000, MotionSettings(sigma_min=1e-4, sigma_max=1.0))
+    assert got == pytest.approx(want, rel=1e-12)
