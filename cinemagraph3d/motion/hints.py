@@ -279,7 +279,9 @@ def parse_arrow(
     return start, vector
 
 
-def parse_point(text: str, height: int | None = None, width: int | None = None, *, name: str = "--anchor"):
+def parse_point(
+    text: str, height: int | None = None, width: int | None = None, *, name: str = "--anchor"
+) -> torch.Tensor:
     """Parse a point ``"x,y"`` in pixels.
 
     Args:
