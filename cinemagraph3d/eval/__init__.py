@@ -1,0 +1,85 @@
+"""Evaluation: quality metrics, analytic ground-truth scenes, baselines and a quality report.
+
+Typical use::
+
+    from cinemagraph3d.eval import run_suite, format_tables
+    result = run_suite("tiny")
+    print(format_tables(result)[0])
+
+or ``cinemagraph3d eval --suite standard --out report/``. The metrics (:mod:`.metrics`) work on
+any video; the scenes (:mod:`.scenes`) give exact frames, depth, masks, hints and motion; the
+baselines (:mod:`.baselines`) are the still photo, 2-D animation without parallax, the forward
+splat only, and the full method. See ``docs/quality.md`` for the current numbers.
+"""
+
+from .baselines import METHODS, MethodOutput, render_method, static_trajectory, zoomed_trajectory
+from .harness import SUITES, Case, EvalResult, Suite, get_suite, motion_from_hints, run_suite, score_video
+from .metrics import (
+    endpoint_error,
+    frame_changes,
+    hole_ratio,
+    loop_seam_score,
+    lpips_available,
+    lpips_distance,
+    motion_epe,
+    optical_flow,
+    psnr,
+    ssim,
+    ssim_map,
+    static_stability,
+    warp,
+    warping_error,
+)
+from .report import comparison_picture, format_tables, report_markdown, write_report
+from .scenes import (
+    SCENES,
+    AnalyticMotion,
+    AnalyticScene,
+    InputTruth,
+    VideoTruth,
+    input_truth,
+    make_scene,
+    video_truth,
+)
+
+__all__ = [
+    "METHODS",
+    "SCENES",
+    "SUITES",
+    "AnalyticMotion",
+    "AnalyticScene",
+    "Case",
+    "EvalResult",
+    "InputTruth",
+    "MethodOutput",
+    "Suite",
+    "VideoTruth",
+    "comparison_picture",
+    "endpoint_error",
+    "format_tables",
+    "frame_changes",
+    "get_suite",
+    "hole_ratio",
+    "input_truth",
+    "loop_seam_score",
+    "lpips_available",
+    "lpips_distance",
+    "make_scene",
+    "motion_epe",
+    "motion_from_hints",
+    "optical_flow",
+    "psnr",
+    "render_method",
+    "report_markdown",
+    "run_suite",
+    "score_video",
+    "ssim",
+    "ssim_map",
+    "static_stability",
+    "static_trajectory",
+    "video_truth",
+    "warp",
+    "warping_error",
+    "write_report",
+    "zoomed_trajectory",
+]
