@@ -155,9 +155,13 @@ _LPIPS_NETS: dict = {}
 def _build_lpips(checkpoint: Path):
     """LPIPS network with a randomly initialised backbone, then the local AlexNet weights loaded
     into it (torchvision ``features.<i>`` → the LPIPS slice holding layer ``<i>``)."""
+    import warnings
+
     import lpips
 
-    net = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False).eval()
+    with warnings.catch_warnings():  # torchvision's deprecation notes about `pretrained=False`
+        warnings.simplefilter("ignore", UserWarning)
+        net = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False).eval()
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     feats = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
     own = net.net.state_dict()
