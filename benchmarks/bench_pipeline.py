@@ -49,7 +49,7 @@ def main() -> None:
     t = tick("photo (procedural)", t)
     depth = c3.heuristic_depth(d.image) if args.depth == "heuristic" else c3.DepthMap(d.depth, True, "demo")
     t = tick("depth", t)
-    ldi = c3.build_ldi(d.image, depth)
+    c3.build_ldi(d.image, depth)
     t = tick("LDI + inpainting", t)
     scene = c3.prepare_scene(d.image, depth)  # (rebuilds the LDI: subtract the line above)
     t = tick("scene (LDI + lift + donors)", t)
