@@ -44,7 +44,14 @@ import torch
 from .errors import InputError, WeightsError
 from .weights import check_state_dict, read_torch_checkpoint, save_state_dict
 
-__all__ = ["OFFICIAL_FILES", "NEURAL_MODELS", "convert_official", "convert_state_dict", "main"]
+__all__ = [
+    "OFFICIAL_FILES",
+    "NEURAL_MODELS",
+    "convert_official",
+    "convert_state_dict",
+    "main",
+    "main_convert",
+]
 
 #: Official file name of each source checkpoint.
 OFFICIAL_FILES: dict[str, str] = {
@@ -299,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
+
+
+#: Alias of :func:`main` for the CLI's ``convert-weights`` sub-command.
+main_convert = main
 
 
 if __name__ == "__main__":

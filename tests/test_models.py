@@ -176,12 +176,12 @@ def test_motion_estimator_eval_keeps_spectral_vectors(small_nets):
 
 @torch.no_grad()
 def test_inpaint_nets(depth_net, color_net):
-    x = torch.zeros(1, 4, 128, 256)
-    x[:, 2, :, :100] = 1.0  # context
-    x[:, 3, :, 100:180] = 1.0  # holes
-    assert depth_net(x).shape == (1, 1, 128, 256)
-    out = color_net(torch.cat([torch.rand(1, 3, 128, 256), x[:, 1:]], 1))
-    assert out.shape == (1, 3, 128, 256) and 0.0 <= out.min() and out.max() <= 1.0
+    x = torch.zeros(1, 4, 128, 128)
+    x[:, 2, :, :50] = 1.0  # context
+    x[:, 3, :, 50:90] = 1.0  # holes
+    assert depth_net(x).shape == (1, 1, 128, 128)
+    out = color_net(torch.cat([torch.rand(1, 3, 128, 128), x[:, 1:]], 1))
+    assert out.shape == (1, 3, 128, 128) and 0.0 <= out.min() and out.max() <= 1.0
     with pytest.raises(InputError, match="multiples of 128"):
         depth_net(torch.zeros(1, 4, 100, 128))
 
