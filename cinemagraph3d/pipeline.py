@@ -185,10 +185,21 @@ def _splat(
     )
 
 
-def _lift(scene: Scene, disp_map: torch.Tensor) -> torch.Tensor:
-    """3-D displacement of every point from a ``(2, H, W)`` pixel displacement (fronto-parallel)."""
+def _donor_displacements(scene: Scene, motion, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward pixel displacement ``(P, 2)`` of every point's donor pixel."""
+    if hasattr(motion, "sample_at"):  # integrated motion: gather without building full maps
+        W = scene.camera.width
+        uv = torch.stack([scene.donor % W, scene.donor // W], 1).to(scene.cloud.points.dtype) + 0.5
+        return motion.sample_at(t, uv)
+    fwd, bwd = motion.forward(t), motion.backward(t)
+    return fwd.reshape(2, -1)[:, scene.donor].T, bwd.reshape(2, -1)[:, scene.donor].T
+
+
+def _lift(scene: Scene, d: torch.Tensor) -> torch.Tensor:
+    """3-D displacement of every point from its ``(P, 2)`` pixel displacement (fronto-parallel:
+    the point keeps its depth and moves to the unprojection of its displaced pixel)."""
     c = scene.cloud
-    d = disp_map.reshape(2, -1)[:, scene.donor].T.to(c.points.dtype)  # (P, 2)
+    d = d.to(c.points.dtype)
     z = c.points[:, 2]
     out = torch.zeros_like(c.points)
     out[:, 0] = d[:, 0] * z / scene.camera.fx
@@ -249,11 +260,12 @@ def render_frames(
         if motion is None:
             res = _splat(scene, pts0, T, K, settings)
         else:
-            fwd = _splat(scene, pts0 + _lift(scene, motion.forward(t)), T, K, settings)
+            d_fwd, d_bwd = _donor_displacements(scene, motion, t)
+            fwd = _splat(scene, pts0 + _lift(scene, d_fwd), T, K, settings)
             if settings.mode == "forward":
                 res = fwd
             else:
-                bwd = _splat(scene, pts0 + _lift(scene, motion.backward(t)), T, K, settings)
+                bwd = _splat(scene, pts0 + _lift(scene, d_bwd), T, K, settings)
                 res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
         feats = fill_holes(res.features, res.alpha) if settings.fill_holes else res.features
         frame = feats[:3].clamp(0.0, 1.0)
