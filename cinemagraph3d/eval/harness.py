@@ -94,7 +94,7 @@ SUITES: dict[str, Suite] = {
         (
             Case("lake", 256, 144, 32, 32, "circle", 0.05),
             Case("falls", 256, 144, 32, 32, "swing", 0.06),
-            Case("window", 256, 144, 32, 32, "up-down", 0.05),
+            Case("window", 256, 144, 32, 32, "circle", 0.05),
         ),
     ),
 }
@@ -120,6 +120,7 @@ class EvalResult:
         samples: ``{scene: {"index": k, "truth": (3,H,W), <method>: (3,H,W), "regions": (3,H,W)}}``
             one frame of every video for the report.
         lpips: whether LPIPS was computed.
+        backend: splatting backend the renderer used.
     """
 
     suite: str
@@ -129,6 +130,7 @@ class EvalResult:
     scores: dict = field(default_factory=dict)
     samples: dict = field(default_factory=dict)
     lpips: bool = False
+    backend: str = ""
 
     def mean(self, method: str, region: str) -> dict[str, float]:
         """Mean of each metric over scenes (nan entries skipped; ``inf`` propagates)."""
@@ -252,7 +254,12 @@ def run_suite(
         raise InputError("--motion", f"one of {', '.join(MOTION_SOURCES)}", repr(motion))
     if use_lpips is None:
         use_lpips = M.lpips_available()
-    result = EvalResult(suite.name, motion, methods=[*methods, "truth"], lpips=bool(use_lpips))
+    from ..render import active_backend
+
+    backend = active_backend(backend=settings.backend if settings is not None else None)
+    result = EvalResult(
+        suite.name, motion, methods=[*methods, "truth"], lpips=bool(use_lpips), backend=backend
+    )
     for case in suite.cases:
         analytic = make_scene(case.scene, case.width, case.height, case.num_steps, case.speed)
         inp = input_truth(analytic)

@@ -181,6 +181,7 @@ def report_markdown(
         ),
         "Methods: `full` (the method: symmetric fusion), `forward` (forward splat only), `2d` (2-D motion,",
         "camera ignored), `still` (the photo), and `truth` (the truth scored against itself: each metric's floor).",
+        f"Splatting backend: `{result.backend or 'unknown'}`.",
         "",
         "## Metrics",
         "",
@@ -213,6 +214,7 @@ def _scores_json(result: EvalResult) -> dict:
     return {
         "suite": result.suite,
         "motion": result.motion,
+        "backend": result.backend,
         "scenes": result.scenes,
         "methods": result.methods,
         "scores": [

@@ -639,12 +639,14 @@ def _static_texture(
 
 
 def _flow_texture(
-    rng: np.random.Generator, base, contrast: float, px: float, max_m: int, n: int = 4
+    rng: np.random.Generator, base, contrast: float, px_across: float, max_m: int, n: int = 4
 ) -> FlowTexture:
+    """Random flow texture: ``m`` cycles per loop period (``1 … max_m``) along the flow and
+    wavelengths of 10–30 ``px_across`` plane units across it."""
     waves = []
     for j in range(n):
         m = 1 + j % max(1, max_m)
-        k = 2 * math.pi / (rng.uniform(10.0, 30.0) * px) * rng.choice([-1.0, 1.0])
+        k = 2 * math.pi / (rng.uniform(10.0, 30.0) * px_across) * rng.choice([-1.0, 1.0])
         col = contrast / n**0.5 * (0.7 + 0.3 * rng.uniform(-1, 1, 3))
         waves.append([m, k, rng.uniform(0, 2 * math.pi), *col])
     return FlowTexture(np.asarray(base, float), np.asarray(waves, float))
@@ -691,7 +693,9 @@ def lake_scene(width: int, height: int, num_steps: int, speed: float = 1.5, seed
         np.array([0.0, z_lake / 2]),
         np.array([200.0, z_lake / 2]),
         np.array([v_water, 0.0]),
-        _flow_texture(rng, [0.15, 0.35, 0.5], 0.4, px_ground, _max_m(speed, num_steps)),
+        # Across the flow (Z) a pixel spans up to ~z²/f units at the far shore: keep it smooth
+        # there; along it, bound the cycles by the image speed at the far end (Z = 16).
+        _flow_texture(rng, [0.15, 0.35, 0.5], 0.4, 0.4, _max_m(speed * 8.0 / z_lake, num_steps)),
     )
     shore_tex = _static_texture(rng, [0.45, 0.42, 0.3], 0.3, px_ground, (8, 40), n=4)
     shore_tex = Texture(shore_tex.base, shore_tex.slope, shore_tex.waves * np.array([1, 0.05, 1, 1, 1, 1]))
@@ -748,13 +752,13 @@ def falls_scene(width: int, height: int, num_steps: int, speed: float = 1.5, see
 
 def window_scene(width: int, height: int, num_steps: int, speed: float = 1.5, seed: int = 2) -> AnalyticScene:
     """A far landscape (clouds drifting right above still hills, ``Z = 12``) seen through a near
-    window frame (``Z = 2.5``) with a bush (``Z = 5``): large disocclusions."""
+    window frame with a mullion (``Z = 2.5``) and a bush (``Z = 5``): large disocclusions."""
     rng = np.random.default_rng(seed)
     cam = PinholeCamera.default(width, height)
     f = cam.fx
     z_far, z_frame, z_bush = 12.0, 2.5, 5.0
     px = z_far / f
-    y_sky = (0.45 * height - cam.cy) * px
+    y_sky = (0.5 * height - cam.cy) * px
     clouds = Fluid(
         "sky",
         "rect",
@@ -770,12 +774,13 @@ def window_scene(width: int, height: int, num_steps: int, speed: float = 1.5, se
     pf = z_frame / f
     frame_tex = _static_texture(rng, [0.55, 0.5, 0.45], 0.25, pf, (3, 15))
     hw, hh = 0.5 * width * pf, 0.5 * height * pf
-    bar = 0.1 * width * pf
+    bar, beam = 0.12 * width * pf, 0.16 * height * pf
     planes = [far]
     for name, cx, cy, sx, sy in [
         ("left", -hw + bar / 2, 0.0, bar / 2, 2 * hh),
         ("right", hw - bar / 2, 0.0, bar / 2, 2 * hh),
-        ("top", 0.0, -hh + bar / 2, 2 * hw, bar / 2),
+        ("top", 0.0, -hh + beam / 2, 2 * hw, beam / 2),
+        ("mullion", -0.06 * width * pf, 0.0, bar / 5, 2 * hh),
     ]:
         planes.append(
             Plane(f"frame-{name}", np.array([0.0, 0.0, z_frame]), _X, _Y, frame_tex, "rect",
