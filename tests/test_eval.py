@@ -395,3 +395,16 @@ def test_eval_cli_user_errors(tmp_path, capsys):
     assert main(["eval", "--suite", "tiny", "--out", str(f)]) == 2
     assert main(["eval", "--suite", "tiny", "--out", str(tmp_path / "o"), "--methods", "full,magic"]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_motion_from_hints_matches_the_truth_on_a_uniform_fall():
+    from cinemagraph3d.eval import motion_from_hints
+
+    inp = input_truth(make_scene("falls", 64, 48, 8, speed=1.5))
+    est = motion_from_hints(inp)
+    rows = torch.nonzero(inp.fluid.any(1)).squeeze(1)
+    mid = int(rows[len(rows) // 2])
+    cols = torch.nonzero(inp.fluid[mid]).squeeze(1)[2:-2]  # away from the mask's feathered edge
+    torch.testing.assert_close(
+        est.forward(2.0)[:, mid, cols], inp.motion.forward(2.0)[:, mid, cols], atol=0.05, rtol=0
+    )
