@@ -47,6 +47,9 @@ class Project:
         anchors: ``[x, y]`` pixels where motion is zero.
         labelme: labelme JSON path.
         speed: global speed multiplier (> 0).
+        preset: ``"classic"`` (RGB points, training-free) or ``"neural"`` (learned features,
+            decoder and motion estimator loaded from ``weights``).
+        weights: directory of converted/trained weights for the neural preset.
         extra: free-form settings of later features (clicks, prompts...), kept verbatim.
     """
 
@@ -71,6 +74,8 @@ class Project:
     anchors: list[list[float]] = field(default_factory=list)
     labelme: str | None = None
     speed: float = 1.0
+    preset: str = "classic"
+    weights: str | None = None
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> Project:
@@ -88,6 +93,10 @@ class Project:
             or self.amplitude < 0
         ):
             raise InputError("--amplitude", "a finite number >= 0", self.amplitude)
+        if self.preset not in ("classic", "neural"):
+            raise InputError("--preset", "'classic' or 'neural'", repr(self.preset))
+        if self.preset == "neural" and not self.weights:
+            raise InputError("--weights", "a weights directory for --preset neural", "none")
         if self.depth_kind not in ("depth", "disparity"):
             raise InputError("--depth-kind", "'depth' or 'disparity'", self.depth_kind)
         if self.region_speeds and len(self.region_speeds) != len(self.masks):
@@ -119,6 +128,7 @@ class Project:
             masks=[fix(m) for m in self.masks],
             hints=fix(self.hints),
             labelme=fix(self.labelme),
+            weights=fix(self.weights),
         )
 
 
