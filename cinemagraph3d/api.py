@@ -43,6 +43,25 @@ def _trajectory(project: Project, scene: Scene) -> Trajectory:
     )
 
 
+def _motion(project: Project, image: torch.Tensor, neural):
+    """Integrated motion: from the user's hints, or from the learned estimator when the neural
+    preset has one and the user gave regions but no arrows."""
+    from .motion_inputs import build_motion
+
+    _, H, W = image.shape
+    no_hints = not (project.arrows or project.hints or project.labelme)
+    if neural is not None and neural.motion is not None and project.masks and no_hints:
+        from .motion import integrate_motion, load_mask
+        from .neural import estimate_motion
+
+        mask = torch.zeros(H, W, dtype=torch.bool)
+        for m in project.masks:
+            mask |= load_mask(m, H, W, name=f"--mask {m}")
+        field = estimate_motion(neural, image, mask)
+        return integrate_motion(field, project.loop_steps)
+    return build_motion(project, H, W)
+
+
 def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prepared:
     """Read the inputs of ``project`` and build scene, trajectory and motion.
 
@@ -60,16 +79,23 @@ def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prep
         ds = DepthSettings("file", project.depth, project.depth_kind)
     else:
         ds = DepthSettings(project.depth_backend, project.depth_model, project.depth_kind)
-    # Motion inputs are read before the heavy work so a bad mask fails fast.
-    from .motion_inputs import build_motion
+    neural = None
+    if project.preset == "neural":
+        from .neural import load_neural_preset
 
-    motion = build_motion(project, H, W)
+        neural = load_neural_preset(project.weights)
+    # Motion inputs are read before the heavy work so a bad mask fails fast.
+    motion = _motion(project, image, neural)
     depth = estimate_depth(image, ds)
-    scene = prepare_scene(image, depth, camera)
+    features = None
+    if neural is not None:
+        from .neural import encode_layers
+
+        features = lambda ldi: encode_layers(neural, ldi)  # noqa: E731
+    scene = prepare_scene(image, depth, camera, features=features)
     traj = _trajectory(project, scene)
-    if not project.safe_zoom and project.camera.endswith(".json"):
-        pass  # the custom K is used exactly as given
-    settings = RenderSettings(safe_zoom=project.safe_zoom)
+    # With --no-safe-zoom a custom trajectory's K is used exactly as given.
+    settings = RenderSettings(safe_zoom=project.safe_zoom, neural=neural)
     return Prepared(project, scene, traj, motion, settings)
 
 

@@ -94,6 +94,11 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     )
     m.add_argument("--labelme", help="labelme JSON: 'motion*' polygons → mask, 'hint*' lines → arrows")
     m.add_argument("--speed", type=float, default=1.0, help="global speed multiplier (default 1)")
+    n = p.add_argument_group("preset")
+    n.add_argument("--preset", choices=["classic", "neural"], default="classic",
+                   help="classic: RGB points, training-free (default); neural: learned features, decoder "
+                   "and motion estimator from --weights")
+    n.add_argument("--weights", help="weights directory for --preset neural (see `convert-weights`)")
     p.add_argument("--save-project", help="also write the inputs of this run as a project JSON")
 
 
@@ -146,12 +151,30 @@ def _register_plugins(sub) -> None:
     parser with ``set_defaults(func=...)``; ``func(args) -> int``."""
     import importlib
 
+    cw = sub.add_parser(
+        "convert-weights",
+        help="convert the official 3D-Cinemagraphy checkpoints",
+        description="Convert model_150000.pth, sceneflow_model.pth, depth-model.pth and color-model.pth "
+        "from SRC_DIR (the official ckpts/ folder) to safetensors + JSON in DST_DIR.",
+    )
+    cw.add_argument("src", help="folder holding the official .pth files")
+    cw.add_argument("dst", help="output weights directory (use it with --preset neural --weights DST)")
+    cw.set_defaults(func=_convert_weights)
     for mod in ("cinemagraph3d.eval.cli",):
         try:
             module = importlib.import_module(mod)
         except ImportError:
             continue
         module.register(sub)
+
+
+def _convert_weights(args) -> int:
+    from .convert import convert_official
+
+    paths = convert_official(args.src, args.dst)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
 
 
 def _project_from_args(args) -> Project:  # noqa: F821
@@ -188,6 +211,8 @@ def _project_from_args(args) -> Project:  # noqa: F821
         anchors=[_floats(a, 2, "--anchor") for a in args.anchor],
         labelme=args.labelme,
         speed=args.speed,
+        preset=args.preset,
+        weights=args.weights,
     ).validate()
 
 

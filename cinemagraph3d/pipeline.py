@@ -64,6 +64,9 @@ class RenderSettings:
         safe_zoom: apply the automatic safe zoom (see :func:`geometry.trajectory.safe_zoom`).
         fill_holes: fill uncovered pixels by push–pull.
         backend: splatting backend (``None``: automatic).
+        neural: a :class:`~cinemagraph3d.neural.NeuralPreset`: frames are decoded by its U-Net
+            from 37-channel splats (the scene's points must carry RGB + 32 features); ``None``:
+            the classic fusion and hole filling.
     """
 
     splat: SplatSettings = field(default_factory=SplatSettings)
@@ -72,6 +75,7 @@ class RenderSettings:
     safe_zoom: bool = True
     fill_holes: bool = True
     backend: str | None = None
+    neural: object | None = None
 
 
 def _donors(ldi: LayeredDepthImage, cloud: FeatureCloud) -> torch.Tensor:
@@ -98,7 +102,7 @@ def prepare_scene(
     depth: DepthMap,
     camera: PinholeCamera | None = None,
     ldi_settings: LDISettings | None = None,
-    features: torch.Tensor | None = None,
+    features=None,
 ) -> Scene:
     """Build the LDI and the point cloud of a photo.
 
@@ -107,7 +111,8 @@ def prepare_scene(
         depth: :class:`DepthMap` ``(1, H, W)``.
         camera: input intrinsics (default ``fx = fy = max(W, H)``, centred principal point).
         ldi_settings: :class:`LDISettings`.
-        features: optional ``(L, C, H, W)`` per-layer features (default RGB).
+        features: optional ``(L, C, H, W)`` per-layer features, or a function
+            ``ldi -> (L, C, H, W)`` (e.g. the neural encoder); default RGB.
 
     Returns:
         :class:`Scene`.
@@ -119,6 +124,8 @@ def prepare_scene(
     if (camera.width, camera.height) != (W, H):
         raise InputError("camera", f"intrinsics for {W}×{H}", f"{camera.width}×{camera.height}")
     ldi = build_ldi(image, depth, ldi_settings)
+    if callable(features):
+        features = features(ldi)
     cloud = lift_ldi(ldi, camera, features)
     z = depth.depth.flatten()
     q = torch.quantile(z[:: max(1, z.numel() // 100000)].float(), torch.tensor([0.05, 0.5]))
@@ -254,9 +261,29 @@ def render_frames(
     if len(times) != K_frames:
         raise InputError("times", f"{K_frames} scene times (one per camera)", len(times))
     pts0 = scene.cloud.points
+    if settings.neural is not None:
+        from .neural import neural_frame
+
+        inv = 1.0 / pts0[:, 2].clamp(min=1e-12)
+        disp_range = (float(inv.min()), float(inv.max()))
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
+        if settings.neural is not None:
+            if motion is None:
+                fwd = bwd = _splat(scene, pts0, T, K, settings)
+            else:
+                d_fwd, d_bwd = _donor_displacements(scene, motion, t)
+                fwd = _splat(scene, pts0 + _lift(scene, d_fwd), T, K, settings)
+                bwd = (
+                    fwd
+                    if settings.mode == "forward"
+                    else _splat(scene, pts0 + _lift(scene, d_bwd), T, K, settings)
+                )
+            tau = 0.0 if settings.mode == "forward" else t / num_steps
+            frame = neural_frame(settings.neural, fwd, bwd, tau, disp_range)
+            yield (frame, fwd) if return_aux else frame
+            continue
         if motion is None:
             res = _splat(scene, pts0, T, K, settings)
         else:
