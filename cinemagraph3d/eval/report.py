@@ -16,7 +16,14 @@ import torch
 
 from .harness import REGION_NAMES, EvalResult
 
-__all__ = ["COLUMNS", "format_tables", "report_markdown", "comparison_picture", "write_report"]
+__all__ = [
+    "COLUMNS",
+    "format_tables",
+    "summary_lines",
+    "report_markdown",
+    "comparison_picture",
+    "write_report",
+]
 
 #: ``(metric key, header, scale, format)``; values are multiplied by ``scale`` for display.
 COLUMNS = (
@@ -151,6 +158,48 @@ _METRIC_NOTES = """\
 """
 
 
+def summary_lines(result: EvalResult) -> list[str]:
+    """Plain-language comparisons computed from the means: what each part of the method buys
+    (``full`` against each baseline) and where the method is weakest."""
+    have = set(result.methods)
+    lines = []
+
+    def m(method, region, key):
+        return result.mean(method, region).get(key, math.nan)
+
+    def cmp(base, what, region, keys):
+        parts = []
+        for key, label in keys:
+            a, b = m("full", region, key), m(base, region, key)
+            if math.isnan(a) or math.isnan(b):
+                continue
+            if key == "psnr":
+                parts.append(f"PSNR {_fmt(a, 1, '{:.2f}')} vs {_fmt(b, 1, '{:.2f}')} dB")
+            else:
+                col = next(c for c in COLUMNS if c[0] == key)
+                parts.append(f"{label} {_fmt(a, col[2], col[3])} vs {_fmt(b, col[2], col[3])}")
+        if parts:
+            lines.append(f"* **{what}** (`full` vs `{base}`, {region} pixels): " + ", ".join(parts) + ".")
+
+    if {"full", "forward"} <= have:
+        cmp("forward", "Symmetric fusion", "fluid", [("psnr", ""), ("seam", "seam"), ("holes", "holes %")])
+    if {"full", "2d"} <= have:
+        cmp("2d", "Parallax", "static", [("psnr", ""), ("epe", "EPE px"), ("warp", "warp /255")])
+    if {"full", "still"} <= have:
+        cmp("still", "Fluid motion", "fluid", [("psnr", ""), ("epe", "EPE px"), ("seam", "seam")])
+    if "full" in have:
+        regions = [
+            (m("full", r, "psnr"), r) for r in REGION_NAMES[1:] if not math.isnan(m("full", r, "psnr"))
+        ]
+        if regions:
+            worst = min(regions)[1]
+            lines.append(
+                f"* **Weakest region** of `full`: {worst} (PSNR {_fmt(m('full', worst, 'psnr'), 1, '{:.2f}')} dB, "
+                f"holes {_fmt(m('full', worst, 'holes'), 100, '{:.1f}')} % before filling)."
+            )
+    return lines
+
+
 def report_markdown(
     result: EvalResult, images: dict[str, str], command: str, title: str = "Quality report"
 ) -> str:
@@ -182,6 +231,10 @@ def report_markdown(
         "Methods: `full` (the method: symmetric fusion), `forward` (forward splat only), `2d` (2-D motion,",
         "camera ignored), `still` (the photo), and `truth` (the truth scored against itself: each metric's floor).",
         f"Splatting backend: `{result.backend or 'unknown'}`.",
+        "",
+        "## Summary (means over scenes)",
+        "",
+        *summary_lines(result),
         "",
         "## Metrics",
         "",
