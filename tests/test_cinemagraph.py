@@ -195,3 +195,27 @@ def test_cli_bad_project_file(lake_files, capsys):
     (d / "q.json").write_text(json.dumps({"version": 1, "image": "photo.png", "bogus": 1}))
     code, err = run(capsys, ["render", d / "q.json", "-o", d / "o.mp4"])
     assert code == 2 and "bogus" in err
+
+
+def test_fill_holes_equals_push_pull_composite():
+    from cinemagraph3d.render.fuse import fill_holes, push_pull
+
+    g = torch.Generator().manual_seed(5)
+    for h, w in [(37, 51), (8, 9), (64, 32)]:
+        x = torch.rand(3, h, w, generator=g)
+        a = torch.rand(1, h, w, generator=g)
+        a[a > 0.6] = 1.0
+        ref = torch.where(a >= 1, x, push_pull(x, a))
+        torch.testing.assert_close(fill_holes(x, a), ref, rtol=0, atol=1e-6)
+    x = torch.rand(2, 9, 9, generator=g)
+    assert torch.equal(fill_holes(x, torch.ones(1, 9, 9)), x)
+
+
+def test_push_pull_keeps_valid_and_fills_constant():
+    from cinemagraph3d.render.fuse import push_pull
+
+    w = torch.zeros(1, 16, 16)
+    w[:, ::3, ::3] = 1
+    v = torch.full((2, 16, 16), 0.7) * w
+    out = push_pull(v, w)
+    torch.testing.assert_close(out, torch.full((2, 16, 16), 0.7))

@@ -88,6 +88,24 @@ def fuse_bidirectional(
     return SplatResult(feats, depth, alpha)
 
 
+def _pull(x: torch.Tensor, C: int) -> torch.Tensor:
+    """Push–pull on a premultiplied ``(1, C + 1, H, W)`` tensor ``[v·w, w]`` → ``(1, C, H, W)``."""
+    pyramid = [x]
+    while min(x.shape[-2:]) > 1:
+        x = F.avg_pool2d(x, 2, ceil_mode=True)
+        pyramid.append(x)
+    out = None
+    for x in reversed(pyramid):
+        v, w = x[:, :C], x[:, C:]
+        cur = v / w.clamp(min=1e-12)
+        if out is None:
+            out = torch.where(w > 0, cur, torch.zeros_like(cur))
+            continue
+        up = F.interpolate(out, size=v.shape[-2:], mode="bilinear", align_corners=False)
+        out = torch.where(w >= 1, cur, torch.lerp(up, cur, w.clamp(max=1.0)))
+    return out
+
+
 def push_pull(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Fill a weighted image from its valid pixels with a push–pull pyramid.
 
@@ -104,30 +122,35 @@ def push_pull(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """
     if values.ndim != 3 or weight.shape != (1, *values.shape[1:]):
         raise InputError("push_pull", "values (C, H, W) and weight (1, H, W)", (values.shape, weight.shape))
-    v = (values * weight)[None]
-    w = weight[None].to(values.dtype)
-    pyramid = [(v, w)]
-    while min(v.shape[-2:]) > 1:
-        v = F.avg_pool2d(v, 2, ceil_mode=True)
-        w = F.avg_pool2d(w, 2, ceil_mode=True)
-        pyramid.append((v, w))
-    out = None
-    for v, w in reversed(pyramid):
-        cur = v / w.clamp(min=1e-12)
-        a = w.clamp(max=1.0)
-        if out is None:
-            out = torch.where(w > 0, cur, torch.zeros_like(cur))
-        else:
-            up = F.interpolate(out, size=v.shape[-2:], mode="bilinear", align_corners=False)
-            out = a * cur + (1.0 - a) * up
-    return out[0]
+    C = values.shape[0]
+    w0 = weight.to(values.dtype)
+    return _pull(torch.cat([values * w0, w0], 0)[None], C)[0]
+
+
+def _upsample_at(coarse: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """``F.interpolate(coarse, (H, W), bilinear, align_corners=False)`` evaluated only at the
+    given full-resolution pixels. ``coarse`` is ``(C, h, w)``; returns ``(C, n)``."""
+    _, h, w = coarse.shape
+
+    def axis(idx, n_in, n_out):
+        src = ((idx.to(coarse.dtype) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0.0)
+        i0 = src.floor().long().clamp(max=n_in - 1)
+        return i0, (i0 + 1).clamp(max=n_in - 1), src - i0.to(coarse.dtype)
+
+    r0, r1, fr = axis(rows, h, H)
+    c0, c1, fc = axis(cols, w, W)
+    top = coarse[:, r0, c0] * (1 - fc) + coarse[:, r0, c1] * fc
+    bot = coarse[:, r1, c0] * (1 - fc) + coarse[:, r1, c1] * fc
+    return top * (1 - fr) + bot * fr
 
 
 def fill_holes(features: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Composite a splatted feature map over a push–pull fill of itself.
 
     ``out = α·X + (1 - α)·fill`` where ``fill`` is :func:`push_pull` of ``X`` weighted by ``α``;
-    fully covered pixels are returned unchanged.
+    fully covered pixels (``α >= 1``) are returned unchanged. Only the pixels with ``α < 1`` are
+    touched at full resolution (the pyramid starts at half resolution), so the cost is about one
+    pass over the frame plus the holes.
 
     Args:
         features: ``(C, H, W)`` normalised features.
@@ -136,6 +159,15 @@ def fill_holes(features: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(C, H, W)``.
     """
-    if bool((alpha >= 1).all()):
+    holes = alpha[0] < 1
+    if not bool(holes.any()):
         return features
-    return push_pull(features, alpha)
+    C, H, W = features.shape
+    a = alpha.to(features.dtype)
+    half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
+    coarse = _pull(half, C)[0]
+    rows, cols = holes.nonzero(as_tuple=True)
+    up = _upsample_at(coarse, rows, cols, H, W)
+    out = features.clone()
+    out[:, rows, cols] = torch.lerp(up, features[:, rows, cols], a[0, rows, cols])
+    return out
