@@ -33,7 +33,7 @@ class LDISettings:
     distance_threshold: float = 0.25
     sample_size: int = 4000
     band: int | None = None
-    depth_margin: float = 0.05
+    depth_margin: float = 0.5
     min_layer_fraction: float = 0.01
 
 

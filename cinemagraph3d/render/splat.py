@@ -35,7 +35,7 @@ class SplatSettings:
     """
 
     znear: float = 1e-3
-    depth_tolerance: float = 0.02
+    depth_tolerance: float = 0.2
     max_radius: float = 4.0
     eps: float = 1e-6
 
