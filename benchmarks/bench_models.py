@@ -1,10 +1,14 @@
 """CPU cost of each neural-preset network at 640x360 and 1280x720.
 
-Run:  python benchmarks/bench_models.py [--repeats 3] [--threads N] [--layers 3]
+Run:  python benchmarks/bench_models.py [--repeats 3] [--threads 1] [--clock cpu|wall] [--layers 3]
 
-Random weights (the cost does not depend on the values). Each measurement is the median of
-``--repeats`` timed calls after one warm-up call, under ``torch.inference_mode``. Prints a
-Markdown table with the time per call and the 720p / 360p ratio measured in the same run.
+Random weights (the cost does not depend on the values). Each measurement is the *minimum* of
+``--repeats`` timed calls after one warm-up call, under ``torch.inference_mode``; the two sizes
+are timed alternately, so load from other processes affects both alike (the minimum is the
+statistic least sensitive to such interference). By default the cost is the process CPU time
+with one torch thread (``--clock cpu --threads 1``), which other processes on a shared machine
+barely disturb; ``--clock wall --threads 2`` measures latency on an idle machine instead. Prints a Markdown table with the time per call
+and the 720p / 360p ratio measured in the same run, and the load average before and after.
 
 What one call is:
   feature_encoder   all LDI layers of one photo (``--layers`` RGBA maps), once per video
@@ -17,9 +21,9 @@ What one call is:
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -28,14 +32,26 @@ from cinemagraph3d.models import create_model, inpaint_color, inpaint_depth
 SIZES = {"640x360": (360, 640), "1280x720": (720, 1280)}
 
 
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (allocations, oneDNN primitive creation)
-    times = []
+def timed_alternately(
+    fns: list[Callable[[], object]], repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """Minimum time (by ``clock``) of each function over ``repeats`` rounds, in turn each round."""
+    for fn in fns:
+        fn()  # warm-up (allocations, oneDNN primitive creation)
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            t0 = clock()
+            fn()
+            best[i] = min(best[i], clock() - t0)
+    return best
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def cases(h: int, w: int, layers: int) -> dict[str, Callable[[], object]]:
@@ -70,20 +86,29 @@ def cases(h: int, w: int, layers: int) -> dict[str, Callable[[], object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch default)")
+    parser.add_argument(
+        "--clock", choices=["cpu", "wall"], default="cpu", help="process CPU time or wall time"
+    )
     parser.add_argument("--layers", type=int, default=3, help="LDI layers fed to the feature encoder")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    load_before = load_average()
     results: dict[str, dict[str, float]] = {}
     with torch.inference_mode():
-        for label, (h, w) in SIZES.items():
-            for name, fn in cases(h, w, args.layers).items():
-                results.setdefault(name, {})[label] = timed(fn, args.repeats)
-                print(f"  measured {name} @ {label}: {results[name][label] * 1e3:.0f} ms", flush=True)
+        per_size = {label: cases(h, w, args.layers) for label, (h, w) in SIZES.items()}
+        for name in per_size[next(iter(SIZES))]:
+            clock = time.process_time if args.clock == "cpu" else time.perf_counter
+            times = timed_alternately([per_size[label][name] for label in SIZES], args.repeats, clock)
+            results[name] = dict(zip(SIZES, times))
+            print(f"  measured {name}: " + ", ".join(f"{t * 1e3:.0f} ms" for t in times), flush=True)
     labels = list(SIZES)
     print()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.clock} time, min of {args.repeats}, "
+        f"load average before {load_before}, after {load_average()}"
+    )
     print()
     print("| network | " + " | ".join(f"{s} (ms)" for s in labels) + " | ratio |")
     print("|---|" + "---:|" * (len(labels) + 1))
