@@ -29,6 +29,76 @@ def _floats(text: str, n: int, name: str) -> list[float]:
     return vals
 
 
+class _Ordered(argparse.Action):
+    """Append the value to ``namespace.<dest>`` and record ``(dest, value)`` in
+    ``namespace.motion_order``, so regions, prompts and their options keep the command-line order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        value = True if self.nargs == 0 else values
+        order = getattr(namespace, "motion_order", None) or []
+        namespace.motion_order = order + [(self.dest, value, option_string)]
+        setattr(namespace, self.dest, list(getattr(namespace, self.dest, None) or []) + [value])
+
+
+def _motion_regions(order) -> list:
+    """Regions (:class:`~cinemagraph3d.project.RegionSpec`) from the ordered fluid-motion options."""
+    from .project import PromptSpec, RegionSpec, VideoSpec
+
+    regions: list[RegionSpec] = []
+    given: list[set] = []  # options already given for each region
+    last = None
+    for dest, value, option in order:
+        cur = regions[-1] if regions else None
+        if (
+            dest == "mask"
+            or dest == "sky"
+            or (dest in ("click", "unclick") and last not in ("click", "unclick"))
+        ):
+            regions.append(
+                RegionSpec(mask=value)
+                if dest == "mask"
+                else RegionSpec(sky=True)
+                if dest == "sky"
+                else RegionSpec()
+            )
+            given.append(set())
+            cur = regions[-1]
+        if dest in ("click", "unclick"):
+            (cur.clicks if dest == "click" else cur.unclicks).append(_floats(value, 2, option))
+        elif dest not in ("mask", "sky"):
+            if cur is None:
+                raise InputError(
+                    option, "to follow the --mask, --click or --sky of its region", "no region before it"
+                )
+            if dest == "prompt":
+                cur.prompts.append(PromptSpec(value))
+            elif dest == "magnitude":
+                if not cur.prompts or last != "prompt":
+                    raise InputError(
+                        option, "to follow the --prompt it sets the speed of", f"{option} {value}"
+                    )
+                cur.prompts[-1].magnitude = value
+            else:
+                key = "motion_video" if dest == "motion_video" else dest
+                if key in given[-1]:
+                    raise InputError(
+                        option, f"once per region (region {len(regions)})", f"{option} given twice"
+                    )
+                given[-1].add(key)
+                if dest == "region_speed":
+                    cur.speed = value
+                elif dest == "motion_video":
+                    cur.video = VideoSpec(value)
+                else:
+                    if cur.video is None:
+                        raise InputError(
+                            option, "to follow the --motion-video of its region", "no --motion-video"
+                        )
+                    setattr(cur.video, dest[len("motion_video_") :], value)
+        last = dest
+    return regions
+
+
 def _add_scene_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("photo and depth")
     g.add_argument("--depth", help="depth/disparity file (.png 8/16-bit, .npy, .exr); default: estimated")
@@ -72,15 +142,89 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
         help="disable the automatic zoom that keeps the photo's border out of frame",
     )
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    m = p.add_argument_group("fluid motion")
-    m.add_argument("--mask", action="append", default=[], help="mask image of a moving region (repeatable)")
+    m = p.add_argument_group(
+        "fluid motion",
+        "Each --mask, each run of --click/--unclick and each --sky starts a region; --prompt, "
+        "--magnitude, --region-speed and --motion-video* apply to the region (or prompt, video) "
+        "given just before them. With no region and no arrows the sky is found and drifts.",
+    )
+    m.add_argument(
+        "--mask",
+        action=_Ordered,
+        default=[],
+        help="mask image of a moving region (starts a region; repeatable)",
+    )
+    m.add_argument(
+        "--click", action=_Ordered, default=[], metavar="X,Y", help="click-to-mask: a point in the region"
+    )
+    m.add_argument(
+        "--unclick",
+        action=_Ordered,
+        default=[],
+        metavar="X,Y",
+        help="click-to-mask: a point not in the region",
+    )
+    m.add_argument(
+        "--sky", action=_Ordered, nargs=0, default=[], help="the automatically detected sky (a region)"
+    )
+    m.add_argument(
+        "--prompt",
+        action=_Ordered,
+        default=[],
+        metavar="TEXT",
+        help="motion of the region: 'flow left|right|up|down', fall, rise, drift, swirl, ripple, sway "
+        "[slow|medium|fast|PX] (repeatable; see docs/controls.md)",
+    )
+    m.add_argument(
+        "--magnitude",
+        action=_Ordered,
+        default=[],
+        metavar="M",
+        help="speed of the preceding --prompt: slow, medium, fast or px/frame",
+    )
     m.add_argument(
         "--region-speed",
-        action="append",
+        action=_Ordered,
         type=float,
         default=[],
-        help="speed multiplier of the region given by the matching --mask (repeatable)",
+        help="speed multiplier of the region given just before (repeatable)",
     )
+    m.add_argument(
+        "--motion-video",
+        action=_Ordered,
+        default=[],
+        metavar="FILE",
+        help="copy the motion of a clip into the region",
+    )
+    m.add_argument(
+        "--motion-video-scale",
+        action=_Ordered,
+        type=float,
+        default=[],
+        metavar="S",
+        help="speed factor of that clip",
+    )
+    m.add_argument(
+        "--motion-video-rotate",
+        action=_Ordered,
+        type=float,
+        default=[],
+        metavar="DEG",
+        help="turn that clip's motion (degrees, counter-clockwise)",
+    )
+    m.add_argument(
+        "--motion-video-fit",
+        action=_Ordered,
+        choices=["region", "image"],
+        default=[],
+        help="stretch that clip over the region's box (default) or the whole photo",
+    )
+    m.add_argument(
+        "--freeze", action="append", default=[], metavar="MASK", help="mask where nothing moves (repeatable)"
+    )
+    m.add_argument("--sam-checkpoint", help="segment clicks with Segment Anything (local checkpoint)")
+    m.add_argument("--no-auto-sky", action="store_true", help="without motion inputs, render parallax only")
+    m.add_argument("--mask-overlay", metavar="PNG", help="also write the regions and clicks over the photo")
     m.add_argument(
         "--arrow",
         action="append",
@@ -189,7 +333,13 @@ def _project_from_args(args) -> Project:  # noqa: F821
         if not (args.fps > 0):
             raise InputError("--fps", "a number > 0", args.fps)
         frames = max(1, round(args.fps * args.loop_seconds))
-    return Project(
+    # Regions in command-line order; a plain --mask (no prompt, no video) stays in `masks`,
+    # where arrows and the neural motion estimator find it.
+    regions = _motion_regions(getattr(args, "motion_order", None) or [])
+    plain = [r for r in regions if r.mask is not None and not r.prompts and r.video is None]
+    others = [r for r in regions if not (r.mask is not None and not r.prompts and r.video is None)]
+    speeds = [r.speed for r in plain]
+    project = Project(
         image=args.image,
         depth=args.depth,
         depth_kind=args.depth_kind,
@@ -204,8 +354,8 @@ def _project_from_args(args) -> Project:  # noqa: F821
         loop_steps=args.loop_steps,
         safe_zoom=not args.no_safe_zoom,
         seed=args.seed,
-        masks=list(args.mask),
-        region_speeds=list(args.region_speed),
+        masks=[r.mask for r in plain],
+        region_speeds=speeds if any(v != 1.0 for v in speeds) else [],
         arrows=[_floats(a, 4, "--arrow") for a in args.arrow],
         hints=args.hints,
         anchors=[_floats(a, 2, "--anchor") for a in args.anchor],
@@ -213,7 +363,44 @@ def _project_from_args(args) -> Project:  # noqa: F821
         speed=args.speed,
         preset=args.preset,
         weights=args.weights,
+        regions=others,
+        freeze=list(args.freeze),
+        sam_checkpoint=args.sam_checkpoint,
     ).validate()
+    return _motion_extras(project, args)
+
+
+def _motion_extras(project, args):
+    """Automatic sky (no region, no arrows: the sky drifts, or a note says what to supply) and
+    the --mask-overlay picture."""
+    import dataclasses
+
+    from .motion_inputs import build_region_masks
+
+    auto = not (project.masks or project.regions or project.labelme or project.arrows or project.hints)
+    if (auto and not args.no_auto_sky) or args.mask_overlay:
+        from .io import read_image
+
+        image = read_image(project.image, project.max_side)
+        if auto and not args.no_auto_sky:
+            from .controls import SKY_PROMPT, detect_sky
+            from .project import PromptSpec, RegionSpec
+
+            det = detect_sky(image)
+            if det.found:
+                sky = RegionSpec(sky=True, prompts=[PromptSpec(SKY_PROMPT)])
+                project = dataclasses.replace(project, regions=[sky]).validate()
+            else:
+                print(f"cinemagraph3d: note: {det.note}; rendering parallax only", file=sys.stderr)
+        if args.mask_overlay:
+            from .controls import draw_mask_overlay
+            from .io import write_png
+
+            masks, freeze = build_region_masks(project, image.shape[1], image.shape[2], image)
+            clicks = [c for r in project.regions for c in r.clicks]
+            unclicks = [c for r in project.regions for c in r.unclicks]
+            write_png(args.mask_overlay, draw_mask_overlay(image, masks, clicks, unclicks, freeze=freeze))
+    return project
 
 
 def _run(args) -> int:

@@ -100,17 +100,23 @@ class MotionSettings:
 
 @dataclass(frozen=True)
 class MotionRegion:
-    """One moving region: a mask, the hints that drive it and its own speed.
+    """One moving region: a mask, the hints that drive it, an optional dense base field and its
+    own speed.
 
     Attributes:
         mask: ``(H, W)`` bool tensor, True inside the region.
         hints: hints interpolated inside the mask (start points may lie outside the mask).
         speed: per-region speed multiplier (> 0), on top of :attr:`MotionSettings.speed`.
+        base: optional ``(2, H, W)`` float dense field in pixels per motion step (for example a
+            motion prompt's parametric field or motion transferred from a video). Inside the
+            mask the region's field is ``base + (interpolated hints)``; values outside the mask
+            are ignored. A region with a base needs no hints.
     """
 
     mask: torch.Tensor
     hints: MotionHints
     speed: float = 1.0
+    base: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.mask, torch.Tensor) or self.mask.dim() != 2 or self.mask.dtype != torch.bool:
@@ -123,6 +129,27 @@ class MotionRegion:
         if not isinstance(self.hints, MotionHints):
             raise InputError("MotionRegion.hints", "a MotionHints", type(self.hints).__name__)
         _positive(self.speed, "region speed")
+        b = self.base
+        if b is not None:
+            if (
+                not isinstance(b, torch.Tensor)
+                or not b.is_floating_point()
+                or b.dim() != 3
+                or b.shape[0] != 2
+                or tuple(b.shape[1:]) != tuple(self.mask.shape)
+            ):
+                found = (
+                    f"{b.dtype} tensor of shape {tuple(b.shape)}"
+                    if isinstance(b, torch.Tensor)
+                    else type(b).__name__
+                )
+                raise InputError(
+                    "MotionRegion.base",
+                    f"a (2, {self.mask.shape[0]}, {self.mask.shape[1]}) float tensor",
+                    found,
+                )
+            if not bool(torch.isfinite(b).all()):
+                raise InputError("MotionRegion.base", "finite values", "NaN or infinity")
 
 
 def kernel_sigma(
@@ -253,6 +280,8 @@ def motion_field(
     * interpolation: ``u_r(x) = sum_k g_k(x) v_k / sum_k g_k(x)``,
       ``g_k(x) = exp(-|x - s_k|^2 / (2 sigma_r^2))``, ``sigma_r`` from :func:`kernel_sigma`
       (a single hint, or identical hints, give a constant field equal to the hint);
+    * base field: ``u_r(x) += b_r(x)`` when the region has a dense ``base`` (a region with a
+      base and no hints moves with ``b_r`` alone);
     * edge feather: ``e_r(x)`` from :func:`edge_feather` (0 outside ``R``);
     * combination: ``M(x) = S * sum_r e_r c_r u_r / max(1, sum_r e_r)`` (``S`` = global speed;
       regions only mix where they overlap);
@@ -308,10 +337,11 @@ def motion_field(
             )
         if not bool(region.mask.any()):
             raise InputError(f"regions[{r}].mask", "a mask with at least one pixel", "an empty mask")
-        if len(region.hints) == 0 and settings.default_direction is None:
+        if len(region.hints) == 0 and region.base is None and settings.default_direction is None:
             raise InputError(
                 f"regions[{r}].hints",
-                "at least one motion hint (arrow) for every mask, or MotionSettings.default_direction",
+                "at least one motion hint (arrow) or a base field for every mask, "
+                "or MotionSettings.default_direction",
                 "no hints",
             )
         check_hints(region.hints, height, width, name=f"regions[{r}].hints")
@@ -343,14 +373,19 @@ def motion_field(
         e = edge_feather(mask, feather_px)
         idx = torch.nonzero(mask.reshape(-1)).squeeze(1)
         if len(region.hints) == 0:
-            vec = torch.tensor(settings.default_direction, dtype=torch.float32, device=device)
-            u = vec.expand(idx.shape[0], 2)
+            if region.base is not None:
+                u = torch.zeros(idx.shape[0], 2, dtype=torch.float32, device=device)
+            else:
+                vec = torch.tensor(settings.default_direction, dtype=torch.float32, device=device)
+                u = vec.expand(idx.shape[0], 2)
         else:
             starts = region.hints.starts.to(device=device, dtype=torch.float32)
             vectors = region.hints.vectors.to(device=device, dtype=torch.float32)
             sigma = kernel_sigma(starts, height, width, settings)
             coords = torch.stack([(idx % width).float() + 0.5, (idx // width).float() + 0.5], dim=1)
             u = _interpolate(coords, starts, vectors, sigma)
+        if region.base is not None:
+            u = u + region.base.to(device=device, dtype=torch.float32).reshape(2, -1)[:, idx].T
         ew = e.reshape(-1)[idx]
         total.view(2, -1)[:, idx] += (ew * float(region.speed))[None, :] * u.T
         weight.view(-1)[idx] += ew

@@ -1,0 +1,199 @@
+"""Automatic sky: a documented, training-free sky detector.
+
+A pixel is a *sky candidate* when all of these hold (``V = max(R, G, B)``,
+``S = (V - min(R, G, B)) / V``, colours in [0, 1], ``D = max(H, W)``):
+
+* **bright**: ``V >= min_value`` (0.35; night skies are not detected) and
+  ``V >= min_relative_value * V_ref`` (0.7), with ``V_ref`` the median ``V`` of the pixels in the
+  top ``top_band`` (5%) of rows that pass the other colour and texture cues — distant hazy
+  mountains are blue-grey and smooth too, but darker than their sky;
+* **sky-coloured**: *blue* (``B >= R + 0.03`` and ``B >= G - 0.03``) or *pale* (grey / white /
+  haze: ``S <= max_pale_saturation`` (0.25) and ``V >= min_pale_value`` (0.55));
+* **smooth**: the local mean, over a box of side ``texture_window * D`` (>= 3 px), of the
+  gradient magnitude of the grey image (3x3 Sobel / 8 on a 1-px Gaussian blur, per pixel) is at
+  most ``max_texture`` (0.03). Sky gradients and soft cloud edges are far below it; foliage,
+  rock, buildings and water ripples far above;
+* **not on a strong edge** (:func:`~cinemagraph3d.controls.segment.strong_edges`: Canny on the
+  8-bit Lab image), which the box average would dilute at high resolution.
+
+The **sky** is the union of the 4-connected candidate components that touch the **top border**,
+grown back over bright, sky-coloured pixels that are not on a strong edge (3x3 geodesic
+dilation, at most ``window + 2`` steps: the texture box otherwise eats a band along the
+horizon). Holes that touch neither the left, right nor bottom border and cover less than
+``max_hole`` (2%) of the image are filled (small clouds, birds, a sun, a thin branch). The
+detection is accepted (``found``) when the sky covers at least ``min_fraction`` (3%) of the image
+and at least ``min_top_fraction`` (10%) of the top row.
+
+Limits: plain bright walls or ceilings touching the top border look like an overcast sky;
+night skies, sunsets with saturated orange/red and skies seen only through foliage are not
+found. Supply a mask or clicks instead (:data:`SKY_ADVICE`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .segment import strong_edges
+
+__all__ = ["SkySettings", "SkyDetection", "detect_sky", "sky_candidates", "SKY_ADVICE", "SKY_PROMPT"]
+
+#: What to supply when no sky is found (one line).
+SKY_ADVICE = (
+    "give --mask MASK or --click X,Y (with --prompt, e.g. 'flow right', or --arrow) to choose what moves"
+)
+
+#: Prompt given to the sky when it is animated automatically.
+SKY_PROMPT = "drift right slow"
+
+
+@dataclass(frozen=True)
+class SkySettings:
+    """Thresholds of :func:`detect_sky` (see the module docstring for the rules)."""
+
+    min_value: float = 0.35
+    min_relative_value: float = 0.7
+    top_band: float = 0.05
+    max_pale_saturation: float = 0.25
+    min_pale_value: float = 0.55
+    max_texture: float = 0.03
+    texture_window: float = 0.02
+    max_hole: float = 0.02
+    min_fraction: float = 0.03
+    min_top_fraction: float = 0.10
+
+    def __post_init__(self) -> None:
+        for name in (
+            "min_value",
+            "min_relative_value",
+            "top_band",
+            "max_pale_saturation",
+            "min_pale_value",
+            "max_texture",
+            "texture_window",
+            "max_hole",
+            "min_fraction",
+            "min_top_fraction",
+        ):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1):
+                raise InputError(f"SkySettings.{name}", "a number in [0, 1]", v)
+
+
+@dataclass(frozen=True)
+class SkyDetection:
+    """Result of :func:`detect_sky`.
+
+    Attributes:
+        mask: ``(H, W)`` bool tensor of the sky (may be non-empty even when ``found`` is False).
+        found: whether the sky is large enough to animate.
+        fraction: share of the image covered by ``mask``.
+        top_fraction: share of the top row covered by ``mask``.
+        note: one line saying what was found, or what to supply instead.
+    """
+
+    mask: torch.Tensor
+    found: bool
+    fraction: float
+    top_fraction: float
+    note: str
+
+
+def _check_image(image) -> None:
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
+        found = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise InputError("image", "a (3, H, W) float tensor in [0, 1]", found)
+
+
+def _window(s: SkySettings, h: int, w: int) -> int:
+    return max(3, int(round(s.texture_window * max(h, w))) | 1)
+
+
+def _cues(image: torch.Tensor, s: SkySettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel cues: ``colour`` (bright, blue or pale, and at least ``min_relative_value``
+    of the sky's reference brightness), ``smooth`` (texture test) and ``edge`` (strong edges)."""
+    _check_image(image)
+    rgb = image.detach().cpu().float().clamp(0, 1).permute(1, 2, 0).numpy()
+    h, w = rgb.shape[:2]
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    v = rgb.max(axis=2)
+    sat = (v - rgb.min(axis=2)) / np.maximum(v, 1e-6)
+    blue = (b >= r + 0.03) & (b >= g - 0.03)
+    pale = (sat <= s.max_pale_saturation) & (v >= s.min_pale_value)
+    colour = (v >= s.min_value) & (blue | pale)
+    grey = cv2.GaussianBlur(np.ascontiguousarray(rgb.mean(axis=2)), (0, 0), 1.0)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    k = _window(s, h, w)
+    smooth = cv2.blur(np.hypot(gx, gy), (k, k), borderType=cv2.BORDER_REFLECT) <= s.max_texture
+    edge = strong_edges(np.ascontiguousarray(np.round(rgb * 255.0).astype(np.uint8)))
+    band = max(1, int(math.ceil(s.top_band * h)))
+    ref = v[:band][(colour & smooth)[:band]]
+    if ref.size:
+        colour &= v >= s.min_relative_value * float(np.median(ref))
+    return colour, smooth, edge
+
+
+def sky_candidates(image: torch.Tensor, settings: SkySettings | None = None) -> np.ndarray:
+    """``(H, W)`` bool array of pixels that pass the colour, brightness and texture cues and are
+    not on a strong edge."""
+    colour, smooth, edge = _cues(image, settings or SkySettings())
+    return colour & smooth & ~edge
+
+
+def detect_sky(image: torch.Tensor, settings: SkySettings | None = None) -> SkyDetection:
+    """Find the sky of a photo (training-free; rules in the module docstring).
+
+    Args:
+        image: ``(3, H, W)`` float tensor in [0, 1].
+        settings: :class:`SkySettings` (defaults when None).
+
+    Returns:
+        :class:`SkyDetection` with the ``(H, W)`` bool mask on the image's device.
+
+    Example:
+        >>> img = torch.zeros(3, 40, 60); img[:, :15] = torch.tensor([0.5, 0.7, 0.95])[:, None, None]
+        >>> detect_sky(img).found
+        True
+    """
+    s = settings or SkySettings()
+    if not isinstance(s, SkySettings):
+        raise InputError("settings", "a SkySettings", type(s).__name__)
+    colour, smooth, edge = _cues(image, s)
+    cand = colour & smooth & ~edge
+    h, w = cand.shape
+    n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=4)
+    top = sorted({int(x) for x in np.unique(labels[0]) if x != 0})
+    sky = np.isin(labels, top) if top else np.zeros((h, w), bool)
+    if sky.any():
+        # The texture window blurs the gradient of the sky's own border: grow back over
+        # sky-coloured pixels up to the first strong edge.
+        ok = colour & ~edge
+        kernel = np.ones((3, 3), np.uint8)
+        for _ in range(_window(s, h, w) + 2):
+            grown = (cv2.dilate(sky.astype(np.uint8), kernel) > 0) & ok
+            if not (grown & ~sky).any():
+                break
+            sky |= grown
+    if sky.any():
+        holes = (~sky).astype(np.uint8)
+        m, hl, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=8)
+        limit = s.max_hole * h * w
+        for k in range(1, m):
+            x, y, bw, bh, area = stats[k]
+            if x == 0 or x + bw == w or y + bh == h or area > limit:
+                continue
+            sky[hl == k] = True
+    fraction = float(sky.mean())
+    top_fraction = float(sky[0].mean())
+    found = fraction >= s.min_fraction and top_fraction >= s.min_top_fraction and fraction > 0
+    if found:
+        note = f"sky found: {100 * fraction:.0f}% of the photo"
+    else:
+        note = f"no sky found (bright, smooth, sky-coloured area touching the top border); {SKY_ADVICE}"
+    return SkyDetection(torch.from_numpy(sky).to(image.device), bool(found), fraction, top_fraction, note)
