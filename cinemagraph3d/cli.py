@@ -77,7 +77,9 @@ def _motion_regions(order) -> list:
                     raise InputError(
                         option, "to follow the --prompt it sets the speed of", f"{option} {value}"
                     )
-                cur.prompts[-1].magnitude = value
+                from .controls import parse_magnitude
+
+                cur.prompts[-1].magnitude = parse_magnitude(value, option)
             else:
                 key = "motion_video" if dest == "motion_video" else dest
                 if key in given[-1]:
@@ -390,6 +392,8 @@ def _motion_extras(project, args):
             if det.found:
                 sky = RegionSpec(sky=True, prompts=[PromptSpec(SKY_PROMPT)])
                 project = dataclasses.replace(project, regions=[sky]).validate()
+            elif project.anchors or project.freeze:
+                raise InputError("--anchor/--freeze", "a region to act on", det.note)
             else:
                 print(f"cinemagraph3d: note: {det.note}; rendering parallax only", file=sys.stderr)
         if args.mask_overlay:

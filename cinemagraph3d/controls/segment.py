@@ -70,6 +70,8 @@ class SegmentSettings:
             crossing a strong edge, at most this fraction of ``D`` away.
         edge_low, edge_high: hysteresis thresholds of the strong-edge detector (``cv2.Canny``
             with the L2 gradient on the 8-bit CIE Lab image; 3x3 Sobel units).
+        max_edge_density: a click whose patch has more than this share of edge pixels is in
+            texture: its seeds, samples and candidates ignore the edges.
         colour_tolerance: Mahalanobis distance (in Lab, per click model) of a candidate pixel.
         colour_floor: Lab standard deviation added to every click model (regularisation).
         hole_fraction: holes smaller than this fraction of the image are filled.
@@ -84,6 +86,7 @@ class SegmentSettings:
     patch_radius: float = 0.08
     edge_low: float = 40.0
     edge_high: float = 80.0
+    max_edge_density: float = 0.2
     colour_tolerance: float = 3.0
     colour_floor: float = 4.0
     hole_fraction: float = 0.001
@@ -222,50 +225,69 @@ def _grabcut(img: np.ndarray, pos: np.ndarray, neg: np.ndarray, s: SegmentSettin
     pos_px = [_pixel(p, h, w) for p in pos]
     neg_px = [_pixel(p, h, w) for p in neg]
     lab = cv2.cvtColor(cv2.GaussianBlur(img.astype(np.float32) / 255.0, (0, 0), 1.0), cv2.COLOR_RGB2Lab)
-    # Smooth parts: 4-connected areas without strong edges. Seeds and colour samples of a click
-    # stay inside its part, so a click near a boundary does not claim the other side.
+    # Smooth parts: 4-connected areas without strong edges. Around a click in a smooth area,
+    # seeds, colour samples and candidates stay inside the click's part, so a click near a
+    # boundary does not claim the other side. Around a click in texture (many edges near it)
+    # the edges say nothing about the region's boundary and are ignored.
     edges = strong_edges(img, s.edge_low, s.edge_high)
     _, smooth_parts = cv2.connectedComponents((~edges).astype(np.uint8), connectivity=4)
+    big = max(radius, s.patch_radius * d)
 
-    def around(rc, r):
-        """Pixels within ``r`` of ``rc`` in its smooth part (a click on an edge pixel takes the
-        part most of its seed disc falls in)."""
-        disc = _disc((h, w), rc, r)
-        part = smooth_parts[rc]
+    def part_of(rc) -> int:
+        """The click's smooth part, 0 in texture (a click on an edge pixel takes the part most
+        of its seed disc falls in)."""
+        if edges[_disc((h, w), rc, big)].mean() > s.max_edge_density:
+            return 0
+        part = int(smooth_parts[rc])
         if part == 0:
-            parts = smooth_parts[disc]
+            parts = smooth_parts[_disc((h, w), rc, radius)]
             parts = parts[parts != 0]
             part = int(np.bincount(parts).argmax()) if parts.size else 0
-        m = disc & (smooth_parts == part) if part != 0 else np.zeros((h, w), bool)
+        return part
+
+    def around(rc, r, part):
+        m = _disc((h, w), rc, r)
+        if part:
+            m &= smooth_parts == part
         m[rc] = True
         return m
 
+    pos_parts = [part_of(rc) for rc in pos_px]
+    neg_parts = [part_of(rc) for rc in neg_px]
     fg_seed = np.zeros((h, w), bool)
     bg_seed = np.zeros((h, w), bool)
-    for rc in pos_px:
-        fg_seed |= around(rc, radius)
-    for rc in neg_px:
-        bg_seed |= around(rc, radius)
+    for rc, part in zip(pos_px, pos_parts):
+        fg_seed |= around(rc, radius, part)
+    for rc, part in zip(neg_px, neg_parts):
+        bg_seed |= around(rc, radius, part)
     fg_seed &= ~bg_seed  # a negative click wins where seeds overlap
     for r, c in pos_px:  # ... but never on a positive click itself
         fg_seed[r, c] = True
         bg_seed[r, c] = False
 
-    # Colour samples: the click's part up to patch_radius * D away, so a textured region
-    # (ripples, stripes) shows its whole range of colours.
-    big = max(radius, s.patch_radius * d)
-    models = []
-    for rc in pos_px:
-        samples = around(rc, big) & ~bg_seed
-        samples[rc] = True
-        models.append(_colour_distance(lab, samples, s.colour_floor))
-    d_pos = np.min(models, axis=0)
-    cand = d_pos <= s.colour_tolerance
+    # Colour models from patches of radius patch_radius * D, so a textured region (ripples,
+    # stripes) shows its whole range of colours.
+    d_neg = None
     if neg_px:
-        d_neg = np.min([_colour_distance(lab, around(rc, big), s.colour_floor) for rc in neg_px], axis=0)
-        cand &= d_pos < d_neg
-    # Candidates do not cross strong edges (GrabCut decides the edge pixels themselves).
-    cand = _components_with((cand & (smooth_parts != 0)) | fg_seed, pos_px) & ~bg_seed
+        d_neg = np.min(
+            [
+                _colour_distance(lab, around(rc, big, part), s.colour_floor)
+                for rc, part in zip(neg_px, neg_parts)
+            ],
+            axis=0,
+        )
+    cand = np.zeros((h, w), bool)
+    for rc, part in zip(pos_px, pos_parts):
+        samples = around(rc, big, part) & ~bg_seed
+        samples[rc] = True
+        d_k = _colour_distance(lab, samples, s.colour_floor)
+        cand_k = d_k <= s.colour_tolerance
+        if d_neg is not None:
+            cand_k &= d_k < d_neg
+        if part:  # candidates do not cross strong edges (GrabCut decides the edge pixels)
+            cand_k &= ~edges
+        cand |= _components_with(cand_k | fg_seed, [rc])
+    cand &= ~bg_seed
 
     gc = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
     gc[cand] = cv2.GC_PR_FGD
@@ -314,7 +336,10 @@ def _sam_config(state: dict) -> dict:
             global_idx.append(b)
     if head_dim is None or embed % head_dim:
         raise WeightsError(f"SAM checkpoint: embedding width {embed} is not a multiple of the head size")
+    lin1 = state.get("image_encoder.blocks.0.mlp.lin1.weight")
+    mlp_ratio = int(lin1.shape[0]) / embed if lin1 is not None else 4.0
     return {
+        "mlp_ratio": mlp_ratio,
         "embed_dim": embed,
         "depth": len(blocks),
         "num_heads": embed // head_dim,
@@ -327,7 +352,8 @@ def load_sam(checkpoint, device=None):
 
     The architecture (ViT-B/L/H or any smaller encoder built with ``segment_anything``'s
     classes) is read from the tensor shapes: embedding width from ``patch_embed``, depth from the
-    number of blocks, head size and global-attention blocks from the relative-position tables.
+    number of blocks, MLP width from the first block, head size and global-attention blocks from
+    the relative-position tables. The prompt encoder and mask decoder are SAM's (256 channels).
     Tensors are read with ``safetensors`` (``.safetensors``) or ``torch.load(weights_only=True)``;
     nothing is unpickled. Loaded models are cached per (path, modification time).
 
@@ -383,7 +409,7 @@ def load_sam(checkpoint, device=None):
             depth=cfg["depth"],
             embed_dim=cfg["embed_dim"],
             img_size=image_size,
-            mlp_ratio=4,
+            mlp_ratio=cfg["mlp_ratio"],
             norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
             num_heads=cfg["num_heads"],
             patch_size=patch,
@@ -412,9 +438,8 @@ def load_sam(checkpoint, device=None):
     try:
         sam.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise WeightsError(
-            f"SAM checkpoint {path.name}: tensors do not fit ({str(exc).splitlines()[0]})"
-        ) from None
+        detail = " ".join(str(exc).split())
+        raise WeightsError(f"SAM checkpoint {path.name}: tensors do not fit ({detail})") from None
     sam.eval().to(device)
     _SAM_CACHE.clear()
     _SAM_CACHE[key] = sam
