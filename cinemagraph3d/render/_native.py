@@ -1,0 +1,85 @@
+"""Autograd wrapper around the native splatting kernels (``cinemagraph3d._C``).
+
+Same contract as :func:`cinemagraph3d.render._torch_impl._splat_forward` (see
+:func:`cinemagraph3d.render.splat_points` and ``docs/renderer.md``). Gradients flow to
+``features`` and ``opacity``; positions, radii, intrinsics and the depth test are constants, and
+the depth output is not differentiable.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+__all__ = ["splat_native"]
+
+
+def _ext():
+    from .. import _C  # type: ignore[attr-defined]
+
+    return _C
+
+
+class _SplatFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, points, features, opacity, radius, K, height, width, znear, tol, max_radius, eps, save):
+        scalars = (int(height), int(width), float(znear), float(tol), float(max_radius), float(eps))
+        feat, depth, alpha, wsum, zmin = _ext().splat_forward(
+            points, features, opacity, radius, K, *scalars, save_for_backward=save
+        )
+        ctx.scalars = scalars
+        ctx.save_for_backward(points, features, opacity, radius, K, feat, wsum, zmin)
+        ctx.mark_non_differentiable(depth)
+        return feat, depth, alpha
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_feat, grad_depth, grad_alpha):
+        points, features, opacity, radius, K, feat, wsum, zmin = ctx.saved_tensors
+        need_f, need_o = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        if not (need_f or need_o):
+            return (None,) * 12
+        grad_features, grad_opacity = _ext().splat_backward(
+            grad_feat.contiguous(),
+            grad_alpha.contiguous(),
+            points,
+            features,
+            opacity,
+            radius,
+            K,
+            feat,
+            wsum,
+            zmin,
+            *ctx.scalars,
+            need_f,
+            need_o,
+        )
+        return (None, grad_features, grad_opacity) + (None,) * 9
+
+
+def splat_native(
+    points: torch.Tensor,
+    features: torch.Tensor,
+    opacity: torch.Tensor,
+    radius: torch.Tensor,
+    K: torch.Tensor,
+    height: int,
+    width: int,
+    znear: float,
+    depth_tolerance: float,
+    max_radius: float,
+    eps: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Native splat (C++/OpenMP on CPU tensors, CUDA on CUDA tensors).
+
+    Arguments as in :func:`cinemagraph3d.render._torch_impl._splat_forward`; every tensor must
+    have the dtype of ``features`` (float32 or float64) and live on its device.
+
+    Returns:
+        ``features (C, H, W)``, ``depth (1, H, W)``, ``alpha (1, H, W)``.
+    """
+    # The coverage and z-min buffers are only kept when a backward pass can follow.
+    save = torch.is_grad_enabled() and (features.requires_grad or opacity.requires_grad)
+    return _SplatFunction.apply(
+        points, features, opacity, radius, K, height, width, znear, depth_tolerance, max_radius, eps, save
+    )

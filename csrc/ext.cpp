@@ -1,0 +1,134 @@
+// Python bindings of the native kernels (module cinemagraph3d._C).
+//
+// splat_forward / splat_backward dispatch on the device of `features`: CPU tensors run the
+// OpenMP kernel (splat/splat_cpu.cpp), CUDA tensors the CUDA kernel (splat/splat_cuda.cu) when
+// the module was built with CINEMAGRAPH3D_CUDA=1 (macro CG3D_WITH_CUDA). The autograd wrapper is
+// cinemagraph3d/render/_native.py.
+#include <torch/extension.h>
+
+#include <vector>
+
+namespace cg3d {
+namespace splat {
+
+void splat_check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
+                        const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
+                        double max_radius);
+
+std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points, const at::Tensor& features,
+                                          const at::Tensor& opacity, const at::Tensor& radius,
+                                          const at::Tensor& K, int64_t height, int64_t width, double znear,
+                                          double depth_tolerance, double max_radius, double eps,
+                                          bool save_for_backward);
+
+std::vector<at::Tensor> splat_backward_cpu(const at::Tensor& grad_feat, const at::Tensor& grad_alpha,
+                                           const at::Tensor& points, const at::Tensor& features,
+                                           const at::Tensor& opacity, const at::Tensor& radius,
+                                           const at::Tensor& K, const at::Tensor& out_feat,
+                                           const at::Tensor& wsum, const at::Tensor& zmin, int64_t height,
+                                           int64_t width, double znear, double depth_tolerance,
+                                           double max_radius, double eps, bool need_features,
+                                           bool need_opacity);
+
+#ifdef CG3D_WITH_CUDA
+std::vector<at::Tensor> splat_forward_cuda(const at::Tensor& points, const at::Tensor& features,
+                                           const at::Tensor& opacity, const at::Tensor& radius,
+                                           const at::Tensor& K, int64_t height, int64_t width, double znear,
+                                           double depth_tolerance, double max_radius, double eps,
+                                          bool save_for_backward);
+
+std::vector<at::Tensor> splat_backward_cuda(const at::Tensor& grad_feat, const at::Tensor& grad_alpha,
+                                            const at::Tensor& points, const at::Tensor& features,
+                                            const at::Tensor& opacity, const at::Tensor& radius,
+                                            const at::Tensor& K, const at::Tensor& out_feat,
+                                            const at::Tensor& wsum, const at::Tensor& zmin, int64_t height,
+                                            int64_t width, double znear, double depth_tolerance,
+                                            double max_radius, double eps, bool need_features,
+                                            bool need_opacity);
+#endif
+
+namespace {
+
+void check_same_device(const at::Tensor& ref, std::initializer_list<std::pair<const char*, const at::Tensor*>> ts) {
+  for (const auto& nt : ts)
+    TORCH_CHECK(nt.second->device() == ref.device(), "splat: ", nt.first, ": expected a tensor on ", ref.device(),
+                ", found a tensor on ", nt.second->device());
+}
+
+std::vector<at::Tensor> splat_forward(const at::Tensor& points, const at::Tensor& features,
+                                      const at::Tensor& opacity, const at::Tensor& radius, const at::Tensor& K,
+                                      int64_t height, int64_t width, double znear, double depth_tolerance,
+                                      double max_radius, double eps, bool save_for_backward) {
+  splat_check_inputs(points, features, opacity, radius, K, height, width, max_radius);
+  check_same_device(features, {{"points", &points}, {"opacity", &opacity}, {"radius", &radius}, {"K", &K}});
+  if (features.is_cuda()) {
+#ifdef CG3D_WITH_CUDA
+    return splat_forward_cuda(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
+                              max_radius, eps, save_for_backward);
+#else
+    TORCH_CHECK(false, "splat: cinemagraph3d._C was built without CUDA (rebuild with CINEMAGRAPH3D_CUDA=1)");
+#endif
+  }
+  TORCH_CHECK(features.device().is_cpu(), "splat: unsupported device ", features.device());
+  return splat_forward_cpu(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
+                           max_radius, eps, save_for_backward);
+}
+
+std::vector<at::Tensor> splat_backward(const at::Tensor& grad_feat, const at::Tensor& grad_alpha,
+                                       const at::Tensor& points, const at::Tensor& features,
+                                       const at::Tensor& opacity, const at::Tensor& radius, const at::Tensor& K,
+                                       const at::Tensor& out_feat, const at::Tensor& wsum, const at::Tensor& zmin,
+                                       int64_t height, int64_t width, double znear, double depth_tolerance,
+                                       double max_radius, double eps, bool need_features, bool need_opacity) {
+  check_same_device(features, {{"grad_features", &grad_feat},
+                               {"grad_alpha", &grad_alpha},
+                               {"points", &points},
+                               {"opacity", &opacity},
+                               {"radius", &radius},
+                               {"K", &K},
+                               {"features output", &out_feat},
+                               {"coverage", &wsum},
+                               {"z-min buffer", &zmin}});
+  if (features.is_cuda()) {
+#ifdef CG3D_WITH_CUDA
+    return splat_backward_cuda(grad_feat, grad_alpha, points, features, opacity, radius, K, out_feat, wsum, zmin,
+                               height, width, znear, depth_tolerance, max_radius, eps, need_features,
+                               need_opacity);
+#else
+    TORCH_CHECK(false, "splat: cinemagraph3d._C was built without CUDA (rebuild with CINEMAGRAPH3D_CUDA=1)");
+#endif
+  }
+  TORCH_CHECK(features.device().is_cpu(), "splat: unsupported device ", features.device());
+  return splat_backward_cpu(grad_feat, grad_alpha, points, features, opacity, radius, K, out_feat, wsum, zmin,
+                            height, width, znear, depth_tolerance, max_radius, eps, need_features, need_opacity);
+}
+
+}  // namespace
+}  // namespace splat
+}  // namespace cg3d
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "cinemagraph3d native kernels (splatting renderer).";
+#ifdef CG3D_WITH_CUDA
+  m.attr("has_cuda") = true;
+#else
+  m.attr("has_cuda") = false;
+#endif
+#ifdef _OPENMP
+  m.attr("has_openmp") = true;
+#else
+  m.attr("has_openmp") = false;
+#endif
+  m.def("splat_forward", &cg3d::splat::splat_forward, py::arg("points"), py::arg("features"), py::arg("opacity"),
+        py::arg("radius"), py::arg("K"), py::arg("height"), py::arg("width"), py::arg("znear"),
+        py::arg("depth_tolerance"), py::arg("max_radius"), py::arg("eps"), py::arg("save_for_backward") = true,
+        "Splat forward. Returns [features (C,H,W), depth (1,H,W), alpha (1,H,W), coverage W (H,W), "
+        "z-min buffer (H,W)]; the last two are needed by splat_backward (empty unless "
+        "save_for_backward).");
+  m.def("splat_backward", &cg3d::splat::splat_backward, py::arg("grad_features"), py::arg("grad_alpha"),
+        py::arg("points"), py::arg("features"), py::arg("opacity"), py::arg("radius"), py::arg("K"),
+        py::arg("out_features"), py::arg("coverage"), py::arg("zmin"), py::arg("height"), py::arg("width"),
+        py::arg("znear"), py::arg("depth_tolerance"), py::arg("max_radius"), py::arg("eps"),
+        py::arg("need_features"), py::arg("need_opacity"),
+        "Splat backward. Returns [grad_features (P,C) or None, grad_opacity (P,) or None].");
+}

@@ -1,0 +1,682 @@
+// CPU (OpenMP) splatting kernel: forward and backward, bit-deterministic for any thread count.
+//
+// Forward, in three passes:
+//   1. bin: for every point (static chunks, in parallel, in a vectorised loop) the range of
+//      horizontal bands of 2^shift rows its footprint may touch, counted per (chunk, band);
+//   2. a counting sort (band-major prefix sum over the chunks) turns the counts into one list of
+//      point indices per band, each list in increasing point order;
+//   3. each band is processed by exactly one thread, in its own cache-resident buffers: exact
+//      footprints (projection and tent taps computed for blocks of 16 points in vectorised
+//      loops) and a z-min pass, then an accumulation pass over the same points, then
+//      normalisation into the band's rows of the (C, H, W) outputs.
+// Every pixel therefore sums its contributions in point order, whatever the number of threads
+// or bands, and no float is ever added atomically: results are identical across runs and
+// thread counts. All arithmetic follows the reference's order of operations, so in practice the
+// outputs are also bit-identical to it (the reference's index_add sums in point order too).
+//
+// Backward is a gather: per pixel, the gradient of the normalised outputs is turned into
+// dL/d(weighted feature sum) and dL/d(coverage); each point then sums them over its accepted
+// footprint. Points write only their own gradient rows, so it is deterministic too.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "splat.h"
+
+namespace cg3d {
+namespace splat {
+namespace {
+
+template <typename T>
+Params<T> make_params(const at::Tensor& K, int64_t height, int64_t width, double znear, double tol,
+                      double max_radius, double eps) {
+  const at::Tensor k = K.to(at::kCPU).contiguous();
+  const T* kp = k.data_ptr<T>();
+  Params<T> p;
+  p.fx = kp[0];
+  p.fy = kp[4];
+  p.cx = kp[2];
+  p.cy = kp[5];
+  p.znear = static_cast<T>(znear);
+  p.max_radius = static_cast<T>(max_radius);
+  p.tol_factor = static_cast<T>(1.0 + tol);
+  p.eps = static_cast<T>(eps);
+  p.cutoff = static_cast<T>(kWeightCutoff);
+  p.height = static_cast<int>(height);
+  p.width = static_cast<int>(width);
+  p.R = static_cast<int>(std::ceil(max_radius));
+  return p;
+}
+
+int num_threads() {
+#ifdef _OPENMP
+  return std::max(1, at::get_num_threads());
+#else
+  return 1;
+#endif
+}
+
+// floor() for values well inside the int range, in a form compilers vectorise.
+template <typename T>
+inline int32_t floor_i32(T a) {
+  const int32_t t = static_cast<int32_t>(a);
+  return t - static_cast<int32_t>(a < static_cast<T>(t));
+}
+
+// Pass 1 of the forward on points [p0, p1): the range of row bands each point may touch
+// (first | last << 16, kInvalid when it is discarded). Same tests as project_point, written
+// without early exits so that the loop vectorises; the row range is conservative (a superset).
+constexpr uint32_t kInvalid = 0xffffffffu;
+
+template <typename T>
+void bin_points(const T* pts, const T* rad, int64_t p0, int64_t p1, const Params<T>& prm, int shift,
+                uint32_t* pband) {
+  const T fx = prm.fx, fy = prm.fy, cx = prm.cx, cy = prm.cy, znear = prm.znear, rmax = prm.max_radius;
+  const T Wf = static_cast<T>(prm.width), Hf = static_cast<T>(prm.height), half = static_cast<T>(0.5);
+  const int32_t hmax = prm.height - 1;
+  constexpr int kB = 64;
+  alignas(64) T bx[kB], by[kB], bz[kB];
+  for (int64_t q = p0; q < p1; q += kB) {
+    const int m = static_cast<int>(std::min<int64_t>(kB, p1 - q));
+    for (int t = 0; t < m; ++t) {  // de-interleave (x, y, z) so that the next loop vectorises
+      bx[t] = pts[3 * (q + t)];
+      by[t] = pts[3 * (q + t) + 1];
+      bz[t] = pts[3 * (q + t) + 2];
+    }
+    const T* rq = rad + q;
+    uint32_t* out = pband + q;
+#pragma omp simd
+    for (int t = 0; t < m; ++t) {
+      const T x = bx[t], y = by[t], z = bz[t];
+      // x - x == 0 is false exactly for inf and NaN.
+      bool ok = (x - x == T(0)) & (y - y == T(0)) & (z - z == T(0)) & (z > znear);
+      const T zs = ok ? z : T(1);
+      const T u = fx * (ok ? x : T(0)) / zs + cx;
+      const T v = fy * (ok ? y : T(0)) / zs + cy;
+      T r = rq[t] < half ? half : rq[t];
+      r = r > rmax ? rmax : r;
+      ok = ok & (u > -r) & (u < Wf + r) & (v > -r) & (v < Hf + r);
+      const T vs = ok ? v : T(0), rs = ok ? r : T(1);
+      int32_t lo = floor_i32(vs - half - rs), hi = floor_i32(vs - half + rs) + 1;
+      lo = lo < 0 ? 0 : lo;
+      hi = hi > hmax ? hmax : hi;
+      const uint32_t packed = (static_cast<uint32_t>(lo) >> shift) | ((static_cast<uint32_t>(hi) >> shift) << 16);
+      out[t] = ok ? packed : kInvalid;
+    }
+  }
+}
+
+// Exact non-zero taps of one axis for a point at coordinate c with radius r: returns their count
+// and sets `first` (pixel index of w[0]); w needs room for 2 * ceil(r) values. Candidates are
+// [k0 - n + 1, k0 + n] with k0 = floor(c - 0.5), n = ceil(r) <= R (inside the reference's
+// window, and containing every pixel where |k + 0.5 - c| < r); the tent is unimodal, so the
+// non-zero taps are consecutive.
+template <typename T>
+inline int axis_taps(T c, T r, int R, int size, T cutoff, int32_t& first, T* w) {
+  const int k0 = floor_i32(c - static_cast<T>(0.5));
+  int n = static_cast<int>(r);  // ceil(r) for r > 0
+  n += static_cast<T>(n) < r;
+  n = n < R ? n : R;
+  const int a = std::max(k0 - n + 1, 0), b = std::min(k0 + n, size - 1);
+  int cnt = 0;
+  first = a;
+  for (int k = a; k <= b; ++k) {
+    const T wk = tent_weight(k, c, r, cutoff);
+    if (wk != T(0)) {
+      if (cnt == 0) first = k;
+      w[cnt++] = wk;
+    }
+  }
+  return cnt;
+}
+
+// Rows per band (a power of two): the band's accumulators and z-min buffer and its points'
+// footprints should stay in a core's L2 cache. Depends only on the problem size, never on the
+// thread count (results do not depend on it anyway: every pixel sums its contributions in point
+// order).
+int band_shift_for(int64_t height, int64_t width, int64_t CA4, int64_t P, int64_t elem_size) {
+  const int64_t target_bytes = 768 * 1024;
+  const int64_t row_bytes = (width + 8) * (CA4 + 1) * elem_size + (P / height + 1) * (32 + 9 * elem_size);
+  int shift = 0;
+  while (shift < 5 && (row_bytes << (shift + 1)) <= target_bytes && (int64_t(16) << shift) <= height) ++shift;
+  return shift;
+}
+
+// A point's footprint inside one band.
+// Fast form (r <= 2): candidate rows ky..ky+3 and columns kx..kx+3 (k0 - 1 .. k0 + 2 around
+// k0 = floor(c - 0.5)), bit masks my / mx of the candidates with a non-zero weight inside the
+// band / image, and the four weights per axis.
+// General form (r > 2): ny exact consecutive row taps from ky and nx column taps from kx, with
+// weights wts[woff, +ny) and wts[woff + ny, +nx) in a side buffer.
+template <typename T>
+struct Entry {
+  int32_t p, ky, kx, woff;
+  int16_t ny, nx;
+  uint8_t my, mx;
+  bool fast;
+  T z;
+  T wy[4], wx[4];
+};
+
+// Tent weight for r == 1: identical to tent_weight(k, c, 1, cutoff), since d / 1 == d exactly.
+template <typename T>
+inline T tent_weight_unit(int k, T c, T cutoff) {
+  const T w = T(1) - abs_t((static_cast<T>(k) + static_cast<T>(0.5)) - c);
+  return w >= cutoff ? w : T(0);
+}
+
+constexpr int kBlock = 16;  // points per vectorised projection block
+
+// Candidate taps k0 - 1 .. k0 + 2 of a block of points, their weights and the bit masks of the
+// non-zero ones inside the image columns / band rows. Mode 0: every r == 1 (no division);
+// mode 1: every r <= 1 (the outer two taps are zero, |k + 0.5 - c| >= 1 >= r); mode 2: r <= 2.
+template <int Mode, typename T>
+inline void block_taps(const T* bu, const T* bv, const T* br, int32_t W, int32_t y0, int32_t y1, T cutoff,
+                       int32_t* ku, int32_t* kv, T (*wu)[4], T (*wv)[4], int32_t* mu, int32_t* mv) {
+  const T half = static_cast<T>(0.5);
+#pragma omp simd
+  for (int t = 0; t < kBlock; ++t) {
+    const T u = bu[t], v = bv[t], r = br[t];
+    const int32_t iu = floor_i32(u - half) - 1, iv = floor_i32(v - half) - 1;
+    ku[t] = iu;
+    kv[t] = iv;
+    int32_t bits_u = 0, bits_v = 0;
+    for (int s = 0; s < 4; ++s) {
+      T a = T(0), c = T(0);
+      if (Mode == 2 || s == 1 || s == 2) {
+        a = Mode == 0 ? tent_weight_unit(iu + s, u, cutoff) : tent_weight(iu + s, u, r, cutoff);
+        c = Mode == 0 ? tent_weight_unit(iv + s, v, cutoff) : tent_weight(iv + s, v, r, cutoff);
+      }
+      wu[t][s] = a;
+      wv[t][s] = c;
+      bits_u |= int32_t((a != T(0)) & (iu + s >= 0) & (iu + s < W)) << s;
+      bits_v |= int32_t((c != T(0)) & (iv + s >= y0) & (iv + s < y1)) << s;
+    }
+    mu[t] = bits_u;
+    mv[t] = bits_v;
+  }
+}
+
+// a[0..n) += wo * g[0..n), with a compile-time length when it is small.
+template <int N, typename T>
+inline void axpy_fixed(T* a, T wo, const T* g) {
+  for (int k = 0; k < N; ++k) a[k] += wo * g[k];
+}
+template <typename T>
+inline void axpy(T* a, T wo, const T* g, int64_t n) {
+  switch (n) {
+    case 4:
+      axpy_fixed<4>(a, wo, g);
+      return;
+    case 8:
+      axpy_fixed<8>(a, wo, g);
+      return;
+    default:
+      for (int64_t k = 0; k < n; ++k) a[k] += wo * g[k];
+  }
+}
+
+// a[0..n) = covered ? a / den : 0 (exact division, as the reference), fixed length when small.
+template <int N, typename T>
+inline void scale_inv_fixed(T* a, T den, bool covered) {
+  for (int k = 0; k < N; ++k) {
+    const T v = a[k] / den;
+    a[k] = covered ? v : T(0);
+  }
+}
+template <typename T>
+inline void scale_inv(T* a, T den, bool covered, int64_t n) {
+  switch (n) {
+    case 4:
+      scale_inv_fixed<4>(a, den, covered);
+      return;
+    case 8:
+      scale_inv_fixed<8>(a, den, covered);
+      return;
+    default:
+      for (int64_t k = 0; k < n; ++k) {
+        const T v = a[k] / den;
+        a[k] = covered ? v : T(0);
+      }
+  }
+}
+
+template <typename T>
+void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int64_t P, int64_t C,
+                  const Params<T>& prm, T* out_feat, T* out_depth, T* out_alpha, T* out_wsum,
+                  T* out_zmin) {
+  const int64_t H = prm.height, W = prm.width, HW = H * W;
+  // Per-pixel feature sums, padded to a multiple of 4 channels.
+  const int64_t CF4 = (C + 3) / 4 * 4;
+  const int nt = num_threads();
+  const int shift = band_shift_for(H, W, CF4 + 2, P, sizeof(T));
+  const int64_t band_rows = int64_t(1) << shift;
+  const int64_t nbands = (H + band_rows - 1) >> shift;
+  TORCH_CHECK(nbands < 65535, "splat: image too tall (", H, " rows)");
+  // Chunks of points for the binning passes (a chunk's points keep their order).
+  const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(nt, (P + 4095) / 4096));
+  auto chunk_begin = [&](int64_t k) { return P * k / nchunks; };
+  std::vector<uint32_t> pband(static_cast<size_t>(P));
+  std::vector<int64_t> counts(static_cast<size_t>(nchunks * nbands), 0);
+
+  // Pass 1: band range of every point; count per (chunk, band), by runs of equal ranges.
+#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1)
+  for (int64_t k = 0; k < nchunks; ++k) {
+    const int64_t pa = chunk_begin(k), pb = chunk_begin(k + 1);
+    bin_points(pts, rad, pa, pb, prm, shift, pband.data());
+    int64_t* cnt = counts.data() + k * nbands;
+    for (int64_t p = pa; p < pb;) {
+      const uint32_t v = pband[p];
+      int64_t q = p + 1;
+      while (q < pb && pband[q] == v) ++q;
+      if (v != kInvalid)
+        for (uint32_t b = v & 0xffffu; b <= (v >> 16); ++b) cnt[b] += q - p;
+      p = q;
+    }
+  }
+
+  // Pass 2: band-major exclusive prefix sum, then scatter point indices (point order per band).
+  std::vector<int64_t> band_start(static_cast<size_t>(nbands + 1), 0);
+  std::vector<int64_t> offsets(static_cast<size_t>(nchunks * nbands));
+  {
+    int64_t acc = 0;
+    for (int64_t b = 0; b < nbands; ++b) {
+      band_start[b] = acc;
+      for (int64_t k = 0; k < nchunks; ++k) {
+        offsets[k * nbands + b] = acc;
+        acc += counts[k * nbands + b];
+      }
+    }
+    band_start[nbands] = acc;
+  }
+  std::vector<int32_t> list(static_cast<size_t>(band_start[nbands]));
+#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1)
+  for (int64_t k = 0; k < nchunks; ++k) {
+    int64_t* off = offsets.data() + k * nbands;
+    const int64_t pa = chunk_begin(k), pb = chunk_begin(k + 1);
+    for (int64_t p = pa; p < pb;) {
+      const uint32_t v = pband[p];
+      int64_t q = p + 1;
+      while (q < pb && pband[q] == v) ++q;
+      if (v != kInvalid) {
+        for (uint32_t b = v & 0xffffu; b <= (v >> 16); ++b) {
+          int32_t* dst = list.data() + off[b];
+          for (int64_t s = p; s < q; ++s) dst[s - p] = static_cast<int32_t>(s);
+          off[b] += q - p;
+        }
+      }
+      p = q;
+    }
+  }
+
+  // Pass 3: one thread per band. Band buffers:
+  //   zb[y * Wz + kPad + x]          nearest depth of band row y (candidate columns may fall up
+  //                                  to 4 pixels outside the image; they are masked);
+  //   wz[(y * W + x) * 2 + k]        k = 0 coverage W, 1 depth sum;
+  //   acc[(y * W + x) * CF4 + c]     feature sums.
+  constexpr int kPad = 4;
+  const int64_t Wz = W + 2 * kPad;
+  const T inf = std::numeric_limits<T>::infinity();
+  const T eps = prm.eps, cutoff = prm.cutoff, tolf = prm.tol_factor;
+  const T half = static_cast<T>(0.5);
+  const int64_t max_taps = std::max(2 * prm.R, 4);
+#pragma omp parallel num_threads(nt) if (nbands > 1)
+  {
+    std::vector<T> acc(static_cast<size_t>(band_rows * W * CF4));
+    std::vector<T> wz(static_cast<size_t>(band_rows * W * 2));
+    std::vector<T> zb(static_cast<size_t>(band_rows * Wz));
+    std::vector<T> g(static_cast<size_t>(CF4), T(0));
+    std::vector<Entry<T>> ent;
+    std::vector<T> wts;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < nbands; ++b) {
+      const int32_t y0 = static_cast<int32_t>(b << shift);
+      const int32_t y1 = static_cast<int32_t>(std::min(H, y0 + band_rows));  // rows [y0, y1)
+      const int64_t nrows = y1 - y0;
+      std::fill(zb.begin(), zb.begin() + nrows * Wz, inf);
+      std::fill(acc.begin(), acc.begin() + nrows * W * CF4, T(0));
+      std::fill(wz.begin(), wz.begin() + nrows * W * 2, T(0));
+      const int32_t* lb = list.data() + band_start[b];
+      const int64_t nl = band_start[b + 1] - band_start[b];
+      if (static_cast<int64_t>(ent.size()) < nl) ent.resize(static_cast<size_t>(nl));
+
+      // Footprints and the z-min pass, in blocks of kBlock points whose projection and
+      // candidate taps are computed in vectorisable loops; points with r > 2 take axis_taps().
+      int64_t ne = 0, nw = 0;
+      for (int64_t e0 = 0; e0 < nl; e0 += kBlock) {
+        const int m = static_cast<int>(std::min<int64_t>(kBlock, nl - e0));
+        alignas(64) T bx[kBlock], by[kBlock], bz[kBlock], br[kBlock], bu[kBlock], bv[kBlock];
+        alignas(64) T wu[kBlock][4], wv[kBlock][4];
+        alignas(64) int32_t ku[kBlock], kv[kBlock], mu[kBlock], mv[kBlock];
+        for (int t = 0; t < kBlock; ++t) {
+          const int64_t p = lb[e0 + (t < m ? t : 0)];
+          bx[t] = pts[3 * p];
+          by[t] = pts[3 * p + 1];
+          bz[t] = pts[3 * p + 2];
+          br[t] = rad[p];
+        }
+        T rmax = T(0);
+        bool unit = true;
+#pragma omp simd reduction(max : rmax) reduction(&& : unit)
+        for (int t = 0; t < kBlock; ++t) {
+          // Pass 1 already rejected non-finite points and z <= znear.
+          bu[t] = prm.fx * bx[t] / bz[t] + prm.cx;
+          bv[t] = prm.fy * by[t] / bz[t] + prm.cy;
+          T r = br[t] < half ? half : br[t];
+          r = r > prm.max_radius ? prm.max_radius : r;
+          br[t] = r;
+          rmax = r > rmax ? r : rmax;
+          unit = unit && (r == T(1));
+        }
+        if (unit)
+          block_taps<0>(bu, bv, br, prm.width, y0, y1, cutoff, ku, kv, wu, wv, mu, mv);
+        else if (rmax <= T(1))
+          block_taps<1>(bu, bv, br, prm.width, y0, y1, cutoff, ku, kv, wu, wv, mu, mv);
+        else
+          block_taps<2>(bu, bv, br, prm.width, y0, y1, cutoff, ku, kv, wu, wv, mu, mv);
+        for (int t = 0; t < m; ++t) {
+          Entry<T>& en = ent[ne];
+          const T z = bz[t];
+          if (br[t] <= T(2)) {
+            // |k + 0.5 - c| < r <= 2 only for k0 - 1 <= k <= k0 + 2, all inside the reference's
+            // window [k0 - R + 1, k0 + R] when they have a non-zero weight.
+            if ((mv[t] == 0) | (mu[t] == 0)) continue;
+            en.fast = true;
+            en.ky = kv[t];
+            en.kx = ku[t];
+            en.my = static_cast<uint8_t>(mv[t]);
+            en.mx = static_cast<uint8_t>(mu[t]);
+            std::memcpy(en.wy, wv[t], sizeof(en.wy));
+            std::memcpy(en.wx, wu[t], sizeof(en.wx));
+            T* zr = zb.data() + (en.ky - y0) * Wz + kPad + en.kx;
+            for (int s = 0; s < 4; ++s, zr += Wz) {
+              if (!((en.my >> s) & 1u)) continue;
+              for (int l = 0; l < 4; ++l)
+                if ((en.mx >> l) & 1u) zr[l] = z < zr[l] ? z : zr[l];
+            }
+          } else {
+            if (static_cast<int64_t>(wts.size()) < nw + 2 * max_taps)
+              wts.resize(static_cast<size_t>(2 * (nw + 2 * max_taps)));
+            T* w = wts.data() + nw;
+            int32_t ilo, jlo;
+            const int ny = axis_taps(bv[t], br[t], prm.R, prm.height, cutoff, ilo, w);
+            if (ny == 0 || ilo >= y1 || ilo + ny <= y0) continue;
+            const int nx = axis_taps(bu[t], br[t], prm.R, prm.width, cutoff, jlo, w + ny);
+            if (nx == 0) continue;
+            en.fast = false;
+            en.ky = ilo;
+            en.kx = jlo;
+            en.ny = static_cast<int16_t>(ny);
+            en.nx = static_cast<int16_t>(nx);
+            en.woff = static_cast<int32_t>(nw);
+            nw += ny + nx;
+            const int32_t ia = std::max(ilo, y0), ib = std::min(ilo + ny, y1);
+            for (int32_t i = ia; i < ib; ++i) {
+              T* zr = zb.data() + (i - y0) * Wz + kPad + jlo;
+              for (int j = 0; j < nx; ++j) zr[j] = z < zr[j] ? z : zr[j];
+            }
+          }
+          en.p = lb[e0 + t];
+          en.z = z;
+          ++ne;
+        }
+      }
+
+      // Accumulation pass, in point order: [W, depth sum] += w o [1, z], features += w o f.
+      for (int64_t e = 0; e < ne; ++e) {
+        const Entry<T>& en = ent[e];
+        const T z = en.z, o = opac[en.p];
+        std::copy(feats + int64_t(en.p) * C, feats + int64_t(en.p + 1) * C, g.begin());
+        if (en.fast) {
+          const T* zr = zb.data() + (en.ky - y0) * Wz + kPad + en.kx;
+          const int64_t q0 = (en.ky - y0) * W + en.kx;
+          for (int s = 0; s < 4; ++s, zr += Wz) {
+            if (!((en.my >> s) & 1u)) continue;
+            const int64_t qs = q0 + s * W;
+            for (int l = 0; l < 4; ++l) {
+              if (!(((en.mx >> l) & 1u) && depth_accept(z, zr[l], tolf))) continue;
+              const T wo = (en.wy[s] * en.wx[l]) * o;
+              T* a = wz.data() + (qs + l) * 2;
+              a[0] += wo;
+              a[1] += wo * z;
+              axpy(acc.data() + (qs + l) * CF4, wo, g.data(), CF4);
+            }
+          }
+          continue;
+        }
+        const T* wy = wts.data() + en.woff;
+        const T* wx = wy + en.ny;
+        const int32_t ia = std::max(en.ky, y0), ib = std::min(en.ky + en.ny, y1);
+        for (int32_t i = ia; i < ib; ++i) {
+          const T wyi = wy[i - en.ky];
+          const T* zr = zb.data() + (i - y0) * Wz + kPad + en.kx;
+          const int64_t qi = (i - y0) * W + en.kx;
+          for (int j = 0; j < en.nx; ++j) {
+            if (!depth_accept(z, zr[j], tolf)) continue;
+            const T wo = (wyi * wx[j]) * o;
+            T* a = wz.data() + (qi + j) * 2;
+            a[0] += wo;
+            a[1] += wo * z;
+            axpy(acc.data() + (qi + j) * CF4, wo, g.data(), CF4);
+          }
+        }
+      }
+
+      // Normalise in place, then write each channel's rows to the (C, H, W) outputs (one
+      // contiguous stream at a time: the C planes are a multiple of 4 KiB apart).
+      for (int64_t y = y0; y < y1; ++y) {
+        T* ar = acc.data() + (y - y0) * W * CF4;
+        const T* wr = wz.data() + (y - y0) * W * 2;
+        const int64_t o0 = y * W;
+        for (int64_t x = 0; x < W; ++x) {
+          const T w = wr[2 * x];
+          const T den = w < eps ? eps : w;
+          const bool covered = w > eps;
+          const T d = wr[2 * x + 1] / den;
+          out_depth[o0 + x] = covered ? d : T(0);
+          out_alpha[o0 + x] = w > T(1) ? T(1) : w;
+          scale_inv(ar + x * CF4, den, covered, CF4);
+        }
+        for (int64_t c = 0; c < C; ++c) {
+          T* dst = out_feat + c * HW + o0;
+          const T* src = ar + c;
+          for (int64_t x = 0; x < W; ++x) dst[x] = src[x * CF4];
+        }
+        if (out_wsum != nullptr)
+          for (int64_t x = 0; x < W; ++x) out_wsum[o0 + x] = wr[2 * x];
+        if (out_zmin != nullptr) {
+          const T* zr = zb.data() + (y - y0) * Wz + kPad;
+          std::copy(zr, zr + W, out_zmin + o0);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void backward_impl(const T* grad_feat, const T* grad_alpha, const T* pts, const T* feats, const T* opac,
+                   const T* rad, const T* out_feat, const T* wsum, const T* zmin, int64_t P, int64_t C,
+                   const Params<T>& prm, T* grad_features, T* grad_opacity) {
+  const int64_t H = prm.height, W = prm.width, HW = H * W;
+  const int nt = num_threads();
+  // Per pixel: G[q, c] = dL/dfsum = gF[c, q] / W and gW[q] = dL/dW (HWC layout for the gather).
+  std::vector<T> G(static_cast<size_t>(HW * C));
+  std::vector<T> gW(static_cast<size_t>(HW));
+  const T eps = prm.eps;
+  const int64_t blk = 256;
+  const int64_t nblk = (HW + blk - 1) / blk;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nblk > 1)
+  for (int64_t bi = 0; bi < nblk; ++bi) {
+    const int64_t qa = bi * blk, qb = std::min(HW, qa + blk);
+    for (int64_t q = qa; q < qb; ++q) gW[q] = T(0);
+    for (int64_t c = 0; c < C; ++c) {
+      const T* g = grad_feat + c * HW;
+      const T* F = out_feat + c * HW;
+      for (int64_t q = qa; q < qb; ++q) {
+        const T w = wsum[q];
+        const bool covered = w > eps;
+        G[q * C + c] = covered ? g[q] / w : T(0);
+        if (covered) gW[q] -= g[q] * F[q];
+      }
+    }
+    for (int64_t q = qa; q < qb; ++q) {
+      const T w = wsum[q];
+      T s = w > eps ? gW[q] / w : T(0);
+      if (w < T(1)) s += grad_alpha[q];  // d min(1, W)/dW = [W < 1], as torch.clamp's backward
+      gW[q] = s;
+    }
+  }
+
+  const int64_t chunk = 1024;
+  const int64_t nchunk = (P + chunk - 1) / chunk;
+#pragma omp parallel num_threads(nt) if (nchunk > 1)
+  {
+    std::vector<T> wx(static_cast<size_t>(2 * prm.R + 2));
+    std::vector<T> df(static_cast<size_t>(C));
+#pragma omp for schedule(static)
+    for (int64_t ck = 0; ck < nchunk; ++ck) {
+      for (int64_t p = ck * chunk; p < std::min(P, (ck + 1) * chunk); ++p) {
+        Footprint<T> f;
+        std::fill(df.begin(), df.end(), T(0));
+        T dop = 0;
+        if (project_point(pts[3 * p], pts[3 * p + 1], pts[3 * p + 2], rad[p], prm, f)) {
+          const T o = opac[p];
+          const T* fr = feats + p * C;
+          const int64_t nx = f.jhi - f.jlo + 1;
+          for (int64_t j = 0; j < nx; ++j)
+            wx[j] = tent_weight(static_cast<int>(f.jlo + j), f.u, f.r, prm.cutoff);
+          for (int64_t i = f.ilo; i <= f.ihi; ++i) {
+            const T wy = tent_weight(static_cast<int>(i), f.v, f.r, prm.cutoff);
+            for (int64_t j = 0; j < nx; ++j) {
+              const int64_t q = i * W + f.jlo + j;
+              if (!depth_accept(f.z, zmin[q], prm.tol_factor)) continue;
+              const T w = wy * wx[j];
+              const T wo = w * o;
+              const T* g = G.data() + q * C;
+              T dot = 0;
+              for (int64_t c = 0; c < C; ++c) {
+                df[c] += wo * g[c];
+                dot += fr[c] * g[c];
+              }
+              dop += w * (dot + gW[q]);
+            }
+          }
+        }
+        if (grad_features != nullptr)
+          for (int64_t c = 0; c < C; ++c) grad_features[p * C + c] = df[c];
+        if (grad_opacity != nullptr) grad_opacity[p] = dop;
+      }
+    }
+  }
+}
+
+void check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
+                  const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
+                  double max_radius) {
+  TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "splat: points: expected shape (P, 3), found ",
+              points.sizes());
+  const int64_t P = points.size(0);
+  TORCH_CHECK(features.dim() == 2 && features.size(0) == P && features.size(1) >= 1,
+              "splat: features: expected shape (", P, ", C) with C >= 1, found ", features.sizes());
+  TORCH_CHECK(opacity.dim() == 1 && opacity.size(0) == P, "splat: opacity: expected shape (", P,
+              ",), found ", opacity.sizes());
+  TORCH_CHECK(radius.dim() == 1 && radius.size(0) == P, "splat: radius: expected shape (", P, ",), found ",
+              radius.sizes());
+  TORCH_CHECK(K.dim() == 2 && K.size(0) == 3 && K.size(1) == 3, "splat: K: expected shape (3, 3), found ",
+              K.sizes());
+  TORCH_CHECK(height >= 1 && width >= 1 && height * width < (int64_t(1) << 31) && height < (1 << 30) &&
+                  width < (1 << 30),
+              "splat: image size: expected 1 <= height * width < 2^31, found ", height, "x", width);
+  TORCH_CHECK(P < (int64_t(1) << 31), "splat: points: expected fewer than 2^31 points, found ", P);
+  TORCH_CHECK(max_radius > 0 && max_radius <= 65536, "splat: max_radius: expected a value in (0, 65536], found ",
+              max_radius);
+  const auto dt = features.scalar_type();
+  TORCH_CHECK(dt == at::kFloat || dt == at::kDouble, "splat: features: expected float32 or float64, found ",
+              dt);
+  for (const auto* t : {&points, &opacity, &radius, &K})
+    TORCH_CHECK(t->scalar_type() == dt, "splat: expected every tensor to have the dtype of features (", dt,
+                "), found ", t->scalar_type());
+}
+
+}  // namespace
+
+void splat_check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
+                        const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
+                        double max_radius) {
+  check_inputs(points, features, opacity, radius, K, height, width, max_radius);
+}
+
+std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::Tensor& features_,
+                                          const at::Tensor& opacity_, const at::Tensor& radius_,
+                                          const at::Tensor& K, int64_t height, int64_t width, double znear,
+                                          double depth_tolerance, double max_radius, double eps,
+                                          bool save_for_backward) {
+  check_inputs(points_, features_, opacity_, radius_, K, height, width, max_radius);
+  const at::Tensor points = points_.contiguous(), features = features_.contiguous();
+  const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous();
+  const int64_t P = points.size(0), C = features.size(1);
+  const auto opts = features.options();
+  at::Tensor feat = at::empty({C, height, width}, opts);
+  at::Tensor depth = at::empty({1, height, width}, opts);
+  at::Tensor alpha = at::empty({1, height, width}, opts);
+  at::Tensor wsum = save_for_backward ? at::empty({height, width}, opts) : at::empty({0}, opts);
+  at::Tensor zmin = save_for_backward ? at::empty({height, width}, opts) : at::empty({0}, opts);
+  AT_DISPATCH_FLOATING_TYPES(features.scalar_type(), "splat_forward_cpu", [&] {
+    const Params<scalar_t> prm = make_params<scalar_t>(K, height, width, znear, depth_tolerance, max_radius, eps);
+    forward_impl<scalar_t>(points.data_ptr<scalar_t>(), features.data_ptr<scalar_t>(),
+                           opacity.data_ptr<scalar_t>(), radius.data_ptr<scalar_t>(), P, C, prm,
+                           feat.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(), alpha.data_ptr<scalar_t>(),
+                           save_for_backward ? wsum.data_ptr<scalar_t>() : nullptr,
+                           save_for_backward ? zmin.data_ptr<scalar_t>() : nullptr);
+  });
+  return {feat, depth, alpha, wsum, zmin};
+}
+
+std::vector<at::Tensor> splat_backward_cpu(const at::Tensor& grad_feat_, const at::Tensor& grad_alpha_,
+                                           const at::Tensor& points_, const at::Tensor& features_,
+                                           const at::Tensor& opacity_, const at::Tensor& radius_,
+                                           const at::Tensor& K, const at::Tensor& out_feat_,
+                                           const at::Tensor& wsum_, const at::Tensor& zmin_, int64_t height,
+                                           int64_t width, double znear, double depth_tolerance,
+                                           double max_radius, double eps, bool need_features,
+                                           bool need_opacity) {
+  check_inputs(points_, features_, opacity_, radius_, K, height, width, max_radius);
+  const int64_t P = points_.size(0), C = features_.size(1);
+  const auto expect = [&](const at::Tensor& t, at::IntArrayRef shape, const char* name) {
+    TORCH_CHECK(t.sizes() == shape, "splat backward: ", name, ": expected shape ", shape, ", found ", t.sizes());
+    TORCH_CHECK(t.scalar_type() == features_.scalar_type(), "splat backward: ", name, ": expected dtype ",
+                features_.scalar_type(), ", found ", t.scalar_type());
+  };
+  expect(grad_feat_, {C, height, width}, "grad_features");
+  expect(grad_alpha_, {1, height, width}, "grad_alpha");
+  expect(out_feat_, {C, height, width}, "features output");
+  expect(wsum_, {height, width}, "coverage");
+  expect(zmin_, {height, width}, "z-min buffer");
+  const at::Tensor points = points_.contiguous(), features = features_.contiguous();
+  const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous();
+  const at::Tensor grad_feat = grad_feat_.contiguous(), grad_alpha = grad_alpha_.contiguous();
+  const at::Tensor out_feat = out_feat_.contiguous(), wsum = wsum_.contiguous(), zmin = zmin_.contiguous();
+  at::Tensor gfeat = need_features ? at::empty({P, C}, features.options()) : at::Tensor();
+  at::Tensor gopac = need_opacity ? at::empty({P}, features.options()) : at::Tensor();
+  if (P == 0 || !(need_features || need_opacity)) return {gfeat, gopac};
+  AT_DISPATCH_FLOATING_TYPES(features.scalar_type(), "splat_backward_cpu", [&] {
+    const Params<scalar_t> prm = make_params<scalar_t>(K, height, width, znear, depth_tolerance, max_radius, eps);
+    backward_impl<scalar_t>(grad_feat.data_ptr<scalar_t>(), grad_alpha.data_ptr<scalar_t>(),
+                            points.data_ptr<scalar_t>(), features.data_ptr<scalar_t>(),
+                            opacity.data_ptr<scalar_t>(), radius.data_ptr<scalar_t>(),
+                            out_feat.data_ptr<scalar_t>(), wsum.data_ptr<scalar_t>(), zmin.data_ptr<scalar_t>(),
+                            P, C, prm, need_features ? gfeat.data_ptr<scalar_t>() : nullptr,
+                            need_opacity ? gopac.data_ptr<scalar_t>() : nullptr);
+  });
+  return {gfeat, gopac};
+}
+
+}  // namespace splat
+}  // namespace cg3d
