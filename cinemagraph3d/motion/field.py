@@ -2,9 +2,11 @@
 
 For a region ``r`` with mask ``R``, hints ``(s_k, v_k)`` and speed ``c_r`` the field is
 
-    M_r(x) = S * c_r * e_r(x) * sum_k g_k(x) v_k / sum_k g_k(x),    g_k(x) = exp(-|x - s_k|^2 / (2 sigma_r^2))
+    M_r(x) = S * c_r * e_r(x) * (b_r(x) + sum_k g_k(x) v_k / sum_k g_k(x)),
+    g_k(x) = exp(-|x - s_k|^2 / (2 sigma_r^2))
 
-with ``S`` the global speed, ``e_r`` the edge feather of the mask and ``sigma_r`` following the
+with ``S`` the global speed, ``e_r`` the edge feather of the mask, ``b_r`` the region's optional
+dense base field (0 without one; the hint term is 0 without hints) and ``sigma_r`` following the
 spacing of the hints. Regions are combined by a feather-weighted average where they overlap, then
 multiplied by the anchor notches and cleared by the freeze mask. The full rules are in the
 docstrings below and in ``docs/motion.md``.
