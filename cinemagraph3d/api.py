@@ -49,7 +49,7 @@ def _motion(project: Project, image: torch.Tensor, neural):
     from .motion_inputs import build_motion
 
     _, H, W = image.shape
-    no_hints = not (project.arrows or project.hints or project.labelme)
+    no_hints = not (project.arrows or project.hints or project.labelme or project.regions)
     if neural is not None and neural.motion is not None and project.masks and no_hints:
         from .motion import integrate_motion, load_mask
         from .neural import estimate_motion
@@ -59,7 +59,7 @@ def _motion(project: Project, image: torch.Tensor, neural):
             mask |= load_mask(m, H, W, name=f"--mask {m}")
         field = estimate_motion(neural, image, mask)
         return integrate_motion(field, project.loop_steps)
-    return build_motion(project, H, W)
+    return build_motion(project, H, W, image=image)
 
 
 def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prepared:
