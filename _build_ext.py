@@ -6,6 +6,7 @@ Environment variables:
                                   ``TORCH_CUDA_ARCH_LIST`` (e.g. "8.6"); see .ci/cuda_check.sh.
     CINEMAGRAPH3D_NATIVE_ARCH=1   compile the CPU code with ``-march=native`` (faster, but the
                                   binary only runs on CPUs like the build machine's).
+    CINEMAGRAPH3D_STRICT_BUILD=1  let a failed compile or link fail the build (used by CI).
 
 The extension is optional: when compiling or linking fails, the build prints one warning and the
 package installs without it (the pure-PyTorch renderer is then used).
@@ -75,11 +76,16 @@ def _optional_build_ext(base):
             except Exception as exc:  # noqa: BLE001
                 self._warn(exc)
 
+        def _warn(self, exc):
+            if os.environ.get("CINEMAGRAPH3D_STRICT_BUILD") == "1":
+                raise exc
+            self._warn_once(exc)
+
         def get_outputs(self):
             # Only report files that were actually built (an editable install copies these).
             return [p for p in super().get_outputs() if os.path.exists(p)]
 
-        def _warn(self, exc):
+        def _warn_once(self, exc):
             if getattr(self, "_cg3d_warned", False):
                 return
             self._cg3d_warned = True
