@@ -153,6 +153,16 @@ def test_forward_backward_parity(case, device):
         assert float(out_n[2].detach().sum()) > 0  # something landed
 
 
+@pytest.mark.parametrize("tol", [0.0, 0.2, 1.0])
+def test_depth_tolerances(tol):
+    """Occlusion-heavy cloud under several soft z-buffer tolerances (0.2 is the default)."""
+    pts, feats, opac, rad, K = make_cloud(8000, 3, 40, 50, rmin=0.5, rmax=2.5, layers=4, seed=9)
+    args = (1e-3, tol, 4.0, 1e-6)
+    out_n = splat_native(pts, feats, opac, rad, K, 40, 50, *args)
+    out_r = _splat_forward(pts, feats, opac, rad, K, 40, 50, *args)
+    assert_outputs_close(out_n, out_r, torch.float32)
+
+
 def test_parity_float64():
     pts, feats, opac, rad, K = make_cloud(3000, 5, 30, 41, rmin=0.4, rmax=3.0, layers=2, dtype=torch.float64)
     out_n, g_n = grads(splat_native, pts, feats, opac, rad, K, 30, 41)
