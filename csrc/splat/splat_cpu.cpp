@@ -30,6 +30,10 @@
 
 #include "splat.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace cg3d {
 namespace splat {
 namespace {
@@ -55,6 +59,22 @@ Params<T> make_params(const at::Tensor& K, int64_t height, int64_t width, double
   return p;
 }
 
+// Large outputs are fresh anonymous memory that the kernel writes once: ask Linux for huge pages
+// before the first touch (512x fewer page faults; the allocator's own THP_MEM_ALLOC_ENABLE does
+// the same). Only a hint, and only for the 2 MiB-aligned interior of buffers of 8 MiB or more.
+void advise_huge_pages(const at::Tensor& t) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+  if (bytes < (size_t(8) << 20)) return;
+  const uintptr_t huge = uintptr_t(2) << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(t.data_ptr()) + huge - 1) & ~(huge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(t.data_ptr()) + bytes) & ~(huge - 1);
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)t;
+#endif
+}
+
 int num_threads() {
 #ifdef _OPENMP
   return std::max(1, at::get_num_threads());
@@ -69,6 +89,25 @@ inline int32_t floor_i32(T a) {
   const int32_t t = static_cast<int32_t>(a);
   return t - static_cast<int32_t>(a < static_cast<T>(t));
 }
+
+// Division through a reciprocal that still rounds exactly like a / b. For float operands,
+// (float)((double)a * (1.0 / (double)b)) == a / b: the double product is within 2^-52 (relative)
+// of the exact quotient, while a quotient of two floats is either a float or at least 2^-49 away
+// from every rounding boundary of float (it can never be exactly a midpoint between two floats:
+// that would need a 25-bit odd significand in a, which has 24 bits), so both round to the same
+// float. One double division per divisor then serves many dividends. float64 keeps the division.
+template <typename T>
+struct Divisor {
+  T b;
+  explicit Divisor(T b_) : b(b_) {}
+  T div(T a) const { return a / b; }
+};
+template <>
+struct Divisor<float> {
+  double inv;
+  explicit Divisor(float b) : inv(1.0 / static_cast<double>(b)) {}
+  float div(float a) const { return static_cast<float>(static_cast<double>(a) * inv); }
+};
 
 // Pass 1 of the forward on points [p0, p1): the range of row bands each point may touch
 // (first | last << 16, kInvalid when it is discarded). Same tests as project_point, written
@@ -223,16 +262,16 @@ inline void axpy(T* a, T wo, const T* g, int64_t n) {
   }
 }
 
-// a[0..n) = covered ? a / den : 0 (exact division, as the reference), fixed length when small.
+// a[0..n) = covered ? a / den : 0 (rounded as the reference's division), fixed length when small.
 template <int N, typename T>
-inline void scale_inv_fixed(T* a, T den, bool covered) {
+inline void scale_inv_fixed(T* a, const Divisor<T>& den, bool covered) {
   for (int k = 0; k < N; ++k) {
-    const T v = a[k] / den;
+    const T v = den.div(a[k]);
     a[k] = covered ? v : T(0);
   }
 }
 template <typename T>
-inline void scale_inv(T* a, T den, bool covered, int64_t n) {
+inline void scale_inv(T* a, const Divisor<T>& den, bool covered, int64_t n) {
   switch (n) {
     case 4:
       scale_inv_fixed<4>(a, den, covered);
@@ -242,7 +281,7 @@ inline void scale_inv(T* a, T den, bool covered, int64_t n) {
       return;
     default:
       for (int64_t k = 0; k < n; ++k) {
-        const T v = a[k] / den;
+        const T v = den.div(a[k]);
         a[k] = covered ? v : T(0);
       }
   }
@@ -477,9 +516,9 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
         const int64_t o0 = y * W;
         for (int64_t x = 0; x < W; ++x) {
           const T w = wr[2 * x];
-          const T den = w < eps ? eps : w;
+          const Divisor<T> den(w < eps ? eps : w);
           const bool covered = w > eps;
-          const T d = wr[2 * x + 1] / den;
+          const T d = den.div(wr[2 * x + 1]);
           out_depth[o0 + x] = covered ? d : T(0);
           out_alpha[o0 + x] = w > T(1) ? T(1) : w;
           scale_inv(ar + x * CF4, den, covered, CF4);
@@ -624,6 +663,7 @@ std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::T
   const int64_t P = points.size(0), C = features.size(1);
   const auto opts = features.options();
   at::Tensor feat = at::empty({C, height, width}, opts);
+  advise_huge_pages(feat);
   at::Tensor depth = at::empty({1, height, width}, opts);
   at::Tensor alpha = at::empty({1, height, width}, opts);
   at::Tensor wsum = save_for_backward ? at::empty({height, width}, opts) : at::empty({0}, opts);
