@@ -321,6 +321,19 @@ def test_deterministic_across_omp_env(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_half_precision_runs_in_float32():
+    pts, feats, opac, rad, K = make_cloud(600, 3, 16, 20)
+    half = [t.to(torch.bfloat16) for t in (pts, feats, opac, rad, K)]
+    feats_h = half[1].clone().requires_grad_(True)
+    out = splat_native(half[0], feats_h, half[2], half[3], half[4], 16, 20, *ARGS)
+    assert all(o.dtype == torch.bfloat16 for o in out)
+    ref = splat_native(*(t.float() for t in half), 16, 20, *ARGS)
+    for a, e in zip(out, ref):
+        assert torch.equal(a, e.to(torch.bfloat16))
+    (g,) = torch.autograd.grad(out[0].float().sum(), [feats_h])
+    assert g.dtype == torch.bfloat16 and g.shape == feats_h.shape
+
+
 def test_non_contiguous_inputs():
     pts, feats, opac, rad, K = make_cloud(800, 4, 20, 24)
     ref = _splat_forward(pts, feats, opac, rad, K, 20, 24, *ARGS)

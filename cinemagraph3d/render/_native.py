@@ -73,11 +73,24 @@ def splat_native(
     """Native splat (C++/OpenMP on CPU tensors, CUDA on CUDA tensors).
 
     Arguments as in :func:`cinemagraph3d.render._torch_impl._splat_forward`; every tensor must
-    have the dtype of ``features`` (float32 or float64) and live on its device.
+    have the dtype of ``features`` and live on its device. The kernels compute in float32 or
+    float64; other floating dtypes (float16, bfloat16) are computed in float32 and cast back.
 
     Returns:
         ``features (C, H, W)``, ``depth (1, H, W)``, ``alpha (1, H, W)``.
     """
+    if features.dtype not in (torch.float32, torch.float64):
+        # The kernels exist for float32 and float64: run reduced precisions in float32.
+        out = splat_native(
+            *(t.float() for t in (points, features, opacity, radius, K)),
+            height,
+            width,
+            znear,
+            depth_tolerance,
+            max_radius,
+            eps,
+        )
+        return tuple(o.to(features.dtype) for o in out)
     # The coverage and z-min buffers are only kept when a backward pass can follow.
     save = torch.is_grad_enabled() and (features.requires_grad or opacity.requires_grad)
     return _SplatFunction.apply(
