@@ -62,7 +62,9 @@ def main() -> None:
         t = tick("motion field", t)
         motion = integrate_motion(field, steps)
         t = tick("Euler integration", t)
-    traj = c3.make_trajectory(c3.TrajectorySettings(args.camera, args.frames, 0.03), scene.camera, scene.z_near, scene.z_subject)
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings(args.camera, args.frames, 0.03), scene.camera, scene.z_near, scene.z_subject
+    )
     zoom = c3.geometry.trajectory.safe_zoom(traj, border_points(scene))
     t = tick("trajectory + safe zoom", t)
     settings = RenderSettings(backend=None if args.backend == "auto" else args.backend)
@@ -87,8 +89,10 @@ def main() -> None:
     total = time.perf_counter() - t_all
     times["LDI + inpainting"] = times["LDI + inpainting"]  # informative, also inside "scene"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n{w}x{h}, {args.frames} frames, camera {args.camera}, motion {args.motion}, backend {backend}, "
-          f"points {scene.cloud.num_points:,}, layers {scene.ldi.num_layers}, safe zoom {zoom:.3f}, threads {torch.get_num_threads()}")
+    print(
+        f"\n{w}x{h}, {args.frames} frames, camera {args.camera}, motion {args.motion}, backend {backend}, "
+        f"points {scene.cloud.num_points:,}, layers {scene.ldi.num_layers}, safe zoom {zoom:.3f}, threads {torch.get_num_threads()}"
+    )
     print(f"{'stage':32s} {'seconds':>9s} {'share':>7s}")
     for k, v in times.items():
         print(f"{k:32s} {v:9.2f} {100 * v / total:6.1f}%")

@@ -228,6 +228,12 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     m.add_argument("--no-auto-sky", action="store_true", help="without motion inputs, render parallax only")
     m.add_argument("--mask-overlay", metavar="PNG", help="also write the regions and clicks over the photo")
     m.add_argument(
+        "--motion-png",
+        metavar="PNG",
+        help="also write the Eulerian motion field as arrows over the photo (from masks, arrows, "
+        "prompts and videos; not the neural estimator's field)",
+    )
+    m.add_argument(
         "--arrow",
         action="append",
         default=[],
@@ -241,9 +247,13 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     m.add_argument("--labelme", help="labelme JSON: 'motion*' polygons → mask, 'hint*' lines → arrows")
     m.add_argument("--speed", type=float, default=1.0, help="global speed multiplier (default 1)")
     n = p.add_argument_group("preset")
-    n.add_argument("--preset", choices=["classic", "neural"], default="classic",
-                   help="classic: RGB points, training-free (default); neural: learned features, decoder "
-                   "and motion estimator from --weights")
+    n.add_argument(
+        "--preset",
+        choices=["classic", "neural"],
+        default="classic",
+        help="classic: RGB points, training-free (default); neural: learned features, decoder "
+        "and motion estimator from --weights",
+    )
     n.add_argument("--weights", help="weights directory for --preset neural (see `convert-weights`)")
     p.add_argument("--save-project", help="also write the inputs of this run as a project JSON")
 
@@ -374,13 +384,14 @@ def _project_from_args(args) -> Project:  # noqa: F821
 
 def _motion_extras(project, args):
     """Automatic sky (no region, no arrows: the sky drifts, or a note says what to supply) and
-    the --mask-overlay picture."""
+    the --mask-overlay and --motion-png pictures."""
     import dataclasses
 
     from .motion_inputs import build_region_masks
 
     auto = not (project.masks or project.regions or project.labelme or project.arrows or project.hints)
-    if (auto and not args.no_auto_sky) or args.mask_overlay:
+    motion_png = getattr(args, "motion_png", None)
+    if (auto and not args.no_auto_sky) or args.mask_overlay or motion_png:
         from .io import read_image
 
         image = read_image(project.image, project.max_side)
@@ -404,6 +415,15 @@ def _motion_extras(project, args):
             clicks = [c for r in project.regions for c in r.clicks]
             unclicks = [c for r in project.regions for c in r.unclicks]
             write_png(args.mask_overlay, draw_mask_overlay(image, masks, clicks, unclicks, freeze=freeze))
+        if motion_png:
+            from .io import write_png
+            from .motion import draw_motion_field
+            from .motion_inputs import build_motion_field
+
+            field = build_motion_field(project, image.shape[1], image.shape[2], image)
+            if field is None:
+                raise InputError("--motion-png", "motion inputs to draw (a mask, arrows or a prompt)", "none")
+            write_png(motion_png, draw_motion_field(field, image))
     return project
 
 

@@ -25,7 +25,9 @@ def lake(w=96, h=64, steps=12):
 def test_wrap_frame_reconstructs_frame_0_closed_path():
     d, scene, field, disp = lake()
     N, K = 12, 6
-    traj = c3.make_trajectory(c3.TrajectorySettings("circle", K, 0.03), scene.camera, scene.z_near, scene.z_subject)
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings("circle", K, 0.03), scene.camera, scene.z_near, scene.z_subject
+    )
     frames = list(c3.render_frames(scene, traj, disp, N))
     # render "frame K" (t = N, camera of phase 2π = camera 0) explicitly
     from cinemagraph3d.geometry.trajectory import Trajectory
@@ -68,7 +70,9 @@ def test_rendered_motion_follows_the_arrows():
     field = motion_field(h, w, [MotionRegion(mask, hints)])
     disp = integrate_motion(field, 20)
     traj = c3.make_trajectory(c3.TrajectorySettings("static", 20), scene.camera, 5.0, 5.0)
-    frames = [(f.permute(1, 2, 0).numpy() * 255).astype(np.uint8) for f in c3.render_frames(scene, traj, disp, 20)]
+    frames = [
+        (f.permute(1, 2, 0).numpy() * 255).astype(np.uint8) for f in c3.render_frames(scene, traj, disp, 20)
+    ]
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     cos = []
     inner = (slice(32, 68), slice(30, 100))
@@ -129,9 +133,28 @@ def run(capsys, argv):
 
 def test_cli_motion_and_project_reproduces_exactly(lake_files, capsys):
     d, _ = lake_files
-    base = ["animate", d / "photo.png", "--depth", d / "depth.npy", "--mask", d / "water.png",
-            "--arrow", "10,30,40,30", "--arrow", "50,35,60,25", "--anchor", "32,34", "--speed", "1.5",
-            "--frames", 4, "--loop-steps", 8, "--camera", "swing"]
+    base = [
+        "animate",
+        d / "photo.png",
+        "--depth",
+        d / "depth.npy",
+        "--mask",
+        d / "water.png",
+        "--arrow",
+        "10,30,40,30",
+        "--arrow",
+        "50,35,60,25",
+        "--anchor",
+        "32,34",
+        "--speed",
+        "1.5",
+        "--frames",
+        4,
+        "--loop-steps",
+        8,
+        "--camera",
+        "swing",
+    ]
     code, err = run(capsys, base + ["-o", d / "a", "--save-project", d / "p.json"])
     assert code == 0, err
     code, err = run(capsys, ["render", d / "p.json", "-o", d / "b"])
@@ -145,16 +168,46 @@ def test_cli_motion_and_project_reproduces_exactly(lake_files, capsys):
 def test_cli_labelme(lake_files, capsys):
     d, scene = lake_files
     lm = {
-        "imageHeight": 40, "imageWidth": 64,
+        "imageHeight": 40,
+        "imageWidth": 64,
         "shapes": [
             {"label": "motion", "shape_type": "polygon", "points": [[0, 23], [63, 23], [63, 39], [0, 39]]},
             {"label": "hint", "shape_type": "line", "points": [[5, 30], [45, 30]]},
         ],
     }
     (d / "lm.json").write_text(json.dumps(lm))
-    code, err = run(capsys, ["animate", d / "photo.png", "--labelme", d / "lm.json", "--frames", 2,
-                             "--loop-steps", 4, "-o", d / "o.mp4"])
+    code, err = run(
+        capsys,
+        [
+            "animate",
+            d / "photo.png",
+            "--labelme",
+            d / "lm.json",
+            "--frames",
+            2,
+            "--loop-steps",
+            4,
+            "-o",
+            d / "o.mp4",
+            "--motion-png",
+            d / "field.png",
+        ],
+    )
     assert code == 0, err
+    # The field picture: the photo untouched outside the polygon, tinted and arrowed inside.
+    photo = cv2.imread(str(d / "photo.png"))
+    field = cv2.imread(str(d / "field.png"))
+    assert field.shape == photo.shape
+    assert np.array_equal(field[:20], photo[:20])
+    assert np.abs(field[24:].astype(int) - photo[24:]).mean() > 5
+
+
+def test_cli_motion_png_without_motion_is_exit_2(lake_files, capsys):
+    d, _ = lake_files
+    argv = ["animate", d / "photo.png", "--depth", d / "depth.npy", "--no-auto-sky", "--frames", 2]
+    code, err = run(capsys, argv + ["-o", d / "o.mp4", "--motion-png", d / "f.png"])
+    assert code == 2 and "--motion-png" in err and len(err.strip().splitlines()) == 1
+    assert not (d / "o.mp4").exists() and not (d / "f.png").exists()
 
 
 BAD = {

@@ -127,7 +127,9 @@ def push_pull(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return _pull(torch.cat([values * w0, w0], 0)[None], C)[0]
 
 
-def _upsample_at(coarse: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, H: int, W: int) -> torch.Tensor:
+def _upsample_at(
+    coarse: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, H: int, W: int
+) -> torch.Tensor:
     """``F.interpolate(coarse, (H, W), bilinear, align_corners=False)`` evaluated only at the
     given full-resolution pixels. ``coarse`` is ``(C, h, w)``; returns ``(C, n)``."""
     _, h, w = coarse.shape
