@@ -192,26 +192,51 @@ def _splat(
     )
 
 
-def _donor_displacements(scene: Scene, motion, t: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward and backward pixel displacement ``(P, 2)`` of every point's donor pixel."""
-    if hasattr(motion, "sample_at"):  # integrated motion: gather without building full maps
-        W = scene.camera.width
-        uv = torch.stack([scene.donor % W, scene.donor // W], 1).to(scene.cloud.points.dtype) + 0.5
-        return motion.sample_at(t, uv)
-    fwd, bwd = motion.forward(t), motion.backward(t)
-    return fwd.reshape(2, -1)[:, scene.donor].T, bwd.reshape(2, -1)[:, scene.donor].T
+class _MovedClouds:
+    """The cloud moved by the forward and by the backward displacement at scene time ``t``.
 
+    Only points whose donor pixel moves are touched: with integrated motion
+    (:class:`~cinemagraph3d.motion.integrate.Displacements`, which stores the ``P_m`` moving
+    pixels) each point's row among the moving pixels is found once and each frame gathers the
+    displacements of the moving points from :meth:`moving_at`; other
+    motion objects (``forward(t)`` / ``backward(t)`` full maps) are gathered for every point.
+    The 3-D displacement is fronto-parallel: a point keeps its depth ``z`` and moves by
+    ``(dx · z / fx, dy · z / fy, 0)`` scene units for a pixel displacement ``(dx, dy)``.
+    """
 
-def _lift(scene: Scene, d: torch.Tensor) -> torch.Tensor:
-    """3-D displacement of every point from its ``(P, 2)`` pixel displacement (fronto-parallel:
-    the point keeps its depth and moves to the unprojection of its displaced pixel)."""
-    c = scene.cloud
-    d = d.to(c.points.dtype)
-    z = c.points[:, 2]
-    out = torch.zeros_like(c.points)
-    out[:, 0] = d[:, 0] * z / scene.camera.fx
-    out[:, 1] = d[:, 1] * z / scene.camera.fy
-    return out
+    def __init__(self, scene: Scene, motion) -> None:
+        self.scene, self.motion = scene, motion
+        pts = scene.cloud.points
+        self.sel: torch.Tensor | None = None
+        if hasattr(motion, "moving_at") and hasattr(motion, "index"):
+            H, W = scene.camera.height, scene.camera.width
+            row = torch.full((H * W,), -1, dtype=torch.int64, device=motion.index.device)
+            row[motion.index] = torch.arange(len(motion.index), device=row.device)
+            row = row[scene.donor.to(row.device)]
+            self.sel = (row >= 0).nonzero().squeeze(1).to(pts.device)
+            self.rows = row[self.sel.to(row.device)]
+            self.pts_sel = pts[self.sel]
+        self.z = (pts[:, 2] if self.sel is None else pts[self.sel, 2])[:, None]
+        self.focal = torch.tensor([scene.camera.fx, scene.camera.fy], dtype=pts.dtype, device=pts.device)
+
+    def __call__(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(P, 3)`` forward-moved and backward-moved world points at scene time ``t``."""
+        pts0 = self.scene.cloud.points
+        if self.sel is None:
+            fwd, bwd = self.motion.forward(t), self.motion.backward(t)
+            donor = self.scene.donor
+            out = []
+            for d in (fwd.reshape(2, -1)[:, donor].T, bwd.reshape(2, -1)[:, donor].T):
+                moved = pts0.clone()
+                moved[:, :2] += d.to(device=pts0.device, dtype=pts0.dtype) * self.z / self.focal
+                out.append(moved)
+            return out[0], out[1]
+        out = []
+        for d in self.motion.moving_at(t):
+            d = torch.index_select(d.to(pts0.device), 0, self.rows).to(pts0.dtype)
+            new = torch.cat([self.pts_sel[:, :2] + d * self.z / self.focal, self.pts_sel[:, 2:]], 1)
+            out.append(pts0.clone().index_copy_(0, self.sel, new))
+        return out[0], out[1]
 
 
 def render_frames(
@@ -266,6 +291,7 @@ def render_frames(
 
         inv = 1.0 / pts0[:, 2].clamp(min=1e-12)
         disp_range = (float(inv.min()), float(inv.max()))
+    moved = None if motion is None else _MovedClouds(scene, motion)
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
@@ -273,13 +299,9 @@ def render_frames(
             if motion is None:
                 fwd = bwd = _splat(scene, pts0, T, K, settings)
             else:
-                d_fwd, d_bwd = _donor_displacements(scene, motion, t)
-                fwd = _splat(scene, pts0 + _lift(scene, d_fwd), T, K, settings)
-                bwd = (
-                    fwd
-                    if settings.mode == "forward"
-                    else _splat(scene, pts0 + _lift(scene, d_bwd), T, K, settings)
-                )
+                p_fwd, p_bwd = moved(t)
+                fwd = _splat(scene, p_fwd, T, K, settings)
+                bwd = fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings)
             tau = 0.0 if settings.mode == "forward" else t / num_steps
             frame = neural_frame(settings.neural, fwd, bwd, tau, disp_range)
             yield (frame, fwd) if return_aux else frame
@@ -287,12 +309,12 @@ def render_frames(
         if motion is None:
             res = _splat(scene, pts0, T, K, settings)
         else:
-            d_fwd, d_bwd = _donor_displacements(scene, motion, t)
-            fwd = _splat(scene, pts0 + _lift(scene, d_fwd), T, K, settings)
+            p_fwd, p_bwd = moved(t)
+            fwd = _splat(scene, p_fwd, T, K, settings)
             if settings.mode == "forward":
                 res = fwd
             else:
-                bwd = _splat(scene, pts0 + _lift(scene, d_bwd), T, K, settings)
+                bwd = _splat(scene, p_bwd, T, K, settings)
                 res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
         feats = fill_holes(res.features, res.alpha) if settings.fill_holes else res.features
         frame = feats[:3].clamp(0.0, 1.0)

@@ -200,6 +200,19 @@ class Displacements:
         t = self._check_t(t)
         return self._full(self._at(1, self.num_steps - t))
 
+    def moving_at(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward and backward displacement of the moving pixels only.
+
+        Args:
+            t: scene time in motion steps, ``0 <= t <= N``.
+
+        Returns:
+            ``fwd`` and ``bwd``, each ``(P_m, 2)`` pixels, row ``r`` for the pixel ``index[r]``
+            (the values :meth:`forward` and :meth:`backward` hold at those pixels).
+        """
+        t = self._check_t(t)
+        return self._at(0, t), self._at(1, self.num_steps - t)
+
     def _inverse_map(self) -> torch.Tensor:
         if self._inverse is None:
             inv = torch.full((self.height * self.width,), -1, dtype=torch.int64, device=self.device)
