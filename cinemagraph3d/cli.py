@@ -292,11 +292,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the LDI layers as PNGs",
         description="Write the layered depth image of IMAGE for inspection.",
     )
-    lay.add_argument("image")
+    lay.add_argument("image", help="photo (JPEG, PNG, WebP, TIFF; 8/16-bit; grey/RGB/RGBA)")
     lay.add_argument("-o", "--output", required=True, help="output directory")
-    lay.add_argument("--depth")
-    lay.add_argument("--depth-kind", choices=["depth", "disparity"], default="depth")
-    lay.add_argument("--max-side", type=int)
+    lay.add_argument("--depth", help="depth/disparity file (.png 8/16-bit, .npy); default: estimated")
+    lay.add_argument(
+        "--depth-kind",
+        choices=["depth", "disparity"],
+        default="depth",
+        help="what --depth holds: z-depth (default) or disparity",
+    )
+    lay.add_argument(
+        "--max-side", type=int, help="downscale the photo so its longer side is at most S pixels"
+    )
     lay.add_argument("--ply", help="also write the point cloud as PLY (needs the open3d extra)")
     _register_plugins(sub)
     return parser
