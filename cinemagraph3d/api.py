@@ -65,6 +65,10 @@ def _motion(project: Project, image: torch.Tensor, neural):
 def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prepared:
     """Read the inputs of ``project`` and build scene, trajectory and motion.
 
+    With ``preset="neural"`` the LDI bands are inpainted by the learned nets when ``weights``
+    holds ``depth_inpaint`` and ``color_inpaint`` (see :func:`cinemagraph3d.neural.load_neural_preset`),
+    by the classic push–pull otherwise.
+
     Args:
         project: a validated :class:`Project`.
         image: optional ``(3, H, W)`` photo to use instead of reading ``project.image``.
@@ -88,11 +92,14 @@ def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prep
     motion = _motion(project, image, neural)
     depth = estimate_depth(image, ds)
     features = None
+    ldi_settings = None
     if neural is not None:
         from .neural import encode_layers
 
         features = lambda ldi: encode_layers(neural, ldi)  # noqa: E731
-    scene = prepare_scene(image, depth, camera, features=features)
+        # learned LDI inpainting when the weights directory holds the inpainting nets
+        ldi_settings = neural.ldi_settings()
+    scene = prepare_scene(image, depth, camera, ldi_settings=ldi_settings, features=features)
     traj = _trajectory(project, scene)
     # With --no-safe-zoom a custom trajectory's K is used exactly as given.
     settings = RenderSettings(safe_zoom=project.safe_zoom, neural=neural)

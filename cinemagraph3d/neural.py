@@ -9,7 +9,10 @@ Every stage of the classic preset is kept; this module swaps three of them:
   :class:`~cinemagraph3d.models.ImageDecoder` fuses the forward and backward maps with its learned
   scalar ``a`` and decodes them to RGB;
 - motion (optional): the :class:`~cinemagraph3d.models.MotionEstimator` predicts the Eulerian
-  field inside the mask when the user gives a region but no arrows.
+  field inside the mask when the user gives a region but no arrows;
+- LDI inpainting (optional): when the weights directory also holds ``depth_inpaint`` and
+  ``color_inpaint``, the LDI bands are filled by those nets (:mod:`cinemagraph3d.ldi.learned`)
+  instead of push–pull.
 
 Weights come from the user (``cinemagraph3d convert-weights`` or our training code); nothing is
 downloaded.
@@ -18,19 +21,21 @@ downloaded.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .errors import WeightsError
+from .ldi import INPAINT_WEIGHTS, InpaintNets, LDISettings
 from .types import LayeredDepthImage, MotionField, SplatResult
 
 __all__ = ["NeuralPreset", "REQUIRED", "OPTIONAL", "load_neural_preset", "encode_layers", "neural_frame"]
 
 #: weight files (stems in the weights directory) the neural preset needs / can use.
 REQUIRED = ("feature_encoder", "image_decoder")
-OPTIONAL = ("motion_estimator",)
+OPTIONAL = ("motion_estimator",) + INPAINT_WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -41,20 +46,37 @@ class NeuralPreset:
         encoder: feature encoder, RGBA ``(L, 4, H, W)`` → ``(L, 32, H, W)``.
         decoder: image decoder, two ``(1, 37, H, W)`` maps + τ → ``(1, 3, H, W)``.
         motion: motion estimator or ``None`` when its weights are absent.
+        inpaint: the LDI inpainting nets, or ``None`` when either of their weights is absent
+            (the classic push–pull inpainting is used then).
     """
 
     encoder: torch.nn.Module
     decoder: torch.nn.Module
     motion: torch.nn.Module | None = None
+    inpaint: InpaintNets | None = None
+
+    def ldi_settings(self, base: LDISettings | None = None) -> LDISettings:
+        """``base`` (default :class:`LDISettings`) with the learned inpainting when it is loaded."""
+        from dataclasses import replace
+
+        base = base or LDISettings()
+        if self.inpaint is None:
+            return base
+        return replace(base, inpaint="learned", inpaint_nets=self.inpaint)
 
 
 def load_neural_preset(weights: str | os.PathLike, device: str | torch.device = "cpu") -> NeuralPreset:
     """Load the neural preset from a weights directory.
 
+    The networks of :data:`OPTIONAL` are loaded when their files are there: the motion estimator,
+    and the two inpainting nets (both needed; with only one of them a warning is given and the
+    classic inpainting is used).
+
     Raises:
         WeightsError: naming exactly which files are missing (``<name>.safetensors`` + ``<name>.json``
             for each of :data:`REQUIRED`) and how to produce them.
     """
+    from .ldi import load_inpaint_nets
     from .weights import load_model, missing_weights
 
     d = Path(weights)
@@ -71,9 +93,19 @@ def load_neural_preset(weights: str | os.PathLike, device: str | torch.device = 
     enc = load_model(d, "feature_encoder", device=device, expected_architecture="feature_encoder")
     dec = load_model(d, "image_decoder", device=device, expected_architecture="image_decoder")
     mot = None
-    if not missing_weights(d, OPTIONAL):
+    if not missing_weights(d, ("motion_estimator",)):
         mot = load_model(d, "motion_estimator", device=device, expected_architecture="motion_estimator")
-    return NeuralPreset(enc, dec, mot)
+    inpaint = None
+    absent = missing_weights(d, INPAINT_WEIGHTS)
+    if not absent:
+        inpaint = load_inpaint_nets(d, device=device)
+    elif len(absent) < 2 * len(INPAINT_WEIGHTS):
+        warnings.warn(
+            f"--weights {d}: learned LDI inpainting disabled, missing {', '.join(p.name for p in absent)} "
+            "(it needs depth_inpaint and color_inpaint); using the classic inpainting",
+            stacklevel=2,
+        )
+    return NeuralPreset(enc, dec, mot, inpaint)
 
 
 @torch.no_grad()

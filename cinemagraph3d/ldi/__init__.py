@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, WeightsError
 from ..render.fuse import push_pull
 from ..types import DepthMap, LayeredDepthImage
+from .learned import INPAINT_WEIGHTS, InpaintNets, learned_fill, load_inpaint_nets
 
-__all__ = ["LDISettings", "build_ldi", "cluster_disparity"]
+__all__ = [
+    "INPAINT_WEIGHTS",
+    "InpaintNets",
+    "LDISettings",
+    "build_ldi",
+    "build_ldi_learned",
+    "cluster_disparity",
+    "load_inpaint_nets",
+]
+
+INPAINT_BACKENDS = ("classic", "learned")
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,11 @@ class LDISettings:
             longer image side.
         depth_margin: inpainted depth is kept at least ``z_occluder·(1 + depth_margin)``.
         min_layer_fraction: clusters holding a smaller fraction of pixels merge into a neighbour.
+        inpaint: back-end filling the band: ``"classic"`` (push–pull, training-free) or
+            ``"learned"`` (the depth then colour partial-convolution U-Nets of 3D photo
+            inpainting, :mod:`cinemagraph3d.ldi.learned`; needs ``inpaint_nets``).
+        inpaint_nets: :class:`InpaintNets` for ``inpaint="learned"`` (load them with
+            :func:`load_inpaint_nets`); ignored by the classic back-end.
     """
 
     max_layers: int = 3
@@ -35,6 +52,8 @@ class LDISettings:
     band: int | None = None
     depth_margin: float = 0.5
     min_layer_fraction: float = 0.01
+    inpaint: str = "classic"
+    inpaint_nets: InpaintNets | None = field(default=None, repr=False)
 
 
 def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor:
@@ -97,9 +116,13 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
 
     Pixels are labelled by :func:`cluster_disparity`. Layer ``k`` holds its visible pixels plus an
     inpainted band: the pixels of nearer layers (label < k) within ``band`` pixels of layer k's
-    visible pixels. Inside the band colour and disparity are filled by push–pull from layer k's
-    own visible pixels only (no foreground colour can bleed in), and the inpainted depth is
-    clamped to at least ``z_occluder·(1 + depth_margin)`` so it stays behind the occluder.
+    visible pixels. Inside the band colour and depth are filled from layer k's own visible pixels
+    only (no foreground colour can bleed in): by push–pull of colour and disparity
+    (``settings.inpaint == "classic"``) or by the depth net then the colour net with context =
+    layer k's visible pixels and holes = the band (``"learned"``, see
+    :mod:`cinemagraph3d.ldi.learned`). Either way the inpainted depth is clamped to at least
+    ``z_occluder·(1 + depth_margin)`` so it stays behind the occluder; everything outside the
+    bands is the same for both back-ends.
 
     Args:
         image: ``(3, H, W)`` float in [0, 1].
@@ -108,10 +131,24 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
 
     Returns:
         :class:`LayeredDepthImage` with ``L`` layers, near to far.
+
+    Raises:
+        InputError: bad settings or shapes.
+        WeightsError: ``inpaint="learned"`` without ``inpaint_nets``.
     """
     settings = settings or LDISettings()
     if not 1 <= settings.max_layers <= 5:
         raise InputError("max_layers", "an integer in [1, 5]", settings.max_layers)
+    if settings.inpaint not in INPAINT_BACKENDS:
+        raise InputError("LDISettings.inpaint", "'classic' or 'learned'", repr(settings.inpaint))
+    learned = settings.inpaint == "learned"
+    if learned and settings.inpaint_nets is None:
+        raise WeightsError(
+            "LDISettings(inpaint='learned') needs inpaint_nets: load them with "
+            "cinemagraph3d.ldi.load_inpaint_nets(DIR) from a directory holding "
+            + ", ".join(f"{n}.safetensors + {n}.json" for n in INPAINT_WEIGHTS)
+            + " (or call build_ldi_learned(image, depth, DIR))"
+        )
     _, h, w = image.shape
     z = depth.depth
     if z.shape != (1, h, w):
@@ -129,10 +166,13 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
         vis = labels == k
         hidden = _dilate(vis, band) & (labels < k) if k > 0 else torch.zeros_like(vis)
         if hidden.any():
-            wgt = vis[None].float()
-            col = push_pull(img, wgt)
-            dsp = push_pull(disp[None], wgt)
-            zf = 1.0 / dsp.clamp(min=1e-12)
+            if learned:
+                col, zf = learned_fill(settings.inpaint_nets, img, z.cpu(), vis, hidden)
+            else:
+                wgt = vis[None].float()
+                col = push_pull(img, wgt)
+                dsp = push_pull(disp[None], wgt)
+                zf = 1.0 / dsp.clamp(min=1e-12)
             zf = torch.maximum(zf, z.cpu() * (1.0 + settings.depth_margin))
             col = torch.where(vis[None], img, col)
             zk = torch.where(vis[None], z.cpu(), zf)
@@ -151,3 +191,29 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
         visible=torch.stack(visibles).to(dev),
         labels=labels.to(dev),
     )
+
+
+def build_ldi_learned(
+    image: torch.Tensor,
+    depth: DepthMap,
+    weights: InpaintNets | str | os.PathLike[str],
+    settings: LDISettings | None = None,
+) -> LayeredDepthImage:
+    """:func:`build_ldi` with the learned inpainting back-end.
+
+    Args:
+        image: ``(3, H, W)`` float in [0, 1].
+        depth: :class:`DepthMap` with ``(1, H, W)`` z-depth.
+        weights: loaded :class:`InpaintNets`, or a directory holding ``depth_inpaint`` and
+            ``color_inpaint`` (``.safetensors`` + ``.json``, as ``cinemagraph3d convert-weights``
+            writes them from ``depth-model.pth`` and ``color-model.pth``).
+        settings: the other :class:`LDISettings` (``inpaint``/``inpaint_nets`` are overridden).
+
+    Raises:
+        WeightsError: the directory lacks any of the four files (all of them are named).
+
+    Example:
+        >>> ldi = build_ldi_learned(image, depth, "weights/")  # doctest: +SKIP
+    """
+    nets = weights if isinstance(weights, InpaintNets) else load_inpaint_nets(weights, device="cpu")
+    return build_ldi(image, depth, replace(settings or LDISettings(), inpaint="learned", inpaint_nets=nets))

@@ -13,7 +13,8 @@ Input layout, ``(B, C, H, W)`` with ``H, W`` multiples of 128::
 mask of the input is ``clamp(context + holes, 0, 1)`` on every channel; pixels outside both are
 treated as missing.
 
-Architecture (identical for both nets apart from input/output channels and biases)::
+Architecture (identical for both nets apart from input/output channels and biases; widths shown
+for the official ``base_channels = 64``, a smaller value scales them all, e.g. for tests)::
 
     enc_1: pconv 7x7/2 -> ReLU (no BN)         64 @ H/2
     enc_2: pconv 5x5/2 -> BN -> ReLU           128 @ H/4
@@ -132,11 +133,17 @@ class _PartialConvUNet(nn.Module):
         out_channels: int,
         enc_bias: tuple[bool, ...],
         output_activation: str | None,
+        base_channels: int = 64,
     ) -> None:
         super().__init__()
-        self.config = {"in_channels": in_channels, "out_channels": out_channels}
+        self.config = {
+            "in_channels": in_channels,
+            "out_channels": out_channels,
+            "base_channels": base_channels,
+        }
         self.output_activation = output_activation
-        enc = [in_channels, 64, 128, 256, 512, 512, 512, 512]
+        b = base_channels
+        enc = [in_channels, b, 2 * b, 4 * b, 8 * b, 8 * b, 8 * b, 8 * b]
         kernels = [7, 5, 5, 3, 3, 3, 3]
         for k in range(1, 8):
             bias = enc_bias[k - 1] if k - 1 < len(enc_bias) else False
@@ -196,8 +203,8 @@ class DepthInpaintNet(_PartialConvUNet):
         torch.Size([1, 1, 128, 128])
     """
 
-    def __init__(self, in_channels: int = 4, out_channels: int = 1) -> None:
-        super().__init__(in_channels, out_channels, enc_bias=(True, True), output_activation=None)
+    def __init__(self, in_channels: int = 4, out_channels: int = 1, base_channels: int = 64) -> None:
+        super().__init__(in_channels, out_channels, (True, True), None, base_channels)
 
 
 @register_model("color_inpaint")
@@ -210,8 +217,8 @@ class ColorInpaintNet(_PartialConvUNet):
         torch.Size([1, 3, 128, 128])
     """
 
-    def __init__(self, in_channels: int = 6, out_channels: int = 3) -> None:
-        super().__init__(in_channels, out_channels, enc_bias=(), output_activation="sigmoid")
+    def __init__(self, in_channels: int = 6, out_channels: int = 3, base_channels: int = 64) -> None:
+        super().__init__(in_channels, out_channels, (), "sigmoid", base_channels)
 
 
 def _pad_to_unit(x: torch.Tensor, unit: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
