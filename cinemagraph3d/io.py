@@ -231,16 +231,26 @@ class VideoWriter(contextlib.AbstractContextManager):
         self._gen = None
         self._pil = None
         parent = self.path.resolve().parent
-        if self.kind in ("dir", "png"):
-            self.kind = "dir"
-            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
-        else:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=parent)
-            os.close(fd)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-            self._tmp = Path(tmp)
+        # The access check in check_output_path cannot see a read-only file system or a full
+        # disk: creating the temporary output is the real test, and its failure is a user error
+        # (one CLI line), not a traceback.
+        try:
+            if self.kind in ("dir", "png"):
+                self.kind = "dir"
+                self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
+            else:
+                fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=parent)
+                os.close(fd)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+                self._tmp = Path(tmp)
+        except OSError as exc:
+            raise InputError(
+                "-o/--output",
+                "a directory where files can be created",
+                f"{str(parent)!r}: {exc.strerror or exc}",
+            ) from None
 
     def write(self, frame: torch.Tensor | np.ndarray) -> None:
         """Append one frame: ``(3, H, W)`` float in [0, 1] or ``(H, W, 3)`` uint8."""
