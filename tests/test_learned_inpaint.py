@@ -225,3 +225,14 @@ def test_prepare_project_neural_uses_learned_inpainting_when_present(photo, neur
     assert not torch.equal(scene.ldi.color, classic.color)  # the bands differ
     frames = list(project_frames(with_nets))
     assert len(frames) == 2 and all(f.shape == (3, 40, 64) and torch.isfinite(f).all() for f in frames)
+
+
+def test_neural_preset_with_only_one_inpainting_net_warns_and_stays_classic(tmp_path, neural_dirs, weights):
+    from cinemagraph3d.neural import load_neural_preset
+
+    base, _ = neural_dirs
+    for f in list(base.iterdir()) + [weights / "depth_inpaint.safetensors", weights / "depth_inpaint.json"]:
+        (tmp_path / f.name).symlink_to(f)
+    with pytest.warns(UserWarning, match=r"missing color_inpaint\.safetensors, color_inpaint\.json"):
+        preset = load_neural_preset(tmp_path)
+    assert preset.inpaint is None and preset.ldi_settings().inpaint == "classic"
