@@ -4,6 +4,7 @@ and layer counts, the forward-dolly homography, fractional scene time, tent anti
 import math
 
 import numpy as np
+import pytest
 import torch
 
 import cinemagraph3d as c3
@@ -12,6 +13,7 @@ from cinemagraph3d.geometry.trajectory import Trajectory
 from cinemagraph3d.motion import integrate_motion
 from cinemagraph3d.pipeline import RenderSettings, _MovedClouds
 from cinemagraph3d.render.fuse import fill_holes, fuse_bidirectional
+from cinemagraph3d.render.splat import native_available
 from cinemagraph3d.types import MotionField
 from tests.conftest import psnr
 
@@ -242,7 +244,11 @@ def _grid_plane(H, W, shift_u, shift_v, feats):
     return pts, feats.reshape(-1, feats.shape[-1]), Kd
 
 
-def test_subpixel_translation_is_bilinear_resampling():
+BACKENDS = ["torch"] + (["native"] if native_available() else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_subpixel_translation_is_bilinear_resampling(backend):
     """Radius-1 tents: a grid shifted by (δu, δv) gives out[i, j] = bilinear interpolation of the
     texture at (j - δu, i - δv), i.e. Σ (1-δ) / δ weights of the two neighbours per axis."""
     H, W = 10, 12
@@ -251,7 +257,7 @@ def test_subpixel_translation_is_bilinear_resampling():
     for du, dv in [(0.3, 0.0), (0.0, 0.7), (0.25, 0.6)]:
         pts, feats, Kd = _grid_plane(H, W, du, dv, tex)
         one = torch.ones(H * W, dtype=torch.float64)
-        out = c3.splat_points(pts, feats, one, one, Kd, H, W, backend="torch")
+        out = c3.splat_points(pts, feats, one, one, Kd, H, W, backend=backend)
         t = tex.numpy()
         expect = (
             (1 - du) * (1 - dv) * t[1:, 1:] + du * (1 - dv) * t[1:, :-1]
@@ -262,7 +268,8 @@ def test_subpixel_translation_is_bilinear_resampling():
         np.testing.assert_allclose(out.alpha[0, 1:, 1:].numpy(), 1.0, atol=1e-9)
 
 
-def test_silhouette_alpha_equals_coverage():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_silhouette_alpha_equals_coverage(backend):
     """A plane covering [0, a) × [0, b) of the image (a, b fractional) against empty space: each
     pixel's alpha is the area of the pixel the plane covers."""
     H, W = 8, 10
@@ -278,7 +285,7 @@ def test_silhouette_alpha_equals_coverage():
             Kd,
         )
         one = torch.ones(rows * cols, dtype=torch.float64)
-        out = c3.splat_points(pts, feats, one, one, Kd, H, W, backend="torch")
+        out = c3.splat_points(pts, feats, one, one, Kd, H, W, backend=backend)
         # the plane starts at du, dv (its first point column is shifted too): coverage of pixel j
         # along u is |[j, j+1) ∩ [du, a)|
         cu = np.clip(np.minimum(np.arange(1, W + 1), a) - np.maximum(np.arange(W), du), 0, 1)
@@ -288,7 +295,8 @@ def test_silhouette_alpha_equals_coverage():
         np.testing.assert_allclose(out.features[0][covered].numpy(), 0.8, atol=1e-12)
 
 
-def test_occlusion_edge_is_resolved_per_pixel_not_blended():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_occlusion_edge_is_resolved_per_pixel_not_blended(backend):
     """Documents (docs/renderer.md, "Edges and anti-aliasing") what happens where a near surface
     ends over a far one: the soft z-buffer rejects the far points at every pixel the near footprint
     reaches, so the raw features there are the near colour alone with alpha = near coverage."""
@@ -304,7 +312,7 @@ def test_occlusion_edge_is_resolved_per_pixel_not_blended():
     pts = torch.cat([front, back])
     feats = torch.cat([torch.ones(H * n, 1), torch.zeros(H * W, 1)]).double()
     one = torch.ones(len(pts), dtype=torch.float64)
-    out = c3.splat_points(pts, feats, one, one, Kd, H, W, backend="torch")
+    out = c3.splat_points(pts, feats, one, one, Kd, H, W, backend=backend)
     row = out.features[0, 1].numpy()
     alpha = out.alpha[0, 1].numpy()
     np.testing.assert_allclose(row[:5], 1.0)  # pixel 4 ([4, 5), 30 % near) shows the near colour
