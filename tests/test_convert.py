@@ -268,13 +268,18 @@ def ref_img_decoder(sd, x0, x1, time):
         a = unit(x, p + ".double_conv1")
         return a, unit(a, p + ".double_conv2")
 
-    def fit(x, ref):  # centre crop when larger, reflect-pad when smaller
+    def fit(x, ref):
+        # The official Up step calls F.pad(x, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2],
+        # mode="reflect") with dy = ref_h - x_h: reflect-pads when x is smaller and crops when it
+        # is larger. A negative pad of dy // 2 (floor) crops ceil(|dy| / 2) rows at the top and the
+        # remaining floor(|dy| / 2) at the bottom (likewise left/right), which matters when the
+        # size at H/16 is odd. Written out here as slicing, independent of F.pad.
         dy, dx = ref.shape[2] - x.shape[2], ref.shape[3] - x.shape[3]
         if dy < 0:
-            top = (-dy) // 2
+            top = -(dy // 2)  # = ceil(-dy / 2)
             x = x[:, :, top : top + ref.shape[2]]
         if dx < 0:
-            left = (-dx) // 2
+            left = -(dx // 2)
             x = x[:, :, :, left : left + ref.shape[3]]
         dy, dx = max(dy, 0), max(dx, 0)
         if dy or dx:
@@ -431,16 +436,25 @@ def test_feature_encoder_matches_reference(official, converted):
 
 
 @torch.no_grad()
-def test_image_decoder_matches_reference(official, converted):
+@pytest.mark.parametrize(
+    "height, width",
+    [
+        (66, 100),  # H/16 and W/16 even: the first up-step crops an even number of rows/columns
+        (80, 96),  # H/16 = 5: odd crop of rows
+        (144, 96),  # H/16 = 9
+        (96, 80),  # W/16 = 5: odd crop of columns
+    ],
+)
+def test_image_decoder_matches_reference(official, converted, height, width):
     _, states = official
     dst, _ = converted
     sd = official_state(states, "image_decoder")
     gen = torch.Generator().manual_seed(2)
-    x0 = torch.rand(1, 37, 66, 100, generator=gen)
-    x1 = torch.rand(1, 37, 66, 100, generator=gen)
+    x0 = torch.rand(1, 37, height, width, generator=gen)
+    x1 = torch.rand(1, 37, height, width, generator=gen)
     ours = load_model(dst, "image_decoder")(x0, x1, 0.3)
     ref = ref_img_decoder(sd, x0, x1, 0.3)
-    assert ours.shape == ref.shape == (1, 3, 66, 100)
+    assert ours.shape == ref.shape == (1, 3, height, width)
     close(ours, ref)
 
 
@@ -552,3 +566,73 @@ def test_arbitrary_objects_are_not_unpickled(tmp_path):
         read_torch_checkpoint(path)
     with pytest.raises(WeightsError):
         convert_official(tmp_path, tmp_path / "out", names=["depth_inpaint"])
+
+
+# ----------------------------------------------------------------------------------------------
+# "Done when" of the neural-preset issue: one conversion command, then a neural render
+
+
+@pytest.fixture
+def small_photo(tmp_path):
+    """A 64x40 photo with its z-depth (.npy) and a fluid mask (PNG)."""
+    import cv2
+    import numpy as np
+
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.io import write_png
+
+    d = demo_scene(64, 40)
+    write_png(tmp_path / "photo.png", d.image)
+    np.save(tmp_path / "depth.npy", d.depth[0].numpy())
+    cv2.imwrite(str(tmp_path / "water.png"), d.water.numpy().astype(np.uint8) * 255)
+    return tmp_path
+
+
+def test_convert_then_render_neural_through_the_cli(official, small_photo, tmp_path, capsys):
+    """Official-layout checkpoints -> `convert-weights` -> `animate --preset neural --weights`."""
+    import cv2
+    import numpy as np
+
+    from cinemagraph3d.cli import main as cli_main
+
+    root, _ = official
+    dst = tmp_path / "weights"
+    assert cli_main(["convert-weights", str(root / "ckpts"), str(dst)]) == 0
+    out, err = capsys.readouterr()
+    # success path: one "name: path" line per written network, each file really written
+    printed = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    assert set(printed) == set(NEURAL_MODELS), out
+    for name, path in printed.items():
+        assert Path(path) == dst / f"{name}.safetensors"
+        assert Path(path).is_file() and (dst / f"{name}.json").is_file()
+
+    frames_dir = tmp_path / "frames"
+    argv = [
+        "animate",
+        small_photo / "photo.png",
+        "--depth",
+        small_photo / "depth.npy",
+        "--preset",
+        "neural",
+        "--weights",
+        dst,
+        "--frames",
+        "2",
+        "--camera",
+        "swing",
+        "--mask",  # a region without arrows: the converted motion estimator predicts its motion
+        small_photo / "water.png",
+        "--loop-steps",
+        "4",
+        "-o",
+        frames_dir,
+    ]
+    code = cli_main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"wrote {frames_dir}" in out
+    frames = [cv2.imread(str(p)) for p in sorted(frames_dir.glob("*.png"))]
+    assert len(frames) == 2
+    for frame in frames:
+        assert frame is not None and frame.shape == (40, 64, 3) and frame.dtype == np.uint8
+    assert not np.array_equal(frames[0], frames[1])  # camera and water moved between the frames
