@@ -125,11 +125,18 @@ def animate(project: Project, output: str | os.PathLike, progress: bool = False)
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
     frames = project_frames(prepared)
-    if progress:
-        from tqdm import tqdm
-
-        frames = tqdm(frames, total=len(prepared.trajectory), unit="frame", desc="rendering", leave=False)
     with VideoWriter(output, project.fps) as writer:
-        for frame in frames:
-            writer.write(frame)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(prepared.trajectory), unit="frame", desc="rendering", leave=False)
+        try:
+            for frame in frames:
+                writer.write(frame)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()  # erases the bar, so an error message starts on a clean line
     return writer.path
