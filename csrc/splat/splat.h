@@ -39,6 +39,24 @@ struct Params {
   int R;  // ceil(max_radius): the reference's candidate window is [floor(u - 0.5) - R + 1, ... + R]
 };
 
+// Params of one call with the Python scalars rounded to T as PyTorch rounds them (host code;
+// the intrinsics are set by the caller: the CUDA kernels read them from the device K tensor).
+template <typename T>
+inline Params<T> scalar_params(int64_t height, int64_t width, double znear, double tol, double max_radius,
+                               double eps) {
+  Params<T> p;
+  p.fx = p.fy = p.cx = p.cy = T(0);
+  p.znear = static_cast<T>(znear);
+  p.max_radius = static_cast<T>(max_radius);
+  p.tol_factor = static_cast<T>(1.0 + tol);
+  p.eps = static_cast<T>(eps);
+  p.cutoff = static_cast<T>(kWeightCutoff);
+  p.height = static_cast<int>(height);
+  p.width = static_cast<int>(width);
+  p.R = static_cast<int>(std::ceil(max_radius));
+  return p;
+}
+
 // A projected point and the exact pixel rectangle where its weight is non-zero
 // (rows ilo..ihi, columns jlo..jhi, inclusive, clipped to the image).
 template <typename T>
@@ -46,15 +64,6 @@ struct Footprint {
   T u, v, r, z;
   int32_t ilo, ihi, jlo, jhi;
 };
-
-template <typename T>
-CG3D_HD bool is_finite(T a) {
-#if defined(__CUDA_ARCH__)
-  return isfinite(a);
-#else
-  return std::isfinite(a);
-#endif
-}
 
 template <typename T>
 CG3D_HD T floor_t(T a) {
@@ -105,20 +114,48 @@ CG3D_HD bool axis_range(T c, T r, int R, int size, T cutoff, int32_t& lo, int32_
   return a <= b;
 }
 
+// Branch-free per-point steps of project_point, also called by the CPU kernel's vectorised
+// loops (under `#pragma omp simd`): no early exits, and `&` rather than `&&` so that every test
+// is evaluated. Keep the evaluation order: it is the reference's (see the top of this file).
+
+// True when x, y, z are finite and z > znear (x - x == 0 is false exactly for inf and NaN).
+template <typename T>
+CG3D_HD bool valid_point(T x, T y, T z, const Params<T>& p) {
+  return (x - x == T(0)) & (y - y == T(0)) & (z - z == T(0)) & (z > p.znear);
+}
+
+// Pinhole projection u = (fx * x) / z + cx, v = (fy * y) / z + cy.
+template <typename T>
+CG3D_HD void project_uv(T x, T y, T z, const Params<T>& p, T& u, T& v) {
+  u = p.fx * x / z + p.cx;
+  v = p.fy * y / z + p.cy;
+}
+
+// Footprint radius clamp(radius, 0.5, max_radius), NaN propagating like torch.clamp.
+template <typename T>
+CG3D_HD T clamp_radius(T radius, const Params<T>& p) {
+  const T r = radius < static_cast<T>(0.5) ? static_cast<T>(0.5) : radius;
+  return r > p.max_radius ? p.max_radius : r;
+}
+
+// True when the footprint of radius r around (u, v) may touch the image (the reference's
+// -r < u < W + r and -r < v < H + r). Comparisons are false for NaN, so this also rejects
+// non-finite u, v and r.
+template <typename T>
+CG3D_HD bool in_view(T u, T v, T r, const Params<T>& p) {
+  return (u > -r) & (u < static_cast<T>(p.width) + r) & (v > -r) & (v < static_cast<T>(p.height) + r);
+}
+
 // Projects one point and computes its footprint. Returns false when the point is discarded:
 // non-finite position, z <= znear, non-finite projection, or a footprint that cannot touch the
 // image (or touches it only with zero weights).
 template <typename T>
 CG3D_HD bool project_point(T x, T y, T z, T radius, const Params<T>& p, Footprint<T>& out) {
-  if (!(is_finite(x) && is_finite(y) && is_finite(z))) return false;
-  if (!(z > p.znear)) return false;
-  const T u = p.fx * x / z + p.cx;
-  const T v = p.fy * y / z + p.cy;
-  // clamp(radius, 0.5, max_radius), NaN propagating like torch.clamp.
-  T r = radius < static_cast<T>(0.5) ? static_cast<T>(0.5) : radius;
-  r = r > p.max_radius ? p.max_radius : r;
-  // Comparisons are false for NaN, so this also rejects non-finite u, v and r.
-  if (!(u > -r && u < static_cast<T>(p.width) + r && v > -r && v < static_cast<T>(p.height) + r)) return false;
+  if (!valid_point(x, y, z, p)) return false;
+  T u, v;
+  project_uv(x, y, z, p, u, v);
+  const T r = clamp_radius(radius, p);
+  if (!in_view(u, v, r, p)) return false;
   out.u = u;
   out.v = v;
   out.r = r;

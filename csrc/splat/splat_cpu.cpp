@@ -43,19 +43,11 @@ Params<T> make_params(const at::Tensor& K, int64_t height, int64_t width, double
                       double max_radius, double eps) {
   const at::Tensor k = K.to(at::kCPU).contiguous();
   const T* kp = k.data_ptr<T>();
-  Params<T> p;
+  Params<T> p = scalar_params<T>(height, width, znear, tol, max_radius, eps);
   p.fx = kp[0];
   p.fy = kp[4];
   p.cx = kp[2];
   p.cy = kp[5];
-  p.znear = static_cast<T>(znear);
-  p.max_radius = static_cast<T>(max_radius);
-  p.tol_factor = static_cast<T>(1.0 + tol);
-  p.eps = static_cast<T>(eps);
-  p.cutoff = static_cast<T>(kWeightCutoff);
-  p.height = static_cast<int>(height);
-  p.width = static_cast<int>(width);
-  p.R = static_cast<int>(std::ceil(max_radius));
   return p;
 }
 
@@ -110,15 +102,16 @@ struct Divisor<float> {
 };
 
 // Pass 1 of the forward on points [p0, p1): the range of row bands each point may touch
-// (first | last << 16, kInvalid when it is discarded). Same tests as project_point, written
-// without early exits so that the loop vectorises; the row range is conservative (a superset).
+// (first | last << 16, kInvalid when it is discarded). The tests are project_point's own
+// branch-free helpers (valid_point, project_uv, clamp_radius, in_view in splat.h), so that the
+// loop vectorises; the row range is conservative (a superset).
 constexpr uint32_t kInvalid = 0xffffffffu;
 
 template <typename T>
-void bin_points(const T* pts, const T* rad, int64_t p0, int64_t p1, const Params<T>& prm, int shift,
+void bin_points(const T* pts, const T* rad, int64_t p0, int64_t p1, const Params<T>& params, int shift,
                 uint32_t* pband) {
-  const T fx = prm.fx, fy = prm.fy, cx = prm.cx, cy = prm.cy, znear = prm.znear, rmax = prm.max_radius;
-  const T Wf = static_cast<T>(prm.width), Hf = static_cast<T>(prm.height), half = static_cast<T>(0.5);
+  const Params<T> prm = params;  // a local copy: the stores to pband cannot alias it
+  const T half = static_cast<T>(0.5);
   const int32_t hmax = prm.height - 1;
   constexpr int kB = 64;
   alignas(64) T bx[kB], by[kB], bz[kB];
@@ -134,14 +127,11 @@ void bin_points(const T* pts, const T* rad, int64_t p0, int64_t p1, const Params
 #pragma omp simd
     for (int t = 0; t < m; ++t) {
       const T x = bx[t], y = by[t], z = bz[t];
-      // x - x == 0 is false exactly for inf and NaN.
-      bool ok = (x - x == T(0)) & (y - y == T(0)) & (z - z == T(0)) & (z > znear);
-      const T zs = ok ? z : T(1);
-      const T u = fx * (ok ? x : T(0)) / zs + cx;
-      const T v = fy * (ok ? y : T(0)) / zs + cy;
-      T r = rq[t] < half ? half : rq[t];
-      r = r > rmax ? rmax : r;
-      ok = ok & (u > -r) & (u < Wf + r) & (v > -r) & (v < Hf + r);
+      bool ok = valid_point(x, y, z, prm);
+      T u, v;
+      project_uv(ok ? x : T(0), ok ? y : T(0), ok ? z : T(1), prm, u, v);
+      const T r = clamp_radius(rq[t], prm);
+      ok = ok & in_view(u, v, r, prm);
       const T vs = ok ? v : T(0), rs = ok ? r : T(1);
       int32_t lo = floor_i32(vs - half - rs), hi = floor_i32(vs - half + rs) + 1;
       lo = lo < 0 ? 0 : lo;
@@ -364,7 +354,6 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
   const int64_t Wz = W + 2 * kPad;
   const T inf = std::numeric_limits<T>::infinity();
   const T eps = prm.eps, cutoff = prm.cutoff, tolf = prm.tol_factor;
-  const T half = static_cast<T>(0.5);
   const int64_t max_taps = std::max(2 * prm.R, 4);
 #pragma omp parallel num_threads(nt) if (nbands > 1)
   {
@@ -405,11 +394,9 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
         bool unit = true;
 #pragma omp simd reduction(max : rmax) reduction(&& : unit)
         for (int t = 0; t < kBlock; ++t) {
-          // Pass 1 already rejected non-finite points and z <= znear.
-          bu[t] = prm.fx * bx[t] / bz[t] + prm.cx;
-          bv[t] = prm.fy * by[t] / bz[t] + prm.cy;
-          T r = br[t] < half ? half : br[t];
-          r = r > prm.max_radius ? prm.max_radius : r;
+          // Pass 1 (bin_points) already rejected the points that fail valid_point or in_view.
+          project_uv(bx[t], by[t], bz[t], prm, bu[t], bv[t]);
+          const T r = clamp_radius(br[t], prm);
           br[t] = r;
           rmax = r > rmax ? r : rmax;
           unit = unit && (r == T(1));

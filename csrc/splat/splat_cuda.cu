@@ -186,21 +186,6 @@ __global__ void point_grad_kernel(const T* __restrict__ pts, const T* __restrict
   }
 }
 
-template <typename T>
-Params<T> host_params(int64_t height, int64_t width, double znear, double tol, double max_radius, double eps) {
-  Params<T> p;
-  p.fx = p.fy = p.cx = p.cy = T(0);  // read from K on the device
-  p.znear = static_cast<T>(znear);
-  p.max_radius = static_cast<T>(max_radius);
-  p.tol_factor = static_cast<T>(1.0 + tol);
-  p.eps = static_cast<T>(eps);
-  p.cutoff = static_cast<T>(kWeightCutoff);
-  p.height = static_cast<int>(height);
-  p.width = static_cast<int>(width);
-  p.R = static_cast<int>(std::ceil(max_radius));
-  return p;
-}
-
 }  // namespace
 
 void splat_check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
@@ -229,7 +214,7 @@ std::vector<at::Tensor> splat_forward_cuda(const at::Tensor& points_, const at::
   AT_DISPATCH_FLOATING_TYPES(features.scalar_type(), "splat_forward_cuda", [&] {
     using Key = typename KeyType<scalar_t>::type;
     static_assert(sizeof(Key) == sizeof(scalar_t), "depth keys alias the z-min buffer");
-    const Params<scalar_t> prm = host_params<scalar_t>(height, width, znear, depth_tolerance, max_radius, eps);
+    const Params<scalar_t> prm = scalar_params<scalar_t>(height, width, znear, depth_tolerance, max_radius, eps);
     Key* keys = reinterpret_cast<Key*>(zmin.data_ptr<scalar_t>());
     // Key of +inf, computed on the host.
     const scalar_t inf = std::numeric_limits<scalar_t>::infinity();
@@ -286,7 +271,7 @@ std::vector<at::Tensor> splat_backward_cuda(const at::Tensor& grad_feat_, const 
   at::Tensor gW = at::empty({HW}, features.options());
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(features.scalar_type(), "splat_backward_cuda", [&] {
-    const Params<scalar_t> prm = host_params<scalar_t>(height, width, znear, depth_tolerance, max_radius, eps);
+    const Params<scalar_t> prm = scalar_params<scalar_t>(height, width, znear, depth_tolerance, max_radius, eps);
     pixel_grad_kernel<scalar_t><<<num_blocks(HW), kThreads, 0, stream>>>(
         HW, C, prm.eps, grad_feat.data_ptr<scalar_t>(), grad_alpha.data_ptr<scalar_t>(), out_feat.data_ptr<scalar_t>(),
         wsum.data_ptr<scalar_t>(), G.data_ptr<scalar_t>(), gW.data_ptr<scalar_t>());
