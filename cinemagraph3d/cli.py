@@ -115,7 +115,17 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
         default="heuristic",
         help="depth estimator when no --depth is given: heuristic (default) or hf",
     )
-    g.add_argument("--depth-model", help="local model directory for a learned depth back-end")
+    g.add_argument(
+        "--depth-model",
+        help="learned depth model: a local save_pretrained directory, or a model id already in the "
+        "local Hugging Face cache (nothing is downloaded unless --allow-download is given)",
+    )
+    g.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="let --depth-backend hf fetch --depth-model from the Hugging Face Hub into the local "
+        "cache when it is not there (off by default: cinemagraph3d never downloads on its own)",
+    )
     g.add_argument("--max-side", type=int, help="downscale the photo so its longer side is at most S pixels")
     g.add_argument(
         "--fov", type=float, help="field of view (degrees) across the longer side; default f = max(W, H)"
@@ -434,6 +444,22 @@ def _motion_extras(project, args):
     return project
 
 
+def _fetch_depth_model(project) -> None:
+    """``--allow-download``: load the learned depth model once with downloading allowed, which
+    puts it in the local Hugging Face cache; the render then loads it from there (local files only)
+    as always, and a saved project reproduces offline."""
+    if project.depth_backend != "hf" or not project.depth_model:
+        found = f"--depth-backend {project.depth_backend}" + (
+            "" if project.depth_model else " without --depth-model"
+        )
+        raise InputError("--allow-download", "--depth-backend hf with --depth-model", found)
+    if project.depth:
+        return  # the depth file is used; no model is needed
+    from .depth_learned import HFDepthEstimator
+
+    HFDepthEstimator(project.depth_model, allow_download=True)
+
+
 def _run(args) -> int:
     from .api import animate
 
@@ -441,6 +467,8 @@ def _run(args) -> int:
         return int(args.func(args))
     if args.command == "animate":
         project = _project_from_args(args)
+        if args.allow_download:
+            _fetch_depth_model(project)
         out = animate(project, args.output, progress=True)
         if args.save_project:
             from .project import save_project

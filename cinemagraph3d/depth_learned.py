@@ -2,7 +2,8 @@
 
 Models load from a local directory (``save_pretrained`` layout: ``config.json``, weights and
 ``preprocessor_config.json``) or from the local Hugging Face cache only. Nothing is downloaded
-unless the caller passes ``allow_download=True``; remote code is never executed
+unless the caller passes ``allow_download=True`` (CLI: ``animate --allow-download``), which
+loads with ``local_files_only=False``; remote code is never executed
 (``trust_remote_code=False``). ``transformers`` is an optional dependency, imported on first use.
 
 Output convention: a *relative disparity* map ``(1, H, W)`` in [0, 1] at the input resolution,

@@ -1,7 +1,13 @@
-"""Learned depth back-end on a tiny randomly initialised DPT model saved by the test itself."""
+"""Learned depth back-end on a tiny randomly initialised DPT model saved by the test itself.
+
+``transformers`` is optional: without it these tests skip, except under CI (``CI`` set), where a
+missing package is a failure (``pip install -e '.[dev]'`` installs it).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 
 import pytest
@@ -11,9 +17,16 @@ from cinemagraph3d.depth_learned import HFDepthEstimator, estimate_depth_hf
 from cinemagraph3d.errors import BackendError, InputError, WeightsError
 
 
+def require(module: str):
+    """Import an optional test dependency: skip without it, fail without it under CI."""
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
 @pytest.fixture(scope="module")
 def tiny_dpt(tmp_path_factory):
-    transformers = pytest.importorskip("transformers")
+    transformers = require("transformers")
     config = transformers.DPTConfig(
         hidden_size=32,
         num_hidden_layers=4,
@@ -36,8 +49,26 @@ def tiny_dpt(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def loads(monkeypatch):
+    """Records the keyword arguments of every ``from_pretrained`` call the code makes (model and
+    image processor), and never lets a test download: the real loader runs with
+    ``local_files_only=True`` whatever was asked. Tests assert on what the code *asked* for."""
+    calls: list[tuple[str, str, dict]] = []
+    try:
+        transformers = importlib.import_module("transformers")
+    except ImportError:
+        yield calls
+        return
+    for cls_name in ("AutoModelForDepthEstimation", "AutoImageProcessor"):
+        cls = getattr(transformers, cls_name)
+        original = cls.from_pretrained
+
+        def spy(source, *args, _original=original, _name=cls_name, **kwargs):
+            calls.append((_name, str(source), dict(kwargs)))
+            return _original(source, *args, **{**kwargs, "local_files_only": True})
+
+        monkeypatch.setattr(cls, "from_pretrained", spy)
+    yield calls
 
 
 def test_relative_disparity_shape_range_determinism(tiny_dpt):
@@ -63,16 +94,45 @@ def test_bad_image_is_refused(tiny_dpt):
         est(torch.zeros(3, 32, 32, dtype=torch.uint8))
 
 
-def test_missing_model_is_not_downloaded(tmp_path):
-    pytest.importorskip("transformers")
+def test_loads_local_files_only_by_default(tiny_dpt, loads):
+    require("transformers")
+    estimate_depth_hf(torch.rand(3, 32, 32), tiny_dpt)
+    HFDepthEstimator(tiny_dpt)
+    assert [name for name, _, _ in loads] == ["AutoModelForDepthEstimation", "AutoImageProcessor"] * 2
+    for _, source, kwargs in loads:
+        assert source == str(tiny_dpt)
+        assert kwargs.get("local_files_only") is True, kwargs
+        assert kwargs.get("trust_remote_code") is False, kwargs
+
+
+def test_download_only_when_asked(tiny_dpt, loads):
+    """The opt-in of the API (``allow_download=True``, also through ``DepthSettings``) asks the
+    loader for ``local_files_only=False``."""
+    require("transformers")
+    from cinemagraph3d.depth import DepthSettings, estimate_depth
+
+    HFDepthEstimator(tiny_dpt, allow_download=True)
+    estimate_depth_hf(torch.rand(3, 32, 32), tiny_dpt, allow_download=True)
+    estimate_depth(torch.rand(3, 32, 32), DepthSettings("hf", str(tiny_dpt), allow_download=True))
+    assert len(loads) == 6
+    assert all(kwargs.get("local_files_only") is False for _, _, kwargs in loads), loads
+    loads.clear()
+    estimate_depth(torch.rand(3, 32, 32), DepthSettings("hf", str(tiny_dpt)))
+    assert len(loads) == 2 and all(kwargs.get("local_files_only") is True for _, _, kwargs in loads)
+
+
+def test_missing_model_is_not_downloaded(tmp_path, loads):
+    require("transformers")
     with pytest.raises(WeightsError, match="allow_download=True"):
         estimate_depth_hf(torch.rand(3, 32, 32), tmp_path / "no-such-model")
     with pytest.raises(WeightsError, match="allow_download=True"):
         estimate_depth_hf(torch.rand(3, 32, 32), "someone/not-in-the-local-cache")
+    assert len(loads) == 2
+    assert all(kwargs.get("local_files_only") is True for _, _, kwargs in loads), loads
 
 
 def test_missing_processor_is_named(tiny_dpt, tmp_path):
-    transformers = pytest.importorskip("transformers")
+    transformers = require("transformers")
     model = transformers.AutoModelForDepthEstimation.from_pretrained(tiny_dpt, local_files_only=True)
     model.save_pretrained(tmp_path)
     with pytest.raises(WeightsError, match="preprocessor_config.json"):
@@ -83,3 +143,79 @@ def test_missing_transformers_raises_backend_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(BackendError, match="pip install transformers"):
         estimate_depth_hf(torch.rand(3, 32, 32), tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------
+# through the CLI
+
+
+@pytest.fixture
+def photo(tmp_path):
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.io import write_png
+
+    write_png(tmp_path / "photo.png", demo_scene(48, 32).image)
+    return tmp_path / "photo.png"
+
+
+def animate_argv(photo, model, out, *extra):
+    return [
+        "animate",
+        str(photo),
+        "--depth-backend",
+        "hf",
+        "--depth-model",
+        str(model),
+        "--frames",
+        "2",
+        "--camera",
+        "swing",
+        "--no-auto-sky",
+        *extra,
+        "-o",
+        str(out),
+    ]
+
+
+def test_cli_hf_depth_backend_renders(tiny_dpt, photo, tmp_path, loads, capsys):
+    import cv2
+
+    from cinemagraph3d.cli import main
+
+    require("transformers")
+    out = tmp_path / "frames"
+    code = main(animate_argv(photo, tiny_dpt, out))
+    assert code == 0, capsys.readouterr().err
+    frames = [cv2.imread(str(p)) for p in sorted(out.glob("*.png"))]
+    assert len(frames) == 2 and all(f.shape == (32, 48, 3) for f in frames)
+    assert [(name, source) for name, source, _ in loads] == [
+        ("AutoModelForDepthEstimation", str(tiny_dpt)),
+        ("AutoImageProcessor", str(tiny_dpt)),
+    ]
+    assert all(kwargs.get("local_files_only") is True for _, _, kwargs in loads), loads
+
+
+def test_cli_allow_download_is_the_only_way_to_download(tiny_dpt, photo, tmp_path, loads, capsys):
+    from cinemagraph3d.cli import main
+
+    require("transformers")
+    code = main(animate_argv(photo, tiny_dpt, tmp_path / "a", "--allow-download"))
+    assert code == 0, capsys.readouterr().err
+    # fetched once with downloading allowed, then loaded for the render from local files only
+    asked = [kwargs.get("local_files_only") for _, _, kwargs in loads]
+    assert asked == [False, False, True, True], loads
+    # refused where it would mean nothing
+    code = main(["animate", str(photo), "--allow-download", "-o", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--allow-download" in err and "--depth-backend hf" in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_help_documents_allow_download(capsys):
+    from cinemagraph3d.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["animate", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--allow-download" in text and "Hugging Face Hub" in text
