@@ -218,7 +218,7 @@ def test_empty_input():
     opac = torch.zeros(0, requires_grad=True)
     out = splat_native(pts, feats, opac, torch.zeros(0), K, h, w, *ARGS)
     assert [tuple(o.shape) for o in out] == [(3, h, w), (1, h, w), (1, h, w)]
-    assert all(float(o.abs().sum()) == 0 for o in out)
+    assert all(float(o.detach().abs().sum()) == 0 for o in out)
     gf, go = torch.autograd.grad(out[0].sum() + out[2].sum(), [feats, opac])
     assert gf.shape == (0, 3) and go.shape == (0,)
 
@@ -350,23 +350,88 @@ def test_non_contiguous_inputs():
     assert_outputs_close(got, ref, torch.float32)
 
 
-def test_input_validation_messages():
+def _bad_forward_inputs():
+    """(id, forward arguments, expected-shape text, actual-shape text) for each malformed input."""
     h, w = 4, 5
     K = _intrinsics(h, w)
     pts, f, o, r = torch.zeros(3, 3), torch.zeros(3, 2), torch.zeros(3), torch.zeros(3)
-    with pytest.raises(RuntimeError, match=r"features: expected shape \(3, C\).*found \[4, 2\]"):
-        _C.splat_forward(pts, torch.zeros(4, 2), o, r, K, h, w, *ARGS)
-    with pytest.raises(RuntimeError, match=r"points: expected shape \(P, 3\), found \[3, 2\]"):
-        _C.splat_forward(torch.zeros(3, 2), f, o, r, K, h, w, *ARGS)
-    with pytest.raises(RuntimeError, match=r"K: expected shape \(3, 3\)"):
-        _C.splat_forward(pts, f, o, r, torch.eye(4), h, w, *ARGS)
-    with pytest.raises(RuntimeError, match=r"opacity: expected shape \(3,\)"):
-        _C.splat_forward(pts, f, torch.zeros(2), r, K, h, w, *ARGS)
-    with pytest.raises(RuntimeError, match="dtype"):
+    return [
+        ("points", (torch.zeros(3, 2), f, o, r, K), "points: expected shape (P, 3)", "found [3, 2]"),
+        ("points-1d", (torch.zeros(9), f, o, r, K), "points: expected shape (P, 3)", "found [9]"),
+        (
+            "features-rows",
+            (pts, torch.zeros(4, 2), o, r, K),
+            "features: expected shape (3, C) with C >= 1",
+            "found [4, 2]",
+        ),
+        (
+            "features-no-channel",
+            (pts, torch.zeros(3, 0), o, r, K),
+            "features: expected shape (3, C) with C >= 1",
+            "found [3, 0]",
+        ),
+        ("opacity", (pts, f, torch.zeros(2), r, K), "opacity: expected shape (3,)", "found [2]"),
+        ("opacity-2d", (pts, f, torch.zeros(3, 1), r, K), "opacity: expected shape (3,)", "found [3, 1]"),
+        ("radius", (pts, f, o, torch.zeros(4), K), "radius: expected shape (3,)", "found [4]"),
+        ("K", (pts, f, o, r, torch.eye(4)), "K: expected shape (3, 3)", "found [4, 4]"),
+        ("K-flat", (pts, f, o, r, torch.zeros(9)), "K: expected shape (3, 3)", "found [9]"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_forward_inputs(), ids=lambda c: c[0])
+def test_input_validation_shape_messages(case):
+    """Every shape error names the input, the expected shape and the shape it found."""
+    _, tensors, expected, found = case
+    with pytest.raises(RuntimeError) as info:
+        _C.splat_forward(*tensors, 4, 5, *ARGS)
+    msg = str(info.value)
+    assert expected in msg and found in msg, msg
+
+
+def test_backward_validation_shape_messages():
+    """The backward binding checks the shapes of the gradients and saved buffers the same way."""
+    h, w = 4, 5
+    pts, feats, opac, rad, K = make_cloud(6, 2, h, w)
+    feat, _, _, wsum, zmin = _C.splat_forward(pts, feats, opac, rad, K, h, w, *ARGS, save_for_backward=True)
+    good = {"grad_features": torch.ones(2, h, w), "grad_alpha": torch.ones(1, h, w), "points": pts}
+    good.update(features=feats, opacity=opac, radius=rad, K=K, out_features=feat, coverage=wsum, zmin=zmin)
+    znear, tol, max_radius, eps = ARGS
+    scalars = dict(height=h, width=w, znear=znear, depth_tolerance=tol, max_radius=max_radius, eps=eps)
+
+    def backward(**bad):
+        return _C.splat_backward(**{**good, **bad}, **scalars, need_features=True, need_opacity=True)
+
+    gf, go = backward()  # the good arguments pass
+    assert gf.shape == (6, 2) and go.shape == (6,)
+    bad = [
+        ("grad_features", torch.ones(3, h, w), "grad_features: expected shape [2, 4, 5]", "found [3, 4, 5]"),
+        ("grad_alpha", torch.ones(h, w), "grad_alpha: expected shape [1, 4, 5]", "found [4, 5]"),
+        ("out_features", feat[:1], "features output: expected shape [2, 4, 5]", "found [1, 4, 5]"),
+        ("coverage", wsum[None], "coverage: expected shape [4, 5]", "found [1, 4, 5]"),
+        ("zmin", zmin[:, :4], "z-min buffer: expected shape [4, 5]", "found [4, 4]"),
+        # inputs shared with the forward get the forward's messages
+        ("opacity", opac[:5], "opacity: expected shape (6,)", "found [5]"),
+        ("K", K[:2], "K: expected shape (3, 3)", "found [2, 3]"),
+    ]
+    for name, tensor, expected, found in bad:
+        with pytest.raises(RuntimeError) as info:
+            backward(**{name: tensor})
+        msg = str(info.value)
+        assert expected in msg and found in msg, (name, msg)
+
+
+def test_input_validation_messages():
+    """Non-shape errors: dtype, image size and max_radius."""
+    h, w = 4, 5
+    K = _intrinsics(h, w)
+    pts, f, o, r = torch.zeros(3, 3), torch.zeros(3, 2), torch.zeros(3), torch.zeros(3)
+    with pytest.raises(RuntimeError, match=r"to have the dtype of features \(Float\), found Double"):
         _C.splat_forward(pts.double(), f, o, r, K, h, w, *ARGS)
-    with pytest.raises(RuntimeError, match="image size"):
+    with pytest.raises(RuntimeError, match=r"features: expected float32 or float64, found Int"):
+        _C.splat_forward(pts, f.int(), o, r, K, h, w, *ARGS)
+    with pytest.raises(RuntimeError, match=r"image size: expected 1 <= height \* width < 2\^31, found 0x5"):
         _C.splat_forward(pts, f, o, r, K, 0, w, *ARGS)
-    with pytest.raises(RuntimeError, match="max_radius"):
+    with pytest.raises(RuntimeError, match=r"max_radius: expected a value in \(0, 65536\], found 0"):
         _C.splat_forward(pts, f, o, r, K, h, w, 1e-3, 0.02, 0.0, 1e-6)
 
 
