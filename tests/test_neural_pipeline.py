@@ -68,7 +68,20 @@ def test_neural_preset_renders_deterministically(photo, weights, capsys):
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-def test_mask_without_arrows_uses_the_motion_estimator(photo, weights, capsys):
+def test_mask_without_arrows_uses_the_motion_estimator(photo, weights, capsys, monkeypatch):
+    import cinemagraph3d.motion as motion_pkg
+    from cinemagraph3d.io import read_image
+    from cinemagraph3d.motion import load_mask
+    from cinemagraph3d.neural import estimate_motion, load_neural_preset
+
+    integrated = []  # (field, num_steps) of every motion integration of the render
+    real_integrate = motion_pkg.integrate_motion
+
+    def spy(field, num_steps, **kwargs):
+        integrated.append((field, num_steps))
+        return real_integrate(field, num_steps, **kwargs)
+
+    monkeypatch.setattr(motion_pkg, "integrate_motion", spy)
     code, err = run(
         capsys,
         [
@@ -93,9 +106,99 @@ def test_mask_without_arrows_uses_the_motion_estimator(photo, weights, capsys):
         ],
     )
     assert code == 0, err
+    # the field the render integrated is exactly the estimator's field on the photo and the mask
+    assert len(integrated) == 1
+    used, steps = integrated[0]
+    assert steps == 8
+    image = read_image(photo / "photo.png")
+    mask = load_mask(photo / "water.png", 40, 64)
+    expected = estimate_motion(load_neural_preset(weights), image, mask)
+    torch.testing.assert_close(used.flow, expected.flow, rtol=0, atol=0)
+    torch.testing.assert_close(used.mask, expected.mask, rtol=0, atol=0)
+    assert used.flow[:, mask].abs().max() > 0 and bool((used.flow[:, ~mask] == 0).all())
     m = frames(photo / "m")
     water = cv2.imread(str(photo / "water.png"), cv2.IMREAD_GRAYSCALE) > 0
     assert np.abs(m[2].astype(int) - m[0].astype(int))[water].mean() > 0  # the estimator moved the water
+
+
+class ConstantFlow(torch.nn.Module):
+    """Stands in for the motion network: a constant ``(dx, dy)`` in px/frame at the network size."""
+
+    def __init__(self, dx: float, dy: float) -> None:
+        super().__init__()
+        self.register_buffer("flow", torch.tensor([dx, dy]).view(1, 2, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = x
+        return self.flow.expand(x.shape[0], 2, *x.shape[2:])
+
+
+class EchoHint(torch.nn.Module):
+    """Stands in for the motion network: returns the hint channels it was given."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 4:6]
+
+
+def stub_preset(net: torch.nn.Module):
+    """A neural preset whose motion estimator runs ``net`` in place of the SPADE U-Net (all the
+    estimator's pre- and post-processing is kept)."""
+    from cinemagraph3d.models import create_model
+    from cinemagraph3d.neural import NeuralPreset
+
+    estimator = create_model("motion_estimator", base_filters=8, spade_hidden=16)  # input_size 768
+    assert estimator.config["input_size"] == 768
+    estimator.forward = net.forward  # the instance attribute wins over the class's forward
+    return NeuralPreset(encoder=None, decoder=None, motion=estimator)
+
+
+def box(h, w, top, bottom, left, right):
+    m = torch.zeros(h, w, dtype=torch.bool)
+    m[top:bottom, left:right] = True
+    return m
+
+
+def test_estimator_flow_is_rescaled_from_768_to_the_working_size():
+    """Known answer: the network's flow (px/frame at 768x768) becomes ``flow * (W/768, H/768)``
+    at the working size ``W x H`` (each axis by its own ratio) inside the mask, exactly 0 outside.
+
+    Near the mask's edge the reference's 15x15 box filter (at 768) averages in zeros, so the
+    equality is checked on the mask eroded by 2 working pixels (> 7 px at 768 plus the area
+    resampling of the mask edge); over the whole mask the field lies between 0 and that value.
+    """
+    from cinemagraph3d.neural import estimate_motion
+
+    H, W = 40, 64  # 768/64 = 12 and 768/40 = 19.2: different scales per axis
+    net = ConstantFlow(6.0, -9.6)
+    preset = stub_preset(net)
+    image = torch.rand(3, H, W, generator=torch.Generator().manual_seed(0))
+    mask = box(H, W, 8, 32, 12, 52)
+    field = estimate_motion(preset, image, mask)
+    assert tuple(net.seen.shape) == (1, 6, 768, 768)  # the network ran at 768x768
+    expected = torch.tensor([6.0 * W / 768, -9.6 * H / 768]).view(2, 1, 1)  # (0.5, -0.5) px/frame
+    interior = box(H, W, 10, 30, 14, 50)
+    flow = field.flow
+    assert flow.shape == (2, H, W)
+    torch.testing.assert_close(flow[:, interior], expected.expand(2, H, W)[:, interior], rtol=1e-5, atol=1e-6)
+    assert bool((flow[:, ~mask] == 0).all())
+    ratio = flow[:, mask] / expected.view(2, 1)
+    assert bool((ratio >= -1e-6).all() and (ratio <= 1 + 1e-5).all())
+
+
+def test_estimator_hint_round_trips_through_the_network_scale():
+    """A hint in px/frame at the working size is scaled by (768/W, 768/H) for the network and the
+    output back by (W/768, H/768): a network that echoes its hint returns the hint."""
+    from cinemagraph3d.neural import estimate_motion
+
+    H, W = 40, 64
+    preset = stub_preset(EchoHint())
+    image = torch.rand(3, H, W, generator=torch.Generator().manual_seed(1))
+    mask = box(H, W, 8, 32, 12, 52)
+    hint = torch.tensor([1.5, 0.75]).view(2, 1, 1).expand(2, H, W).clone()
+    field = estimate_motion(preset, image, mask, hint)
+    interior = box(H, W, 10, 30, 14, 50)
+    torch.testing.assert_close(field.flow[:, interior], hint[:, interior], rtol=1e-5, atol=1e-6)
+    assert bool((field.flow[:, ~mask] == 0).all())
 
 
 def test_estimate_motion_is_zero_outside_mask(weights):
