@@ -173,8 +173,25 @@ def _build_lpips(checkpoint: Path):
 
 
 def lpips_distance(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """LPIPS (AlexNet, Zhang et al. 2018) averaged over frames; unitless, 0 for identical images
-    (lower is better). Inputs ``(3, H, W)`` or ``(K, 3, H, W)`` in [0, 1] (scaled to [-1, 1]).
+    """LPIPS (Zhang et al. 2018, AlexNet backbone, ``lpips`` v0.1 linear heads) averaged over frames.
+
+    For one frame pair ``x`` (prediction) and ``y`` (target), both scaled from [0, 1] to [-1, 1]::
+
+        LPIPS(x, y) = Σ_l 1/(H_l W_l) Σ_{h,w} Σ_c w_{l,c} (x̂^l_{c,h,w} − ŷ^l_{c,h,w})²
+
+    where ``l`` runs over the five AlexNet ReLU layers (relu1 … relu5), ``x̂^l = f^l(x) /
+    ||f^l(x)||₂`` are the layer's activations normalised to unit length along the channels at
+    each position, and ``w_{l,c} ≥ 0`` are the learned per-channel weights. The result is the mean
+    over the ``K`` frames: ``(1/K) Σ_k LPIPS(pred_k, target_k)``.
+
+    Units: none (a weighted squared distance between unit-normalised features); 0 for identical
+    images, larger = more different perceptually (typically below 1). Lower is better.
+
+    Args:
+        pred, target: ``(3, H, W)`` or ``(K, 3, H, W)`` RGB in [0, 1], same shape.
+
+    Returns:
+        The frame-averaged LPIPS distance (a Python float).
 
     Raises:
         BackendError: the ``lpips`` package or the local AlexNet weights are missing (see
