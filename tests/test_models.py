@@ -255,11 +255,20 @@ def test_partial_conv_fast_mask_sum_equals_convolution():
 # determinism
 
 
+DETERMINISM_CONFIG = {
+    "motion_estimator": {"input_size": 256},
+    "depth_inpaint": {"base_channels": 16},
+    "color_inpaint": {"base_channels": 16},
+}
+
+
 @torch.no_grad()
-@pytest.mark.parametrize("name", ["feature_encoder", "image_decoder", "motion_estimator"])
+@pytest.mark.parametrize(
+    "name", ["feature_encoder", "image_decoder", "motion_estimator", "depth_inpaint", "color_inpaint"]
+)
 def test_determinism(name):
-    a = seeded(name, seed=3, **({"input_size": 256} if name == "motion_estimator" else {})).eval()
-    b = seeded(name, seed=3, **({"input_size": 256} if name == "motion_estimator" else {})).eval()
+    a = seeded(name, seed=3, **DETERMINISM_CONFIG.get(name, {})).eval()
+    b = seeded(name, seed=3, **DETERMINISM_CONFIG.get(name, {})).eval()
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
     gen = torch.Generator().manual_seed(5)
@@ -269,9 +278,17 @@ def test_determinism(name):
     elif name == "image_decoder":
         x = torch.rand(1, 37, 64, 64, generator=gen)
         assert torch.equal(a(x, x, 0.3), b(x, x, 0.3))
-    else:
+    elif name == "motion_estimator":
         x = torch.rand(1, 6, 256, 256, generator=gen)
         assert torch.equal(a(x), b(x))
+    else:  # inpainting nets: [data (1 or 3), edge (0), context, holes] at a multiple of 128
+        data = torch.rand(1, 1 if name == "depth_inpaint" else 3, 128, 256, generator=gen)
+        context = (torch.rand(1, 1, 128, 256, generator=gen) > 0.5).float()
+        holes = 1.0 - context
+        x = torch.cat([data * context, torch.zeros_like(holes), context, holes], 1)
+        out = a(x)
+        assert out.shape == (1, data.shape[1], 128, 256)
+        assert torch.equal(out, a(x)) and torch.equal(out, b(x))
 
 
 # ----------------------------------------------------------------------------------------------
