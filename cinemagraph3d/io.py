@@ -189,7 +189,8 @@ class VideoWriter(contextlib.AbstractContextManager):
     """Streaming writer chosen by the output suffix; atomic on success.
 
     ``.mp4``: H.264, yuv420p via imageio-ffmpeg (odd sizes are padded to even by edge
-    replication). ``.gif`` / ``.webp``: animated, looping forever. No suffix: a directory of
+    replication). ``.gif`` (one 256-colour palette per frame, no dithering) / ``.webp`` (lossy,
+    quality 90): animated, looping forever, also encoded by ffmpeg as the frames arrive. No suffix: a directory of
     ``0000.png, 0001.png, ...``. Frames go to a temporary sibling path renamed on ``close``; on an
     exception inside the ``with`` block the temporary output is deleted and nothing is left.
 
@@ -229,7 +230,6 @@ class VideoWriter(contextlib.AbstractContextManager):
         self.kind = self.path.suffix.lower().lstrip(".") or "dir"
         self.count = 0
         self._gen = None
-        self._pil = None
         parent = self.path.resolve().parent
         # The access check in check_output_path cannot see a read-only file system or a full
         # disk: creating the temporary output is the real test, and its failure is a user error
@@ -263,61 +263,60 @@ class VideoWriter(contextlib.AbstractContextManager):
             if not ok:
                 raise OSError(f"PNG encoding of frame {self.count} failed")
             (self._tmp / f"{self.count:04d}.png").write_bytes(buf.tobytes())
-        elif self.kind == "mp4":
-            h, w = arr.shape[:2]
-            if h % 2 or w % 2:
-                arr = np.pad(arr, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            if self._gen is None:
-                import imageio_ffmpeg
-
-                self._gen = imageio_ffmpeg.write_frames(
-                    str(self._tmp),
-                    (arr.shape[1], arr.shape[0]),
-                    fps=self.fps,
-                    codec="libx264",
-                    pix_fmt_out="yuv420p",
-                    quality=self.quality,
-                    macro_block_size=2,
-                    output_params=["-preset", self.preset],
-                    ffmpeg_log_level="error",
-                )
-                self._gen.send(None)
-            self._gen.send(np.ascontiguousarray(arr))
         else:
-            self._write_pil(arr)
+            if self.kind == "mp4":
+                h, w = arr.shape[:2]
+                if h % 2 or w % 2:
+                    arr = np.pad(arr, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            if self._gen is None:
+                self._gen = self._open_ffmpeg(arr.shape[1], arr.shape[0])
+            self._gen.send(np.ascontiguousarray(arr))
         self.count += 1
 
-    def _write_pil(self, arr: np.ndarray) -> None:
-        # GIF / WebP: frames are appended to an open Pillow encoder stream one at a time.
-        from PIL import Image
+    def _open_ffmpeg(self, width: int, height: int):
+        """An imageio-ffmpeg writer for ``self.kind``; frames are piped to ffmpeg one at a time,
+        so memory does not grow with the frame count (GIF and WebP included)."""
+        import imageio_ffmpeg
 
-        im = Image.fromarray(arr)
-        if self.kind == "gif":
-            im = im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-        if self._pil is None:
-            self._pil = []
-        self._pil.append(im)
+        if self.kind == "mp4":
+            opts = dict(
+                codec="libx264",
+                pix_fmt_out="yuv420p",
+                quality=self.quality,
+                macro_block_size=2,
+                output_params=["-preset", self.preset],
+            )
+        elif self.kind == "gif":
+            # One 256-colour palette per frame (palettegen in single-frame mode), no dithering.
+            graph = "split[a][b];[a]palettegen=stats_mode=single:reserve_transparent=0[p];[b][p]paletteuse=new=1:dither=none"
+            opts = dict(
+                codec="gif",
+                pix_fmt_out="pal8",
+                quality=None,
+                macro_block_size=1,
+                output_params=["-filter_complex", graph, "-loop", "0"],
+            )
+        else:  # webp: lossy, quality 90, looping forever
+            opts = dict(
+                codec="libwebp_anim",
+                pix_fmt_out="yuv420p",
+                quality=None,
+                macro_block_size=1,
+                output_params=["-lossless", "0", "-quality", "90", "-loop", "0"],
+            )
+        gen = imageio_ffmpeg.write_frames(
+            str(self._tmp), (width, height), fps=self.fps, ffmpeg_log_level="error", **opts
+        )
+        gen.send(None)
+        return gen
 
     def close(self) -> Path:
         """Finish the file and move it into place; returns the final path."""
         if self._gen is not None:
             self._gen.close()
             self._gen = None
-        if self.kind in ("gif", "webp"):
-            frames = self._pil or []
-            if not frames:
-                raise InputError("video", "at least one frame", "0 frames")
-            extra = {"lossless": False, "quality": 90} if self.kind == "webp" else {"disposal": 1}
-            frames[0].save(
-                self._tmp,
-                format=self.kind.upper(),
-                save_all=True,
-                append_images=frames[1:],
-                duration=round(1000.0 / self.fps),
-                loop=0,
-                **extra,
-            )
-            self._pil = None
+        if self.kind != "dir" and self.count == 0:
+            raise InputError("video", "at least one frame", "0 frames")
         if self.kind == "dir":
             if self.path.exists():
                 shutil.rmtree(self.path)
@@ -330,7 +329,6 @@ class VideoWriter(contextlib.AbstractContextManager):
             with contextlib.suppress(Exception):
                 self._gen.close()
             self._gen = None
-        self._pil = None
         if self._tmp.is_dir():
             shutil.rmtree(self._tmp, ignore_errors=True)
         else:
