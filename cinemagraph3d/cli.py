@@ -554,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
     except Cinemagraph3DError as exc:
         print(f"cinemagraph3d: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, permissions changed mid-run, ...: one line, not a traceback
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"cinemagraph3d: error: system error{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("cinemagraph3d: interrupted", file=sys.stderr)
         return 130

@@ -153,3 +153,37 @@ def test_unwritable_output(photo, capsys):
     assert code == 2 and "directory" in e
     code, _, e = run(capsys, ["animate", photo / "photo.png", "-o", photo / "out.avi"])
     assert code == 2
+
+
+def test_os_error_while_writing_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    """A system error during the run (e.g. a full disk while writing) is one line and exit 2,
+    and the temporary output is removed."""
+    from cinemagraph3d import io as c3io
+
+    def full_disk(self, frame):
+        raise OSError(28, "No space left on device", str(self._tmp))
+
+    monkeypatch.setattr(c3io.VideoWriter, "write", full_disk)
+    code = main(["demo", "-o", str(tmp_path / "d.mp4"), "--size", "32x18", "--frames", "2"])
+    # what a terminal shows: the progress bar is erased by '\r', the error is one line
+    shown = [ln.split("\r")[-1].strip() for ln in capsys.readouterr().err.split("\n")]
+    shown = [ln for ln in shown if ln]
+    assert code == 2
+    assert len(shown) == 1 and "No space left on device" in shown[0], shown
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_docs_cli_md_shows_the_current_help(monkeypatch, capsys):
+    """Every ``usage: cinemagraph3d CMD`` block in docs/cli.md is CMD's current --help (at 100
+    columns), so the documentation cannot drift from the options."""
+    import re
+    from pathlib import Path
+
+    monkeypatch.setenv("COLUMNS", "100")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    blocks = re.findall(r"```\n(usage: cinemagraph3d (\S+).*?)\n```", text, flags=re.S)
+    assert len(blocks) >= 6
+    for block, cmd in blocks:
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        assert capsys.readouterr().out.rstrip("\n") == block, f"docs/cli.md: `{cmd} --help` is out of date"
