@@ -7,8 +7,8 @@ Usage::
 
 The photo is the procedural demo landscape saved as JPEG (its depth is *not* written: the
 animate call estimates depth like it would for any photo). The annotation is what a user would
-draw in labelme: two ``motion`` polygons (the left and right halves of the lake, traced from
-its outline) and six ``hint`` lines along the water, 50–75 px long (1.0–1.5 px/frame with the
+draw in labelme: ``motion`` polygons covering the lake around the rock standing in it (labelme
+polygons have no holes, so the lake is outlined in pieces) and six ``hint`` lines along the water, 50–75 px long (1.0–1.5 px/frame with the
 default hint scale 0.02).
 """
 
@@ -24,16 +24,31 @@ import numpy as np
 from cinemagraph3d.demo import demo_scene
 
 
-def _polygons(mask: np.ndarray, split_x: int) -> list[list[list[float]]]:
-    """Outline polygons (labelme point lists, pixel-centre coordinates) of the mask's two halves."""
+def _polygons(mask: np.ndarray) -> list[list[list[float]]]:
+    """Hole-free outline polygons (labelme point lists, pixel-centre coordinates) covering the mask.
+
+    labelme polygons cannot have holes, so, like a user drawing around the rock, the mask is cut
+    into vertical strips along a line through the middle of every hole (each piece of the ring
+    around a hole is then C-shaped, without a hole) and each connected piece of a strip is outlined.
+    """
+    m8 = mask.astype(np.uint8)
+    contours, hier = cv2.findContours(m8, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    cuts = {0, mask.shape[1]}
+    for c, h in zip(contours, hier[0]):
+        if h[3] >= 0:  # a hole: cut through its middle
+            x, _, w, _ = cv2.boundingRect(c)
+            cuts.add(x + w // 2)
+    cuts = sorted(cuts)
     out = []
-    for lo, hi in ((0, split_x), (split_x, mask.shape[1])):
-        half = np.zeros_like(mask, np.uint8)
-        half[:, lo:hi] = mask[:, lo:hi]
-        contours, _ = cv2.findContours(half, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        c = max(contours, key=cv2.contourArea)
-        c = cv2.approxPolyDP(c, 1.5, True)[:, 0, :]
-        out.append([[float(x) + 0.5, float(y) + 0.5] for x, y in c])
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        strip = np.zeros_like(m8)
+        strip[:, lo:hi] = m8[:, lo:hi]
+        pieces, _ = cv2.findContours(strip, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for c in pieces:
+            if cv2.contourArea(c) < 16:
+                continue
+            c = cv2.approxPolyDP(c, 1.0, True)[:, 0, :]
+            out.append([[float(x) + 0.5, float(y) + 0.5] for x, y in c])
     return out
 
 
@@ -52,8 +67,7 @@ def main() -> None:
     water = d.water.numpy().astype(np.uint8)
     ys, xs = np.nonzero(water)
     shapes = [
-        {"label": "motion_water", "shape_type": "polygon", "points": p, "flags": {}}
-        for p in _polygons(water, int(np.median(xs)))
+        {"label": "motion_water", "shape_type": "polygon", "points": p, "flags": {}} for p in _polygons(water)
     ]
     # Six hint lines: a 2×3 grid over the lake, pointing right and slightly towards the viewer.
     y0, y1 = np.percentile(ys, [30, 75])
@@ -78,7 +92,7 @@ def main() -> None:
     (args.out / "photo.json").write_text(json.dumps(doc, indent=1))
     hints = sum(s["shape_type"] == "line" for s in shapes)
     print(
-        f"wrote {args.out / 'photo.jpg'} ({w}x{h}) and {args.out / 'photo.json'} (2 polygons, {hints} hints)"
+        f"wrote {args.out / 'photo.jpg'} ({w}x{h}) and {args.out / 'photo.json'} ({len(shapes) - hints} polygons, {hints} hints)"
     )
 
 
