@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from _optional import require
 
 from cinemagraph3d.cli import main
 from cinemagraph3d.controls import (
@@ -164,12 +165,7 @@ def test_mask_overlay_is_a_pure_picture():
 
 
 def _tiny_sam():
-    # optional back-end: skip without segment_anything, but fail under CI, where the dev extra
-    # installs it and a skip would hide a broken install
-    if os.environ.get("CI"):
-        import segment_anything as sa
-    else:
-        sa = pytest.importorskip("segment_anything")
+    sa = require("segment_anything")  # optional back-end (see tests/_optional.py)
     from functools import partial
 
     m = sa.modeling
@@ -663,9 +659,9 @@ def test_cli_bad_project_regions(files, capsys):
 
 
 def test_notebook_runs_headless(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
+    nbformat = require("nbformat")
+    nbclient = require("nbclient")
+    require("ipykernel")
     src = os.path.join(os.path.dirname(__file__), "..", "examples", "controllable_motion.ipynb")
     shutil.copy(src, tmp_path / "nb.ipynb")
     nb = nbformat.read(tmp_path / "nb.ipynb", as_version=4)

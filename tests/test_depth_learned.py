@@ -7,21 +7,14 @@ missing package is a failure (``pip install -e '.[dev]'`` installs it).
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import pytest
 import torch
+from _optional import require
 
 from cinemagraph3d.depth_learned import HFDepthEstimator, estimate_depth_hf
 from cinemagraph3d.errors import BackendError, InputError, WeightsError
-
-
-def require(module: str):
-    """Import an optional test dependency: skip without it, fail without it under CI."""
-    if os.environ.get("CI"):
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _optional import require
 
 from cinemagraph3d.errors import BackendError, InputError
 from cinemagraph3d.eval import metrics as M
@@ -92,8 +93,8 @@ def test_lpips_is_skipped_cleanly_without_local_weights(tmp_path, monkeypatch):
 
 
 def test_lpips_with_local_weights(tmp_path, monkeypatch):
-    pytest.importorskip("lpips")
-    tv = pytest.importorskip("torchvision")
+    require("lpips")
+    tv = require("torchvision")
     (tmp_path / "checkpoints").mkdir()
     torch.save(tv.models.alexnet().state_dict(), tmp_path / "checkpoints" / "alexnet-test.pth")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
