@@ -18,7 +18,7 @@ from .features import lift_ldi
 from .geometry.camera import PinholeCamera, pixel_grid, transform_points, unproject_depth
 from .geometry.trajectory import Trajectory, safe_zoom
 from .ldi import LDISettings, build_ldi
-from .render.fuse import FusionSettings, fill_holes, fuse_bidirectional
+from .render.fuse import FAR_BIAS, FusionSettings, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, splat_points
 from .types import DepthMap, FeatureCloud, LayeredDepthImage, SplatResult
 
@@ -63,6 +63,8 @@ class RenderSettings:
             (forward cloud only; a baseline).
         safe_zoom: apply the automatic safe zoom (see :func:`geometry.trajectory.safe_zoom`).
         fill_holes: fill uncovered pixels by push–pull.
+        fill_far_bias: background preference ``β`` of the hole filling (see
+            :func:`~cinemagraph3d.render.fill_holes`; 0: plain push–pull).
         backend: splatting backend (``None``: automatic).
         neural: a :class:`~cinemagraph3d.neural.NeuralPreset`: frames are decoded by its U-Net
             from 37-channel splats (the scene's points must carry RGB + 32 features); ``None``:
@@ -74,6 +76,7 @@ class RenderSettings:
     mode: str = "symmetric"
     safe_zoom: bool = True
     fill_holes: bool = True
+    fill_far_bias: float = FAR_BIAS
     backend: str | None = None
     neural: object | None = None
 
@@ -316,7 +319,11 @@ def render_frames(
             else:
                 bwd = _splat(scene, p_bwd, T, K, settings)
                 res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
-        feats = fill_holes(res.features, res.alpha) if settings.fill_holes else res.features
+        feats = (
+            fill_holes(res.features, res.alpha, res.depth, settings.fill_far_bias)
+            if settings.fill_holes
+            else res.features
+        )
         frame = feats[:3].clamp(0.0, 1.0)
         yield (frame, res) if return_aux else frame
 

@@ -227,7 +227,7 @@ def test_fractional_scene_time_equals_direct_fusion():
             pts[:, :2] += d * z / f
             res.append(c3.splat_points(pts, cloud.features, cloud.alpha, ones, Kmat, cam.height, cam.width))
         fused = fuse_bidirectional(res[0], res[1], t, N, scene.z_near)
-        expect = fill_holes(fused.features, fused.alpha)[:3].clamp(0, 1)
+        expect = fill_holes(fused.features, fused.alpha, fused.depth)[:3].clamp(0, 1)
         torch.testing.assert_close(frame, expect, rtol=0, atol=1e-5)
     # fractional t is a real in-between: frame 1 (t = 2.4) differs from t = 2 and t = 3
     other = list(c3.render_frames(scene, c3.make_trajectory(c3.TrajectorySettings("static", 2), cam, 1, 1),
@@ -360,3 +360,62 @@ def test_custom_trajectory_k_used_exactly_without_safe_zoom():
     vv, uu = torch.meshgrid(torch.arange(H) + 0.5, torch.arange(W) + 0.5, indexing="ij")
     cu, cv = float((g * uu).sum() / g.sum()), float((g * vv).sum() / g.sum())
     assert abs(cu - u) < 0.05 and abs(cv - v) < 0.05, ((cu, cv), (u, v))
+
+
+def _near_over_far_row(edge: float):
+    """A near plane (colour 1, z = 1) ending at ``u = edge`` over a far plane (colour 0, z = 4),
+    splatted into 4×10 pixels."""
+    H, W = 4, 10
+    Kd = torch.tensor([[10.0, 0, W / 2], [0, 10.0, H / 2], [0, 0, 1]], dtype=torch.float64)
+    uvb = pixel_grid(H, W, dtype=torch.float64).permute(1, 2, 0).reshape(-1, 2)
+    back = unproject_depth(uvb, torch.full((H * W,), 4.0, dtype=torch.float64), Kd)
+    n = math.floor(edge) + 1
+    uvf = pixel_grid(H, n, dtype=torch.float64).permute(1, 2, 0).reshape(-1, 2)
+    uvf[:, 0] += edge - n
+    front = unproject_depth(uvf, torch.full((H * n,), 1.0, dtype=torch.float64), Kd)
+    pts = torch.cat([front, back])
+    feats = torch.cat([torch.ones(H * n, 1), torch.zeros(H * W, 1)]).double()
+    one = torch.ones(len(pts), dtype=torch.float64)
+    return c3.splat_points(pts, feats, one, one, Kd, H, W)
+
+
+@pytest.mark.parametrize("edge", [4.3, 4.5, 4.7])
+def test_depth_aware_fill_makes_occlusion_edges_coverage_correct(edge):
+    """With the splatted depth, hole filling composites the partly covered edge pixel over the far
+    colour: value = near coverage (exact anti-aliasing), where the plain fill mixes both sides."""
+    out = _near_over_far_row(edge)
+    cover = edge - 4.0  # pixel 4 spans [4, 5)
+    plain = fill_holes(out.features, out.alpha)[0, 1]
+    aware = fill_holes(out.features, out.alpha, out.depth)[0, 1]
+    assert abs(float(aware[4]) - cover) < 0.01
+    assert float(plain[4]) > cover + 0.1  # the plain fill is biased to the near colour
+    torch.testing.assert_close(aware[:4], torch.ones(4, dtype=aware.dtype))
+    torch.testing.assert_close(aware[5:], torch.zeros(5, dtype=aware.dtype))
+    # far_bias = 0 is the plain fill
+    torch.testing.assert_close(
+        fill_holes(out.features, out.alpha, out.depth, far_bias=0.0), fill_holes(out.features, out.alpha)
+    )
+
+
+def test_depth_aware_fill_leaves_empty_pixels_to_push_pull():
+    """Empty pixels (alpha 0) get the plain push–pull fill with or without depth; covered pixels
+    are untouched."""
+    H, W = 8, 16
+    feats = torch.zeros(1, H, W)
+    feats[:, :, :6] = 1.0
+    alpha = torch.ones(1, H, W)
+    alpha[:, :, 6:10] = 0.0  # a disoccluded gap between a near and a far surface
+    depth = torch.full((1, H, W), 4.0)
+    depth[:, :, :6] = 1.0
+    depth[:, :, 6:10] = 0.0
+    aware = fill_holes(feats, alpha, depth)
+    torch.testing.assert_close(aware, fill_holes(feats, alpha))
+    torch.testing.assert_close(aware[:, :, :6], feats[:, :, :6])
+
+
+def test_fill_holes_rejects_bad_depth_and_bias():
+    f, a = torch.zeros(1, 4, 4), torch.zeros(1, 4, 4)
+    with pytest.raises(c3.InputError, match="depth"):
+        fill_holes(f, a, torch.zeros(1, 3, 3))
+    with pytest.raises(c3.InputError, match="far_bias"):
+        fill_holes(f, a, torch.zeros(1, 4, 4), far_bias=float("nan"))

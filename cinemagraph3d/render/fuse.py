@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -146,17 +147,54 @@ def _upsample_at(
     return top * (1 - fr) + bot * fr
 
 
-def fill_holes(features: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def _local_mean(num: torch.Tensor, den: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``Σ num / Σ den`` over the 3×3 neighbourhood (clipped to the image) of the given pixels;
+    ``(C, n)``, ``nan`` where ``Σ den`` is 0."""
+    C, H, W = num.shape
+    both = F.pad(torch.cat([num, den], 0), (1, 1, 1, 1)).reshape(C + 1, -1)  # zero border
+    centre = (rows + 1) * (W + 2) + (cols + 1)
+    acc = None
+    for off in (-(W + 2), 0, W + 2):
+        for dx in (-1, 0, 1):
+            g = torch.index_select(both, 1, centre + (off + dx))
+            acc = g if acc is None else acc.add_(g)
+    s, w = acc[:C], acc[C:]
+    return torch.where(w > 0, s / w.clamp(min=1e-30), torch.full_like(s, float("nan")))
+
+
+#: Default strength ``β`` of the background preference of :func:`fill_holes` with a depth map.
+FAR_BIAS = 10.0
+
+
+def fill_holes(
+    features: torch.Tensor,
+    alpha: torch.Tensor,
+    depth: torch.Tensor | None = None,
+    far_bias: float = FAR_BIAS,
+) -> torch.Tensor:
     """Composite a splatted feature map over a push–pull fill of itself.
 
-    ``out = α·X + (1 - α)·fill`` where ``fill`` is :func:`push_pull` of ``X`` weighted by ``α``;
+    ``out = α·X + (1 - α)·fill`` where ``fill`` is a push–pull of ``X`` weighted by ``α``;
     fully covered pixels (``α >= 1``) are returned unchanged. Only the pixels with ``α < 1`` are
     touched at full resolution (the pyramid starts at half resolution), so the cost is about one
     pass over the frame plus the holes.
 
+    With ``depth``, partly covered pixels (``0 < α < 1``, e.g. the edge pixel of a near surface
+    whose far side was rejected by the soft z-buffer) are composited over the background instead:
+    their ``fill`` is the mean of the pixel's 3×3 neighbourhood at full resolution weighted by
+    ``α·b``, ``b = exp(-β·d / d_max)``, where ``d = 1 / depth`` is a covered pixel's disparity and
+    ``d_max`` the largest in the frame. Across an occlusion edge the far side outweighs the near
+    side by ``exp(β·Δd / d_max)`` (``β = 10``: a depth ratio of 1.5 at the nearest depth gives
+    ≈ 28×), so a pixel a near surface covers by a fraction ``c`` becomes ``c·near + (1 − c)·far``:
+    coverage anti-aliasing (the plain fill mixes the near colour in again). Within one surface
+    ``d`` barely changes and the weights are uniform. Empty pixels (``α = 0``) are filled by the
+    plain push–pull either way.
+
     Args:
         features: ``(C, H, W)`` normalised features.
         alpha: ``(1, H, W)`` coverage in [0, 1].
+        depth: optional ``(1, H, W)`` splatted z-depth (scene units; 0 where nothing landed).
+        far_bias: ``β`` (≥ 0; 0 gives the plain push–pull everywhere).
 
     Returns:
         ``(C, H, W)``.
@@ -166,9 +204,38 @@ def fill_holes(features: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         return features
     C, H, W = features.shape
     a = alpha.to(features.dtype)
-    half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
-    coarse = _pull(half, C)[0]
     rows, cols = holes.nonzero(as_tuple=True)
+    if depth is None or far_bias == 0:
+        half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
+        coarse = _pull(half, C)[0]
+    else:
+        if depth.shape != alpha.shape:
+            raise InputError("depth", f"a {tuple(alpha.shape)} map like alpha", tuple(depth.shape))
+        if not (math.isfinite(far_bias) and far_bias >= 0):
+            raise InputError("far_bias", "a finite number >= 0", far_bias)
+        z = depth.to(features.dtype)
+        disp = torch.where((z > 0) & (a > 0), 1.0 / z.clamp(min=1e-12), torch.zeros_like(z))
+        dmax = float(disp.max())
+        b = torch.exp(-far_bias * disp / dmax) if dmax > 0 else torch.ones_like(disp)
+        ba = b * a
+        fba = features * ba
+        a_h = a[0, rows, cols]
+        up = torch.empty(C, rows.numel(), dtype=features.dtype, device=features.device)
+        # Partly covered pixels (a covered neighbour always exists: the pixel itself): the
+        # background-weighted mean of their 3×3 neighbourhood at full resolution (the pyramid's
+        # half-resolution cells would mix the near side in again).
+        part = (a_h > 0).nonzero(as_tuple=True)[0]
+        if part.numel():
+            up[:, part] = _local_mean(fba, ba, rows[part], cols[part])
+        # Empty pixels: the plain push–pull pyramid.
+        empty = (a_h <= 0).nonzero(as_tuple=True)[0]
+        if empty.numel():
+            half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
+            coarse = _pull(half, C)[0]
+            up[:, empty] = _upsample_at(coarse, rows[empty], cols[empty], H, W)
+        out = features.clone()
+        out[:, rows, cols] = torch.lerp(up, features[:, rows, cols], a_h)
+        return out
     up = _upsample_at(coarse, rows, cols, H, W)
     out = features.clone()
     out[:, rows, cols] = torch.lerp(up, features[:, rows, cols], a[0, rows, cols])
