@@ -397,9 +397,9 @@ def test_depth_aware_fill_makes_occlusion_edges_coverage_correct(edge):
     )
 
 
-def test_depth_aware_fill_leaves_empty_pixels_to_push_pull():
-    """Empty pixels (alpha 0) get the plain push–pull fill with or without depth; covered pixels
-    are untouched."""
+def test_depth_aware_fill_of_empty_pixels():
+    """Empty pixels (alpha 0) next to covered ones take the weighted 3×3 mean of their covered
+    neighbours; those deeper inside the hole the plain push–pull; covered pixels are untouched."""
     H, W = 8, 16
     feats = torch.zeros(1, H, W)
     feats[:, :, :6] = 1.0
@@ -409,8 +409,12 @@ def test_depth_aware_fill_leaves_empty_pixels_to_push_pull():
     depth[:, :, :6] = 1.0
     depth[:, :, 6:10] = 0.0
     aware = fill_holes(feats, alpha, depth)
-    torch.testing.assert_close(aware, fill_holes(feats, alpha))
+    plain = fill_holes(feats, alpha)
+    torch.testing.assert_close(aware[:, :, 6], torch.ones(1, H))  # only near neighbours
+    torch.testing.assert_close(aware[:, :, 9], torch.zeros(1, H))  # only far neighbours
+    torch.testing.assert_close(aware[:, :, 7:9], plain[:, :, 7:9])
     torch.testing.assert_close(aware[:, :, :6], feats[:, :, :6])
+    torch.testing.assert_close(aware[:, :, 10:], feats[:, :, 10:])
 
 
 def test_fill_holes_rejects_bad_depth_and_bias():

@@ -147,19 +147,14 @@ def _upsample_at(
     return top * (1 - fr) + bot * fr
 
 
-def _local_mean(num: torch.Tensor, den: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """``Σ num / Σ den`` over the 3×3 neighbourhood (clipped to the image) of the given pixels;
-    ``(C, n)``, ``nan`` where ``Σ den`` is 0."""
-    C, H, W = num.shape
-    both = F.pad(torch.cat([num, den], 0), (1, 1, 1, 1)).reshape(C + 1, -1)  # zero border
-    centre = (rows + 1) * (W + 2) + (cols + 1)
-    acc = None
-    for off in (-(W + 2), 0, W + 2):
-        for dx in (-1, 0, 1):
-            g = torch.index_select(both, 1, centre + (off + dx))
-            acc = g if acc is None else acc.add_(g)
-    s, w = acc[:C], acc[C:]
-    return torch.where(w > 0, s / w.clamp(min=1e-30), torch.full_like(s, float("nan")))
+def _box3(x: torch.Tensor) -> torch.Tensor:
+    """3×3 box sums of a ``(C, H, W)`` map (zero outside the image), separable."""
+    p = F.pad(x, (1, 1, 1, 1))
+    h = p[:, :, :-2] + p[:, :, 1:-1]
+    h += p[:, :, 2:]
+    v = h[:, :-2] + h[:, 1:-1]
+    v += h[:, 2:]
+    return v
 
 
 #: Default strength ``β`` of the background preference of :func:`fill_holes` with a depth map.
@@ -187,8 +182,8 @@ def fill_holes(
     side by ``exp(β·Δd / d_max)`` (``β = 10``: a depth ratio of 1.5 at the nearest depth gives
     ≈ 28×), so a pixel a near surface covers by a fraction ``c`` becomes ``c·near + (1 − c)·far``:
     coverage anti-aliasing (the plain fill mixes the near colour in again). Within one surface
-    ``d`` barely changes and the weights are uniform. Empty pixels (``α = 0``) are filled by the
-    plain push–pull either way.
+    ``d`` barely changes and the weights are uniform. Empty pixels (``α = 0``) next to a covered
+    pixel take the same weighted 3×3 mean; those farther inside a hole the plain push–pull.
 
     Args:
         features: ``(C, H, W)`` normalised features.
@@ -214,25 +209,24 @@ def fill_holes(
         if not (math.isfinite(far_bias) and far_bias >= 0):
             raise InputError("far_bias", "a finite number >= 0", far_bias)
         z = depth.to(features.dtype)
-        disp = torch.where((z > 0) & (a > 0), 1.0 / z.clamp(min=1e-12), torch.zeros_like(z))
-        dmax = float(disp.max())
-        b = torch.exp(-far_bias * disp / dmax) if dmax > 0 else torch.ones_like(disp)
-        ba = b * a
-        fba = features * ba
+        covered = a > 0
+        zmin = float(torch.where(covered, z, torch.full_like(z, math.inf)).min())
+        if not (math.isfinite(zmin) and zmin > 0):  # nothing covered (or no usable depth)
+            return fill_holes(features, alpha)
+        # b = exp(-β·d/d_max) with d = 1/z and d_max = 1/z_min; 0 where nothing landed (α = 0).
+        ba = torch.exp((-far_bias * zmin) / z.clamp(min=1e-12)) * a
+        box = _box3(torch.cat([features * ba, ba], 0))
+        num, den = box[:C, rows, cols], box[C, rows, cols]
         a_h = a[0, rows, cols]
-        up = torch.empty(C, rows.numel(), dtype=features.dtype, device=features.device)
-        # Partly covered pixels (a covered neighbour always exists: the pixel itself): the
-        # background-weighted mean of their 3×3 neighbourhood at full resolution (the pyramid's
-        # half-resolution cells would mix the near side in again).
-        part = (a_h > 0).nonzero(as_tuple=True)[0]
-        if part.numel():
-            up[:, part] = _local_mean(fba, ba, rows[part], cols[part])
-        # Empty pixels: the plain push–pull pyramid.
-        empty = (a_h <= 0).nonzero(as_tuple=True)[0]
-        if empty.numel():
+        # Partly covered pixels (and empty ones next to covered ones): the background-weighted
+        # mean of the 3×3 neighbourhood at full resolution (the pyramid's half-resolution cells
+        # would mix the near side in again); an empty pixel with no covered neighbour: push–pull.
+        up = num / den.clamp(min=1e-30)
+        far = (den <= 0).nonzero(as_tuple=True)[0]
+        if far.numel():
             half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
             coarse = _pull(half, C)[0]
-            up[:, empty] = _upsample_at(coarse, rows[empty], cols[empty], H, W)
+            up[:, far] = _upsample_at(coarse, rows[far], cols[far], H, W)
         out = features.clone()
         out[:, rows, cols] = torch.lerp(up, features[:, rows, cols], a_h)
         return out
