@@ -295,31 +295,36 @@ def test_silhouette_alpha_equals_coverage(backend):
         np.testing.assert_allclose(out.features[0][covered].numpy(), 0.8, atol=1e-12)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_occlusion_edge_is_resolved_per_pixel_not_blended(backend):
-    """Documents (docs/renderer.md, "Edges and anti-aliasing") what happens where a near surface
-    ends over a far one: the soft z-buffer rejects the far points at every pixel the near footprint
-    reaches, so the raw features there are the near colour alone with alpha = near coverage."""
+def _near_over_far_row(edge: float, backend=None):
+    """A near plane (colour 1, z = 1) ending at ``u = edge`` over a far plane (colour 0, z = 4),
+    splatted into 4×10 pixels."""
     H, W = 4, 10
-    edge = 4.3
     Kd = torch.tensor([[10.0, 0, W / 2], [0, 10.0, H / 2], [0, 0, 1]], dtype=torch.float64)
     uvb = pixel_grid(H, W, dtype=torch.float64).permute(1, 2, 0).reshape(-1, 2)
     back = unproject_depth(uvb, torch.full((H * W,), 4.0, dtype=torch.float64), Kd)
-    n = math.floor(edge) + 1  # near points at u = -0.2, 0.8, ..., 3.8: the near plane is [-0.7, 4.3)
+    n = math.floor(edge) + 1  # near points at u = edge - n + 0.5, ...: the near plane ends at edge
     uvf = pixel_grid(H, n, dtype=torch.float64).permute(1, 2, 0).reshape(-1, 2)
     uvf[:, 0] += edge - n
     front = unproject_depth(uvf, torch.full((H * n,), 1.0, dtype=torch.float64), Kd)
     pts = torch.cat([front, back])
     feats = torch.cat([torch.ones(H * n, 1), torch.zeros(H * W, 1)]).double()
     one = torch.ones(len(pts), dtype=torch.float64)
-    out = c3.splat_points(pts, feats, one, one, Kd, H, W, backend=backend)
+    return c3.splat_points(pts, feats, one, one, Kd, H, W, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_occlusion_edge_is_resolved_per_pixel_not_blended(backend):
+    """Documents (docs/renderer.md, "Edges and anti-aliasing") what happens where a near surface
+    ends over a far one: the soft z-buffer rejects the far points at every pixel the near footprint
+    reaches, so the raw features there are the near colour alone with alpha = near coverage."""
+    out = _near_over_far_row(4.3, backend)
     row = out.features[0, 1].numpy()
     alpha = out.alpha[0, 1].numpy()
     np.testing.assert_allclose(row[:5], 1.0)  # pixel 4 ([4, 5), 30 % near) shows the near colour
     np.testing.assert_allclose(row[5:], 0.0)
     assert abs(alpha[4] - 0.3) < 1e-9 and abs(alpha[0] - 1.0) < 1e-9  # alpha = the near coverage
     np.testing.assert_allclose(alpha[5:], 1.0)
-    # the pipeline then composites over the push–pull fill at that pixel: 0.3 near + 0.7 fill
+    # the pipeline then composites that pixel over a fill (see the depth-aware fill tests below)
     filled = fill_holes(out.features.float(), out.alpha.float())[0, 1]
     assert 0.0 < float(filled[4]) < 1.0
 
@@ -360,23 +365,6 @@ def test_custom_trajectory_k_used_exactly_without_safe_zoom():
     vv, uu = torch.meshgrid(torch.arange(H) + 0.5, torch.arange(W) + 0.5, indexing="ij")
     cu, cv = float((g * uu).sum() / g.sum()), float((g * vv).sum() / g.sum())
     assert abs(cu - u) < 0.05 and abs(cv - v) < 0.05, ((cu, cv), (u, v))
-
-
-def _near_over_far_row(edge: float):
-    """A near plane (colour 1, z = 1) ending at ``u = edge`` over a far plane (colour 0, z = 4),
-    splatted into 4×10 pixels."""
-    H, W = 4, 10
-    Kd = torch.tensor([[10.0, 0, W / 2], [0, 10.0, H / 2], [0, 0, 1]], dtype=torch.float64)
-    uvb = pixel_grid(H, W, dtype=torch.float64).permute(1, 2, 0).reshape(-1, 2)
-    back = unproject_depth(uvb, torch.full((H * W,), 4.0, dtype=torch.float64), Kd)
-    n = math.floor(edge) + 1
-    uvf = pixel_grid(H, n, dtype=torch.float64).permute(1, 2, 0).reshape(-1, 2)
-    uvf[:, 0] += edge - n
-    front = unproject_depth(uvf, torch.full((H * n,), 1.0, dtype=torch.float64), Kd)
-    pts = torch.cat([front, back])
-    feats = torch.cat([torch.ones(H * n, 1), torch.zeros(H * W, 1)]).double()
-    one = torch.ones(len(pts), dtype=torch.float64)
-    return c3.splat_points(pts, feats, one, one, Kd, H, W)
 
 
 @pytest.mark.parametrize("edge", [4.3, 4.5, 4.7])
