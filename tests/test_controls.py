@@ -682,7 +682,8 @@ def test_notebook_runs_headless(tmp_path):
 
 def test_cli_motion_video_moves_its_region_along_the_clip(files, capsys):
     """End to end: a clip whose content moves right (shear field, 0.6–1.8 px/frame) drives the
-    water mask; with a static camera the water flows right and nothing outside it changes."""
+    water mask; with a static camera the water flows right at the transferred speed and nothing
+    outside it changes."""
     import imageio.v3 as iio
 
     d = files
@@ -691,7 +692,7 @@ def test_cli_motion_video_moves_its_region_along_the_clip(files, capsys):
     clip, _ = synthetic_clip("shear", 48, 64, 5)
     iio.imwrite(d / "shear.gif", clip, loop=0)
     argv = [
-        "animate", d / "photo.png", "--depth", d / "depth.npy", "--frames", 3, "--loop-steps", 6,
+        "animate", d / "photo.png", "--depth", d / "depth.npy", "--frames", 30, "--loop-steps", 60,
         "--camera", "static", "--mask", d / "water.png", "--motion-video", d / "shear.gif",
         "-o", d / "v",
     ]  # fmt: skip
@@ -703,5 +704,8 @@ def test_cli_motion_video_moves_its_region_along_the_clip(files, capsys):
     inner = cv2.erode(water.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert np.abs(f[1].astype(int) - f[0])[inner].mean() > 1.0  # the water moves
     grey = [cv2.cvtColor(x, cv2.COLOR_BGR2GRAY) for x in f]
-    flow = cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, 0.5, 3, 9, 5, 5, 1.1, 0)[inner]
-    assert flow[:, 0].mean() > 0.15 and flow[:, 0].mean() > 3 * np.abs(flow[:, 1].mean())  # rightwards
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey[0], grey[1], None)[inner]
+    # frame 0 -> 1 is 2 motion steps near tau = 0 (forward splat dominant): the field there is
+    # 1.8 px/step on average (the clip's 0.6–1.8 px/frame stretched 1.5x over the region's box),
+    # so about 3.5 px (DIS measures 3.1)
+    assert 2.0 < flow[:, 0].mean() < 5.0 and flow[:, 0].mean() > 5 * np.abs(flow[:, 1].mean())
