@@ -139,7 +139,9 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     c.add_argument("--frames", type=int, help="number of output frames (default 60, or fps × loop-seconds)")
     c.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
     c.add_argument(
-        "--loop-seconds", type=float, help="video length in seconds (sets --frames = fps × seconds)"
+        "--loop-seconds",
+        type=float,
+        help="video length in seconds (sets --frames = fps × seconds; with --frames they must agree)",
     )
     c.add_argument("--loop-steps", type=int, default=60, help="motion steps per loop N (default 60)")
     c.add_argument(
@@ -361,7 +363,14 @@ def _project_from_args(args) -> Project:  # noqa: F821
             raise InputError("--loop-seconds", "a number > 0", args.loop_seconds)
         if not (args.fps > 0):
             raise InputError("--fps", "a number > 0", args.fps)
-        frames = max(1, round(args.fps * args.loop_seconds))
+        implied = max(1, round(args.fps * args.loop_seconds))
+        if frames is not None and frames != implied:
+            raise InputError(
+                "--frames/--loop-seconds",
+                f"one of them, or values that agree (fps × seconds = {implied} frames)",
+                f"--frames {frames}",
+            )
+        frames = implied
     # Regions in command-line order; a plain --mask (no prompt, no video) stays in `masks`,
     # where arrows and the neural motion estimator find it.
     regions = _motion_regions(getattr(args, "motion_order", None) or [])

@@ -296,3 +296,14 @@ def test_custom_trajectory_k_is_the_trajectory_k(tmp_path):
     )
     traj = c3.load_trajectory(tmp_path / "c.json", c3.PinholeCamera.default(W, H))
     assert torch.equal(traj.K, torch.tensor(K, dtype=torch.float64)[None].repeat(2, 1, 1))
+
+
+def test_frames_and_loop_seconds_must_agree(files, capsys):
+    base = ["animate", files / "photo.png", "--fps", "10", "--loop-seconds", "0.3", "--camera", "static"]
+    code = main([str(a) for a in base + ["--frames", "5", "-o", files / "a"]])
+    err = capsys.readouterr().err
+    assert code == 2 and "--frames/--loop-seconds" in err and "3 frames" in err
+    assert not (files / "a").exists()
+    code = main([str(a) for a in base + ["--frames", "3", "-o", files / "b"]])  # they agree
+    capsys.readouterr()
+    assert code == 0 and len(list((files / "b").glob("*.png"))) == 3
