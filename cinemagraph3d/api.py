@@ -46,11 +46,10 @@ def _trajectory(project: Project, scene: Scene) -> Trajectory:
 def _motion(project: Project, image: torch.Tensor, neural):
     """Integrated motion: from the user's hints, or from the learned estimator when the neural
     preset has one and the user gave regions but no arrows."""
-    from .motion_inputs import build_motion
+    from .motion_inputs import build_motion, wants_motion_estimator
 
     _, H, W = image.shape
-    no_hints = not (project.arrows or project.hints or project.labelme or project.regions)
-    if neural is not None and neural.motion is not None and project.masks and no_hints:
+    if neural is not None and neural.motion is not None and wants_motion_estimator(project):
         from .motion import integrate_motion, load_mask
         from .neural import estimate_motion
 
@@ -62,7 +61,9 @@ def _motion(project: Project, image: torch.Tensor, neural):
     return build_motion(project, H, W, image=image)
 
 
-def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prepared:
+def prepare_project(
+    project: Project, image: torch.Tensor | None = None, allow_download: bool = False
+) -> Prepared:
     """Read the inputs of ``project`` and build scene, trajectory and motion.
 
     With ``preset="neural"`` the LDI bands are inpainted by the learned nets when ``weights``
@@ -72,6 +73,9 @@ def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prep
     Args:
         project: a validated :class:`Project`.
         image: optional ``(3, H, W)`` photo to use instead of reading ``project.image``.
+        allow_download: let a learned depth back-end fetch ``project.depth_model`` from the
+            Hugging Face Hub into the local cache (not recorded in the project, so a saved
+            project renders offline from that cache).
     """
     project.validate()
     seed_everything(project.seed)
@@ -82,7 +86,7 @@ def prepare_project(project: Project, image: torch.Tensor | None = None) -> Prep
     if project.depth:
         ds = DepthSettings("file", project.depth, project.depth_kind)
     else:
-        ds = DepthSettings(project.depth_backend, project.depth_model, project.depth_kind)
+        ds = DepthSettings(project.depth_backend, project.depth_model, project.depth_kind, allow_download)
     neural = None
     if project.preset == "neural":
         from .neural import load_neural_preset
@@ -114,14 +118,17 @@ def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
     )
 
 
-def animate(project: Project, output: str | os.PathLike, progress: bool = False) -> Path:
+def animate(
+    project: Project, output: str | os.PathLike, progress: bool = False, allow_download: bool = False
+) -> Path:
     """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp`` or a PNG-frame directory).
 
     The output is checked before any work, frames are streamed, and the file appears only when
-    complete (see :class:`~cinemagraph3d.io.VideoWriter`).
+    complete (see :class:`~cinemagraph3d.io.VideoWriter`). ``allow_download`` as in
+    :func:`prepare_project`.
     """
     check_output_path(output)
-    prepared = prepare_project(project)
+    prepared = prepare_project(project, allow_download=allow_download)
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
     frames = project_frames(prepared)

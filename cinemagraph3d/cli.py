@@ -444,8 +444,14 @@ def _motion_extras(project, args):
         if motion_png:
             from .io import write_png
             from .motion import draw_motion_field
-            from .motion_inputs import build_motion_field
+            from .motion_inputs import build_motion_field, wants_motion_estimator
 
+            if wants_motion_estimator(project):
+                raise InputError(
+                    "--motion-png",
+                    "arrows, hints, labelme, prompts or a video to draw",
+                    "masks whose motion the neural estimator predicts during the render",
+                )
             field = build_motion_field(project, image.shape[1], image.shape[2], image)
             if field is None:
                 raise InputError("--motion-png", "motion inputs to draw (a mask, arrows or a prompt)", "none")
@@ -453,20 +459,13 @@ def _motion_extras(project, args):
     return project
 
 
-def _fetch_depth_model(project) -> None:
-    """``--allow-download``: load the learned depth model once with downloading allowed, which
-    puts it in the local Hugging Face cache; the render then loads it from there (local files only)
-    as always, and a saved project reproduces offline."""
+def _check_allow_download(project) -> None:
+    """``--allow-download`` means something only for a learned depth model."""
     if project.depth_backend != "hf" or not project.depth_model:
         found = f"--depth-backend {project.depth_backend}" + (
             "" if project.depth_model else " without --depth-model"
         )
         raise InputError("--allow-download", "--depth-backend hf with --depth-model", found)
-    if project.depth:
-        return  # the depth file is used; no model is needed
-    from .depth_learned import HFDepthEstimator
-
-    HFDepthEstimator(project.depth_model, allow_download=True)
 
 
 def _run(args) -> int:
@@ -477,8 +476,8 @@ def _run(args) -> int:
     if args.command == "animate":
         project = _project_from_args(args)
         if args.allow_download:
-            _fetch_depth_model(project)
-        out = animate(project, args.output, progress=True)
+            _check_allow_download(project)
+        out = animate(project, args.output, progress=True, allow_download=args.allow_download)
         if args.save_project:
             from .project import save_project
 

@@ -190,8 +190,8 @@ class VideoWriter(contextlib.AbstractContextManager):
 
     ``.mp4``: H.264, yuv420p via imageio-ffmpeg (odd sizes are padded to even by edge
     replication). ``.gif`` (one 256-colour palette per frame, no dithering) / ``.webp`` (lossy,
-    quality 90): animated, looping forever, also encoded by ffmpeg as the frames arrive. No suffix: a directory of
-    ``0000.png, 0001.png, ...``. Frames go to a temporary sibling path renamed on ``close``; on an
+    quality 90): animated, looping forever, also encoded by ffmpeg as the frames arrive. No
+    suffix: a directory of ``0000.png, 0001.png, ...`` (lossless PNG). Frames go to a temporary sibling path renamed on ``close``; on an
     exception inside the ``with`` block the temporary output is deleted and nothing is left.
 
     Args:

@@ -30,7 +30,20 @@ import torch
 from .errors import InputError
 from .project import Project, RegionSpec
 
-__all__ = ["build_motion_field", "build_motion", "build_region_masks", "has_motion_inputs"]
+__all__ = [
+    "build_motion_field",
+    "build_motion",
+    "build_region_masks",
+    "has_motion_inputs",
+    "wants_motion_estimator",
+]
+
+
+def wants_motion_estimator(project: Project) -> bool:
+    """Whether ``project`` leaves the motion to the neural preset's estimator: masks but no
+    arrows, hints, labelme or other regions (used when the weights hold ``motion_estimator``)."""
+    no_hints = not (project.arrows or project.hints or project.labelme or project.regions)
+    return project.preset == "neural" and bool(project.masks) and no_hints
 
 
 def has_motion_inputs(project: Project) -> bool:

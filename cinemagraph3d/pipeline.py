@@ -225,20 +225,18 @@ class _MovedClouds:
     def __call__(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``(P, 3)`` forward-moved and backward-moved world points at scene time ``t``."""
         pts0 = self.scene.cloud.points
-        if self.sel is None:
-            fwd, bwd = self.motion.forward(t), self.motion.backward(t)
+        if self.sel is None:  # full maps: every point's donor pixel
             donor = self.scene.donor
-            out = []
-            for d in (fwd.reshape(2, -1)[:, donor].T, bwd.reshape(2, -1)[:, donor].T):
-                moved = pts0.clone()
-                moved[:, :2] += d.to(device=pts0.device, dtype=pts0.dtype) * self.z / self.focal
-                out.append(moved)
-            return out[0], out[1]
+            disps = [m.reshape(2, -1)[:, donor].T for m in (self.motion.forward(t), self.motion.backward(t))]
+            base = pts0
+        else:  # moving pixels only
+            disps = [torch.index_select(d.to(pts0.device), 0, self.rows) for d in self.motion.moving_at(t)]
+            base = self.pts_sel
         out = []
-        for d in self.motion.moving_at(t):
-            d = torch.index_select(d.to(pts0.device), 0, self.rows).to(pts0.dtype)
-            new = torch.cat([self.pts_sel[:, :2] + d * self.z / self.focal, self.pts_sel[:, 2:]], 1)
-            out.append(pts0.clone().index_copy_(0, self.sel, new))
+        for d in disps:
+            d = d.to(device=pts0.device, dtype=pts0.dtype)
+            new = torch.cat([base[:, :2] + d * self.z / self.focal, base[:, 2:]], 1)
+            out.append(new if self.sel is None else pts0.clone().index_copy_(0, self.sel, new))
         return out[0], out[1]
 
 

@@ -208,6 +208,12 @@ def test_cli_motion_png_without_motion_is_exit_2(lake_files, capsys):
     code, err = run(capsys, argv + ["-o", d / "o.mp4", "--motion-png", d / "f.png"])
     assert code == 2 and "--motion-png" in err and len(err.strip().splitlines()) == 1
     assert not (d / "o.mp4").exists() and not (d / "f.png").exists()
+    # a mask left to the neural estimator: its field exists only during the render
+    (d / "w").mkdir()
+    neural = ["--preset", "neural", "--weights", d / "w", "--mask", d / "water.png"]
+    code, err = run(capsys, argv + neural + ["-o", d / "o.mp4", "--motion-png", d / "f.png"])
+    assert code == 2 and "neural estimator" in err and len(err.strip().splitlines()) == 1
+    assert not (d / "o.mp4").exists() and not (d / "f.png").exists()
 
 
 BAD = {

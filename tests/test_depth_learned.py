@@ -194,9 +194,9 @@ def test_cli_allow_download_is_the_only_way_to_download(tiny_dpt, photo, tmp_pat
     require("transformers")
     code = main(animate_argv(photo, tiny_dpt, tmp_path / "a", "--allow-download"))
     assert code == 0, capsys.readouterr().err
-    # fetched once with downloading allowed, then loaded for the render from local files only
+    # loaded once (model and processor), with downloading allowed
     asked = [kwargs.get("local_files_only") for _, _, kwargs in loads]
-    assert asked == [False, False, True, True], loads
+    assert asked == [False, False], loads
     # refused where it would mean nothing
     code = main(["animate", str(photo), "--allow-download", "-o", str(tmp_path / "b")])
     err = capsys.readouterr().err

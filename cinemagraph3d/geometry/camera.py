@@ -116,13 +116,11 @@ def project(points: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 
 def transform_points(cam_from_world: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Apply a ``(4, 4)`` rigid transform to ``(P, 3)`` points: ``R @ p + t`` for each point.
+    """Apply a ``(4, 4)`` rigid transform to ``(..., 3)`` points: ``R @ p + t`` for each point.
 
     One fused BLAS call (``linear``), about 2× faster than ``points @ R.T + t`` for a million
     points on a CPU.
     """
     R = cam_from_world[:3, :3].to(points.dtype)
     t = cam_from_world[:3, 3].to(points.dtype)
-    if points.dim() == 2:
-        return torch.nn.functional.linear(points, R, t)
-    return points @ R.T + t
+    return torch.nn.functional.linear(points, R, t)

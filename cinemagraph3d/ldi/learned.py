@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import WeightsError
+from ..errors import InputError, WeightsError
 
 __all__ = ["INPAINT_WEIGHTS", "InpaintNets", "load_inpaint_nets", "learned_fill"]
 
@@ -47,7 +47,6 @@ class InpaintNets:
     color: nn.Module
 
     def __post_init__(self) -> None:
-        from ..errors import InputError
         from ..models import ColorInpaintNet, DepthInpaintNet
 
         if not isinstance(self.depth, DepthInpaintNet):

@@ -194,43 +194,40 @@ def fill_holes(
     Returns:
         ``(C, H, W)``.
     """
+    aware = depth is not None and far_bias != 0
+    if depth is not None and depth.shape != alpha.shape:
+        raise InputError("depth", f"a {tuple(alpha.shape)} map like alpha", tuple(depth.shape))
+    if not (math.isfinite(far_bias) and far_bias >= 0):
+        raise InputError("far_bias", "a finite number >= 0", far_bias)
     holes = alpha[0] < 1
     if not bool(holes.any()):
         return features
     C, H, W = features.shape
     a = alpha.to(features.dtype)
     rows, cols = holes.nonzero(as_tuple=True)
-    if depth is None or far_bias == 0:
+    # Pixels taking the weighted 3×3 mean (depth-aware only) and those taking the pyramid.
+    up, pyramid = None, None  # pyramid: indices into rows/cols; None: all of them
+    if aware:
+        z = depth.to(features.dtype)
+        zmin = float(torch.where(a > 0, z, torch.full_like(z, math.inf)).min())
+        if math.isfinite(zmin) and zmin > 0:  # something covered, with a usable depth
+            # b = exp(-β·d/d_max), d = 1/z, d_max = 1/z_min; 0 where nothing landed (α = 0).
+            ba = torch.exp((-far_bias * zmin) / z.clamp(min=1e-12)) * a
+            box = _box3(torch.cat([features * ba, ba], 0))
+            den = box[C, rows, cols]
+            # Partly covered pixels (and empty ones next to covered ones): the background-weighted
+            # mean of the 3×3 neighbourhood at full resolution (the pyramid's half-resolution
+            # cells would mix the near side in again); empty pixels with no covered neighbour:
+            # the push–pull pyramid.
+            up = box[:C, rows, cols] / den.clamp(min=1e-30)
+            pyramid = (den <= 0).nonzero(as_tuple=True)[0]
+    if pyramid is None or pyramid.numel():
         half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
         coarse = _pull(half, C)[0]
-    else:
-        if depth.shape != alpha.shape:
-            raise InputError("depth", f"a {tuple(alpha.shape)} map like alpha", tuple(depth.shape))
-        if not (math.isfinite(far_bias) and far_bias >= 0):
-            raise InputError("far_bias", "a finite number >= 0", far_bias)
-        z = depth.to(features.dtype)
-        covered = a > 0
-        zmin = float(torch.where(covered, z, torch.full_like(z, math.inf)).min())
-        if not (math.isfinite(zmin) and zmin > 0):  # nothing covered (or no usable depth)
-            return fill_holes(features, alpha)
-        # b = exp(-β·d/d_max) with d = 1/z and d_max = 1/z_min; 0 where nothing landed (α = 0).
-        ba = torch.exp((-far_bias * zmin) / z.clamp(min=1e-12)) * a
-        box = _box3(torch.cat([features * ba, ba], 0))
-        num, den = box[:C, rows, cols], box[C, rows, cols]
-        a_h = a[0, rows, cols]
-        # Partly covered pixels (and empty ones next to covered ones): the background-weighted
-        # mean of the 3×3 neighbourhood at full resolution (the pyramid's half-resolution cells
-        # would mix the near side in again); an empty pixel with no covered neighbour: push–pull.
-        up = num / den.clamp(min=1e-30)
-        far = (den <= 0).nonzero(as_tuple=True)[0]
-        if far.numel():
-            half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
-            coarse = _pull(half, C)[0]
-            up[:, far] = _upsample_at(coarse, rows[far], cols[far], H, W)
-        out = features.clone()
-        out[:, rows, cols] = torch.lerp(up, features[:, rows, cols], a_h)
-        return out
-    up = _upsample_at(coarse, rows, cols, H, W)
+        if pyramid is None:
+            up = _upsample_at(coarse, rows, cols, H, W)
+        else:
+            up[:, pyramid] = _upsample_at(coarse, rows[pyramid], cols[pyramid], H, W)
     out = features.clone()
     out[:, rows, cols] = torch.lerp(up, features[:, rows, cols], a[0, rows, cols])
     return out
