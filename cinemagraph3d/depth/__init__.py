@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..types import DepthMap
+from .popup import PopupSettings, popup_disparity
 
 __all__ = [
     "DepthSettings",
@@ -27,6 +28,8 @@ __all__ = [
     "depth_from_disparity",
     "load_depth_file",
     "heuristic_depth",
+    "ramp_depth",
+    "PopupSettings",
     "RELATIVE_NEAR",
     "RELATIVE_FAR",
 ]
@@ -197,8 +200,37 @@ def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: floa
     return _box(a, radius) * g + _box(b, radius)
 
 
-def heuristic_depth(image: torch.Tensor) -> DepthMap:
-    """Training-free depth for landscapes (relative scale, see module docstring).
+def heuristic_depth(image: torch.Tensor, settings: PopupSettings | None = None) -> DepthMap:
+    """Training-free "photo pop-up" depth for landscapes (relative scale, see module docstring).
+
+    Sky farthest, a ground plane receding to the horizon, upright regions standing at the depth
+    of their ground contact, thin occluders reaching in from the frame border nearest, steps on
+    the image's edges; the rules and their failure cases are in
+    :mod:`cinemagraph3d.depth.popup` and ``docs/pipeline.md``.
+
+    Args:
+        image: ``(3, H, W)`` float in [0, 1].
+        settings: :class:`~cinemagraph3d.depth.popup.PopupSettings`.
+
+    Returns:
+        :class:`DepthMap` ``(1, H, W)`` on the relative scale.
+
+    Example:
+        >>> img = torch.rand(3, 48, 64)
+        >>> heuristic_depth(img).depth.shape
+        torch.Size([1, 48, 64])
+    """
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
+        found = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise InputError("image", "a (3, H, W) float tensor in [0, 1]", found)
+    res = popup_disparity(image, settings)
+    disp = torch.from_numpy(res.disparity)[None].to(image.device)
+    return DepthMap(depth_from_disparity(disp), metric=False, source="heuristic")
+
+
+def ramp_depth(image: torch.Tensor) -> DepthMap:
+    """The previous training-free depth (kept as the ``ramp`` back-end and an evaluation
+    baseline): a ground ramp below a horizon, the sky far, a guided filter.
 
     Cues: (1) a ground-plane prior: disparity grows linearly from an estimated horizon row to the
     bottom of the frame; (2) sky: bright, low-texture, blue-or-grey pixels connected to the top
@@ -238,6 +270,11 @@ def heuristic_depth(image: torch.Tensor) -> DepthMap:
 @register_depth_backend("heuristic")
 def _heuristic_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
     return heuristic_depth(image)
+
+
+@register_depth_backend("ramp")
+def _ramp_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
+    return ramp_depth(image)
 
 
 @register_depth_backend("hf")
