@@ -5,29 +5,100 @@ Stages (each a public function returning a typed object): :func:`read_image` →
 → :func:`splat_points` / :func:`fuse_bidirectional` → :func:`render_frames` → :func:`write_video`.
 """
 
-from .depth import DepthSettings, estimate_depth, heuristic_depth, load_depth_file
+from typing import TYPE_CHECKING
+
 from .errors import BackendError, Cinemagraph3DError, InputError, WeightsError
-from .features import lift_ldi
-from .geometry import (
-    CAMERA_PATHS,
-    PinholeCamera,
-    Trajectory,
-    TrajectorySettings,
-    load_trajectory,
-    make_trajectory,
-)
-from .io import read_image, write_layers, write_ply, write_video
-from .ldi import LDISettings, build_ldi
-from .pipeline import RenderSettings, Scene, prepare_scene, render_frames
-from .render import (
-    FusionSettings,
-    SplatSettings,
-    active_backend,
-    fill_holes,
-    fuse_bidirectional,
-    splat_points,
-)
-from .types import DepthMap, FeatureCloud, LayeredDepthImage, MotionField, SceneFlow, SplatResult
+
+# The stages are imported on first use (PEP 562), so ``import cinemagraph3d.cli`` and the CLI's
+# argument checks do not load torch; ``cinemagraph3d.X`` and ``from cinemagraph3d import X`` work
+# as usual. Add a public name here and in ``__all__``.
+_LAZY = {
+    "DepthSettings": ".depth",
+    "estimate_depth": ".depth",
+    "heuristic_depth": ".depth",
+    "load_depth_file": ".depth",
+    "lift_ldi": ".features",
+    "CAMERA_PATHS": ".geometry",
+    "PinholeCamera": ".geometry",
+    "Trajectory": ".geometry",
+    "TrajectorySettings": ".geometry",
+    "load_trajectory": ".geometry",
+    "make_trajectory": ".geometry",
+    "read_image": ".io",
+    "write_layers": ".io",
+    "write_ply": ".io",
+    "write_video": ".io",
+    "LDISettings": ".ldi",
+    "build_ldi": ".ldi",
+    "RenderSettings": ".pipeline",
+    "Scene": ".pipeline",
+    "prepare_scene": ".pipeline",
+    "render_frames": ".pipeline",
+    "FusionSettings": ".render",
+    "SplatSettings": ".render",
+    "active_backend": ".render",
+    "fill_holes": ".render",
+    "fuse_bidirectional": ".render",
+    "splat_points": ".render",
+    "DepthMap": ".types",
+    "FeatureCloud": ".types",
+    "LayeredDepthImage": ".types",
+    "MotionField": ".types",
+    "SceneFlow": ".types",
+    "SplatResult": ".types",
+    "animate": ".api",
+    "check_project": ".api",
+    "prepare_project": ".api",
+    "Project": ".project",
+    "load_project": ".project",
+    "save_project": ".project",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from .api import animate, check_project, prepare_project
+    from .depth import DepthSettings, estimate_depth, heuristic_depth, load_depth_file
+    from .features import lift_ldi
+    from .geometry import (
+        CAMERA_PATHS,
+        PinholeCamera,
+        Trajectory,
+        TrajectorySettings,
+        load_trajectory,
+        make_trajectory,
+    )
+    from .io import read_image, write_layers, write_ply, write_video
+    from .ldi import LDISettings, build_ldi
+    from .pipeline import RenderSettings, Scene, prepare_scene, render_frames
+    from .project import Project, load_project, save_project
+    from .render import (
+        FusionSettings,
+        SplatSettings,
+        active_backend,
+        fill_holes,
+        fuse_bidirectional,
+        splat_points,
+    )
+    from .types import DepthMap, FeatureCloud, LayeredDepthImage, MotionField, SceneFlow, SplatResult
+
+
+def __getattr__(name: str):
+    import importlib
+    import importlib.util
+
+    module = _LAZY.get(name)
+    if module is None:
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f".{name}", __name__)  # a submodule: cinemagraph3d.io
+        raise AttributeError(f"module 'cinemagraph3d' has no attribute {name!r}")
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
@@ -53,6 +124,12 @@ __all__ = [
     "TrajectorySettings",
     "WeightsError",
     "active_backend",
+    "animate",
+    "check_project",
+    "prepare_project",
+    "Project",
+    "load_project",
+    "save_project",
     "build_ldi",
     "estimate_depth",
     "fill_holes",

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import torch
 
-from .depth import DepthSettings, estimate_depth
+from .checks import check_inputs, check_output_path
+from .depth import DepthSettings, estimate_depth, load_depth_file
 from .errors import InputError
 from .geometry.camera import PinholeCamera
 from .geometry.trajectory import Trajectory, TrajectorySettings, load_trajectory, make_trajectory
-from .io import VideoWriter, check_output_path, read_image
+from .io import VideoWriter, read_image
 from .pipeline import RenderSettings, Scene, prepare_scene, render_frames, seed_everything
-from .project import Project
+from .project import Project, _is_camera_file
 
-__all__ = ["Prepared", "prepare_project", "project_frames", "animate"]
+__all__ = ["Prepared", "prepare_project", "project_frames", "animate", "check_project"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Prepared:
 
 def _trajectory(project: Project, scene: Scene) -> Trajectory:
     cam = project.camera
-    if cam.endswith(".json") or os.path.sep in cam:
+    if _is_camera_file(cam):
         return load_trajectory(cam, scene.camera, project.frames)
     return make_trajectory(
         TrajectorySettings(cam, project.frames, project.amplitude),
@@ -80,11 +81,17 @@ def prepare_project(
     project.validate()
     seed_everything(project.seed)
     if image is None:
+        check_inputs(project)
         image = read_image(project.image, project.max_side)
     _, H, W = image.shape
     camera = PinholeCamera.default(W, H, project.fov)
+    # Cheap file inputs first, so a bad trajectory or depth file fails before the heavy work.
+    early_traj = (
+        load_trajectory(project.camera, camera, project.frames) if _is_camera_file(project.camera) else None
+    )
     if project.depth:
         ds = DepthSettings("file", project.depth, project.depth_kind)
+        load_depth_file(project.depth, H, W, project.depth_kind)
     else:
         ds = DepthSettings(project.depth_backend, project.depth_model, project.depth_kind, allow_download)
     neural = None
@@ -104,7 +111,7 @@ def prepare_project(
         # learned LDI inpainting when the weights directory holds the inpainting nets
         ldi_settings = neural.ldi_settings()
     scene = prepare_scene(image, depth, camera, ldi_settings=ldi_settings, features=features)
-    traj = _trajectory(project, scene)
+    traj = early_traj if early_traj is not None else _trajectory(project, scene)
     # With --no-safe-zoom a custom trajectory's K is used exactly as given.
     settings = RenderSettings(safe_zoom=project.safe_zoom, neural=neural)
     return Prepared(project, scene, traj, motion, settings)
@@ -118,21 +125,40 @@ def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
     )
 
 
-def animate(
-    project: Project, output: str | os.PathLike, progress: bool = False, allow_download: bool = False
-) -> Path:
-    """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp`` or a PNG-frame directory).
+def check_project(project: Project, output: str | os.PathLike | None = None, force: bool = False) -> None:
+    """The validation pass of :func:`animate`, without any work: every field's type and range,
+    every input file's existence, the photo's size from its header, and the output path (not
+    taken unless ``force``, not an input, not containing one; see
+    :func:`~cinemagraph3d.checks.check_output_path`)."""
+    check_inputs(project)
+    if output is not None:
+        out = check_output_path(output, force=force, inputs=project.paths())
+        if out.suffix.lower() == ".png" and project.frames != 1:
+            raise InputError(
+                "-o/--output", "a directory for several frames (a .png holds one: --frames 1)", str(out)
+            )
 
-    The output is checked before any work, frames are streamed, and the file appears only when
-    complete (see :class:`~cinemagraph3d.io.VideoWriter`). ``allow_download`` as in
-    :func:`prepare_project`.
+
+def animate(
+    project: Project,
+    output: str | os.PathLike,
+    progress: bool = False,
+    allow_download: bool = False,
+    force: bool = False,
+) -> Path:
+    """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp``, a ``.png`` still or a
+    PNG-frame directory).
+
+    Everything is checked before any work (:func:`check_project`); frames are streamed, and the
+    file appears only when complete (see :class:`~cinemagraph3d.io.VideoWriter`). An existing
+    ``output`` is refused unless ``force``. ``allow_download`` as in :func:`prepare_project`.
     """
-    check_output_path(output)
+    check_project(project, output, force)
     prepared = prepare_project(project, allow_download=allow_download)
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
     frames = project_frames(prepared)
-    with VideoWriter(output, project.fps) as writer:
+    with VideoWriter(output, project.fps, force=force, inputs=project.paths()) as writer:
         bar = None
         if progress:
             from tqdm import tqdm

@@ -7,6 +7,8 @@ file is ever left behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -14,6 +16,23 @@ from pathlib import Path
 from .errors import Cinemagraph3DError, InputError
 
 __all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``cinemagraph3d: error: ...`` and exit status 2 (no usage
+    dump; ``--help`` still prints the full help)."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"cinemagraph3d: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C so every temporary output is removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _floats(text: str, n: int, name: str) -> list[float]:
@@ -155,7 +174,7 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="disable the automatic zoom that keeps the photo's border out of frame",
     )
-    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--seed", type=int, default=0, help="random seed in [0, 2^32-1] (default 0)")
     m = p.add_argument_group(
         "fluid motion",
         "Each --mask, each run of --click/--unclick and each --sky starts a region; --prompt, "
@@ -267,15 +286,30 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
         "and motion estimator from --weights",
     )
     n.add_argument("--weights", help="weights directory for --preset neural (see `convert-weights`)")
-    p.add_argument("--save-project", help="also write the inputs of this run as a project JSON")
+    p.add_argument(
+        "--save-project",
+        help="also write the inputs of this run as a project JSON (paths relative to its folder)",
+    )
+    _add_force(p)
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace outputs that exist (a file, or a directory cinemagraph3d created; nothing else)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cinemagraph3d`` command."""
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _Parser(
         prog="cinemagraph3d",
         description="Turn one photo into a looping 3D cinemagraph (parallax + fluid motion).",
     )
+    parser.add_argument("--version", action="version", version=f"cinemagraph3d {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser(
         "animate", help="render a photo to a video", description="Render IMAGE to a looping video."
@@ -290,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("project", help="project .json written by `animate --save-project`")
     r.add_argument("-o", "--output", required=True, help="output .mp4/.gif/.webp or directory")
+    r.add_argument(
+        "--allow-outside-paths",
+        action="store_true",
+        help="let the project read files outside its own folder (absolute or ../ paths)",
+    )
+    _add_force(r)
     d = sub.add_parser(
         "demo",
         help="render the bundled procedural example",
@@ -299,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--size", default="640x360", help="WxH of the demo scene (default 640x360)")
     d.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
     d.add_argument("--camera", default="circle", help="camera path (default circle)")
+    _add_force(d)
     lay = sub.add_parser(
         "layers",
         help="write the LDI layers as PNGs",
@@ -317,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-side", type=int, help="downscale the photo so its longer side is at most S pixels"
     )
     lay.add_argument("--ply", help="also write the point cloud as PLY (needs the open3d extra)")
+    _add_force(lay)
     _register_plugins(sub)
     return parser
 
@@ -352,6 +394,22 @@ def _convert_weights(args) -> int:
     return 0
 
 
+def _pose_count(camera: str) -> int | None:
+    """Number of per-frame poses of a trajectory JSON given as ``--camera`` (then the default
+    frame count), else None. Malformed files are reported later by the trajectory loader."""
+    import json
+
+    if not camera.lower().endswith(".json"):
+        return None
+    try:
+        with open(camera, encoding="utf-8") as fh:
+            data = json.load(fh)
+        poses = data.get("cam_from_world") if isinstance(data, dict) else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    return len(poses) if isinstance(poses, list) and 1 <= len(poses) else None
+
+
 def _project_from_args(args) -> Project:  # noqa: F821
     from .project import Project
 
@@ -371,6 +429,8 @@ def _project_from_args(args) -> Project:  # noqa: F821
                 f"--frames {frames}",
             )
         frames = implied
+    if frames is None:
+        frames = _pose_count(args.camera)
     # Regions in command-line order; a plain --mask (no prompt, no video) stays in `masks`,
     # where arrows and the neural motion estimator find it.
     regions = _motion_regions(getattr(args, "motion_order", None) or [])
@@ -405,16 +465,18 @@ def _project_from_args(args) -> Project:  # noqa: F821
         freeze=list(args.freeze),
         sam_checkpoint=args.sam_checkpoint,
     ).validate()
-    return _motion_extras(project, args)
+    return project
 
 
 def _motion_extras(project, args):
     """Automatic sky (no region, no arrows: the sky drifts, or a note says what to supply) and
-    the --mask-overlay and --motion-png pictures."""
+    the --mask-overlay and --motion-png pictures, computed in memory: they are written only once
+    the video is complete. Returns ``(project, [(path, picture), ...])``."""
     import dataclasses
 
     from .motion_inputs import build_region_masks
 
+    pictures = []
     auto = not (project.masks or project.regions or project.labelme or project.arrows or project.hints)
     motion_png = getattr(args, "motion_png", None)
     if (auto and not args.no_auto_sky) or args.mask_overlay or motion_png:
@@ -435,14 +497,18 @@ def _motion_extras(project, args):
                 print(f"cinemagraph3d: note: {det.note}; rendering parallax only", file=sys.stderr)
         if args.mask_overlay:
             from .controls import draw_mask_overlay
-            from .io import write_png
 
             masks, freeze = build_region_masks(project, image.shape[1], image.shape[2], image)
             clicks = [c for r in project.regions for c in r.clicks]
             unclicks = [c for r in project.regions for c in r.unclicks]
-            write_png(args.mask_overlay, draw_mask_overlay(image, masks, clicks, unclicks, freeze=freeze))
+            from .motion_inputs import coordinate_scale
+
+            sx, sy = coordinate_scale(project, image.shape[1], image.shape[2])
+            clicks = [[x * sx, y * sy] for x, y in clicks]
+            unclicks = [[x * sx, y * sy] for x, y in unclicks]
+            overlay = draw_mask_overlay(image, masks, clicks, unclicks, freeze=freeze)
+            pictures.append((args.mask_overlay, overlay))
         if motion_png:
-            from .io import write_png
             from .motion import draw_motion_field
             from .motion_inputs import build_motion_field, wants_motion_estimator
 
@@ -455,8 +521,8 @@ def _motion_extras(project, args):
             field = build_motion_field(project, image.shape[1], image.shape[2], image)
             if field is None:
                 raise InputError("--motion-png", "motion inputs to draw (a mask, arrows or a prompt)", "none")
-            write_png(motion_png, draw_motion_field(field, image))
-    return project
+            pictures.append((motion_png, draw_motion_field(field, image)))
+    return project, pictures
 
 
 def _check_allow_download(project) -> None:
@@ -468,47 +534,120 @@ def _check_allow_download(project) -> None:
         raise InputError("--allow-download", "--depth-backend hf with --depth-model", found)
 
 
-def _run(args) -> int:
-    from .api import animate
+def _remove(paths) -> None:
+    """Delete outputs this run created (after a later step failed)."""
+    import shutil
 
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        elif os.path.lexists(p):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _check_still(output, frames: int) -> None:
+    if Path(output).suffix.lower() == ".png" and frames != 1:
+        raise InputError(
+            "-o/--output", "a directory for several frames (a .png holds one: --frames 1)", str(output)
+        )
+
+
+def _finish(created: list, steps) -> None:
+    """Run the remaining write ``steps`` (each returns the path it wrote); if one fails, delete
+    everything this run created, the video included, so nothing partial is left."""
+    try:
+        for step in steps:
+            created.append(step())
+    except BaseException:
+        _remove(created)
+        raise
+
+
+def _run(args) -> int:
     if getattr(args, "func", None) is not None:
         return int(args.func(args))
     if args.command == "animate":
+        from .checks import check_inputs, check_outputs
+
         project = _project_from_args(args)
         if args.allow_download:
             _check_allow_download(project)
-        out = animate(project, args.output, progress=True, allow_download=args.allow_download)
-        if args.save_project:
-            from .project import save_project
+        # One validation pass before any work: fields, input files, photo size, every output.
+        check_inputs(project)
+        outputs = [
+            ("-o/--output", args.output, "video"),
+            ("--save-project", args.save_project, "json"),
+            ("--mask-overlay", args.mask_overlay, "png"),
+            ("--motion-png", args.motion_png, "png"),
+        ]
+        check_outputs(outputs, inputs=project.paths(), force=args.force)
+        _check_still(args.output, project.frames)
+        project, pictures = _motion_extras(project, args)
+        from .api import animate
 
-            abs_project = project.resolved(Path.cwd())
-            save_project(abs_project, args.save_project)
+        out = animate(
+            project, args.output, progress=True, allow_download=args.allow_download, force=args.force
+        )
+        from .io import write_png
+        from .project import save_project
+
+        steps = [lambda p=p, pic=pic: (write_png(p, pic), p)[1] for p, pic in pictures]
+        if args.save_project:
+            steps.append(lambda: save_project(project, args.save_project))
+        _finish([out], steps)
         print(f"wrote {out}")
         return 0
     if args.command == "render":
+        from .checks import check_inputs, check_outputs
         from .project import load_project
 
-        out = animate(load_project(args.project), args.output, progress=True)
+        project = load_project(args.project, allow_outside_paths=args.allow_outside_paths)
+        check_inputs(project)
+        check_outputs([("-o/--output", args.output, "video")], [*project.paths(), args.project], args.force)
+        _check_still(args.output, project.frames)
+        from .api import animate
+
+        out = animate(project, args.output, progress=True, force=args.force)
         print(f"wrote {out}")
         return 0
     if args.command == "demo":
         return _demo(args)
     if args.command == "layers":
-        from . import build_ldi, estimate_depth, read_image
-        from .depth import DepthSettings
-        from .io import write_layers
-
-        img = read_image(args.image, args.max_side)
-        ds = DepthSettings("file", args.depth, args.depth_kind) if args.depth else DepthSettings()
-        ldi = build_ldi(img, estimate_depth(img, ds))
-        paths = write_layers(args.output, ldi)
-        if args.ply:
-            from . import PinholeCamera, lift_ldi, write_ply
-
-            write_ply(args.ply, lift_ldi(ldi, PinholeCamera.default(img.shape[2], img.shape[1])))
-        print(f"wrote {len(paths)} files to {args.output}")
-        return 0
+        return _layers(args)
     raise InputError("command", "a known command", args.command)
+
+
+def _layers(args) -> int:
+    import importlib.util
+
+    from .checks import check_inputs, check_outputs
+    from .project import Project
+
+    project = Project(image=args.image, depth=args.depth, depth_kind=args.depth_kind, max_side=args.max_side)
+    check_inputs(project)
+    outs = [("-o/--output", args.output, "dir"), ("--ply", args.ply, "ply")]
+    check_outputs(outs, inputs=project.paths(), force=args.force)
+    if args.ply and importlib.util.find_spec("open3d") is None:
+        raise InputError(
+            "--ply", "the optional open3d extra (pip install 'cinemagraph3d[open3d]')", "not installed"
+        )
+    from . import build_ldi, estimate_depth, read_image
+    from .depth import DepthSettings
+    from .io import write_layers
+
+    img = read_image(args.image, args.max_side)
+    ds = DepthSettings("file", args.depth, args.depth_kind) if args.depth else DepthSettings()
+    ldi = build_ldi(img, estimate_depth(img, ds))
+    paths = write_layers(args.output, ldi, force=args.force)
+    if args.ply:
+        from . import PinholeCamera, lift_ldi, write_ply
+
+        cloud = lift_ldi(ldi, PinholeCamera.default(img.shape[2], img.shape[1]))
+        _finish([args.output], [lambda: write_ply(args.ply, cloud)])
+    print(f"wrote {len(paths)} files to {args.output}")
+    return 0
 
 
 def _demo(args) -> int:
@@ -517,17 +656,24 @@ def _demo(args) -> int:
     import numpy as np
 
     from .api import animate
+    from .checks import check_output_path
     from .demo import demo_scene
-    from .io import check_output_path, write_png
+    from .io import write_png
+    from .limits import CAMERA_PATHS, DEMO_SIDE_MAX, MAX_FRAMES
     from .project import Project
 
-    check_output_path(args.output)
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise InputError("--size", "WxH, e.g. 640x360", repr(args.size)) from None
-    if w < 8 or h < 8:
-        raise InputError("--size", "at least 8x8", args.size)
+    if not (8 <= w <= DEMO_SIDE_MAX and 8 <= h <= DEMO_SIDE_MAX):
+        raise InputError("--size", f"W and H in [8, {DEMO_SIDE_MAX}]", args.size)
+    if not 1 <= args.frames <= MAX_FRAMES:
+        raise InputError("--frames", f"an integer in [1, {MAX_FRAMES}]", args.frames)
+    if args.camera not in CAMERA_PATHS:
+        raise InputError("--camera", f"one of {', '.join(CAMERA_PATHS)}", repr(args.camera))
+    check_output_path(args.output, force=args.force)
+    _check_still(args.output, args.frames)
     scene = demo_scene(w, h)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -546,29 +692,79 @@ def _demo(args) -> int:
             masks=[str(tmp / "water.png")],
             arrows=arrows,
         )
-        out = animate(project, args.output, progress=True)
+        out = animate(project, args.output, progress=True, force=args.force)
     print(f"wrote {out}")
     return 0
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _own_warnings(caught) -> list[str]:
+    """The distinct warnings raised by cinemagraph3d itself (library warnings of torch & co. are
+    dropped: they are not the user's business), as one line each."""
+    seen: list[str] = []
+    for w in caught:
+        if "cinemagraph3d" in str(getattr(w, "filename", "")):
+            line = _one_line(w.message)
+            if line not in seen:
+                seen.append(line)
+    return seen
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``cinemagraph3d`` command; returns the exit status."""
+    """Entry point of the ``cinemagraph3d`` command; returns the exit status.
+
+    User errors print exactly one line ``cinemagraph3d: error: ...`` and return 2 (argument
+    errors too: argparse exits with 2 after one line). SIGINT, SIGTERM and SIGHUP stop the run,
+    delete its temporary outputs and return 130, 143 and 129.
+    """
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+
+        def _stop(signum, frame):
+            raise _Terminated(signum)
+
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                handlers[sig] = signal.signal(sig, _stop)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning) if args.command != "animate" else None
-            return _run(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = _run(args)
+        for line in _own_warnings(caught):
+            print(f"cinemagraph3d: warning: {line}", file=sys.stderr)
+        return code
     except Cinemagraph3DError as exc:
-        print(f"cinemagraph3d: error: {exc}", file=sys.stderr)
+        print(f"cinemagraph3d: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # disk full, permissions changed mid-run, ...: one line, not a traceback
         where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
-        print(f"cinemagraph3d: error: system error{where}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"cinemagraph3d: error: system error{where}: {_one_line(exc.strerror or exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            "cinemagraph3d: error: out of memory (try a smaller --max-side or fewer --loop-steps)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("cinemagraph3d: interrupted", file=sys.stderr)
         return 130
+    except _Terminated as exc:
+        print(f"cinemagraph3d: terminated by signal {exc.signum}", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        import signal as _signal
+
+        for sig, old in handlers.items():
+            _signal.signal(sig, old)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,15 @@ import cv2
 import numpy as np
 import torch
 
+from .checks import (
+    MAX_DECODE_PIXELS,
+    OUTPUT_MARK,
+    VIDEO_SUFFIXES,
+    check_output_path,
+    decode_reduction,
+    image_size,
+    working_size,
+)
 from .errors import InputError
 
 __all__ = [
@@ -28,12 +37,20 @@ __all__ = [
     "VideoWriter",
     "write_video",
     "check_output_path",
+    "replace_output",
+    "make_output_dir",
+    "OUTPUT_MARK",
     "write_layers",
     "write_ply",
     "VIDEO_SUFFIXES",
+    "image_size",
+    "working_size",
+    "MAX_DECODE_PIXELS",
 ]
 
-VIDEO_SUFFIXES = (".mp4", ".gif", ".webp")
+# VIDEO_SUFFIXES comes from .checks
+#: Frame-rate range accepted by the writers (frames per second).
+MIN_FPS, MAX_FPS = 1.0, 240.0
 
 # EXIF orientation value -> (number of 90° counter-clockwise rotations, mirror left-right first)
 _EXIF_OPS = {1: (0, False), 2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False),
@@ -64,10 +81,16 @@ def _to_float(arr: np.ndarray, name: str) -> np.ndarray:
     raise InputError(name, "an 8- or 16-bit image", f"pixel type {arr.dtype}")
 
 
-def _decode(path: Path) -> np.ndarray:
+def _decode(path: Path, reduce: int = 1) -> np.ndarray:
     """Decode with OpenCV (keeps 16-bit, ignores EXIF: applied separately), else imageio."""
     import cv2
 
+    if reduce > 1:
+        flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+        arr = cv2.imread(str(path), flag[reduce] | cv2.IMREAD_IGNORE_ORIENTATION)
+        if arr is None:
+            raise InputError("image", "an image OpenCV can decode reduced", path.name)
+        return np.ascontiguousarray(arr[:, :, ::-1])
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if arr is not None:
         if arr.ndim == 3 and arr.shape[2] == 3:
@@ -92,6 +115,10 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> torch.Te
         path: image file.
         max_side: if given, downscale (area filter) so that ``max(H, W) <= max_side``.
 
+    Size rule: an image over :data:`MAX_DECODE_PIXELS` (100 MP) is decoded reduced by 2, 4 or 8
+    when ``max_side`` allows it (the pixel count is read from the header before decoding), and
+    refused otherwise.
+
     Returns:
         ``(3, H, W)`` float32 tensor in [0, 1].
 
@@ -102,7 +129,9 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> torch.Te
     path = Path(path)
     if not path.is_file():
         raise InputError("image", "an existing image file", f"no file at {str(path)!r}")
-    arr = _decode(path)
+    if max_side is not None and (isinstance(max_side, bool) or int(max_side) < 2):
+        raise InputError("--max-side", "an integer >= 2", max_side)
+    arr = _decode(path, decode_reduction(image_size(path), max_side, path.name))
     if arr.ndim == 4:  # animated/multi-page: first frame
         arr = arr[0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
@@ -152,26 +181,41 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     return (image.detach().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Check that ``path`` can be written before any work starts.
+def replace_output(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Move the finished temporary output ``tmp`` to ``path`` (same directory; atomic for files).
 
-    A path with a suffix must be one of ``.mp4 .gif .webp .png``; no suffix means a directory of
-    PNG frames. The parent directory must exist and be writable.
-
-    Raises:
-        InputError: unknown suffix, missing or read-only parent directory.
+    An existing directory at ``path`` is replaced only if it holds :data:`OUTPUT_MARK`: it is
+    renamed aside, ``tmp`` is renamed into place, then the old one is deleted.
     """
-    p = Path(path)
-    if p.suffix and p.suffix.lower() not in VIDEO_SUFFIXES + (".png",):
-        raise InputError("-o/--output", f"a {'/'.join(VIDEO_SUFFIXES)} file or a directory", str(p))
-    parent = p.resolve().parent
-    if not parent.is_dir():
-        raise InputError("-o/--output", "a path in an existing directory", f"no directory {str(parent)!r}")
-    if not os.access(parent, os.W_OK):
-        raise InputError("-o/--output", "a writable directory", f"{str(parent)!r} is not writable")
-    if p.exists() and p.is_dir() != (p.suffix == ""):
-        raise InputError("-o/--output", "a path that is not taken by a file/directory", str(p))
-    return p
+    tmp, path = Path(tmp), Path(path)
+    if tmp.is_dir():
+        (tmp / OUTPUT_MARK).touch()
+        if os.path.lexists(path):
+            if not (path.is_dir() and not path.is_symlink() and (path / OUTPUT_MARK).is_file()):
+                raise InputError(
+                    "output", "a directory cinemagraph3d created", f"{str(path)!r} changed during the run"
+                )
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.resolve().parent))
+            os.replace(path, old / "x")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+            return path
+    elif os.path.isdir(path):
+        raise InputError("output", "a file path", f"{str(path)!r} became a directory during the run")
+    os.replace(tmp, path)
+    return path
+
+
+def make_output_dir(path: str | os.PathLike) -> Path:
+    """A new empty temporary sibling directory for an output directory ``path``; give it to
+    :func:`replace_output` when it is complete (or delete it on failure)."""
+    path = Path(path)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.resolve().parent))
+    except OSError as exc:
+        raise InputError(
+            "output", "a directory where files can be created", f"{str(path.parent)!r}: {exc.strerror or exc}"
+        ) from None
 
 
 def write_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> None:
@@ -181,8 +225,12 @@ def write_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> None
     arr = to_uint8(image) if isinstance(image, torch.Tensor) else np.asarray(image)
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    iio.imwrite(tmp, arr)
-    os.replace(tmp, path)
+    try:
+        iio.imwrite(tmp, arr)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 class VideoWriter(contextlib.AbstractContextManager):
@@ -191,8 +239,11 @@ class VideoWriter(contextlib.AbstractContextManager):
     ``.mp4``: H.264, yuv420p via imageio-ffmpeg (odd sizes are padded to even by edge
     replication). ``.gif`` (one 256-colour palette per frame, no dithering) / ``.webp`` (lossy,
     quality 90): animated, looping forever, also encoded by ffmpeg as the frames arrive. No
-    suffix: a directory of ``0000.png, 0001.png, ...`` (lossless PNG). Frames go to a temporary sibling path renamed on ``close``; on an
-    exception inside the ``with`` block the temporary output is deleted and nothing is left.
+    suffix: a directory of ``0000.png, 0001.png, ...`` (lossless PNG, marked with
+    :data:`OUTPUT_MARK`). ``.png``: a single still (exactly one frame). Frames go to a temporary
+    sibling path renamed on ``close``; on an exception inside the ``with`` block the temporary
+    output is deleted and nothing is left. The output path follows :func:`check_output_path`: an
+    existing one is refused unless ``force``.
 
     Args:
         path: output path.
@@ -202,6 +253,8 @@ class VideoWriter(contextlib.AbstractContextManager):
             halves the encoder's CPU time against x264's ``medium`` (1280×720, 90 frames:
             1.3 s instead of 2.6 s on this project's 2-core benchmark machine) at a similar
             file size for these short loops.
+        force: replace an existing output (a file, or a directory this tool created).
+        inputs: the run's input paths; an output equal to or containing one is refused.
     """
 
     _PRESETS = (
@@ -217,11 +270,18 @@ class VideoWriter(contextlib.AbstractContextManager):
     )
 
     def __init__(
-        self, path: str | os.PathLike, fps: float, quality: float = 8.0, preset: str = "veryfast"
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        quality: float = 8.0,
+        preset: str = "veryfast",
+        *,
+        force: bool = False,
+        inputs: Iterable[str | os.PathLike] = (),
     ) -> None:
-        self.path = check_output_path(path)
-        if not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
-            raise InputError("--fps", "a number > 0", fps)
+        self.path = check_output_path(path, force=force, inputs=inputs)
+        if not (isinstance(fps, (int, float)) and np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+            raise InputError("--fps", f"a number in [{MIN_FPS:g}, {MAX_FPS:g}]", fps)
         self.fps = float(fps)
         self.quality = quality
         if preset not in self._PRESETS:
@@ -235,8 +295,7 @@ class VideoWriter(contextlib.AbstractContextManager):
         # disk: creating the temporary output is the real test, and its failure is a user error
         # (one CLI line), not a traceback.
         try:
-            if self.kind in ("dir", "png"):
-                self.kind = "dir"
+            if self.kind == "dir":
                 self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
             else:
                 fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=parent)
@@ -255,7 +314,17 @@ class VideoWriter(contextlib.AbstractContextManager):
     def write(self, frame: torch.Tensor | np.ndarray) -> None:
         """Append one frame: ``(3, H, W)`` float in [0, 1] or ``(H, W, 3)`` uint8."""
         arr = to_uint8(frame) if isinstance(frame, torch.Tensor) else np.asarray(frame, dtype=np.uint8)
-        if self.kind == "dir":
+        if self.kind == "png":
+            if self.count:
+                raise InputError(
+                    "-o/--output", "one frame for a .png still (a directory holds more)", "a second frame"
+                )
+            bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
+            ok, buf = cv2.imencode(".png", bgr)
+            if not ok:
+                raise OSError("PNG encoding failed")
+            self._tmp.write_bytes(buf.tobytes())
+        elif self.kind == "dir":
             # Lossless PNG at zlib level 1: 5x faster than level 6 for 1280x720 frames
             # (70 vs 350 ms) and about 15 % larger.
             bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
@@ -317,10 +386,7 @@ class VideoWriter(contextlib.AbstractContextManager):
             self._gen = None
         if self.kind != "dir" and self.count == 0:
             raise InputError("video", "at least one frame", "0 frames")
-        if self.kind == "dir":
-            if self.path.exists():
-                shutil.rmtree(self.path)
-        os.replace(self._tmp, self.path)
+        replace_output(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -347,21 +413,35 @@ class VideoWriter(contextlib.AbstractContextManager):
         return False
 
 
-def write_video(path: str | os.PathLike, frames: Iterable[torch.Tensor], fps: float) -> Path:
-    """Stream ``frames`` (each ``(3, H, W)`` in [0, 1]) to ``path``; see :class:`VideoWriter`."""
-    with VideoWriter(path, fps) as writer:
+def write_video(
+    path: str | os.PathLike, frames: Iterable[torch.Tensor], fps: float, *, force: bool = False
+) -> Path:
+    """Stream ``frames`` (each ``(3, H, W)`` in [0, 1]) to ``path``; see :class:`VideoWriter`
+    (an existing ``path`` is refused unless ``force``)."""
+    with VideoWriter(path, fps, force=force) as writer:
         for frame in frames:
             writer.write(frame)
     return writer.path
 
 
-def write_layers(directory: str | os.PathLike, ldi) -> list[Path]:
+def write_layers(directory: str | os.PathLike, ldi, *, force: bool = False) -> list[Path]:
     """Write each LDI layer as ``layer_{k}_rgba.png`` and ``layer_{k}_depth.png`` (16-bit,
-    disparity normalised over the LDI) for inspection. Returns the written paths."""
+    disparity normalised over the LDI) for inspection into a new directory (the rule of
+    :func:`check_output_path`; written aside and renamed when complete). Returns the paths."""
+    final = check_output_path(directory, kind="dir", force=force)
+    d = make_output_dir(final)
+    try:
+        names = _write_layer_files(d, ldi)
+        replace_output(d, final)
+    except BaseException:
+        shutil.rmtree(d, ignore_errors=True)
+        raise
+    return [final / n for n in names]
+
+
+def _write_layer_files(d: Path, ldi) -> list[str]:
     import imageio.v3 as iio
 
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
     out = []
     disp = torch.where(ldi.alpha > 0, 1.0 / ldi.depth.clamp(min=1e-12), torch.zeros_like(ldi.depth))
     dmax = float(disp.max()) or 1.0
@@ -371,7 +451,7 @@ def write_layers(directory: str | os.PathLike, ldi) -> list[Path]:
         iio.imwrite(p, (rgba.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy())
         q = d / f"layer_{k}_depth.png"
         iio.imwrite(q, (disp[k, 0] / dmax * 65535 + 0.5).to(torch.int32).numpy().astype(np.uint16))
-        out += [p, q]
+        out += [p.name, q.name]
     return out
 
 
@@ -395,8 +475,14 @@ def write_ply(path: str | os.PathLike, cloud) -> Path:
     pc.points = o3d.utility.Vector3dVector(cloud.points.detach().cpu().double().numpy())
     pc.colors = o3d.utility.Vector3dVector(cloud.features[:, :3].detach().cpu().double().clamp(0, 1).numpy())
     path = Path(path)
-    if not o3d.io.write_point_cloud(str(path), pc):
-        raise InputError("ply path", "a writable .ply path", str(path))
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.ply")
+    try:
+        if not o3d.io.write_point_cloud(str(tmp), pc):
+            raise InputError("--ply", "a writable .ply path", str(path))
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     return path
 
 

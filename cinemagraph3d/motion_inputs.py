@@ -31,12 +31,30 @@ from .errors import InputError
 from .project import Project, RegionSpec
 
 __all__ = [
+    "coordinate_scale",
     "build_motion_field",
     "build_motion",
     "build_region_masks",
     "has_motion_inputs",
     "wants_motion_estimator",
 ]
+
+
+def coordinate_scale(project: Project, height: int, width: int) -> tuple[float, float]:
+    """``(sx, sy)`` from the photo's own pixel coordinates to the working image's.
+
+    Clicks, arrows, anchors and hints files are given in pixels of the photo as it is displayed
+    (EXIF orientation applied), like labelme files; with ``max_side`` the working image is
+    smaller and these coordinates (and arrow lengths, hint vectors) are scaled by ``W / W0``
+    and ``H / H0``. Mask images are resized to the working size. Without ``max_side`` the
+    scale is 1.
+    """
+    if project.max_side is None:
+        return 1.0, 1.0
+    from .checks import image_size
+
+    w0, h0 = image_size(project.image)
+    return width / w0, height / h0
 
 
 def wants_motion_estimator(project: Project) -> bool:
@@ -83,7 +101,10 @@ def _spec_mask(spec: RegionSpec, name: str, project: Project, height: int, width
     settings = SegmentSettings(
         method="sam" if project.sam_checkpoint else "grabcut", sam_checkpoint=project.sam_checkpoint
     )
-    return segment_clicks(get_image(), spec.clicks, spec.unclicks, settings)
+    sx, sy = coordinate_scale(project, height, width)
+    clicks = [[x * sx, y * sy] for x, y in spec.clicks]
+    unclicks = [[x * sx, y * sy] for x, y in spec.unclicks]
+    return segment_clicks(get_image(), clicks, unclicks, settings)
 
 
 def _collect(project: Project, height: int, width: int, image=None):
@@ -183,12 +204,15 @@ def build_motion_field(project: Project, height: int, width: int, image=None):
     if lm_hints is not None:
         starts.append(lm_hints.starts)
         vectors.append(lm_hints.vectors)
+    sx, sy = coordinate_scale(project, height, width)
     for a in project.arrows:
-        s, v = parse_arrow(",".join(f"{x:g}" for x in a), height, width, scale=DEFAULT_HINT_SCALE)
+        x0, y0, x1, y1 = (float(v) for v in a)
+        text = ",".join(repr(v) for v in (x0 * sx, y0 * sy, x1 * sx, y1 * sy))
+        s, v = parse_arrow(text, height, width, scale=DEFAULT_HINT_SCALE)
         starts.append(s[None])
         vectors.append(v[None])
     if project.hints:
-        h = load_hints(project.hints, height, width)
+        h = load_hints(project.hints, round(height / sy), round(width / sx)).scaled(sx, sy)
         starts.append(h.starts)
         vectors.append(h.vectors)
     if not entries:
@@ -212,7 +236,10 @@ def build_motion_field(project: Project, height: int, width: int, image=None):
                 name, "a motion: an arrow starting in or near it, a --prompt or a --motion-video", "none"
             )
         regions.append(MotionRegion(mask, h, float(speed), base=base))
-    anchors = check_points(project.anchors, height, width, name="--anchor") if project.anchors else None
+    anchors = None
+    if project.anchors:
+        scaled = [[x * sx, y * sy] for x, y in project.anchors]
+        anchors = check_points(scaled, height, width, name="--anchor")
     return motion_field(
         height, width, regions, anchors=anchors, freeze=freeze, settings=MotionSettings(speed=project.speed)
     )

@@ -6,10 +6,12 @@ Relative paths inside a project file are resolved against the file's directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,8 @@ __all__ = [
     "VideoSpec",
     "load_project",
     "save_project",
+    "is_hub_id",
+    "check_schema",
     "PROJECT_VERSION",
 ]
 
@@ -30,6 +34,111 @@ PROJECT_VERSION = 1
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _describe(v) -> str:
+    text = json.dumps(v) if isinstance(v, (dict, list, str, int, float, bool, type(None))) else repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Field types of the JSON schema: "str", "str?" (or null), "int", "int?", "num", "num?", "bool",
+# "list[str]", "list[num]", "points" (list of [x, y]), "arrows" (list of [x0, y0, x1, y1]),
+# "list" and "dict" (checked further by their own classes), "prompt" (a string or an object).
+_PROJECT_SCHEMA = {
+    "image": "str",
+    "depth": "str?",
+    "depth_kind": "str",
+    "depth_backend": "str",
+    "depth_model": "str?",
+    "max_side": "int?",
+    "fov": "num?",
+    "camera": "str",
+    "amplitude": "num",
+    "frames": "int",
+    "fps": "num",
+    "loop_steps": "int",
+    "safe_zoom": "bool",
+    "seed": "int",
+    "masks": "list[str]",
+    "region_speeds": "list[num]",
+    "arrows": "arrows",
+    "hints": "str?",
+    "anchors": "points",
+    "labelme": "str?",
+    "speed": "num",
+    "preset": "str",
+    "weights": "str?",
+    "regions": "list",
+    "freeze": "list[str]",
+    "sam_checkpoint": "str?",
+    "extra": "dict",
+}
+_REGION_SCHEMA = {
+    "mask": "str?",
+    "clicks": "points",
+    "unclicks": "points",
+    "sky": "bool",
+    "prompts": "list",
+    "video": "dict?",
+    "speed": "num",
+}
+_PROMPT_SCHEMA = {"text": "str", "magnitude": "magnitude"}
+_VIDEO_SCHEMA = {"path": "str", "scale": "num", "rotate": "num", "fit": "str", "max_frames": "int"}
+_TYPE_WORDS = {
+    "str": "a non-empty string",
+    "int": "an integer",
+    "num": "a finite number",
+    "bool": "true or false",
+    "list[str]": "a list of non-empty strings",
+    "list[num]": "a list of finite numbers",
+    "points": "a list of [x, y] pairs of finite numbers",
+    "arrows": "a list of [x0, y0, x1, y1] lists of finite numbers",
+    "list": "a list",
+    "dict": "a JSON object",
+    "magnitude": "null, 'slow', 'medium', 'fast' or a finite number",
+}
+
+
+def _type_ok(kind: str, v) -> bool:
+    if kind.endswith("?"):
+        return v is None or _type_ok(kind[:-1], v)
+    if kind == "str":
+        return isinstance(v, str) and bool(v.strip())
+    if kind == "int":
+        return _int(v)
+    if kind == "num":
+        return _finite(v)
+    if kind == "bool":
+        return isinstance(v, bool)
+    if kind == "list[str]":
+        return isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v)
+    if kind == "list[num]":
+        return isinstance(v, list) and all(_finite(x) for x in v)
+    if kind in ("points", "arrows"):
+        n = 2 if kind == "points" else 4
+        return isinstance(v, list) and all(
+            isinstance(p, (list, tuple)) and len(p) == n and all(_finite(c) for c in p) for p in v
+        )
+    if kind == "list":
+        return isinstance(v, list)
+    if kind == "dict":
+        return isinstance(v, dict)
+    if kind == "magnitude":
+        return v is None or _finite(v) or isinstance(v, str)
+    raise AssertionError(kind)
+
+
+def check_schema(values: dict, schema: dict, where: str) -> None:
+    """Check each present field of ``values`` against ``schema`` (see ``_PROJECT_SCHEMA``);
+    raises :class:`InputError` naming ``where.field`` and showing the value."""
+    for key, kind in schema.items():
+        if key in values and not _type_ok(kind, values[key]):
+            expected = _TYPE_WORDS[kind.rstrip("?")] + (" or null" if kind.endswith("?") else "")
+            raise InputError(f"{where}{key}", expected, _describe(values[key]))
 
 
 def _from_dict(cls, data, name: str):
@@ -44,6 +153,9 @@ def _from_dict(cls, data, name: str):
     unknown = sorted(set(data) - names)
     if unknown:
         raise InputError(name, f"only the keys {sorted(names)}", f"unknown keys {unknown}")
+    schema = {RegionSpec: _REGION_SCHEMA, PromptSpec: _PROMPT_SCHEMA, VideoSpec: _VIDEO_SCHEMA}.get(cls)
+    if schema is not None:
+        check_schema(data, schema, f"{name}.")
     try:
         return cls(**data)
     except TypeError as exc:
@@ -75,6 +187,8 @@ class PromptSpec:
     def validate(self, name: str = "--prompt") -> PromptSpec:
         from .controls.prompts import parse_prompt
 
+        check_schema({"text": self.text, "magnitude": self.magnitude}, _PROMPT_SCHEMA, f"{name} ")
+
         parse_prompt(self.text, self.magnitude, name=name)
         return self
 
@@ -98,6 +212,11 @@ class VideoSpec:
     max_frames: int = 60
 
     def validate(self, name: str = "--motion-video") -> VideoSpec:
+        check_schema(
+            {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, _VIDEO_SCHEMA, f"{name} "
+        )
+        if not self.max_frames <= 10_000:
+            raise InputError(f"{name} max_frames", "an integer in [2, 10000]", self.max_frames)
         if not isinstance(self.path, str) or not self.path:
             raise InputError(name, "a video path", self.path)
         if not (_finite(self.scale) and self.scale > 0):
@@ -146,8 +265,21 @@ class RegionSpec:
             ]
         if self.video is not None:
             self.video = _from_dict(VideoSpec, self.video, "video")
+        if isinstance(self.clicks, tuple):
+            self.clicks = list(self.clicks)
 
     def validate(self, name: str = "region") -> RegionSpec:
+        from . import limits as L
+
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values.pop("video")  # a VideoSpec by now (checked below)
+        check_schema(values, _REGION_SCHEMA, f"{name} ")
+        if not all(isinstance(p, PromptSpec) for p in self.prompts):
+            raise InputError(f"{name} prompts", "prompt strings or {text, magnitude} objects", self.prompts)
+        if self.video is not None and not isinstance(self.video, VideoSpec):
+            raise InputError(f"{name} video", "a {path, scale, rotate, fit, max_frames} object", self.video)
+        if not self.speed <= L.SPEED_MAX:
+            raise InputError("--region-speed", f"a number in (0, {L.SPEED_MAX:g}]", self.speed)
         chosen = [self.mask is not None, bool(self.clicks), bool(self.sky)]
         if sum(chosen) != 1:
             raise InputError(name, "exactly one of a mask, clicks or the sky", f"{sum(chosen)} of them")
@@ -243,113 +375,198 @@ class Project:
             self.regions = [_from_dict(RegionSpec, r, f"regions[{k}]") for k, r in enumerate(self.regions)]
 
     def validate(self) -> Project:
-        """Check value ranges; raises :class:`InputError` naming the field."""
-        if not isinstance(self.frames, int) or isinstance(self.frames, bool) or self.frames < 1:
-            raise InputError("--frames", "an integer >= 1", self.frames)
-        for name, v in (("--fps", self.fps), ("--speed", self.speed)):
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise InputError(name, "a finite number > 0", v)
-        if not isinstance(self.loop_steps, int) or self.loop_steps < 1:
-            raise InputError("--loop-steps", "an integer >= 1", self.loop_steps)
-        if (
-            not isinstance(self.amplitude, (int, float))
-            or not math.isfinite(self.amplitude)
-            or self.amplitude < 0
-        ):
-            raise InputError("--amplitude", "a finite number >= 0", self.amplitude)
+        """Check every field's type and range (see :mod:`cinemagraph3d.limits`); raises
+        :class:`InputError` naming the field and showing the value. Files are not opened here."""
+        from . import limits as L
+
+        check_schema({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, _PROJECT_SCHEMA, "")
+        if not 1 <= self.frames <= L.MAX_FRAMES:
+            raise InputError("--frames", f"an integer in [1, {L.MAX_FRAMES}]", self.frames)
+        lo, hi = L.FPS_RANGE
+        if not lo <= self.fps <= hi:
+            raise InputError("--fps", f"a number in [{lo:g}, {hi:g}]", self.fps)
+        if not 0 < self.speed <= L.SPEED_MAX:
+            raise InputError("--speed", f"a number in (0, {L.SPEED_MAX:g}]", self.speed)
+        if not 1 <= self.loop_steps <= L.MAX_LOOP_STEPS:
+            raise InputError("--loop-steps", f"an integer in [1, {L.MAX_LOOP_STEPS}]", self.loop_steps)
+        if not 0 <= self.amplitude <= L.AMPLITUDE_MAX:
+            raise InputError("--amplitude", f"a number in [0, {L.AMPLITUDE_MAX:g}]", self.amplitude)
+        if self.fov is not None and not L.FOV_RANGE[0] <= self.fov <= L.FOV_RANGE[1]:
+            raise InputError("--fov", "degrees in [{:g}, {:g}]".format(*L.FOV_RANGE), self.fov)
+        if self.max_side is not None and not L.MAX_SIDE_RANGE[0] <= self.max_side <= L.MAX_SIDE_RANGE[1]:
+            raise InputError("--max-side", "pixels in [{}, {}]".format(*L.MAX_SIDE_RANGE), self.max_side)
+        if not 0 <= self.seed <= L.SEED_MAX:
+            raise InputError("--seed", f"an integer in [0, {L.SEED_MAX}]", self.seed)
+        cam = self.camera
+        if not (cam.lower().endswith(".json") or "/" in cam or os.sep in cam) and cam not in L.CAMERA_PATHS:
+            raise InputError(
+                "--camera", f"one of {', '.join(L.CAMERA_PATHS)} or a trajectory .json", repr(cam)
+            )
         if self.preset not in ("classic", "neural"):
             raise InputError("--preset", "'classic' or 'neural'", repr(self.preset))
         if self.preset == "neural" and not self.weights:
             raise InputError("--weights", "a weights directory for --preset neural", "none")
         if self.depth_kind not in ("depth", "disparity"):
-            raise InputError("--depth-kind", "'depth' or 'disparity'", self.depth_kind)
+            raise InputError("--depth-kind", "'depth' or 'disparity'", repr(self.depth_kind))
         if self.region_speeds and len(self.region_speeds) != len(self.masks):
             raise InputError(
                 "region speeds", f"{len(self.masks)} values (one per --mask)", len(self.region_speeds)
             )
-        for s in self.region_speeds:
-            if not isinstance(s, (int, float)) or not math.isfinite(s) or s <= 0:
-                raise InputError("region speed", "a finite number > 0", s)
-        if not isinstance(self.regions, list):
-            raise InputError("regions", "a list of regions", type(self.regions).__name__)
+        for v in self.region_speeds:
+            if not 0 < v <= L.SPEED_MAX:
+                raise InputError("region speed", f"a number in (0, {L.SPEED_MAX:g}]", v)
         for k, r in enumerate(self.regions):
             r.validate(f"region {len(self.masks) + bool(self.labelme) + k + 1}")
-        if not isinstance(self.freeze, list) or not all(isinstance(f, str) and f for f in self.freeze):
-            raise InputError("--freeze", "a list of mask image paths", self.freeze)
-        if self.sam_checkpoint is not None and not isinstance(self.sam_checkpoint, str):
-            raise InputError("--sam-checkpoint", "a checkpoint path", self.sam_checkpoint)
         return self
 
+    def paths(self) -> list[str]:
+        """Every input file or directory path of the project (a hub id is not a path)."""
+        out = [self.image, self.depth, self.hints, self.labelme, self.weights, self.sam_checkpoint]
+        if self.depth_model and not is_hub_id(self.depth_model):
+            out.append(self.depth_model)
+        if _is_camera_file(self.camera):
+            out.append(self.camera)
+        out += list(self.masks) + list(self.freeze)
+        for r in self.regions:
+            out += [r.mask, None if r.video is None else r.video.path]
+        return [p for p in out if p]
+
     def resolved(self, base: str | os.PathLike) -> Project:
-        """Copy with relative paths made absolute against ``base``."""
+        """Copy with relative paths made absolute against ``base`` (hub ids kept as they are)."""
         base = Path(base)
+        return self.map_paths(lambda p: str(Path(p) if Path(p).is_absolute() else base / p))
 
-        def fix(p):
-            if p is None:
-                return None
-            q = Path(p)
-            return str(q if q.is_absolute() else base / q)
+    def map_paths(self, fix) -> Project:
+        """Copy with ``fix(path)`` applied to every input path (see :meth:`paths`)."""
 
-        cam = self.camera if not self.camera.endswith(".json") else fix(self.camera)
+        def f(p):
+            return None if p is None else fix(p)
+
+        cam = f(self.camera) if _is_camera_file(self.camera) else self.camera
+        model = self.depth_model if self.depth_model and is_hub_id(self.depth_model) else f(self.depth_model)
         regions = [
             dataclasses.replace(
                 r,
-                mask=fix(r.mask),
+                mask=f(r.mask),
                 prompts=[dataclasses.replace(p) for p in r.prompts],
-                video=None if r.video is None else dataclasses.replace(r.video, path=fix(r.video.path)),
+                video=None if r.video is None else dataclasses.replace(r.video, path=f(r.video.path)),
             )
             for r in self.regions
         ]
         return dataclasses.replace(
             self,
-            image=fix(self.image),
-            depth=fix(self.depth),
-            depth_model=fix(self.depth_model),
+            image=f(self.image),
+            depth=f(self.depth),
+            depth_model=model,
             camera=cam,
-            masks=[fix(m) for m in self.masks],
-            hints=fix(self.hints),
-            labelme=fix(self.labelme),
-            weights=fix(self.weights),
+            masks=[f(m) for m in self.masks],
+            hints=f(self.hints),
+            labelme=f(self.labelme),
+            weights=f(self.weights),
             regions=regions,
-            freeze=[fix(f) for f in self.freeze],
-            sam_checkpoint=fix(self.sam_checkpoint),
+            freeze=[f(x) for x in self.freeze],
+            sam_checkpoint=f(self.sam_checkpoint),
         )
 
 
-def save_project(project: Project, path: str | os.PathLike) -> Path:
-    """Write ``project`` as JSON (atomic); paths are stored as given."""
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether ``text`` reads as a Hugging Face Hub model id (``org/name``) rather than a local
+    path: one slash, no leading ``.``/``/``, not ``..``, and no such path exists."""
+    return (
+        isinstance(text, str)
+        and bool(_HUB_ID.match(text))
+        and ".." not in text.split("/")
+        and not os.path.exists(text)
+    )
+
+
+def _is_camera_file(camera) -> bool:
+    return isinstance(camera, str) and (camera.lower().endswith(".json") or "/" in camera or os.sep in camera)
+
+
+def save_project(project: Project, path: str | os.PathLike, base: str | os.PathLike | None = None) -> Path:
+    """Write ``project`` as JSON (atomic). Paths are stored relative to the project file's
+    folder, so the project and its inputs can be moved together (relative paths in ``project``
+    are taken against ``base``, default the current directory). An input outside that folder is
+    stored as ``../...``; rendering it then needs ``allow_outside_paths``.
+    """
     path = Path(path)
-    data = {"version": PROJECT_VERSION, **dataclasses.asdict(project)}
+    folder = Path(os.path.abspath(path.parent))
+    base = Path(os.path.abspath(base if base is not None else Path.cwd()))
+
+    def rel(p):
+        q = Path(p) if Path(p).is_absolute() else base / p
+        return os.path.relpath(os.path.abspath(q), folder)
+
+    data = {"version": PROJECT_VERSION, **dataclasses.asdict(project.map_paths(rel))}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     return path
 
 
-def load_project(path: str | os.PathLike) -> Project:
-    """Read and validate a project JSON; relative paths resolve against its directory."""
+def _check_inside(project: Project, folder: Path, where: str) -> None:
+    """Refuse input paths that leave ``folder`` (absolute, ``..`` or a link pointing out)."""
+    real_folder = Path(os.path.realpath(folder))
+    for p in project.paths():
+        q = Path(p)
+        target = Path(os.path.realpath(q if q.is_absolute() else folder / q))
+        if q.is_absolute() or ".." in q.parts or not (target == real_folder or real_folder in target.parents):
+            raise InputError(
+                f"{where}: path",
+                "a path inside the project's folder (or --allow-outside-paths)",
+                repr(p),
+            )
+
+
+def load_project(path: str | os.PathLike, allow_outside_paths: bool = False) -> Project:
+    """Read and validate a project JSON.
+
+    Every field is type-checked against the schema (the error names the field and shows the
+    value). Relative paths resolve against the project file's folder; a path leaving that folder
+    (absolute, through ``..`` or a link) is refused unless ``allow_outside_paths``. A
+    ``depth_model`` of the form ``org/name`` that is no local path is a Hub model id.
+    """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError("project", "an existing project .json file", f"no file at {str(path)!r}") from None
+    except IsADirectoryError:
+        raise InputError("project", "a project .json file", f"{str(path)!r} is a directory") from None
+    except RecursionError:
+        raise InputError(f"project {path.name}", "valid JSON", "nesting too deep") from None
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"project {path.name}", "valid JSON", str(exc)) from None
+    where = f"project {path.name}"
     if not isinstance(data, dict):
-        raise InputError(f"project {path.name}", "a JSON object", type(data).__name__)
+        raise InputError(where, "a JSON object", type(data).__name__)
     version = data.pop("version", None)
-    if version != PROJECT_VERSION:
-        raise InputError(f"project {path.name}: version", str(PROJECT_VERSION), version)
+    if version != PROJECT_VERSION or isinstance(version, bool):
+        raise InputError(f"{where}: version", str(PROJECT_VERSION), version)
     names = {f.name for f in dataclasses.fields(Project)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise InputError(f"project {path.name}", f"only the keys {sorted(names)}", f"unknown keys {unknown}")
-    if "image" not in data or not isinstance(data["image"], str):
-        raise InputError(f"project {path.name}: image", "an image path string", data.get("image"))
+        raise InputError(where, f"only the keys {sorted(names)}", f"unknown keys {unknown}")
+    if "image" not in data:
+        raise InputError(f"{where}: image", "an image path string", "no 'image' key")
+    check_schema(data, _PROJECT_SCHEMA, f"{where}: ")
     try:
         project = Project(**data)
+        folder = path.resolve().parent
+        if not allow_outside_paths:
+            _check_inside(project, folder, where)
+        return project.resolved(folder).validate()
     except TypeError as exc:
-        raise InputError(f"project {path.name}", "valid fields", str(exc)) from None
+        raise InputError(where, "valid fields", str(exc)) from None
     except InputError as exc:
-        raise InputError(f"project {path.name}: {exc.name}", exc.expected, exc.found) from None
-    return project.resolved(path.resolve().parent).validate()
+        if exc.name.startswith(where):
+            raise
+        raise InputError(f"{where}: {exc.name}", exc.expected, exc.found) from None

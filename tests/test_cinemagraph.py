@@ -250,7 +250,7 @@ def test_cli_bad_project_file(lake_files, capsys):
     d, _ = lake_files
     (d / "p.json").write_text(json.dumps({"version": 1, "image": "photo.png", "frames": "many"}))
     code, err = run(capsys, ["render", d / "p.json", "-o", d / "o.mp4"])
-    assert code == 2 and "--frames" in err
+    assert code == 2 and "frames: expected an integer" in err and "many" in err
     (d / "q.json").write_text(json.dumps({"version": 1, "image": "photo.png", "bogus": 1}))
     code, err = run(capsys, ["render", d / "q.json", "-o", d / "o.mp4"])
     assert code == 2 and "bogus" in err

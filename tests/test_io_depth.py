@@ -90,7 +90,7 @@ def test_video_round_trip(tmp_path, suffix):
     assert abs(float(got[1].mean()) / 255 - 0.5) < 0.03
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left over
     if suffix == "":
-        assert sorted(p.name for p in out.iterdir()) == ["0000.png", "0001.png", "0002.png"]
+        assert sorted(p.name for p in out.glob("*.png")) == ["0000.png", "0001.png", "0002.png"]
 
 
 def test_failed_write_leaves_nothing(tmp_path):

@@ -27,7 +27,7 @@ __all__ = [
     "safe_zoom",
 ]
 
-CAMERA_PATHS = ("circle", "swing", "up-down", "side", "zoom-in", "dolly-zoom", "static")
+from ..limits import CAMERA_PATHS, MAX_FRAMES  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,30 @@ def _matrix(value, shape: tuple[int, int], name: str) -> torch.Tensor:
     return t
 
 
+def _check_rigid(T: torch.Tensor, name: str, scale: float) -> None:
+    """Refuse poses that are not rigid: ``R`` orthonormal with det +1 (1e-4), bottom row
+    ``[0, 0, 0, 1]``, and a translation under ``1e6 × scale`` (``scale``: the largest
+    translation magnitude allowed relative to 1 scene unit is generous; it only stops overflow)."""
+    eye = torch.eye(3, dtype=T.dtype)
+    for i, M in enumerate(T):
+        R = M[:3, :3]
+        bad = (
+            not torch.allclose(R.T @ R, eye, atol=1e-4)
+            or abs(float(torch.linalg.det(R)) - 1.0) > 1e-4
+            or not torch.allclose(M[3], torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=T.dtype), atol=1e-9)
+        )
+        if bad:
+            raise InputError(
+                f"{name}[{i}]",
+                "a rigid pose (rotation with det +1, bottom row 0 0 0 1)",
+                " ".join(f"{v:.3g}" for v in M.flatten().tolist()),
+            )
+        if float(M[:3, 3].norm()) > 1e6 * scale:
+            raise InputError(
+                f"{name}[{i}]", f"a translation under {1e6 * scale:g} scene units", float(M[:3, 3].norm())
+            )
+
+
 def _catmull_rom(points: torch.Tensor, s: float, closed: bool) -> torch.Tensor:
     n = points.shape[0]
     if n == 1:
@@ -215,19 +239,40 @@ def load_trajectory(
         poses = data["cam_from_world"]
         if not isinstance(poses, list) or not poses:
             raise InputError(f"{name}: cam_from_world", "a non-empty list of 4×4 matrices", repr(poses)[:60])
+        if len(poses) > MAX_FRAMES:
+            raise InputError(f"{name}: cam_from_world", f"at most {MAX_FRAMES} poses", len(poses))
+        if num_frames is not None and len(poses) != num_frames:
+            raise InputError(
+                f"{name}: cam_from_world",
+                f"one pose per frame ({num_frames} frames; or give --frames {len(poses)})",
+                f"{len(poses)} poses",
+            )
         T = torch.stack([_matrix(p, (4, 4), f"{name}: cam_from_world[{i}]") for i, p in enumerate(poses)])
+        _check_rigid(T, f"{name}: cam_from_world", 1.0)
         K = _matrix(data.get("K"), (3, 3), f"{name}: K")
         PinholeCamera.from_matrix(K, camera.width, camera.height)  # validates the layout
         w, h = data.get("width", camera.width), data.get("height", camera.height)
-        if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+        if not (isinstance(w, int) and isinstance(h, int) and 0 < w <= 65536 and 0 < h <= 65536):
             raise InputError(f"{name}: width/height", "positive integers", (w, h))
         K = K.clone()
         K[0] *= camera.width / w
         K[1] *= camera.height / h
+        side = max(camera.width, camera.height)
+        if not (0.04 * side <= float(K[0, 0]) <= 12 * side and 0.04 * side <= float(K[1, 1]) <= 12 * side):
+            raise InputError(
+                f"{name}: K",
+                "focal lengths of 0.04–12 × the longer side (5–170° field of view)",
+                f"fx {float(K[0, 0]):g}, fy {float(K[1, 1]):g} px at {camera.width}×{camera.height}",
+            )
         return Trajectory(T, K[None].repeat(len(T), 1, 1), camera.width, camera.height)
     if "keyframes" in data:
         kf = data["keyframes"]
-        if not isinstance(kf, list) or not kf or not all(isinstance(k, dict) for k in kf):
+        if (
+            not isinstance(kf, list)
+            or not kf
+            or not all(isinstance(k, dict) for k in kf)
+            or len(kf) > MAX_FRAMES
+        ):
             raise InputError(f"{name}: keyframes", "a non-empty list of objects", repr(kf)[:60])
         pos = torch.stack(
             [_matrix([k.get("position", [0, 0, 0])], (1, 3), f"{name}: position")[0] for k in kf]
@@ -235,8 +280,14 @@ def load_trajectory(
         rot = torch.stack(
             [_matrix([k.get("rotation_deg", [0, 0, 0])], (1, 3), f"{name}: rotation_deg")[0] for k in kf]
         )
-        closed = bool(data.get("closed", True))
+        closed = data.get("closed", True)
+        if not isinstance(closed, bool):
+            raise InputError(f"{name}: closed", "true or false", repr(closed))
         n = num_frames or 60
+        if not (isinstance(n, int) and 1 <= n <= MAX_FRAMES):
+            raise InputError("--frames", f"an integer in [1, {MAX_FRAMES}]", n)
+        if float(pos.abs().max()) > 1e6:
+            raise InputError(f"{name}: position", "coordinates under 1e6 scene units", float(pos.abs().max()))
         poses = []
         for i in range(n):
             s = i / n if closed else (i / (n - 1) if n > 1 else 0.0)
