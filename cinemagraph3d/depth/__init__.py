@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..limits import DEPTH_RANGE
 from ..types import DepthMap
 from .popup import PopupSettings, popup_disparity
 
@@ -126,8 +127,10 @@ def _read_depth_array(path: Path) -> np.ndarray:
             arr = arr[:, :, 0]
     if arr.ndim != 2:
         raise InputError("--depth", "a single-channel (H, W) depth map", f"array of shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.number)):
-        raise InputError("--depth", "numeric depth values", f"dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise InputError("--depth", "real numeric depth values", f"dtype {arr.dtype}")
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise InputError("--depth", "a map of at least 2×2 values", f"shape {arr.shape}")
     return arr.astype(np.float64)
 
 
@@ -157,6 +160,15 @@ def load_depth_file(path: str | os.PathLike, height: int, width: int, kind: str 
         raise InputError("--depth", "finite values", f"{int((~np.isfinite(arr)).sum())} NaN/inf values")
     if kind == "depth" and arr.min() <= 0:
         raise InputError("--depth", "z-depth > 0 everywhere", f"minimum {arr.min():g}")
+    lo, hi = DEPTH_RANGE
+    if kind == "depth" and not (lo <= arr.min() and arr.max() <= hi):
+        raise InputError(
+            "--depth", f"z-depth in [{lo:g}, {hi:g}] (its own units)", f"{arr.min():g} to {arr.max():g}"
+        )
+    if kind == "disparity" and not (lo <= arr.max() <= hi):
+        raise InputError(
+            "--depth", f"disparity whose maximum is in [{lo:g}, {hi:g}]", f"maximum {arr.max():g}"
+        )
     if kind == "disparity" and arr.min() < 0:
         raise InputError("--depth", "disparity >= 0 everywhere", f"minimum {arr.min():g}")
     h, w = arr.shape
