@@ -480,6 +480,13 @@ def load_labelme(
                 pts = np.array([[xa, ya], [xb, ya], [xb, yb], [xa, yb]])
             elif pts.shape[0] < 3:
                 raise InputError(f"{where}.points", "3 or more points for a polygon", pts.shape[0])
+            far = (np.abs(pts - [width / 2, height / 2]) > [1.5 * width, 1.5 * height]).any(axis=1)
+            if far.any():  # beyond this the fixed-point vertices would overflow; nothing is lost
+                raise InputError(
+                    f"{where}.points",
+                    f"polygon points within one image size of the {width}x{height} image",
+                    _fmt(pts[int(np.nonzero(far)[0][0])]),
+                )
             # cv2 puts integer vertex coordinates at pixel centres: shift by -0.5, 4 fractional bits.
             fixed = np.round((pts - 0.5) * 16.0).astype(np.int32)
             cv2.fillPoly(mask, [fixed.reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=4)
