@@ -66,6 +66,13 @@ class SkySettings:
     max_hole: float = 0.02
     min_fraction: float = 0.03
     min_top_fraction: float = 0.10
+    min_island: float = 0.004
+    island_colour: float = 3.0
+    line_step: float = 0.04
+    mirror_step: float = 0.008
+    mirror_drop: float = 0.02
+    mirror_corr: float = 0.7
+    gap_radius: float = 0.006
 
     def __post_init__(self) -> None:
         for name in (
@@ -79,6 +86,12 @@ class SkySettings:
             "max_hole",
             "min_fraction",
             "min_top_fraction",
+            "min_island",
+            "line_step",
+            "mirror_step",
+            "mirror_drop",
+            "mirror_corr",
+            "gap_radius",
         ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1):
@@ -146,6 +159,122 @@ def sky_candidates(image: torch.Tensor, settings: SkySettings | None = None) -> 
     return colour & smooth & ~edge
 
 
+def _islands(image, cand: np.ndarray, labels: np.ndarray, sky: np.ndarray, s: SkySettings) -> np.ndarray:
+    """Candidate components cut off from the top border (by a branch or a canopy) that are large
+    (``>= min_island`` of the image), lie no lower than the sky found so far and match its colour
+    (Mahalanobis distance of their mean RGB to the sky's colours ``<= island_colour``)."""
+    h, w = sky.shape
+    rgb = image.detach().cpu().float().clamp(0, 1).permute(1, 2, 0).numpy().reshape(-1, 3)
+    ref = rgb[sky.ravel()]
+    if ref.shape[0] < 10:
+        return np.zeros_like(sky)
+    mu = ref.mean(0)
+    inv = np.linalg.inv(np.cov(ref.T) + (0.02**2) * np.eye(3))
+    lowest = int(np.nonzero(sky.any(axis=1))[0].max())
+    out = np.zeros_like(sky)
+    n = int(labels.max()) + 1
+    flat = labels.ravel()
+    count = np.bincount(flat, minlength=n)
+    taken = set(np.unique(labels[sky]).tolist())
+    for k in np.flatnonzero(count >= s.min_island * h * w):
+        if k == 0 or k in taken:
+            continue
+        m = labels == k
+        rows = np.nonzero(m.any(axis=1))[0]
+        if rows.max() > lowest + 0.02 * h:
+            continue
+        d = rgb[m.ravel()].mean(0) - mu
+        if float(np.sqrt(d @ inv @ d)) <= s.island_colour:
+            out |= m
+    return out
+
+
+def _border_grow(image: torch.Tensor, sky: np.ndarray, s: SkySettings, steps: int = 3) -> np.ndarray:
+    """Pixels up to ``steps`` px outside the sky whose RGB is within Mahalanobis distance
+    ``island_colour`` of the sky's colours (the band that the texture box and the edge test
+    leave along branches, canopies and ridges)."""
+    rgb = image.detach().cpu().float().clamp(0, 1).permute(1, 2, 0).numpy()
+    ref = rgb[sky]
+    if ref.shape[0] < 10:
+        return np.zeros_like(sky)
+    mu = ref.mean(0)
+    inv = np.linalg.inv(np.cov(ref.T) + (0.02**2) * np.eye(3))
+    d = (rgb - mu).reshape(-1, 3)
+    ok = (np.sqrt(np.einsum("ij,jk,ik->i", d, inv, d)) <= s.island_colour).reshape(sky.shape)
+    out = sky.copy()
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        grown = (cv2.dilate(out.astype(np.uint8), kernel) > 0) & ok
+        if not (grown & ~out).any():
+            break
+        out |= grown
+    return out & ~sky
+
+
+def _drop_gaps(sky: np.ndarray, s: SkySettings) -> np.ndarray:
+    """Remove sky thinner than ``2 gap_radius · D`` (gaps between leaves, slits between twigs):
+    a morphological opening, then the pixels within the radius of what is left come back."""
+    h, w = sky.shape
+    r = max(1, int(round(s.gap_radius * max(h, w))))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    core = cv2.morphologyEx(sky.astype(np.uint8), cv2.MORPH_OPEN, k) > 0
+    back = cv2.dilate(core.astype(np.uint8), k) > 0
+    return sky & back
+
+
+def horizon_cut(image: torch.Tensor, sky: np.ndarray, settings: SkySettings | None = None) -> int | None:
+    """Row where sky-coloured water starts inside a sky mask, or None.
+
+    Water reflecting the sky passes the colour and texture tests; it is told from the sky at the
+    horizon line. With ``L`` the grey image blurred by 1.5 px, ``step(r)`` the median over the
+    columns that are sky both 2 rows above and below ``r`` of ``L[r-2] - L[r+2]`` (a straight,
+    consistent line darker below: a sea horizon), and ``P(r)`` the mean ``L`` of row ``r``'s
+    sky pixels:
+
+    * a *line*: ``step(r) >= line_step`` with the part below darker on average;
+    * a *mirror*: ``P`` peaks at ``r`` and falls on both sides over ``K`` rows in the same way
+      (correlation of ``P(r-k)`` and ``P(r+k)``, ``k = 1..K``, at least ``mirror_corr``, drop below
+      at least ``mirror_drop``; the sky brightens towards the horizon and its reflection darkens
+      away from it) and the line is faintly visible, ``step(r) >= mirror_step``.
+
+    Only rows with at least 25% of the width in the sky and at least 5% of the height of sky below
+    are considered. Limits: ripple-free water under a featureless haze without any line is kept.
+    """
+    s = settings or SkySettings()
+    h, w = sky.shape
+    grey = image.detach().cpu().float().clamp(0, 1).mean(0).numpy()
+    L = cv2.GaussianBlur(np.ascontiguousarray(grey), (0, 0), 1.5)
+    cnt = sky.sum(axis=1)
+    P = np.where(cnt > 0, (L * sky).sum(axis=1) / np.maximum(cnt, 1), np.nan)
+    rows = np.nonzero(cnt >= 0.25 * w)[0]
+    if rows.size < 10:
+        return None
+    lo, hi = int(rows.min()), int(rows.max())
+    best, best_row = 0.0, None
+    for r in range(max(lo + 2, int(0.1 * h)), hi - 2):
+        if sky[r:].sum(axis=1).astype(bool).sum() < 0.05 * h:
+            break
+        both = sky[r - 2] & sky[r + 2]
+        if both.sum() < 0.25 * w:
+            continue
+        step = float(np.median(L[r - 2, both] - L[r + 2, both]))
+        K = min(r - lo, hi - r, int(0.25 * h))
+        ok = False
+        if step >= s.line_step:
+            below = np.nanmean(P[r + 1 : r + 1 + max(K, 1)])
+            above = np.nanmean(P[max(r - max(K, 1), 0) : r])
+            ok = below < above
+        elif step >= s.mirror_step and K >= 5:
+            a = P[r - K : r][::-1]
+            b = P[r + 1 : r + 1 + K]
+            if np.isfinite(a).all() and np.isfinite(b).all() and a.std() > 0 and b.std() > 0:
+                corr = float(np.corrcoef(a, b)[0, 1])
+                ok = corr >= s.mirror_corr and (P[r] - b[-1]) >= s.mirror_drop and (P[r] - a[-1]) > 0
+        if ok and step > best:
+            best, best_row = step, r
+    return best_row
+
+
 def detect_sky(image: torch.Tensor, settings: SkySettings | None = None) -> SkyDetection:
     """Find the sky of a photo (training-free; rules in the module docstring).
 
@@ -180,6 +309,15 @@ def detect_sky(image: torch.Tensor, settings: SkySettings | None = None) -> SkyD
             if not (grown & ~sky).any():
                 break
             sky |= grown
+    if sky.any():
+        sky |= _islands(image, cand, labels, sky, s)
+        cut = horizon_cut(image, sky, s)
+        if cut is not None:
+            sky[cut:] = False
+        sky = _drop_gaps(sky, s)
+        sky |= _border_grow(image, sky, s)
+        if cut is not None:
+            sky[cut:] = False
     if sky.any():
         holes = (~sky).astype(np.uint8)
         m, hl, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=8)

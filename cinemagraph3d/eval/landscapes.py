@@ -169,8 +169,12 @@ class _Canvas:
         rgb = np.asarray(base, np.float32) * (1 + contrast * tex[..., None])
         return self.paint(m, np.clip(rgb, 0, 1), z, name)
 
-    def water(self, mask: np.ndarray, reflect: float, ripple: float, name: str = "water") -> int:
-        """Water on the ground plane inside ``mask``: mirrored sky times ``reflect`` plus ripples."""
+    def water(
+        self, mask: np.ndarray, reflect: float, ripple: float, name: str = "water", grazing: float | None = None
+    ) -> int:
+        """Water on the ground plane inside ``mask``: mirrored sky times a reflectance plus
+        ripples; the reflectance is ``reflect`` at the bottom row and, with ``grazing``, rises to
+        ``grazing`` at the horizon (Fresnel: water is a near mirror at grazing angles)."""
         z = self.ground_z()
         mirror = np.clip(np.round(2 * self.yh - self.yy - 0.5).astype(np.int64), 0, self.h - 1)
         refl = self.sky_rgb[mirror, self.xx.astype(np.int64)]
@@ -180,6 +184,9 @@ class _Canvas:
         v = _fold(z * 12.0, 128)
         streak = n[v, u][..., None]
         tint = np.array([0.05, 0.12, 0.16], np.float32)
+        if grazing is not None:
+            t = np.clip((self.yy - self.yh) / max(self.h - self.yh, 1.0), 0, 1)[..., None]
+            reflect = grazing + (reflect - grazing) * t
         rgb = reflect * refl + (1 - reflect) * tint + ripple * streak
         return self.paint(mask & (self.yy > self.yh), np.clip(rgb, 0, 1), z, name)
 
@@ -287,7 +294,7 @@ def bay_scene(width: int, height: int, seed: int = 12) -> Landscape:
     gz = c.ground_z()
     shore_line = 14.0 + 4.0 * _noise_1d(c.rng, width, 0.4 * width)[None, :]
     sea = (gz > shore_line) & (c.yy > c.yh)
-    c.water(sea, 0.45, 0.06, "bay")
+    c.water(sea, 0.45, 0.05, "bay", grazing=0.85)
     z_h = 60.0
     ridge = 0.3 * height + 0.05 * height * _noise_1d(c.rng, width, 0.3 * width)[None, :]
     edge = 0.3 * width + 0.05 * width * _noise_1d(c.rng, height, 0.2 * height)[:, None]
@@ -308,7 +315,7 @@ def reflection_scene(width: int, height: int, seed: int = 13) -> Landscape:
     water meets the sky directly elsewhere (the hard case of the sky detector)."""
     c = _Canvas("reflection", width, height, 0.5 * height, seed)
     c.sky(0.35)
-    c.water(c.yy > c.yh, 0.85, 0.025, "lake")
+    c.water(c.yy > c.yh, 0.8, 0.02, "lake", grazing=0.97)
     z_t = 250.0
     top = c.yh - 0.06 * height - 0.05 * height * (0.5 + 0.5 * _noise_1d(c.rng, width, 0.05 * width))
     span = (c.xx > 0.55 * width) & (c.yy >= top[None, :]) & (c.yy <= c.base_row(z_t))

@@ -39,6 +39,12 @@ class LDISettings:
             longer image side.
         depth_margin: inpainted depth is kept at least ``z_occluder·(1 + depth_margin)``.
         min_layer_fraction: clusters holding a smaller fraction of pixels merge into a neighbour.
+        edge_ratio: the band is inpainted only behind *depth edges*: layer-k pixels that have a
+            nearer-layer pixel in their 3×3 neighbourhood whose disparity is at least
+            ``1 + edge_ratio`` times theirs. Where a smooth surface (a ground plane) merely
+            crosses a layer threshold there is nothing to disocclude, so no band is made; the
+            bands follow the silhouettes of foreground objects. ``0`` inpaints along the whole
+            layer boundary.
         inpaint: back-end filling the band: ``"classic"`` (push–pull, training-free) or
             ``"learned"`` (the depth then colour partial-convolution U-Nets of 3D photo
             inpainting, :mod:`cinemagraph3d.ldi.learned`; needs ``inpaint_nets``).
@@ -52,6 +58,7 @@ class LDISettings:
     band: int | None = None
     depth_margin: float = 0.5
     min_layer_fraction: float = 0.01
+    edge_ratio: float = 0.1
     inpaint: str = "classic"
     inpaint_nets: InpaintNets | None = field(default=None, repr=False)
 
@@ -116,7 +123,9 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
 
     Pixels are labelled by :func:`cluster_disparity`. Layer ``k`` holds its visible pixels plus an
     inpainted band: the pixels of nearer layers (label < k) within ``band`` pixels of layer k's
-    visible pixels. Inside the band colour and depth are filled from layer k's own visible pixels
+    *depth-edge* pixels (layer-k pixels next to a nearer pixel at least ``1 + edge_ratio`` times
+    their disparity; with ``edge_ratio = 0`` every layer-k pixel next to a nearer one), so the
+    band follows the outline of the foreground object that hides it. Inside the band colour and depth are filled from layer k's own visible pixels
     only (no foreground colour can bleed in): by push–pull of colour and disparity
     (``settings.inpaint == "classic"``) or by the depth net then the colour net with context =
     layer k's visible pixels and holes = the band (``"learned"``, see
@@ -162,9 +171,21 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
     band = settings.band if settings.band is not None else max(2, round(0.06 * max(h, w)))
     img = image.cpu()
     colors, depths, alphas, visibles = [], [], [], []
+    if settings.edge_ratio < 0 or not np.isfinite(settings.edge_ratio):
+        raise InputError("LDISettings.edge_ratio", "a finite number >= 0", settings.edge_ratio)
+    import cv2
+
+    disp_np = disp.numpy().astype(np.float32)
     for k in range(L):
         vis = labels == k
-        hidden = _dilate(vis, band) & (labels < k) if k > 0 else torch.zeros_like(vis)
+        if k > 0:
+            nearer = labels < k
+            near_disp = np.where(nearer.numpy(), disp_np, 0.0).astype(np.float32)
+            front = torch.from_numpy(cv2.dilate(near_disp, np.ones((3, 3), np.uint8)))
+            edge = vis & (front > 0) & (front >= disp * (1.0 + settings.edge_ratio))
+            hidden = _dilate(edge, band) & nearer
+        else:
+            hidden = torch.zeros_like(vis)
         if hidden.any():
             if learned:
                 col, zf = learned_fill(settings.inpaint_nets, img, z.cpu(), vis, hidden)
