@@ -191,7 +191,49 @@ def _read_config(config_path: Path) -> dict[str, Any]:
         )
     if not isinstance(meta["config"], dict):
         raise WeightsError(f"{config_path}: 'config' must be an object")
+    for key, value in meta["config"].items():
+        _check_config_value(config_path, key, value)
     return meta
+
+
+#: Integer hyper-parameters (channel counts, layers, group sizes) must lie in this range.
+CONFIG_INT_RANGE = (-1, 65536)  # -1: "none" for index-valued settings
+
+
+def _check_config_value(config_path: Path, key: str, value: Any) -> None:
+    import math
+
+    lo, hi = CONFIG_INT_RANGE
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not lo <= value <= hi:
+            raise WeightsError(
+                f"{config_path}: config {key!r} must be an integer in [{lo}, {hi}], found {value}"
+            )
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise WeightsError(f"{config_path}: config {key!r} must be finite, found {value}")
+        return
+    if isinstance(value, list):
+        for v in value:
+            _check_config_value(config_path, key, v)
+        return
+    raise WeightsError(
+        f"{config_path}: config {key!r} must be a number, string or list, found {type(value).__name__}"
+    )
+
+
+def _check_values(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Refuse tensors of another dtype than the network's (int8, bool, ...) and NaN/inf values."""
+    expected = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    for key, t in state.items():
+        want = expected.get(key)
+        if want is not None and t.dtype != want.dtype:
+            raise WeightsError(f"{source}: tensor {key!r} is {t.dtype}, expected {want.dtype}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise WeightsError(f"{source}: tensor {key!r} holds NaN or infinite values")
 
 
 def load_model(
@@ -236,11 +278,14 @@ def load_model(
         model = create_model(arch, **meta["config"])
     except InputError as exc:
         raise WeightsError(f"{config_path}: invalid config for {arch}: {exc}") from None
+    except (ValueError, RuntimeError, ZeroDivisionError, OverflowError, MemoryError) as exc:
+        raise WeightsError(f"{config_path}: config for {arch} builds no network: {exc}") from None
     try:
         state = load_file(str(tensor_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{tensor_path}: unreadable safetensors file ({exc})") from None
     check_state_dict(model, state, str(tensor_path))
+    _check_values(model, state, str(tensor_path))
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
 
