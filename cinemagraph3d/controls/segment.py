@@ -75,6 +75,11 @@ class SegmentSettings:
         colour_tolerance: Mahalanobis distance (in Lab, per click model) of a candidate pixel.
         colour_floor: Lab standard deviation added to every click model (regularisation).
         hole_fraction: holes smaller than this fraction of the image are filled.
+        flood_diff: largest step between 4-neighbours (8-bit CIE Lab units, per channel, on the
+            image blurred by 1 px) of the region grown from a click by a floating flood fill.
+        max_fraction: prior against swallowing the image: a grown region larger than this share
+            of the image is dropped, and a final mask larger than it falls back to the clicks'
+            colour-model candidates.
         max_side: GrabCut runs at most at this longer side (the mask is scaled back).
         seed: seed of OpenCV's RNG (GrabCut's k-means initialisation).
     """
@@ -92,6 +97,8 @@ class SegmentSettings:
     hole_fraction: float = 0.001
     max_side: int = 640
     seed: int = 0
+    flood_diff: float = 2.0
+    max_fraction: float = 0.6
 
     def __post_init__(self) -> None:
         if self.method not in ("grabcut", "sam"):
@@ -306,8 +313,43 @@ def _grabcut(img: np.ndarray, pos: np.ndarray, neg: np.ndarray, s: SegmentSettin
     else:
         result = is_fg
     result = _components_with(result, pos_px)
+    # Region growing: a floating-range flood fill from every positive click follows smooth
+    # gradients (a sky darkening upwards, a lake) and stops at strong edges; it is kept only
+    # when it does not swallow the image or reach a negative click.
+    blurred = cv2.GaussianBlur(cv2.cvtColor(img, cv2.COLOR_RGB2Lab), (0, 0), 1.0)
+    for (r, c), part in zip(pos_px, pos_parts):
+        if not part:  # in texture the flood fill says nothing
+            continue
+        ff = np.zeros((h + 2, w + 2), np.uint8)
+        ff[1:-1, 1:-1] = edges
+        diff = (s.flood_diff,) * 3
+        cv2.floodFill(blurred.copy(), ff, (int(c), int(r)), (0, 0, 0), diff, diff,
+                      4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8))  # fmt: skip
+        grown = ff[1:-1, 1:-1] == 2
+        if grown.mean() <= s.max_fraction and not any(grown[q] for q in neg_px):
+            result |= grown
+    # Water reflecting the sky: split at a horizon line found inside the mask, keep the clicks' side.
+    from .sky import horizon_cut
+
+    # (only a mask that reaches the top border can hold a sky above its water)
+    cut = (
+        horizon_cut(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, result)
+        if result[0].any()
+        else None
+    )
+    if cut is not None:
+        rows = [r for r, _ in pos_px]
+        if all(r < cut for r in rows):
+            result[cut:] = False
+        elif all(r >= cut for r in rows):
+            result[:cut] = False
+        result = _components_with(result, pos_px)
     if s.hole_fraction > 0:
         result = _fill_holes(result, s.hole_fraction * h * w, neg_px)
+    # Prior against swallowing the image: a mask over max_fraction of it falls back to the seeds'
+    # candidate components (colour model around the clicks, never across strong edges).
+    if result.mean() > s.max_fraction and cand.mean() < result.mean():
+        result = _components_with(cand | fg_seed, pos_px)
     return result
 
 

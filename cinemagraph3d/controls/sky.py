@@ -73,6 +73,7 @@ class SkySettings:
     mirror_drop: float = 0.02
     mirror_corr: float = 0.7
     gap_radius: float = 0.006
+    water_anisotropy: float = 0.6
 
     def __post_init__(self) -> None:
         for name in (
@@ -92,6 +93,7 @@ class SkySettings:
             "mirror_drop",
             "mirror_corr",
             "gap_radius",
+            "water_anisotropy",
         ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1):
@@ -237,6 +239,8 @@ def horizon_cut(image: torch.Tensor, sky: np.ndarray, settings: SkySettings | No
       at least ``mirror_drop``; the sky brightens towards the horizon and its reflection darkens
       away from it) and the line is faintly visible, ``step(r) >= mirror_step``.
 
+    Either way the part below must look like water: its gradient energy is mostly vertical
+    (horizontal streaks, share ``>= water_anisotropy``) and more so, or stronger, than above.
     Only rows with at least 25% of the width in the sky and at least 5% of the height of sky below
     are considered. Limits: ripple-free water under a featureless haze without any line is kept.
     """
@@ -250,6 +254,27 @@ def horizon_cut(image: torch.Tensor, sky: np.ndarray, settings: SkySettings | No
     if rows.size < 10:
         return None
     lo, hi = int(rows.min()), int(rows.max())
+    # water texture: horizontal streaks (vertical gradient energy), measured inside the mask
+    gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    inner = cv2.erode(sky.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ex = (gx**2 * inner).sum(axis=1)
+    ey = (gy**2 * inner).sum(axis=1)
+
+    def streaky(a: int, b: int, c: int, d: int) -> bool:
+        """Rows a..b (below) have horizontal streaks, more than rows c..d (above)."""
+        eb, xb = ey[a:b].sum(), ex[a:b].sum()
+        ea, xa = ey[c:d].sum(), ex[c:d].sum()
+        nb, na = max(inner[a:b].sum(), 1), max(inner[c:d].sum(), 1)
+        an_b = eb / max(eb + xb, 1e-12)
+        an_a = ea / max(ea + xa, 1e-12)
+        energy_b, energy_a = (eb + xb) / nb, (ea + xa) / na
+        return (
+            an_b >= s.water_anisotropy
+            and energy_b > 1e-7
+            and (an_b >= an_a + 0.1 or energy_b >= 1.5 * energy_a)
+        )
+
     best, best_row = 0.0, None
     for r in range(max(lo + 2, int(0.1 * h)), hi - 2):
         if sky[r:].sum(axis=1).astype(bool).sum() < 0.05 * h:
@@ -260,6 +285,8 @@ def horizon_cut(image: torch.Tensor, sky: np.ndarray, settings: SkySettings | No
         step = float(np.median(L[r - 2, both] - L[r + 2, both]))
         K = min(r - lo, hi - r, int(0.25 * h))
         ok = False
+        if not streaky(r + 2, r + 2 + max(K, 3), max(r - 1 - max(K, 3), 0), r - 1):
+            continue
         if step >= s.line_step:
             below = np.nanmean(P[r + 1 : r + 1 + max(K, 1)])
             above = np.nanmean(P[max(r - max(K, 1), 0) : r])

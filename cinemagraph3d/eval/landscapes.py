@@ -170,7 +170,12 @@ class _Canvas:
         return self.paint(m, np.clip(rgb, 0, 1), z, name)
 
     def water(
-        self, mask: np.ndarray, reflect: float, ripple: float, name: str = "water", grazing: float | None = None
+        self,
+        mask: np.ndarray,
+        reflect: float,
+        ripple: float,
+        name: str = "water",
+        grazing: float | None = None,
     ) -> int:
         """Water on the ground plane inside ``mask``: mirrored sky times a reflectance plus
         ripples; the reflectance is ``reflect`` at the bottom row and, with ``grazing``, rises to
