@@ -27,7 +27,7 @@ demo: install
 	$(VENV)/bin/cinemagraph3d demo -o demo.mp4
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest tests
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -126,17 +126,26 @@ def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
 
 
 def check_project(project: Project, output: str | os.PathLike | None = None, force: bool = False) -> None:
-    """The validation pass of :func:`animate`, without any work: every field's type and range,
-    every input file's existence, the photo's size from its header, and the output path (not
-    taken unless ``force``, not an input, not containing one; see
-    :func:`~cinemagraph3d.checks.check_output_path`)."""
-    check_inputs(project)
+    """The validation pass of :func:`animate`, without the heavy work: every field's type and
+    range, every input file's existence, the photo's size from its header, a trajectory file's
+    poses and a depth file's values (at the working size), and the output path (not taken
+    unless ``force``, not an input, not containing one; see
+    :func:`~cinemagraph3d.checks.check_output_path`).
+
+    Raises:
+        InputError: naming the first input that fails.
+    """
+    w, h = check_inputs(project)
     if output is not None:
         out = check_output_path(output, force=force, inputs=project.paths())
         if out.suffix.lower() == ".png" and project.frames != 1:
             raise InputError(
                 "-o/--output", "a directory for several frames (a .png holds one: --frames 1)", str(out)
             )
+    if _is_camera_file(project.camera):
+        load_trajectory(project.camera, PinholeCamera.default(w, h, project.fov), project.frames)
+    if project.depth:
+        load_depth_file(project.depth, h, w, project.depth_kind)
 
 
 def animate(

@@ -156,7 +156,9 @@ def image_size(path: str | os.PathLike, name: str = "image") -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             w, h = im.size
-            orient = int(im.getexif().get(0x0112, 1) or 1)
+            # Pillow reads a PNG's EXIF only after decoding its pixels: not for a huge one.
+            small = w * h <= MAX_DECODE_PIXELS
+            orient = int(im.getexif().get(0x0112, 1) or 1) if small or im.format != "PNG" else 1
     except Exception as exc:  # noqa: BLE001 - any identification failure is a bad input
         raise InputError(name, "a readable JPEG/PNG/WebP/TIFF image", f"{path.name}: {exc}") from None
     finally:
@@ -176,8 +178,9 @@ def working_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]
 
 def decode_reduction(size: tuple[int, int], max_side: int | None, label: str = "image") -> int:
     """Decoding reduction factor (1, 2, 4 or 8) of a photo of ``size = (width, height)``: 1 up
-    to :data:`MAX_DECODE_PIXELS`; above it the smallest factor that brings the decoded pixel count
-    under the limit while keeping the longer side >= ``max_side``, when ``max_side`` is given.
+    to :data:`MAX_DECODE_PIXELS`; above it, with ``max_side`` given, the largest factor that
+    brings the decoded pixel count under the limit and keeps the longer side >= ``max_side``
+    (else the smallest factor under the limit).
 
     Raises:
         InputError: the photo is too large to decode (no ``max_side``, or over 64× the limit).

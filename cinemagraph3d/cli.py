@@ -301,8 +301,12 @@ def _add_force(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``cinemagraph3d`` command."""
+_BUILTIN = ("animate", "render", "demo", "layers")
+
+
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of the ``cinemagraph3d`` command (``plugins=False``: without the
+    sub-commands of other modules, whose imports are heavier)."""
     from . import __version__
 
     parser = _Parser(
@@ -359,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lay.add_argument("--ply", help="also write the point cloud as PLY (needs the open3d extra)")
     _add_force(lay)
-    _register_plugins(sub)
+    if plugins:
+        _register_plugins(sub)
     return parser
 
 
@@ -584,6 +589,9 @@ def _run(args) -> int:
         ]
         check_outputs(outputs, inputs=project.paths(), force=args.force)
         _check_still(args.output, project.frames)
+        from .api import check_project
+
+        check_project(project)  # trajectory and depth files, before the sky or any picture
         project, pictures = _motion_extras(project, args)
         from .api import animate
 
@@ -723,7 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    # The built-in commands parse without importing the plugins (eval & co. load torch).
+    parser = build_parser(plugins=not (argv and argv[0] in _BUILTIN))
     args = parser.parse_args(argv)
     handlers = {}
     if threading.current_thread() is threading.main_thread():
