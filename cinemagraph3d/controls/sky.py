@@ -68,12 +68,13 @@ class SkySettings:
     min_top_fraction: float = 0.10
     min_island: float = 0.004
     island_colour: float = 3.0
-    line_step: float = 0.04
+    line_step: float = 0.025
     mirror_step: float = 0.008
     mirror_drop: float = 0.02
     mirror_corr: float = 0.7
     gap_radius: float = 0.006
     water_anisotropy: float = 0.6
+    water_rows: float = 0.15
 
     def __post_init__(self) -> None:
         for name in (
@@ -94,6 +95,7 @@ class SkySettings:
             "mirror_corr",
             "gap_radius",
             "water_anisotropy",
+            "water_rows",
         ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1):
@@ -241,8 +243,11 @@ def horizon_cut(image: torch.Tensor, sky: np.ndarray, settings: SkySettings | No
 
     Either way the part below must look like water: its gradient energy is mostly vertical
     (horizontal streaks, share ``>= water_anisotropy``) and more so, or stronger, than above.
-    Only rows with at least 25% of the width in the sky and at least 5% of the height of sky below
-    are considered. Limits: ripple-free water under a featureless haze without any line is kept.
+    Only rows where the sky spans at least half the width both 2 rows above and below, with at
+    least ``water_rows`` (15%) of the height of wide (25% of the width) sky rows below, are
+    considered. The cut is then put on the largest one-row drop of the unblurred grey image
+    within 3 rows of the best row. Limits: ripple-free water under a featureless haze without any
+    line is kept.
     """
     s = settings or SkySettings()
     h, w = sky.shape
@@ -277,10 +282,10 @@ def horizon_cut(image: torch.Tensor, sky: np.ndarray, settings: SkySettings | No
 
     best, best_row = 0.0, None
     for r in range(max(lo + 2, int(0.1 * h)), hi - 2):
-        if sky[r:].sum(axis=1).astype(bool).sum() < 0.05 * h:
+        if (sky[r:].sum(axis=1) >= 0.25 * w).sum() < s.water_rows * h:
             break
         both = sky[r - 2] & sky[r + 2]
-        if both.sum() < 0.25 * w:
+        if both.sum() < 0.5 * w:
             continue
         step = float(np.median(L[r - 2, both] - L[r + 2, both]))
         K = min(r - lo, hi - r, int(0.25 * h))
@@ -299,7 +304,16 @@ def horizon_cut(image: torch.Tensor, sky: np.ndarray, settings: SkySettings | No
                 ok = corr >= s.mirror_corr and (P[r] - b[-1]) >= s.mirror_drop and (P[r] - a[-1]) > 0
         if ok and step > best:
             best, best_row = step, r
-    return best_row
+    if best_row is None:
+        return None
+    # the line itself: the largest one-row drop of the unblurred grey image near the best row
+    g = grey
+    cols = sky[best_row - 2] & sky[min(best_row + 2, h - 1)]
+    drops = {
+        q: float(np.median(g[q - 1, cols] - g[q, cols]))
+        for q in range(max(best_row - 3, 1), min(best_row + 2, h))
+    }
+    return max(drops, key=lambda q: (drops[q], -q))
 
 
 def detect_sky(image: torch.Tensor, settings: SkySettings | None = None) -> SkyDetection:
@@ -336,7 +350,7 @@ def detect_sky(image: torch.Tensor, settings: SkySettings | None = None) -> SkyD
             if not (grown & ~sky).any():
                 break
             sky |= grown
-    if sky.any():
+    if sky.mean() >= s.min_fraction and sky[0].mean() >= s.min_top_fraction:
         sky |= _islands(image, cand, labels, sky, s)
         cut = horizon_cut(image, sky, s)
         if cut is not None:

@@ -1,0 +1,98 @@
+"""Photo pop-up depth, LDI bands on depth edges and the landscape depth metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import cinemagraph3d as c3
+from cinemagraph3d.depth import ramp_depth
+from cinemagraph3d.depth.popup import PopupSettings, popup_disparity
+from cinemagraph3d.errors import InputError
+from cinemagraph3d.eval.depth_metrics import depth_edge_recall, lean_ratio, ordinal_accuracy
+from cinemagraph3d.eval.landscapes import make_landscape
+
+
+@pytest.fixture(scope="module")
+def cliff():
+    return make_landscape("cliff", 160, 96)
+
+
+@pytest.fixture(scope="module")
+def branch():
+    return make_landscape("branch", 160, 96)
+
+
+def test_metrics_on_truth_and_on_a_flipped_map(cliff):
+    z = cliff.depth
+    assert ordinal_accuracy(z, z, cliff.objects) == 1.0
+    assert depth_edge_recall(z, z, cliff.objects) == 1.0
+    assert ordinal_accuracy(1.0 / z, z, cliff.objects) == 0.0  # order reversed everywhere
+    flat = torch.ones_like(z)
+    assert ordinal_accuracy(flat, z, cliff.objects) == 0.0  # ties are wrong
+    assert depth_edge_recall(flat, z, cliff.objects) == 0.0
+    assert lean_ratio(z, cliff.mask("cliff")) == pytest.approx(1.0)
+    assert math.isnan(ordinal_accuracy(z, z, torch.zeros_like(cliff.objects)))
+    with pytest.raises(InputError):
+        ordinal_accuracy(-z, z, cliff.objects)
+
+
+def test_popup_cliff_stands_upright_and_is_ordered(cliff):
+    z = c3.heuristic_depth(cliff.image).depth
+    assert z.shape == (1, 96, 160) and torch.isfinite(z).all()
+    m = cliff.mask("cliff")
+    assert 0.9 <= lean_ratio(z, m) <= 1.1  # the cliff translates, it does not lean
+    assert lean_ratio(ramp_depth(cliff.image).depth, m) < 0.5  # the old ramp made it lean
+    assert ordinal_accuracy(z, cliff.depth, cliff.objects) >= 0.9
+    zc = z[0][m].median()
+    assert zc < z[0][cliff.mask("sea")].median() < z[0][cliff.mask("sky")].median()
+
+
+def test_popup_branch_nearer_than_peak_nearer_than_sky(branch):
+    res = popup_disparity(branch.image)
+    d = torch.from_numpy(res.disparity)
+    b, m, s = (float(d[branch.mask(n)].median()) for n in ("branch", "mountain", "sky"))
+    assert b > m > s
+    assert res.kind.shape == (96, 160) and set(np.unique(res.kind)) <= {0, 1, 2, 3}
+    assert abs(res.horizon - branch.horizon) < 0.25 * 96
+
+
+def test_popup_deterministic_and_resized(branch):
+    a = popup_disparity(branch.image).disparity
+    assert np.array_equal(a, popup_disparity(branch.image).disparity)
+    small = popup_disparity(branch.image, PopupSettings(max_side=80))
+    assert small.disparity.shape == (96, 160) and small.regions.shape == (96, 160)
+    with pytest.raises(InputError):
+        popup_disparity(torch.rand(96, 160))
+    with pytest.raises(InputError):
+        PopupSettings(ground_far=0.9, ground_near=0.5)
+
+
+def test_ldi_band_follows_the_silhouette_not_rows():
+    """A ramp ground (smooth, crossing the layer threshold along a row) with a card in front: the
+    back layer's inpainted band lies only around the card."""
+    h, w = 64, 96
+    yy = torch.arange(h, dtype=torch.float32)[:, None].expand(h, w)
+    disp = 0.3 + 0.7 * yy / h
+    card = torch.zeros(h, w, dtype=torch.bool)
+    card[20:50, 30:60] = True
+    disp = torch.where(card, torch.full_like(disp, 1.5), disp)
+    depth = c3.DepthMap((1.0 / disp)[None], metric=False, source="test")
+    img = torch.rand(3, h, w, generator=torch.Generator().manual_seed(0))
+    for ratio, rows_band in ((0.1, False), (0.0, True)):
+        ldi = c3.build_ldi(
+            img, depth, c3.LDISettings(max_layers=3, band=4, distance_threshold=0.05, edge_ratio=ratio)
+        )
+        assert ldi.alpha.shape[0] == 3  # card, near ground, far ground
+        band = torch.zeros(h, w, dtype=torch.bool)
+        for k in range(1, ldi.alpha.shape[0]):
+            band |= (ldi.alpha[k, 0] > 0) & ~ldi.visible[k, 0]
+        near_card = torch.zeros(h, w, dtype=torch.bool)
+        near_card[15:55, 25:65] = True  # within band + 1 px of the card
+        assert band.any()
+        assert bool((band & ~near_card).any()) == rows_band
+    with pytest.raises(InputError):
+        c3.build_ldi(img, depth, c3.LDISettings(edge_ratio=-1.0))
