@@ -548,8 +548,10 @@ def load_mask(path_or_array, height: int, width: int, *, name: str | None = None
     Args:
         path_or_array: image path (PNG, JPEG, ... read with OpenCV), or an ``(H, W)``,
             ``(H, W, C)`` numpy array, or an ``(H, W)`` / ``(1, H, W)`` tensor.
-        height, width: working image size in pixels. The mask must have exactly this size: it is
-            never resized silently.
+        height, width: working image size in pixels. A mask of another size with the same
+            aspect ratio (within 2 %: a mask drawn on the photo at its own size, when
+            ``--max-side`` shrinks the working image) is resized to it by area averaging and
+            thresholded at 0.5; any other size is refused.
         name: what the input is called in error messages (default: the path or ``"mask"``).
 
     Returns:
@@ -581,9 +583,15 @@ def load_mask(path_or_array, height: int, width: int, *, name: str | None = None
         raise InputError(name or "mask", "a path, numpy array or tensor", type(path_or_array).__name__)
     mask = _mask_to_bool(arr, name)
     if mask.shape != (height, width):
-        raise InputError(
-            name, f"a {width}x{height} mask (the working image size)", f"{mask.shape[1]}x{mask.shape[0]}"
-        )
+        mh, mw = mask.shape
+        if abs((mw / mh) / (width / height) - 1.0) > _ASPECT_TOLERANCE:
+            raise InputError(
+                name,
+                f"a {width}x{height} mask (the working image size) or one with its aspect ratio",
+                f"{mw}x{mh}",
+            )
+        area = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+        mask = area > 0.5
     if not mask.any():
         raise InputError(name, "a mask with at least one selected pixel", "an empty mask")
     out = torch.from_numpy(np.ascontiguousarray(mask))
