@@ -185,6 +185,8 @@ def parse_prompt(text: str, magnitude=None, *, name: str = "--prompt") -> Motion
     if not isinstance(text, str) or not text.strip():
         raise InputError(name, f"a non-empty motion prompt: {KNOWN_PROMPTS}", repr(text))
     words = text.strip().lower().replace(",", " ").split()
+    if not words:
+        raise InputError(name, f"a non-empty motion prompt: {KNOWN_PROMPTS}", repr(text))
     verb, rest = words[0], words[1:]
     if verb not in PROMPT_VERBS:
         raise _bad_prompt(text, name)
