@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
+sys.path.insert(0, str(Path(__file__).parent))
+from _optional import require  # noqa: E402
+
+hypothesis = require("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -148,7 +151,10 @@ matrix_entries = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.i
 def test_trajectory_structured(poses, K, keyframes):
     if keyframes:
         doc = {
-            "keyframes": [{"position": p[0][:3] if isinstance(p, list) and p and isinstance(p[0], list) else p} for p in (poses if isinstance(poses, list) and poses else [0])]
+            "keyframes": [
+                {"position": p[0][:3] if isinstance(p, list) and p and isinstance(p[0], list) else p}
+                for p in (poses if isinstance(poses, list) and poses else [0])
+            ]
         }
     else:
         doc = {"K": K, "cam_from_world": poses}
