@@ -8,7 +8,9 @@ Pop-up*, with hand-written rules instead of learned classifiers). Output is a re
 Steps (``D = max(H, W)`` of the working image, at most ``max_side`` pixels):
 
 1. **Sky** — :func:`~cinemagraph3d.controls.sky.detect_sky`; sky-coloured smooth regions above the
-   horizon that it did not take (gaps in foliage) are sky too. Disparity 0.
+   horizon that it did not take are sky too, and so are the pixels of upright regions above the
+   horizon whose colour is within Mahalanobis distance ``gap_colour`` of the sky's colours (gaps
+   between leaves). Disparity 0.
 2. **Horizon** row ``y_h`` — the median over the columns that hold sky of the lowest sky row,
    clamped to ``[horizon_min, horizon_max]·H``; without sky ``horizon_default·H``.
 3. **Regions** — watershed superpixels grown from a grid of seeds (spacing ``D / grid``) on the
@@ -26,9 +28,12 @@ Steps (``D = max(H, W)`` of the working image, at most ``max_side`` pixels):
    ``g(y) = ground_far + (ground_near - ground_far)·(y + 0.5 - y_h)/(H - y_h)``.
 6. **Upright cards** stand at the depth of their ground contact: a region resting on ground
    (most pixels right below its lowest pixels are ground) gets ``g(contact)``, contact = its
-   ``contact_quantile`` row; a region resting on another upright region takes that region's
-   disparity (pieces of one object stacked on each other; processed bottom up); at least
-   ``upright_min`` so that distant mountains stay in front of the sky.
+   ``contact_quantile`` row; a region resting on another upright region is placed just behind it,
+   at ``stack_factor`` (0.85) times its disparity (a forest seen above a cliff is behind it; the
+   step is larger than the LDI's ``edge_ratio``, so it gets an occlusion band); of several
+   supports the nearest wins (a canopy rests on its trunk, not on the hills seen under it);
+   regions are processed bottom up; at least ``upright_min`` so that distant mountains stay in
+   front of the sky.
 7. **Overhanging occluders** — an upright region entirely above the horizon that touches the top,
    left or right border and is thin (at least ``thin_fraction`` of its pixels within
    ``thin_radius·D`` of the sky) is a branch reaching into the frame: disparity 1 (nearest).
@@ -75,7 +80,8 @@ class PopupSettings:
     min_texture: float = 0.005
     enclosed_fraction: float = 0.6
     support_share: float = 0.1
-    stack_factor: float = 0.9
+    stack_factor: float = 0.85
+    gap_colour: float = 2.5
     ground_far: float = 0.02
     ground_near: float = 0.8
     upright_min: float = 0.03
@@ -353,13 +359,23 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
             kind[r] = BRANCH
     kind_px = kind[labels]
     kind_px[sky] = SKY
+    rows_px = np.broadcast_to(yy, (h, w))
+    # a region mostly of sky that reaches below the horizon holds water there
+    kind_px[(kind_px == SKY) & ~sky & (rows_px >= y_h)] = GROUND
+    # gaps between leaves: pixels of upright regions above the horizon with the sky's colour
+    if sky.sum() >= 10:
+        px = rgb.reshape(-1, 3).astype(np.float64) / 255.0
+        ref = px[sky.ravel()]
+        inv = np.linalg.inv(np.cov(ref.T) + (0.02**2) * np.eye(3))
+        dv = px - ref.mean(0)
+        close = (np.sqrt(np.einsum("ij,jk,ik->i", dv, inv, dv)) <= s.gap_colour).reshape(h, w)
+        kind_px[close & ((kind_px == UPRIGHT) | (kind_px == BRANCH)) & (rows_px < y_h)] = SKY
 
     disp_r = np.zeros(R)
     disp_r[kind == BRANCH] = 1.0
     # upright regions bottom up; what lies right below each region's lowest pixel per column
     # is what it rests on: the nearest of those supports (the ground at the contact row, or
     # another upright region, just behind which it is placed)
-    cols_idx = np.broadcast_to(np.arange(w)[None, :], (h, w))
     for r in sorted(np.flatnonzero(kind == UPRIGHT), key=lambda r: -bottom[r]):
         ys, xs = np.nonzero(labels == r)
         low = np.full(w, -1)
@@ -381,7 +397,6 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
                 if c >= s.support_share * n_rest and i != r:
                     cands.append(s.stack_factor * disp_r[i])
         disp_r[r] = max(max(cands) if cands else ground(contact), s.upright_min)
-    del cols_idx
     disp = disp_r[labels].astype(np.float32)
     gmask = kind_px == GROUND
     disp[gmask] = ground(np.broadcast_to(yy, (h, w)))[gmask]

@@ -5,6 +5,9 @@ renders a suite of analytic scenes with every method, prints the per-scene and p
 and writes a Markdown report with side-by-side frames. ``docs/quality.md`` is regenerated with::
 
     cinemagraph3d eval --suite standard --out docs/quality --report docs/quality.md
+
+``--suite landscapes`` scores depth, single-click masks and the automatic sky on procedural
+landscapes instead (:mod:`cinemagraph3d.eval.depth_metrics`; ``docs/quality_depth.md``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ def run(args) -> int:
     from .harness import get_suite, run_suite
     from .report import format_tables, write_report
 
+    if args.suite == "landscapes":  # depth and mask quality (issue 12): its own report
+        from .depth_metrics import run_cli
+
+        return run_cli(args)
     suite = get_suite(args.suite)
     out = Path(args.out)
     if out.exists() and not out.is_dir():

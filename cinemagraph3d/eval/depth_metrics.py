@@ -347,3 +347,50 @@ def landscape_picture(pics: dict) -> np.ndarray:
     parts = [pics["image"] * 255, grey(pics["truth"]), grey(pics["popup"]), grey(pics["ramp (before)"]),
              np.repeat(pics["sky"][..., None] * 255.0, 3, axis=2)]  # fmt: skip
     return np.clip(np.concatenate(parts, axis=1), 0, 255).astype(np.uint8)
+
+
+LANDSCAPES_COMMAND = (
+    "cinemagraph3d eval --suite landscapes --out docs/quality_depth --report docs/quality_depth.md"
+)
+
+
+def run_cli(args) -> int:
+    """``cinemagraph3d eval --suite landscapes``: score, print the report, write it with pictures.
+
+    ``args`` needs ``out`` (picture directory) and ``report`` (Markdown path or None: OUT/report.md).
+    """
+    import os
+    import sys
+    from pathlib import Path
+
+    import imageio.v3 as iio
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", "a directory (created if missing)", f"a file at {str(out)!r}")
+    report = Path(args.report) if args.report else out / "report.md"
+    if report.is_dir():
+        raise InputError("--report", "a Markdown file path", f"a directory at {str(report)!r}")
+
+    def progress(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    print("evaluating suite 'landscapes' (depth, single clicks, automatic sky)", file=sys.stderr, flush=True)
+    res = run_landscapes(progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    pics = {}
+    for scene, p in res.pictures.items():
+        path = out / f"{scene}.png"
+        iio.imwrite(path, landscape_picture(p))
+        pics[scene] = os.path.relpath(path, report.parent)
+    command = f"cinemagraph3d eval --suite landscapes --out {args.out}" + (
+        f" --report {args.report}" if args.report else ""
+    )
+    text = format_landscape_report(res, command, pics)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    tmp = report.with_name(report.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(report)
+    print(text)
+    print(f"wrote {report}")
+    return 0
