@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .errors import InputError
 from .features import lift_ldi
 from .geometry.camera import PinholeCamera, pixel_grid, transform_points, unproject_depth
 from .geometry.trajectory import Trajectory, safe_zoom
 from .ldi import LDISettings, build_ldi
-from .render.fuse import FAR_BIAS, FusionSettings, fill_holes, fuse_bidirectional
+from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, splat_points
 from .types import DepthMap, FeatureCloud, LayeredDepthImage, SplatResult
 
-__all__ = ["Scene", "RenderSettings", "prepare_scene", "render_frames", "scene_times"]
+__all__ = ["Scene", "RenderSettings", "prepare_scene", "render_frames", "scene_times", "point_phases"]
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,13 @@ def border_points(scene: Scene, per_side: int = 256) -> dict[str, torch.Tensor]:
 
 
 def _splat(
-    scene: Scene, pts_world: torch.Tensor, T: torch.Tensor, K: torch.Tensor, settings: RenderSettings
+    scene: Scene,
+    pts_world: torch.Tensor,
+    T: torch.Tensor,
+    K: torch.Tensor,
+    settings: RenderSettings,
+    extra: torch.Tensor | None = None,
+    stretch: torch.Tensor | None = None,
 ) -> SplatResult:
     dev, dt = pts_world.device, pts_world.dtype
     Tf = T.to(device=dev, dtype=dt)
@@ -181,10 +188,13 @@ def _splat(
     z0 = scene.cloud.points[:, 2]
     radius = (Kf[0, 0] * z0) / (scene.camera.fx * pts[:, 2].clamp(min=1e-6))
     radius = radius.clamp(min=1.0)
+    if stretch is not None:
+        radius = radius * stretch.to(radius.dtype)
     c = scene.cloud
+    feats = c.features if extra is None else torch.cat([c.features, extra.to(c.features.dtype)[:, None]], 1)
     return splat_points(
         pts,
-        c.features,
+        feats,
         c.alpha,
         radius,
         Kf,
@@ -193,6 +203,10 @@ def _splat(
         settings.splat,
         settings.backend,
     )
+
+
+#: Largest footprint widening of :class:`_MovedClouds` for surfaces the fluid stretches, pixels.
+MAX_STRETCH = 3.0
 
 
 class _MovedClouds:
@@ -205,6 +219,16 @@ class _MovedClouds:
     motion objects (``forward(t)`` / ``backward(t)`` full maps) are gathered for every point.
     The 3-D displacement is fronto-parallel: a point keeps its depth ``z`` and moves by
     ``(dx · z / fx, dy · z / fy, 0)`` scene units for a pixel displacement ``(dx, dy)``.
+
+    Each call also returns the **stretch** of every point: with ``D`` the displacement map of the
+    source pixels, the gap along each image axis between the moved positions of a pixel and of
+    its two neighbours on that axis, ``|1 + D_x(x ± e_x) − D_x(x)|`` and likewise for ``y`` (a
+    neighbour outside the image counts as 1; shear, which slides rows along each other without
+    opening gaps for the separable footprint, does not count), maximised and clamped to
+    ``[1, MAX_STRETCH]``. The splat footprint is
+    widened by it, so a surface the fluid stretches stays continuous instead of breaking into a
+    dot grid (a gap wider than ``MAX_STRETCH`` pixels, e.g. where the fluid pulls away from a still
+    edge, is left to the other splat and the hole filling).
     """
 
     def __init__(self, scene: Scene, motion) -> None:
@@ -219,25 +243,91 @@ class _MovedClouds:
             self.sel = (row >= 0).nonzero().squeeze(1).to(pts.device)
             self.rows = row[self.sel.to(row.device)]
             self.pts_sel = pts[self.sel]
+            # Rows of the four neighbours of every moving pixel: P_m (a zero row) for a still
+            # neighbour, the pixel's own row for a neighbour outside the image.
+            idx = motion.index
+            full = torch.full((H * W,), len(idx), dtype=torch.int64, device=idx.device)
+            full[idx] = torch.arange(len(idx), device=idx.device)
+            own = torch.arange(len(idx), device=idx.device)
+            i, j = torch.div(idx, W, rounding_mode="floor"), idx % W
+            self.nbrs = []
+            for ok, off in ((j + 1 < W, 1), (j > 0, -1), (i + 1 < H, W), (i > 0, -W)):
+                self.nbrs.append(torch.where(ok, full[(idx + off).clamp(0, H * W - 1)], own))
         self.z = (pts[:, 2] if self.sel is None else pts[self.sel, 2])[:, None]
         self.focal = torch.tensor([scene.camera.fx, scene.camera.fy], dtype=pts.dtype, device=pts.device)
 
-    def __call__(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(P, 3)`` forward-moved and backward-moved world points at scene time ``t``."""
+    def _stretch_rows(self, d: torch.Tensor) -> torch.Tensor:
+        """``(P_m,)`` stretch of the moving pixels from their displacements ``d`` ``(P_m, 2)``."""
+        dz = torch.cat([d, d.new_zeros(1, 2)])
+        out = torch.ones(d.shape[0], dtype=d.dtype, device=d.device)
+        for k, nb in enumerate(self.nbrs):
+            a = k // 2
+            gap = (dz[nb, a] - d[:, a] if k % 2 == 0 else d[:, a] - dz[nb, a]) + 1.0
+            out = torch.maximum(out, gap.abs())
+        return out.clamp(max=MAX_STRETCH)
+
+    @staticmethod
+    def _stretch_map(m: torch.Tensor) -> torch.Tensor:
+        """``(H·W,)`` stretch of every pixel from a full ``(2, H, W)`` displacement map."""
+        p = F.pad(m[None], (1, 1, 1, 1), mode="replicate")[0]
+        c = p[:, 1:-1, 1:-1]
+        out = torch.ones(m.shape[1:], dtype=m.dtype, device=m.device)
+        for axis, (a, b) in ((0, (p[:, 1:-1, 2:], c)), (0, (c, p[:, 1:-1, :-2])),
+                             (1, (p[:, 2:, 1:-1], c)), (1, (c, p[:, :-2, 1:-1]))):  # fmt: skip
+            out = torch.maximum(out, (a[axis] - b[axis] + 1.0).abs())
+        return out.clamp(max=MAX_STRETCH).reshape(-1)
+
+    def __call__(self, t: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(P, 3)`` forward-moved and backward-moved world points at scene time ``t`` and the
+        ``(P,)`` stretch of each point in each."""
         pts0 = self.scene.cloud.points
+        ones = torch.ones(pts0.shape[0], dtype=pts0.dtype, device=pts0.device)
+        out, stretch = [], []
         if self.sel is None:  # full maps: every point's donor pixel
             donor = self.scene.donor
-            disps = [m.reshape(2, -1)[:, donor].T for m in (self.motion.forward(t), self.motion.backward(t))]
-            base = pts0
+            for m in (self.motion.forward(t), self.motion.backward(t)):
+                m = m.to(device=pts0.device, dtype=pts0.dtype)
+                d = m.reshape(2, -1)[:, donor].T
+                out.append(torch.cat([pts0[:, :2] + d * self.z / self.focal, pts0[:, 2:]], 1))
+                stretch.append(self._stretch_map(m)[donor])
         else:  # moving pixels only
-            disps = [torch.index_select(d.to(pts0.device), 0, self.rows) for d in self.motion.moving_at(t)]
-            base = self.pts_sel
-        out = []
-        for d in disps:
-            d = d.to(device=pts0.device, dtype=pts0.dtype)
-            new = torch.cat([base[:, :2] + d * self.z / self.focal, base[:, 2:]], 1)
-            out.append(new if self.sel is None else pts0.clone().index_copy_(0, self.sel, new))
-        return out[0], out[1]
+            for dm in self.motion.moving_at(t):
+                dm = dm.to(device=pts0.device, dtype=pts0.dtype)
+                d = torch.index_select(dm, 0, self.rows)
+                new = torch.cat([self.pts_sel[:, :2] + d * self.z / self.focal, self.pts_sel[:, 2:]], 1)
+                out.append(pts0.clone().index_copy_(0, self.sel, new))
+                stretch.append(ones.index_copy(0, self.sel, self._stretch_rows(dm)[self.rows]))
+        return out[0], out[1], stretch[0], stretch[1]
+
+
+def point_phases(
+    scene: Scene, motion, num_steps: int, fusion: FusionSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Switch times of the ``"dissolve"`` fusion carried by the points, ``(P,)`` each.
+
+    With ``φ`` the smooth field of :func:`~cinemagraph3d.render.fuse.dissolve_phase` over the
+    photo, a point seen at pixel ``p`` (donor pixel ``q``) carries ``φ(p)`` in the forward cloud
+    and ``φ(p + F_N(q))`` in the backward cloud, ``F_N`` the forward displacement of a whole loop
+    (bilinear, positions clamped to the image). At scene time ``t`` the forward cloud shows at a
+    pixel the material that started at ``p_f`` and the backward cloud the material ``p_b`` with
+    ``p_b + F_N(p_b) ≈ p_f`` (it has ``N`` steps less to go), so both splats carry the same switch
+    time there and the pattern of switch times flows with the fluid instead of standing still on
+    the screen (where the flow leaves the moving region the two differ; the fusion then blends
+    them by coverage).
+    """
+    H, W = scene.camera.height, scene.camera.width
+    c = scene.cloud
+    dev, dt = c.points.device, c.points.dtype
+    field = dissolve_phase(H, W, fusion, device=dev).to(dt)
+    pix = c.pixels.to(device=dev, dtype=dt)
+    end = motion.forward(float(num_steps)).to(device=dev, dtype=dt).reshape(2, -1)[:, scene.donor.to(dev)].T
+
+    def sample(uv: torch.Tensor) -> torch.Tensor:
+        g = torch.stack([uv[:, 0] * (2.0 / W) - 1.0, uv[:, 1] * (2.0 / H) - 1.0], 1).clamp(-1.0, 1.0)
+        return F.grid_sample(field[None], g.view(1, 1, -1, 2), mode="bilinear", padding_mode="border",
+                             align_corners=False).reshape(-1)  # fmt: skip
+
+    return sample(pix), sample(pix + end)
 
 
 def render_frames(
@@ -293,6 +383,9 @@ def render_frames(
         inv = 1.0 / pts0[:, 2].clamp(min=1e-12)
         disp_range = (float(inv.min()), float(inv.max()))
     moved = None if motion is None else _MovedClouds(scene, motion)
+    phases = None
+    if moved is not None and settings.mode == "symmetric" and settings.fusion.method == "dissolve":
+        phases = point_phases(scene, motion, num_steps, settings.fusion)
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
@@ -300,9 +393,11 @@ def render_frames(
             if motion is None:
                 fwd = bwd = _splat(scene, pts0, T, K, settings)
             else:
-                p_fwd, p_bwd = moved(t)
-                fwd = _splat(scene, p_fwd, T, K, settings)
-                bwd = fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings)
+                p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
+                fwd = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
+                bwd = (
+                    fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings, stretch=s_bwd)
+                )
             tau = 0.0 if settings.mode == "forward" else t / num_steps
             frame = neural_frame(settings.neural, fwd, bwd, tau, disp_range)
             yield (frame, fwd) if return_aux else frame
@@ -310,13 +405,21 @@ def render_frames(
         if motion is None:
             res = _splat(scene, pts0, T, K, settings)
         else:
-            p_fwd, p_bwd = moved(t)
-            fwd = _splat(scene, p_fwd, T, K, settings)
+            p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
             if settings.mode == "forward":
-                res = fwd
-            else:
-                bwd = _splat(scene, p_bwd, T, K, settings)
+                res = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
+            elif phases is None:
+                fwd = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
+                bwd = _splat(scene, p_bwd, T, K, settings, stretch=s_bwd)
                 res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
+            else:  # the switch times travel with the points as one more feature channel
+                fwd = _splat(scene, p_fwd, T, K, settings, phases[0], s_fwd)
+                bwd = _splat(scene, p_bwd, T, K, settings, phases[1], s_bwd)
+                split = [
+                    (SplatResult(r.features[:-1], r.depth, r.alpha), r.features[-1:]) for r in (fwd, bwd)
+                ]
+                res = fuse_bidirectional(split[0][0], split[1][0], t, num_steps, scene.z_near, settings.fusion,
+                                         phase=(split[0][1], split[1][1]))  # fmt: skip
         feats = (
             fill_holes(res.features, res.alpha, res.depth, settings.fill_far_bias)
             if settings.fill_holes

@@ -129,10 +129,13 @@ class MotionField:
         flow: ``(2, H, W)`` motion ``(dx, dy)`` in pixels per motion step at the working
             resolution; exactly zero outside the moving regions and at anchors.
         mask: ``(1, H, W)`` float in [0, 1], the union of the moving regions.
+        turbulence: optional loop-periodic turbulence added to ``flow`` during integration
+            (a :class:`cinemagraph3d.motion.turbulence.Turbulence`), or ``None``.
     """
 
     flow: torch.Tensor
     mask: torch.Tensor
+    turbulence: object | None = None
 
 
 @dataclass(frozen=True)

@@ -106,10 +106,11 @@ def test_fusion_weights_analytic():
     ones = torch.ones(1, 2, 2)
     f = c3.SplatResult(torch.zeros(1, 2, 2), 2 * ones, ones)
     b = c3.SplatResult(torch.ones(1, 2, 2), 2 * ones, ones)
-    out = c3.fuse_bidirectional(f, b, t=3, num_steps=12, depth_ref=1.0)
+    lin = c3.FusionSettings(method="linear")  # the design contract's plain cross-fade
+    out = c3.fuse_bidirectional(f, b, t=3, num_steps=12, depth_ref=1.0, settings=lin)
     torch.testing.assert_close(out.features, torch.full((1, 2, 2), 0.25))  # equal depth: X = τ
     nearer = c3.SplatResult(torch.ones(1, 2, 2), 1 * ones, ones)
-    out = c3.fuse_bidirectional(f, nearer, t=6, num_steps=12, depth_ref=1.0)
+    out = c3.fuse_bidirectional(f, nearer, t=6, num_steps=12, depth_ref=1.0, settings=lin)
     a = 10.0
     wf, wb = 0.5 * np.exp(a * 0.5), 0.5 * np.exp(a * 1.0)
     torch.testing.assert_close(out.features, torch.full((1, 2, 2), wb / (wf + wb)))

@@ -78,7 +78,7 @@ def test_hidden_background_follows_its_donor_displacement():
     for motion in (disp, Maps()):
         moved = _MovedClouds(scene, motion)
         for t in (0.0, 3.0, 5.5, 8.0):
-            fwd, bwd = moved(t)
+            fwd, bwd, _, _ = moved(t)
             for out, maps in ((fwd, disp.forward(t)), (bwd, disp.backward(t))):
                 d = maps.reshape(2, -1)[:, scene.donor].T  # donor pixel's displacement
                 torch.testing.assert_close(out[:, :2], cloud.points[:, :2] + d * z / f, rtol=0, atol=1e-5)
@@ -211,22 +211,24 @@ def test_fractional_scene_time_equals_direct_fusion():
     N, K = 12, 5
     disp = integrate_motion(field, N)
     traj = c3.make_trajectory(c3.TrajectorySettings("static", K), scene.camera, 1.0, 1.0)
-    frames = list(c3.render_frames(scene, traj, disp, N))
+    lin = c3.FusionSettings(method="linear")
+    frames = list(c3.render_frames(scene, traj, disp, N, RenderSettings(fusion=lin)))
     cloud, cam = scene.cloud, scene.camera
     Kmat = cam.matrix()
     z = cloud.points[:, 2:3]
     f = torch.tensor([cam.fx, cam.fy])
-    ones = torch.ones(cloud.num_points)
+    moved = _MovedClouds(scene, disp)  # footprints widened by the fluid's stretch
     assert [k * N / K for k in range(K)] == [0.0, 2.4, 4.8, 7.2, 9.6]
     for k, frame in enumerate(frames):
         t = k * N / K
         res = []
-        for maps in (disp.forward(t), disp.backward(t)):
+        stretch = moved(t)[2:]
+        for maps, radius in zip((disp.forward(t), disp.backward(t)), stretch):
             d = maps.reshape(2, -1)[:, scene.donor].T
             pts = cloud.points.clone()
             pts[:, :2] += d * z / f
-            res.append(c3.splat_points(pts, cloud.features, cloud.alpha, ones, Kmat, cam.height, cam.width))
-        fused = fuse_bidirectional(res[0], res[1], t, N, scene.z_near)
+            res.append(c3.splat_points(pts, cloud.features, cloud.alpha, radius, Kmat, cam.height, cam.width))
+        fused = fuse_bidirectional(res[0], res[1], t, N, scene.z_near, lin)
         expect = fill_holes(fused.features, fused.alpha, fused.depth)[:3].clamp(0, 1)
         torch.testing.assert_close(frame, expect, rtol=0, atol=1e-5)
     # fractional t is a real in-between: frame 1 (t = 2.4) differs from t = 2 and t = 3
@@ -334,10 +336,11 @@ def test_fusion_clamps_normalised_disparity_at_4():
     ones = torch.ones(1, 1, 1)
     f = c3.SplatResult(torch.zeros(1, 1, 1), 0.1 * ones, ones)  # disp 10 → clamped to 4
     b = c3.SplatResult(torch.ones(1, 1, 1), 0.2 * ones, ones)  # disp 5 → clamped to 4
-    out = fuse_bidirectional(f, b, t=3, num_steps=12, depth_ref=1.0)
+    lin = c3.FusionSettings(method="linear")  # the formula of the linear cross-fade
+    out = fuse_bidirectional(f, b, t=3, num_steps=12, depth_ref=1.0, settings=lin)
     torch.testing.assert_close(out.features, torch.full((1, 1, 1), 0.25))  # equal weights: X = τ
     b2 = c3.SplatResult(torch.ones(1, 1, 1), 0.5 * ones, ones)  # disp 2: not clamped
-    out = fuse_bidirectional(f, b2, t=6, num_steps=12, depth_ref=1.0)
+    out = fuse_bidirectional(f, b2, t=6, num_steps=12, depth_ref=1.0, settings=lin)
     wf, wb = math.exp(40.0), math.exp(20.0)
     torch.testing.assert_close(out.features, torch.full((1, 1, 1), wb / (wf + wb)))
 

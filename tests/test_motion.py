@@ -252,7 +252,7 @@ def test_identical_hints_give_constant_field_and_speed_factors():
 
 def test_kernel_interpolation_formula_and_sigma():
     hints = MotionHints.create([[10.5, 10.5], [30.5, 10.5], [50.5, 10.5]], [[1, 0], [0, 1], [-1, 0]])
-    settings = MotionSettings(sigma_min=1e-3, sigma_max=1.0)
+    settings = MotionSettings(sigma_min=1e-3, sigma_max=1.0, hint_radius=0)  # the kernel alone
     sigma = kernel_sigma(hints.starts, H, W, settings)
     assert sigma == pytest.approx(20.0)  # mean nearest-neighbour distance
     assert kernel_sigma(hints.starts, H, W, MotionSettings(sigma_min=0.5, sigma_max=1.0)) == pytest.approx(

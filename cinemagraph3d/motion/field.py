@@ -25,8 +25,11 @@ import torch
 from ..errors import InputError
 from ..types import MotionField
 from .hints import MotionHints, check_hints, check_points
+from .turbulence import make_turbulence
 
 __all__ = [
+    "REGION_KINDS",
+    "DEFAULT_TURBULENCE",
     "MotionSettings",
     "MotionRegion",
     "motion_field",
@@ -39,6 +42,11 @@ __all__ = [
 
 # Rows of (pixels x hints) processed at once by the kernel interpolation.
 _CHUNK_ELEMENTS = 1 << 22
+
+#: Region kinds of :class:`MotionRegion`.
+REGION_KINDS = ("water", "clouds", "sky", "smoke", "other")
+#: Default turbulence strength of each kind (fraction of the region's median speed).
+DEFAULT_TURBULENCE = {"water": 0.1, "clouds": 0.0, "sky": 0.0, "smoke": 0.0, "other": 0.0}
 
 
 def _positive(value, name: str) -> float:
@@ -69,6 +77,15 @@ class MotionSettings:
             ``D`` (default 0.01; at least 1 px). The notch reaches 99% of the field at 3 sigma.
         default_direction: motion ``(dx, dy)`` in px/step (before the speed factors) given to a
             region without hints. ``None`` (default): a region without hints is an error.
+        hint_radius: radius of the disc around each hint start where the field equals the hint
+            exactly (its speed and direction), fraction of ``D`` (default 0.016: 20 px at 1280);
+            outside it the field blends back to the kernel interpolation by ``2.5 ×`` that radius
+            (both radii shrink to keep the discs of neighbouring hints apart). 0: the kernel
+            interpolation alone (the field before issue 13).
+        feather_thickness: ``κ``: the edge feather is at most ``κ`` times the local half
+            thickness of the region, so thin regions move (default 0.5; 0: the fixed feather).
+        turbulence_scale: wavelength of the turbulence, fraction of ``D`` (default 0.08: 102 px at 1280).
+        seed: seed of the turbulence waves (deterministic).
     """
 
     speed: float = 1.0
@@ -78,6 +95,10 @@ class MotionSettings:
     feather: float = 0.01
     anchor_sigma: float = 0.01
     default_direction: tuple[float, float] | None = None
+    hint_radius: float = 0.016
+    feather_thickness: float = 0.5
+    turbulence_scale: float = 0.08
+    seed: int = 0
 
     def __post_init__(self) -> None:
         _positive(self.speed, "speed")
@@ -88,6 +109,13 @@ class MotionSettings:
             raise InputError("MotionSettings.sigma_min", "<= sigma_max", (self.sigma_min, self.sigma_max))
         _positive(self.feather, "MotionSettings.feather")
         _positive(self.anchor_sigma, "MotionSettings.anchor_sigma")
+        for name in ("hint_radius", "feather_thickness"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise InputError(f"MotionSettings.{name}", "a finite number >= 0", v)
+        _positive(self.turbulence_scale, "MotionSettings.turbulence_scale")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InputError("MotionSettings.seed", "an integer", self.seed)
         d = self.default_direction
         if d is not None:
             ok = (
@@ -113,12 +141,19 @@ class MotionRegion:
             motion prompt's parametric field or motion transferred from a video). Inside the
             mask the region's field is ``base + (interpolated hints)``; values outside the mask
             are ignored. A region with a base needs no hints.
+        kind: what the region is, one of :data:`REGION_KINDS` (``"water"`` by default); it
+            chooses the default turbulence.
+        turbulence: strength of the loop-periodic turbulence (see :func:`motion_field`) as a
+            fraction of the region's median speed, ``>= 0``; ``None``: the kind's default
+            (:data:`DEFAULT_TURBULENCE`: 0.1 for water, 0 for clouds, sky and smoke).
     """
 
     mask: torch.Tensor
     hints: MotionHints
     speed: float = 1.0
     base: torch.Tensor | None = None
+    kind: str = "water"
+    turbulence: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.mask, torch.Tensor) or self.mask.dim() != 2 or self.mask.dtype != torch.bool:
@@ -152,6 +187,18 @@ class MotionRegion:
                 )
             if not bool(torch.isfinite(b).all()):
                 raise InputError("MotionRegion.base", "finite values", "NaN or infinity")
+        if self.kind not in REGION_KINDS:
+            raise InputError("MotionRegion.kind", f"one of {', '.join(REGION_KINDS)}", repr(self.kind))
+        tb = self.turbulence
+        if tb is not None and (
+            isinstance(tb, bool) or not isinstance(tb, (int, float)) or not math.isfinite(tb) or tb < 0
+        ):
+            raise InputError("MotionRegion.turbulence", "None or a finite number >= 0", tb)
+
+    @property
+    def turbulence_strength(self) -> float:
+        """The turbulence strength in use: :attr:`turbulence`, or the kind's default."""
+        return float(DEFAULT_TURBULENCE[self.kind] if self.turbulence is None else self.turbulence)
 
 
 def kernel_sigma(
@@ -186,17 +233,22 @@ def kernel_sigma(
     return float(min(max(settings.kernel_scale * mean_nn, lo), hi))
 
 
-def edge_feather(mask: torch.Tensor, width_px: float) -> torch.Tensor:
+def edge_feather(mask: torch.Tensor, width_px: float, thickness: float = 0.0) -> torch.Tensor:
     """Smooth fall-off inside a mask edge.
 
-    ``e(x) = smoothstep(min(d(x) / width_px, 1))`` with ``smoothstep(a) = a^2 (3 - 2a)`` and
+    ``e(x) = smoothstep(min(d(x) / f(x), 1))`` with ``smoothstep(a) = a^2 (3 - 2a)`` and
     ``d(x)`` the Euclidean distance in pixels from the pixel centre ``x`` to the nearest pixel
     centre outside the mask (1 for a pixel touching the outside; the image border does not count
-    as outside). ``e`` is exactly 0 outside the mask and exactly 1 deeper than ``width_px``.
+    as outside). Without ``thickness``, ``f = width_px``; with ``thickness = κ > 0``,
+    ``f(x) = clamp(κ h(x), 1, width_px)`` where ``h(x) = max_{|y - x| <= width_px} d(y)`` is the
+    local half thickness of the region (the deepest point within ``width_px``), so a region
+    thinner than ``2 width_px / κ`` keeps its full speed in its middle instead of never reaching
+    it. ``e`` is exactly 0 outside the mask and exactly 1 deeper than ``f``.
 
     Args:
         mask: ``(H, W)`` bool tensor.
-        width_px: feather width in pixels (> 0).
+        width_px: largest feather width in pixels (> 0).
+        thickness: ``κ`` (>= 0; 0: the fixed width).
 
     Returns:
         ``(H, W)`` float32 weights in [0, 1] on the mask's device.
@@ -205,7 +257,12 @@ def edge_feather(mask: torch.Tensor, width_px: float) -> torch.Tensor:
     if m.all():
         return torch.ones(mask.shape, dtype=torch.float32, device=mask.device)
     d = cv2.distanceTransform(m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    a = np.minimum(d / float(width_px), 1.0).astype(np.float32)
+    f = float(width_px)
+    if thickness > 0:
+        r = max(1, int(math.ceil(width_px)))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        f = np.clip(float(thickness) * cv2.dilate(d, disc), 1.0, float(width_px))
+    a = np.minimum(d / f, 1.0).astype(np.float32)
     e = a * a * (3.0 - 2.0 * a)
     e[m == 0] = 0.0
     return torch.from_numpy(e).to(mask.device)
@@ -264,6 +321,37 @@ def _interpolate(
         d2 = ((c[:, None, :] - starts[None, :, :]) ** 2).sum(-1)
         w = torch.softmax(-d2 * inv, dim=1)
         out[a : a + rows] = w @ vectors
+    return out
+
+
+def _pin_hints(
+    coords: torch.Tensor, starts: torch.Tensor, vectors: torch.Tensor, u: torch.Tensor, radius: float
+) -> torch.Tensor:
+    """Make the interpolated field ``u`` ``(P, 2)`` equal each hint's vector near its start.
+
+    With ``r_k = min(radius, 0.4 n_k)`` and ``R_k = min(2.5 radius, 0.5 n_k)`` (``n_k`` the
+    distance to the nearest other hint, so the discs of two hints never overlap),
+    ``ψ_k(x) = 1`` for ``|x - s_k| <= r_k``, ``smoothstep((R_k - |x - s_k|) / (R_k - r_k))`` up to
+    ``R_k`` and 0 beyond; ``u ← u + ψ_k (v_k - u)``.
+    """
+    k = starts.shape[0]
+    if k > 1:
+        dist = torch.cdist(starts.double(), starts.double())
+        dist.fill_diagonal_(math.inf)
+        nn = dist.min(1).values.float().tolist()
+    else:
+        nn = [math.inf]
+    out = u.clone()
+    for (sx, sy), v, n in zip(starts.tolist(), vectors, nn):
+        r_in, r_out = min(radius, 0.4 * n), min(2.5 * radius, 0.5 * n)
+        if r_out <= 0:
+            continue
+        dx, dy = coords[:, 0] - sx, coords[:, 1] - sy
+        d = torch.sqrt(dx * dx + dy * dy)
+        a = ((r_out - d) / max(r_out - r_in, 1e-6)).clamp(0.0, 1.0)
+        psi = a * a * (3.0 - 2.0 * a)
+        sel = psi > 0
+        out[sel] += psi[sel, None] * (v[None, :] - out[sel])
     return out
 
 
@@ -368,11 +456,12 @@ def motion_field(
     feather_px = max(1.0, settings.feather * d)
     total = torch.zeros(2, height, width, dtype=torch.float32, device=device)
     weight = torch.zeros(height, width, dtype=torch.float32, device=device)
+    churn = torch.zeros(height, width, dtype=torch.float32, device=device)
     union = torch.zeros(height, width, dtype=torch.bool, device=device)
     for region in regions:
         mask = region.mask.to(device)
         union |= mask
-        e = edge_feather(mask, feather_px)
+        e = edge_feather(mask, feather_px, settings.feather_thickness)
         idx = torch.nonzero(mask.reshape(-1)).squeeze(1)
         if len(region.hints) == 0:
             if region.base is not None:
@@ -386,21 +475,35 @@ def motion_field(
             sigma = kernel_sigma(starts, height, width, settings)
             coords = torch.stack([(idx % width).float() + 0.5, (idx // width).float() + 0.5], dim=1)
             u = _interpolate(coords, starts, vectors, sigma)
+            if settings.hint_radius > 0:
+                u = _pin_hints(coords, starts, vectors, u, settings.hint_radius * d)
         if region.base is not None:
             u = u + region.base.to(device=device, dtype=torch.float32).reshape(2, -1)[:, idx].T
         ew = e.reshape(-1)[idx]
         total.view(2, -1)[:, idx] += (ew * float(region.speed))[None, :] * u.T
         weight.view(-1)[idx] += ew
-    flow = total * (settings.speed / torch.clamp(weight, min=1.0))
+        strength = region.turbulence_strength
+        if strength > 0:
+            typical = float(torch.linalg.vector_norm(u, dim=1).median()) * float(region.speed)
+            churn.view(-1)[idx] += ew * (strength * typical)
+    norm = settings.speed / torch.clamp(weight, min=1.0)
+    flow = total * norm
+    churn = churn * norm
     if anchors is not None and anchors.shape[0] > 0:
         sigma_a = max(1.0, settings.anchor_sigma * d)
-        flow = flow * anchor_notch(anchors, height, width, sigma_a, device=device)
+        notch = anchor_notch(anchors, height, width, sigma_a, device=device)
+        flow = flow * notch
+        churn = churn * notch
     still = ~union
     if freeze is not None:
         still = still | freeze
     flow = torch.where(still[None], torch.zeros((), dtype=flow.dtype, device=device), flow)
     flow = flow + 0.0  # turn the -0.0 of the anchor products into +0.0
-    return MotionField(flow=flow.contiguous(), mask=(~still).float()[None])
+    turbulence = None
+    churn = torch.where(still, torch.zeros((), dtype=churn.dtype, device=device), churn)
+    if bool((churn > 0).any()):
+        turbulence = make_turbulence(churn, settings.turbulence_scale * d, settings.seed)
+    return MotionField(flow=flow.contiguous(), mask=(~still).float()[None], turbulence=turbulence)
 
 
 def assign_hints(masks: list[torch.Tensor], hints: MotionHints) -> list[MotionHints]:

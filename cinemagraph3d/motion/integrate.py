@@ -6,6 +6,10 @@ Forward states (``M`` the field in px/step, ``x`` a source pixel centre):
 
 Backward states use ``-M``: ``B_0 = 0``, ``B_n(x) = B_{n-1}(x) - M(x + B_{n-1}(x))``.
 
+With turbulence (``field.turbulence``, see :mod:`cinemagraph3d.motion.turbulence`) the field is
+``M(x) + T(x, t)``, loop-periodic in ``t``; forward step ``n`` reads it at ``t = n - 1`` and
+backward step ``n`` at ``t = N - n + 1`` (the time of the state it starts from).
+
 ``M`` is sampled bilinearly between pixel centres, replicated up to the image border and exactly
 0 outside the image rectangle ``[0, W] x [0, H]``: a point that leaves the image stops there
 (no streaks from repeated border samples). A pixel with ``M(x) = 0`` never moves, so states are
@@ -34,32 +38,48 @@ class _Stepper:
     directly, so ``F_1 = M(x)`` exactly.
     """
 
-    def __init__(self, flow: torch.Tensor, index: torch.Tensor) -> None:
+    def __init__(self, flow: torch.Tensor, index: torch.Tensor, turbulence=None, num_steps: int = 1) -> None:
         self.height, self.width = int(flow.shape[1]), int(flow.shape[2])
         h, w = self.height, self.width
+        self.turbulence, self.num_steps = turbulence, int(num_steps)
         self.flow = flow[None]
+        if turbulence is not None:  # sample M and the turbulence amplitude A together
+            amp = turbulence.amplitude.to(device=flow.device, dtype=flow.dtype) * turbulence.gain(num_steps)
+            self.flow = torch.cat([flow, amp[None]], 0)[None]
         self.index = index
         opts = {"dtype": flow.dtype, "device": flow.device}
         self.positions = torch.stack(
             [(index % w).to(**opts) + 0.5, torch.div(index, w, rounding_mode="floor").to(**opts) + 0.5], dim=1
         )
         self.first = flow.reshape(2, -1)[:, index].T.contiguous()
+        if turbulence is not None:
+            a0 = self.flow[0, 2].reshape(-1)[index][:, None]
+            self.first = self.first + a0 * turbulence.sample(
+                turbulence.grid(0.0, self.num_steps), self.positions
+            )
         # grid_sample coordinates (align_corners=False): g = 2 x / size - 1.
         self.scale = torch.tensor([2.0 / w, 2.0 / h], **opts)
         self.minus_one = torch.tensor(-1.0, **opts)
 
-    def sample(self, pos: torch.Tensor) -> torch.Tensor:
-        """``(P, 2)`` field values at ``pos`` ``(P, 2)`` pixel positions (centres at +0.5)."""
+    def sample(self, pos: torch.Tensor, t: float = 0.0) -> torch.Tensor:
+        """``(P, 2)`` field values at ``pos`` ``(P, 2)`` pixel positions (centres at +0.5) at scene
+        time ``t`` (only the turbulence depends on it)."""
         grid = torch.addcmul(self.minus_one, pos, self.scale)
         v = F.grid_sample(
             self.flow, grid.view(1, 1, -1, 2), mode="bilinear", padding_mode="border", align_corners=False
         )[0, :, 0]
         inside = (grid[:, 0].abs() <= 1.0) & (grid[:, 1].abs() <= 1.0)
-        return (v * inside).T
+        v = (v * inside).T
+        if self.turbulence is None:
+            return v
+        tb = self.turbulence
+        return v[:, :2] + v[:, 2:] * tb.sample(tb.grid(t, self.num_steps), pos)
 
     def step(self, state: torch.Tensor, n: int, sign: float, out: torch.Tensor | None = None) -> torch.Tensor:
-        """State ``n + 1`` from state ``n``: ``S + sign * M(x + S)``."""
-        v = self.first if n == 0 else self.sample(self.positions + state)
+        """State ``n + 1`` from state ``n``: ``S + sign * M(x + S, t)`` with ``t = n`` forward and
+        ``t = N - n`` backward (the time of state ``n``; only the turbulence depends on it)."""
+        t = float(n) if sign > 0 else float(self.num_steps - n)
+        v = self.first if n == 0 else self.sample(self.positions + state, t)
         if sign > 0:
             return torch.add(state, v, out=out)
         return torch.sub(state, v, out=out)
@@ -312,8 +332,12 @@ def integrate_motion(field: MotionField, num_steps: int, *, store_every: int = 1
         raise InputError("store_every", "an integer >= 1", store_every)
 
     flow = flow.detach().contiguous()
-    index = torch.nonzero((flow != 0).any(dim=0).reshape(-1)).squeeze(1)
-    stepper = _Stepper(flow, index)
+    turbulence = getattr(field, "turbulence", None)
+    moving = (flow != 0).any(dim=0)
+    if turbulence is not None:
+        moving = moving | (turbulence.amplitude.to(flow.device) > 0)
+    index = torch.nonzero(moving.reshape(-1)).squeeze(1)
+    stepper = _Stepper(flow, index, turbulence, num_steps)
     kept = (num_steps // store_every) + 1
     states = torch.empty(2, kept, index.shape[0], 2, dtype=flow.dtype, device=flow.device)
     for direction, sign in ((0, 1.0), (1, -1.0)):

@@ -11,7 +11,17 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ..types import SplatResult
 
-__all__ = ["FusionSettings", "fuse_bidirectional", "push_pull", "fill_holes"]
+__all__ = [
+    "FUSION_METHODS",
+    "FusionSettings",
+    "fuse_bidirectional",
+    "dissolve_phase",
+    "push_pull",
+    "fill_holes",
+]
+
+#: Fusion methods of :class:`FusionSettings` (see :func:`fuse_bidirectional`).
+FUSION_METHODS = ("linear", "variance", "dissolve")
 
 
 @dataclass(frozen=True)
@@ -22,10 +32,118 @@ class FusionSettings:
         depth_weight: the constant ``a`` of the classic preset; ``exp(a·disp)`` favours the nearer
             of two surfaces (``a = 10``: a surface 10 % nearer in normalised disparity weighs ~2.7×).
         eps: denominator floor.
+        method: how the time weight ``s`` of the backward splat is chosen and how the two splats
+            are mixed (see :func:`fuse_bidirectional`): ``"linear"`` (``s = τ``, a plain
+            cross-fade: the photo's detail halves mid-loop and structures appear twice),
+            ``"variance"`` (``s = τ``, detail band restored to the blended local variance) or
+            ``"dissolve"`` (default: every pixel passes from the forward to the backward splat
+            once per loop, at its own time, within ``dissolve_width`` of the loop, with the
+            detail band restored).
+        dissolve_width: ``δ``, the fraction of the loop a pixel takes to pass from the forward to
+            the backward splat (``"dissolve"`` only; ``0 < δ <= 1``).
+        phase_scale: correlation length of the per-pixel switch-time field, fraction of the
+            longer image side ``D`` (default 0.06: 77 px at 1280).
+        detail_radius: the detail band is ``X − box(X)`` with a ``(2r+1)²`` box, ``r`` pixels.
+        stats_radius: local variances and covariance of the detail bands are box means over
+            ``(2r+1)²`` pixels.
+        seed: seed of the switch-time field (deterministic).
     """
 
     depth_weight: float = 10.0
     eps: float = 1e-6
+    method: str = "dissolve"
+    dissolve_width: float = 0.35
+    phase_scale: float = 0.06
+    detail_radius: int = 2
+    stats_radius: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSION_METHODS:
+            raise InputError(
+                "FusionSettings.method", f"one of {', '.join(FUSION_METHODS)}", repr(self.method)
+            )
+        if not (0.0 < float(self.dissolve_width) <= 1.0):
+            raise InputError("FusionSettings.dissolve_width", "a number in (0, 1]", self.dissolve_width)
+        if not (float(self.phase_scale) > 0.0 and math.isfinite(self.phase_scale)):
+            raise InputError("FusionSettings.phase_scale", "a finite number > 0", self.phase_scale)
+        for name in ("detail_radius", "stats_radius"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"FusionSettings.{name}", "an integer >= 1", v)
+
+
+_PHASE_CACHE: dict = {}
+
+
+def dissolve_phase(
+    height: int, width: int, settings: FusionSettings | None = None, device=None
+) -> torch.Tensor:
+    """Per-pixel switch time ``φ(x)`` of the ``"dissolve"`` fusion, ``(1, H, W)`` float32.
+
+    A smooth random field (uniform values on a grid of cells ``phase_scale · D`` pixels apart,
+    ``D = max(H, W)``, drawn with ``settings.seed`` and upsampled bicubically), equalised by rank
+    to a uniform distribution and mapped to ``[δ/2, 1 − δ/2]`` (``δ = dissolve_width``): at every
+    moment of the loop about the same share of the pixels is switching, none at the loop seam.
+    Deterministic: the same size, settings and seed give the same field on every device.
+    """
+    settings = settings or FusionSettings()
+    key = (height, width, settings.phase_scale, settings.dissolve_width, settings.seed)
+    phase = _PHASE_CACHE.get(key)
+    if phase is None:
+        cell = max(2.0, settings.phase_scale * max(height, width))
+        gh, gw = int(math.ceil(height / cell)) + 3, int(math.ceil(width / cell)) + 3
+        gen = torch.Generator().manual_seed(int(settings.seed))
+        grid = torch.rand(1, 1, gh, gw, generator=gen, dtype=torch.float64)
+        # Cell k covers pixels [(k - 1.5)·cell, (k - 0.5)·cell): sample the grid at pixel centres.
+        ys = ((torch.arange(height, dtype=torch.float64) + 0.5) / cell + 1.5) / (gh - 1) * 2 - 1
+        xs = ((torch.arange(width, dtype=torch.float64) + 0.5) / cell + 1.5) / (gw - 1) * 2 - 1
+        g = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)[None]
+        smooth = F.grid_sample(grid, g, mode="bicubic", align_corners=True).reshape(-1)
+        rank = torch.empty_like(smooth)
+        rank[torch.argsort(smooth, stable=True)] = torch.arange(smooth.numel(), dtype=torch.float64)
+        u = (rank + 0.5) / smooth.numel()
+        d = float(settings.dissolve_width)
+        phase = (d / 2 + (1 - d) * u).reshape(1, height, width).float()
+        if len(_PHASE_CACHE) > 8:
+            _PHASE_CACHE.clear()
+        _PHASE_CACHE[key] = phase
+    return phase.to(device) if device is not None else phase
+
+
+def _box(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Box mean over ``(2r+1)²`` pixels of a ``(C, H, W)`` map, zero padding (not counted)."""
+    return F.avg_pool2d(x[None], 2 * r + 1, stride=1, padding=r, count_include_pad=False)[0]
+
+
+def _restore_detail(
+    xf: torch.Tensor,
+    xb: torch.Tensor,
+    af: torch.Tensor,
+    ab: torch.Tensor,
+    wf: torch.Tensor,
+    wb: torch.Tensor,
+    settings: FusionSettings,
+) -> torch.Tensor:
+    """Blend two feature maps ``(C, h, w)`` with normalised weights ``wf + wb = 1`` ``(1, h, w)``
+    keeping the local variance of the detail band (see :func:`fuse_bidirectional`)."""
+    r = settings.detail_radius
+    # Coverage-normalised low pass, so empty pixels (features 0) do not leak into the band.
+    lf = _box(torch.cat([xf * af, af]), r)
+    lb = _box(torch.cat([xb * ab, ab]), r)
+    C = xf.shape[0]
+    hf = xf - lf[:C] / lf[C:].clamp(min=1e-6)
+    hb = xb - lb[:C] / lb[C:].clamp(min=1e-6)
+    stats = _box(torch.cat([(hf * hf).sum(0, keepdim=True), (hb * hb).sum(0, keepdim=True),
+                            (hf * hb).sum(0, keepdim=True)]), settings.stats_radius)  # fmt: skip
+    vf, vb, cfb = stats[0:1], stats[1:2], stats[2:3]
+    want = wf * vf + wb * vb  # the variance the band would have in either splat, interpolated
+    have = wf * wf * vf + wb * wb * vb + 2.0 * wf * wb * cfb  # the variance the cross-fade has
+    # At most the gain of two uncorrelated bands (1/sqrt(wf² + wb²)); 1 where they agree.
+    cap = torch.rsqrt((wf * wf + wb * wb).clamp(min=0.5))
+    gain = torch.minimum(torch.sqrt(want.clamp(min=0) / have.clamp(min=1e-12)), cap).clamp(min=1.0)
+    gain = torch.where(have > 1e-10, gain, torch.ones_like(gain))
+    return wf * xf + wb * xb + (gain - 1.0) * (wf * hf + wb * hb)
 
 
 def fuse_bidirectional(
@@ -35,18 +153,45 @@ def fuse_bidirectional(
     num_steps: int,
     depth_ref: float,
     settings: FusionSettings | None = None,
+    phase: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> SplatResult:
     r"""Fuse the splats of the forward- and backward-moved clouds at scene time ``t``.
 
-    With ``τ = t / N`` and normalised disparity ``disp = depth_ref / D`` (``depth_ref``: the
-    scene's near depth, so ``disp`` is about 1 at the nearest surface),
+    With ``τ = t / N``, a time weight ``s(x, τ)`` of the backward splat and normalised disparity
+    ``disp = depth_ref / D`` (``depth_ref``: the scene's near depth, so ``disp`` is about 1 at
+    the nearest surface),
 
     .. math::
-        w_f = (1-τ)\,α_f\,e^{a\,disp_f},\quad w_b = τ\,α_b\,e^{a\,disp_b},\quad
+        w_f = (1-s)\,α_f\,e^{a\,disp_f},\quad w_b = s\,α_b\,e^{a\,disp_b},\quad
         X = \frac{w_f X_f + w_b X_b}{\max(w_f + w_b, ε)}
 
-    applied to features, depth and alpha (alpha is 0 where ``w_f + w_b <= ε``). At ``τ = 0`` the
-    result is exactly the forward splat, at ``τ = 1`` exactly the backward one.
+    applied to depth and alpha (alpha is 0 where ``w_f + w_b <= ε``) and, for ``"linear"``, to
+    the features. The time weight and the feature mix depend on ``settings.method``:
+
+    * ``"linear"``: ``s = τ`` (the plain cross-fade of the design contract).
+    * ``"variance"``: ``s = τ``; the features are split into a low band ``L = box(X)`` (a
+      coverage-normalised ``(2r+1)²`` box mean) and a detail band ``H = X − L``. The low band is
+      cross-faded; the detail band is cross-faded and multiplied by
+      ``g = sqrt((ŵ_f V_f + ŵ_b V_b) / (ŵ_f² V_f + ŵ_b² V_b + 2 ŵ_f ŵ_b C_fb))`` clamped to
+      ``[1, 1/sqrt(ŵ_f² + ŵ_b²)]``, with ``ŵ`` the normalised weights and ``V_f, V_b, C_fb``
+      local (box) variances and covariance of the two detail bands. Where the splats agree
+      (``C = V``) ``g = 1``; where they are unrelated textures the blend keeps their contrast
+      instead of halving its variance mid-loop.
+    * ``"dissolve"`` (default): ``s(x, τ) = smoothstep((τ − φ(x))/δ + 1/2)`` (clamped to [0, 1]),
+      with ``φ(x)`` a switch time in ``[δ/2, 1 − δ/2]``: each pixel shows one splat for most of
+      the loop and passes to the other within ``δ`` of the loop, at a time that varies smoothly
+      across the image, so a frame shows mostly single, crisp copies of the texture instead of
+      two half-transparent ones; the features are mixed as in ``"variance"``. The pipeline gives
+      ``φ`` as a pair of splatted maps ``(φ_f, φ_b)`` carried by the points (so the pattern of
+      switch times flows with the fluid, see :func:`~cinemagraph3d.pipeline.render_frames`) and
+      uses ``φ = (α_f φ_f + α_b φ_b) / (α_f + α_b)``; a single map is used as it is, and without
+      one the fixed screen-space field of :func:`dissolve_phase` is used. Where a splat does not
+      cover a pixel the other takes over its share ("over" in both orders, mixed by ``s``):
+      ``w_f = α_f e^{a disp_f} (1 − s + s (1 − α_b))``, ``w_b = α_b e^{a disp_b} (s + (1 − s)(1 − α_f))``.
+
+    At ``τ = 0`` the result is exactly the forward splat, at ``τ = 1`` exactly the backward one,
+    for every method: the loop is exact. Pixels where both splats are identical are returned
+    bit for bit.
 
     Args:
         forward, backward: :class:`SplatResult` with features ``(C, H, W)``, depth and alpha
@@ -55,6 +200,8 @@ def fuse_bidirectional(
         num_steps: loop length ``N`` in motion steps.
         depth_ref: positive depth (scene units) that normalises disparity.
         settings: :class:`FusionSettings`.
+        phase: optional ``(1, H, W)`` switch times (default :func:`dissolve_phase` of the size
+            and settings; ``"dissolve"`` only).
 
     Returns:
         :class:`SplatResult` of the fused frame.
@@ -67,25 +214,73 @@ def fuse_bidirectional(
     if tau == 0.0 or tau == 1.0:  # the formula's limits, returned exactly (the loop closes bit for bit)
         return forward if tau == 0.0 else backward
 
-    def weight(res: SplatResult, k: float) -> torch.Tensor:
+    def weight(res: SplatResult) -> torch.Tensor:
         disp = torch.where(res.depth > 0, depth_ref / res.depth.clamp(min=1e-12), torch.zeros_like(res.depth))
-        return k * res.alpha * torch.exp(a * disp.clamp(max=4.0))
+        return res.alpha * torch.exp(a * disp.clamp(max=4.0))
 
-    wf = weight(forward, 1.0 - tau)
-    wb = weight(backward, tau)
-    wsum = wf + wb
-    denom = wsum.clamp(min=settings.eps)
-    feats = (wf * forward.features + wb * backward.features) / denom
-    depth = (wf * forward.depth + wb * backward.depth) / denom
-    alpha = (wf * forward.alpha + wb * backward.alpha) / denom
-    alpha = torch.where(wsum > settings.eps, alpha, torch.zeros_like(wsum))
     # Where both splats agree exactly (e.g. regions nothing moves through) return them bit for bit,
     # so static pixels are identical in every frame.
     same = (forward.features == backward.features).all(0, keepdim=True) & (forward.depth == backward.depth)
     same = same & (forward.alpha == backward.alpha)
-    feats = torch.where(same, forward.features, feats)
-    depth = torch.where(same, forward.depth, depth)
-    alpha = torch.where(same, forward.alpha, alpha)
+    if settings.method == "linear":
+        wf = weight(forward) * (1.0 - tau)
+        wb = weight(backward) * tau
+        wsum = wf + wb
+        denom = wsum.clamp(min=settings.eps)
+        feats = (wf * forward.features + wb * backward.features) / denom
+        depth = (wf * forward.depth + wb * backward.depth) / denom
+        alpha = (wf * forward.alpha + wb * backward.alpha) / denom
+        alpha = torch.where(wsum > settings.eps, alpha, torch.zeros_like(wsum))
+        feats = torch.where(same, forward.features, feats)
+        depth = torch.where(same, forward.depth, depth)
+        alpha = torch.where(same, forward.alpha, alpha)
+        return SplatResult(feats, depth, alpha)
+    # The other methods work on the bounding box of the pixels that differ (plus the filters'
+    # reach): elsewhere the splats are identical.
+    feats, depth, alpha = forward.features.clone(), forward.depth.clone(), forward.alpha.clone()
+    diff = (~same[0]).nonzero()
+    if diff.numel() == 0:
+        return SplatResult(feats, depth, alpha)
+    _, H, W = feats.shape
+    pad = settings.detail_radius + settings.stats_radius + 1
+    i0, j0 = (diff.min(0).values - pad).clamp(min=0).tolist()
+    i1, j1 = (diff.max(0).values + pad + 1).tolist()
+    i1, j1 = min(i1, H), min(j1, W)
+    box = (slice(None), slice(i0, i1), slice(j0, j1))
+    f, b = SplatResult(*(x[box] for x in forward)), SplatResult(*(x[box] for x in backward))
+    if settings.method == "variance":
+        s = torch.full_like(f.alpha, tau)
+    else:
+        ph = dissolve_phase(H, W, settings, device=feats.device) if phase is None else phase
+        pair = isinstance(ph, (tuple, list))
+        for p in ph if pair else (ph,):
+            if not isinstance(p, torch.Tensor) or p.shape != (1, H, W):
+                raise InputError("phase", f"a (1, {H}, {W}) switch-time map or a pair of them",
+                                 tuple(getattr(p, "shape", ())))  # fmt: skip
+        if pair:
+            pf, pb = (p[box].to(f.alpha.dtype) for p in ph)
+            cov = f.alpha + b.alpha
+            ph = torch.where(cov > 0, (f.alpha * pf + b.alpha * pb) / cov.clamp(min=1e-12), pf)
+        else:
+            ph = ph[box].to(f.alpha.dtype)
+        u = ((tau - ph) / settings.dissolve_width + 0.5).clamp(0.0, 1.0)
+        s = u * u * (3.0 - 2.0 * u)
+    if settings.method == "variance":
+        wf = weight(f) * (1.0 - s)
+        wb = weight(b) * s
+    else:
+        wf = weight(f) * (1.0 - s + s * (1.0 - b.alpha))
+        wb = weight(b) * (s + (1.0 - s) * (1.0 - f.alpha))
+    wsum = wf + wb
+    denom = wsum.clamp(min=settings.eps)
+    nf, nb = wf / denom, wb / denom
+    fx = _restore_detail(f.features, b.features, f.alpha, b.alpha, nf, nb, settings)
+    fd = nf * f.depth + nb * b.depth
+    fa = torch.where(wsum > settings.eps, nf * f.alpha + nb * b.alpha, torch.zeros_like(wsum))
+    sm = same[box]
+    feats[box] = torch.where(sm, f.features, fx)
+    depth[box] = torch.where(sm, f.depth, fd)
+    alpha[box] = torch.where(sm, f.alpha, fa)
     return SplatResult(feats, depth, alpha)
 
 
