@@ -150,7 +150,8 @@ def motion_from_hints(truth) -> object:
     except ImportError as exc:  # pragma: no cover - the package ships with the library
         raise BackendError(f"motion package unavailable: {exc}") from None
     H, W = truth.camera.height, truth.camera.width
-    regions = [MotionRegion(r.mask, MotionHints(r.starts, r.vectors)) for r in truth.regions]
+    # The analytic fluids are rigid translations: no turbulence.
+    regions = [MotionRegion(r.mask, MotionHints(r.starts, r.vectors), turbulence=0.0) for r in truth.regions]
     return integrate_motion(motion_field(H, W, regions), truth.num_steps)
 
 
