@@ -39,6 +39,7 @@ __all__ = [
     "check_output_path",
     "replace_output",
     "make_output_dir",
+    "replacing_dirs",
     "OUTPUT_MARK",
     "write_layers",
     "write_ply",
@@ -204,6 +205,37 @@ def replace_output(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
         raise InputError("output", "a file path", f"{str(path)!r} became a directory during the run")
     os.replace(tmp, path)
     return path
+
+
+@contextlib.contextmanager
+def replacing_dirs(paths: Iterable[str | os.PathLike]):
+    """Context for commands that fill output directories in place (``eval``): each existing
+    directory in ``paths`` (already allowed by :func:`check_output_path`, so created by this tool
+    and replaced under ``--force``) is moved aside first; on success the new directories are
+    marked with :data:`OUTPUT_MARK` and the old ones deleted, on failure the partial new ones are
+    deleted and the old ones put back."""
+    moved: list[tuple[Path, Path]] = []
+    paths = [Path(p) for p in paths]
+    try:
+        for p in paths:
+            if p.is_dir():
+                aside = Path(tempfile.mkdtemp(prefix=f".{p.name}.old.", dir=p.resolve().parent))
+                os.replace(p, aside / "x")
+                moved.append((p, aside))
+        yield
+    except BaseException:
+        for p in paths:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+        for p, aside in moved:
+            os.replace(aside / "x", p)
+            shutil.rmtree(aside, ignore_errors=True)
+        raise
+    for p in paths:
+        if p.is_dir():
+            (p / OUTPUT_MARK).touch()
+    for _, aside in moved:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def make_output_dir(path: str | os.PathLike) -> Path:

@@ -346,7 +346,7 @@ def test_unknown_scene_is_an_input_error():
 def tiny_run(tmp_path_factory):
     from cinemagraph3d.cli import main
 
-    out = tmp_path_factory.mktemp("eval")
+    out = tmp_path_factory.mktemp("eval") / "report"
     import contextlib
     import io
 
@@ -394,9 +394,13 @@ def test_eval_scores_rank_the_methods(tiny_run):
 def test_eval_cli_user_errors(tmp_path, capsys):
     from cinemagraph3d.cli import main
 
-    assert main(["eval", "--suite", "nope", "--out", str(tmp_path)]) == 2
+    assert main(["eval", "--suite", "nope", "--out", str(tmp_path / "new")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--suite" in err[0]
+    # an existing folder of the user's is never filled or replaced
+    (tmp_path / "mine").mkdir()
+    assert main(["eval", "--suite", "tiny", "--out", str(tmp_path / "mine"), "--force"]) == 2
+    assert "not created by cinemagraph3d" in capsys.readouterr().err
     f = tmp_path / "file"
     f.write_text("x")
     assert main(["eval", "--suite", "tiny", "--out", str(f)]) == 2

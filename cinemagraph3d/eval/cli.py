@@ -20,7 +20,7 @@ from ..errors import InputError
 
 __all__ = ["register", "run"]
 
-DOCS_COMMAND = "cinemagraph3d eval --suite standard --out docs/quality --report docs/quality.md"
+DOCS_COMMAND = "cinemagraph3d eval --suite standard --out docs/quality --report docs/quality.md --force"
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -45,12 +45,33 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="motion given to the renderer: the scene's exact displacements (truth, default) or the "
                         "motion field built from the true masks and hints (hints)")  # fmt: skip
     p.add_argument("--no-lpips", action="store_true", help="skip LPIPS even when its weights are present")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --out directory (only one cinemagraph3d created) and --report file",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
-    """Run the evaluation described by parsed ``args``; returns the exit status."""
+    """Run the evaluation described by parsed ``args``; returns the exit status. Outputs follow
+    the rule of :func:`~cinemagraph3d.checks.check_output_path` (``--force`` to replace)."""
+    from ..checks import check_outputs
+    from ..io import replacing_dirs
+
+    report_path = args.report if args.report is not None else str(Path(args.out) / "report.md")
+    outputs = [("--out", args.out, "dir")]
+    if args.report is not None:
+        outputs.append(("--report", args.report, "md"))
+    check_outputs(outputs, force=getattr(args, "force", False))
+    if args.report is not None and Path(report_path).resolve().is_relative_to(Path(args.out).resolve()):
+        raise InputError("--report", "a path outside --out (or no --report: OUT/report.md)", args.report)
+    with replacing_dirs([args.out]):
+        return _run(args)
+
+
+def _run(args) -> int:
     from .harness import get_suite, run_suite
     from .report import format_tables, write_report
 
@@ -84,6 +105,7 @@ def run(args) -> int:
         + ([f"--report {args.report}"] if args.report else [])
         + ([f"--methods {args.methods}"] if args.methods != ",".join(result.methods[:-1]) else [])
         + ([f"--motion {args.motion}"] if args.motion != "truth" else [])
+        + ["--force"]  # the command as it reproduces the report over the existing one
     )
     report = write_report(result, out, args.report, command)
     print(f"\nwrote {report}")
