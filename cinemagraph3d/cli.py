@@ -131,8 +131,10 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--depth-backend",
-        default="heuristic",
-        help="depth estimator when no --depth is given: heuristic (default) or hf",
+        default="auto",
+        help="depth estimator when no --depth is given: auto (default: the learned model of "
+        "`cinemagraph3d models fetch depth` when fetched, else heuristic), heuristic (photo pop-up), "
+        "ramp or hf",
     )
     g.add_argument(
         "--depth-model",
@@ -382,7 +384,7 @@ def _register_plugins(sub) -> None:
     cw.add_argument("src", help="folder holding the official .pth files")
     cw.add_argument("dst", help="output weights directory (use it with --preset neural --weights DST)")
     cw.set_defaults(func=_convert_weights)
-    for mod in ("cinemagraph3d.eval.cli",):
+    for mod in ("cinemagraph3d.eval.cli", "cinemagraph3d.models_cli"):
         try:
             module = importlib.import_module(mod)
         except ImportError:

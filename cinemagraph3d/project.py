@@ -312,7 +312,8 @@ class Project:
         image: photo path.
         depth: depth/disparity file path or None (then ``depth_backend`` estimates it).
         depth_kind: ``"depth"`` or ``"disparity"``.
-        depth_backend: ``"heuristic"`` or a learned back-end name (``"hf"``).
+        depth_backend: ``"auto"`` (the fetched learned model, else the heuristic), ``"heuristic"``
+            or a learned back-end name (``"hf"``).
         depth_model: model directory for a learned depth back-end.
         max_side: downscale so ``max(H, W) <= max_side`` (None: keep).
         fov: horizontal/vertical field of view in degrees of the longer side (None: ``f = max(W,H)``).
@@ -345,7 +346,7 @@ class Project:
     image: str
     depth: str | None = None
     depth_kind: str = "depth"
-    depth_backend: str = "heuristic"
+    depth_backend: str = "auto"
     depth_model: str | None = None
     max_side: int | None = None
     fov: float | None = None

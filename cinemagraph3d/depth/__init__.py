@@ -30,6 +30,8 @@ __all__ = [
     "load_depth_file",
     "heuristic_depth",
     "ramp_depth",
+    "resolve_auto_depth",
+    "LEARNED_DEPTH_HINT",
     "PopupSettings",
     "RELATIVE_NEAR",
     "RELATIVE_FAR",
@@ -44,7 +46,10 @@ class DepthSettings:
     """Settings of the depth stage.
 
     Attributes:
-        backend: registry name (``"file"``, ``"heuristic"``, ``"hf"``...).
+        backend: registry name: ``"auto"`` (the learned model fetched by ``cinemagraph3d models
+            fetch depth`` when it is in the cache, else ``"heuristic"``; see
+            :func:`resolve_auto_depth`), ``"file"``, ``"heuristic"`` (photo pop-up), ``"ramp"``
+            (the previous ground ramp), ``"hf"`` (a local transformers model at ``path``).
         path: depth file (``file``) or model directory (learned back-ends).
         kind: ``"depth"`` (z-depth, units kept) or ``"disparity"`` (relative, rescaled).
         allow_download: learned back-ends may download weights only when this is True.
@@ -287,6 +292,43 @@ def _heuristic_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap
 @register_depth_backend("ramp")
 def _ramp_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
     return ramp_depth(image)
+
+
+#: The one line printed (through :mod:`logging`) when ``auto`` falls back to the pop-up depth.
+LEARNED_DEPTH_HINT = (
+    "depth: training-free pop-up depth (run `cinemagraph3d models fetch depth` once for the "
+    "learned Depth Anything V2 Small, Apache-2.0)"
+)
+_hinted = False
+
+
+def resolve_auto_depth(settings: DepthSettings) -> DepthSettings:
+    """What ``backend="auto"`` runs: ``hf`` with ``settings.path`` when one is given, else ``hf``
+    with the model fetched by ``cinemagraph3d models fetch depth`` when it is in the local cache
+    (:func:`cinemagraph3d.model_cache.installed_model`), else the training-free ``heuristic``.
+    Never downloads."""
+    from ..model_cache import installed_model
+
+    if settings.path:
+        return DepthSettings("hf", settings.path, settings.kind, settings.allow_download)
+    local = installed_model("depth")
+    if local is not None:
+        return DepthSettings("hf", str(local), settings.kind, False)
+    return DepthSettings("heuristic", None, settings.kind, False)
+
+
+@register_depth_backend("auto")
+def _auto_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
+    global _hinted
+    chosen = resolve_auto_depth(settings)
+    if chosen.backend == "heuristic" and not _hinted:
+        import logging
+
+        # a library does not print: the hint goes to the 'cinemagraph3d' logger (Python shows
+        # warnings of an unconfigured logger as the bare line on stderr)
+        logging.getLogger("cinemagraph3d").warning(LEARNED_DEPTH_HINT)
+        _hinted = True
+    return _REGISTRY[chosen.backend](image, chosen)
 
 
 @register_depth_backend("hf")
