@@ -18,9 +18,19 @@ Two back-ends share one call, :func:`segment_clicks`:
   3. *GrabCut* (OpenCV, ``iterations`` rounds, RNG seeded so the result is reproducible)
      initialised with: positive discs = sure foreground, negative discs = sure background,
      candidates = probable foreground, everything else = probable background;
-  4. *clean-up* — keep the 8-connected components that contain a positive click, fill holes
+  4. *region growing* — from every positive click in a smooth part, a floating-range flood fill
+     (4-neighbours differing by at most ``flood_diff`` per channel of the 1-px-blurred 8-bit Lab
+     image, never across a strong edge) follows smooth gradients that a single colour model
+     misses (a sky darkening upwards, a lake); it is added unless it covers more than
+     ``max_fraction`` of the image or reaches a negative click;
+  5. *horizon split* — a mask that reaches the top border is split at a horizon line found inside
+     it (:func:`~cinemagraph3d.controls.sky.horizon_cut`: water reflecting the sky) and the side
+     of the clicks is kept;
+  6. *clean-up* — keep the 8-connected components that contain a positive click, fill holes
      smaller than ``hole_fraction`` of the image that touch no image border and contain no
-     negative click.
+     negative click;
+  7. *prior against swallowing the image* — a mask larger than ``max_fraction`` of the image
+     falls back to the clicks' colour-model candidates of step 2.
 
   Images larger than ``max_side`` are segmented at a reduced size and the mask is scaled back
   (bilinear on the 0/1 mask, threshold 0.5).

@@ -19,7 +19,19 @@ A pixel is a *sky candidate* when all of these hold (``V = max(R, G, B)``,
 The **sky** is the union of the 4-connected candidate components that touch the **top border**,
 grown back over bright, sky-coloured pixels that are not on a strong edge (3x3 geodesic
 dilation, at most ``window + 2`` steps: the texture box otherwise eats a band along the
-horizon). Holes that touch neither the left, right nor bottom border and cover less than
+horizon). Once that sky is large enough to count (below), it is refined so that it is only sky:
+
+* **islands** — candidate components cut off from the top border by a branch or a canopy join
+  it when they cover at least ``min_island`` (0.4%) of the image, reach no lower than the sky
+  found so far and match its colours (Mahalanobis distance of their mean RGB <= ``island_colour``);
+* **water** — :func:`horizon_cut` finds a horizon line inside the mask (a straight line darker
+  below, or the mirrored brightness profile of a reflection, with horizontal streaks below) and
+  everything below it is removed: water reflecting the sky is not sky;
+* **gaps between leaves** — sky thinner than ``2 gap_radius · D`` is removed (an opening), and
+  what is left grows back by at most 3 px over pixels of the sky's colours (the band that the
+  texture box leaves along branches and ridges).
+
+Holes that touch neither the left, right nor bottom border and cover less than
 ``max_hole`` (2%) of the image are filled (small clouds, birds, a sun, a thin branch). The
 detection is accepted (``found``) when the sky covers at least ``min_fraction`` (3%) of the image
 and at least ``min_top_fraction`` (10%) of the top row.
