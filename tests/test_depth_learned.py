@@ -212,3 +212,25 @@ def test_cli_help_documents_allow_download(capsys):
     assert info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "--allow-download" in text and "Hugging Face Hub" in text
+
+
+class _Payload:
+    """An object whose unpickling would run code: must never happen."""
+
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_depth_model_folder_holding_a_pickle_is_refused_as_a_typed_error(tiny_dpt, tmp_path, capsys):
+    """A model folder whose weights are a pickle (pytorch_model.bin of arbitrary objects) is
+    refused with one WeightsError (torch's weights_only load blocks it), never unpickled."""
+    import pickle
+    import shutil
+
+    for f in tiny_dpt.iterdir():
+        if f.suffix != ".safetensors":
+            shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "pytorch_model.bin").write_bytes(pickle.dumps({"weights": _Payload()}))
+    with pytest.raises(WeightsError):
+        HFDepthEstimator(tmp_path)
+    assert "unpickled!" not in capsys.readouterr().out
