@@ -18,7 +18,7 @@ from .io import VideoWriter, read_image
 from .pipeline import RenderSettings, Scene, prepare_scene, render_frames, seed_everything
 from .project import Project, _is_camera_file
 
-__all__ = ["Prepared", "prepare_project", "project_frames", "animate", "check_project"]
+__all__ = ["Prepared", "prepare_project", "project_frames", "animate", "check_project", "with_auto_sky"]
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,45 @@ def _motion(project: Project, image: torch.Tensor, neural):
     return build_motion(project, H, W, image=image)
 
 
+def with_auto_sky(project: Project, image: torch.Tensor | None = None) -> tuple[Project, str | None]:
+    """The automatic sky of the CLI: a project with no motion input at all (no mask, region,
+    labelme, arrows or hints) gets the detected sky as a region drifting with
+    :data:`~cinemagraph3d.controls.SKY_PROMPT`.
+
+    Args:
+        project: a validated project.
+        image: its ``(3, H, W)`` working photo (read from ``project.image`` when None).
+
+    Returns:
+        ``(project, note)``: the project, with the sky region when one was found; ``note`` says
+        why nothing moves when no sky was found (None otherwise).
+
+    Raises:
+        InputError: no sky found while anchors or freeze masks need a region to act on.
+    """
+    import dataclasses
+
+    if project.masks or project.regions or project.labelme or project.arrows or project.hints:
+        return project, None
+    from .controls import SKY_PROMPT, detect_sky
+    from .project import PromptSpec, RegionSpec
+
+    if image is None:
+        image = read_image(project.image, project.max_side)
+    det = detect_sky(image)
+    if det.found:
+        sky = RegionSpec(sky=True, prompts=[PromptSpec(SKY_PROMPT)])
+        return dataclasses.replace(project, regions=[sky]).validate(), None
+    if project.anchors or project.freeze:
+        raise InputError("anchors/freeze", "a region to act on", det.note)
+    return project, f"{det.note}; rendering parallax only"
+
+
 def prepare_project(
-    project: Project, image: torch.Tensor | None = None, allow_download: bool = False
+    project: Project,
+    image: torch.Tensor | None = None,
+    allow_download: bool = False,
+    neural=None,
 ) -> Prepared:
     """Read the inputs of ``project`` and build scene, trajectory and motion.
 
@@ -77,6 +114,8 @@ def prepare_project(
         allow_download: let a learned depth back-end fetch ``project.depth_model`` from the
             Hugging Face Hub into the local cache (not recorded in the project, so a saved
             project renders offline from that cache).
+        neural: the already loaded :class:`~cinemagraph3d.neural.NeuralPreset` of
+            ``project.weights`` (batch rendering loads it once); loaded here when None.
     """
     project.validate()
     seed_everything(project.seed)
@@ -94,8 +133,9 @@ def prepare_project(
         load_depth_file(project.depth, H, W, project.depth_kind)
     else:
         ds = DepthSettings(project.depth_backend, project.depth_model, project.depth_kind, allow_download)
-    neural = None
-    if project.preset == "neural":
+    if project.preset != "neural":
+        neural = None
+    elif neural is None:
         from .neural import load_neural_preset
 
         neural = load_neural_preset(project.weights)
@@ -154,16 +194,18 @@ def animate(
     progress: bool = False,
     allow_download: bool = False,
     force: bool = False,
+    neural=None,
 ) -> Path:
     """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp``, a ``.png`` still or a
     PNG-frame directory).
 
     Everything is checked before any work (:func:`check_project`); frames are streamed, and the
     file appears only when complete (see :class:`~cinemagraph3d.io.VideoWriter`). An existing
-    ``output`` is refused unless ``force``. ``allow_download`` as in :func:`prepare_project`.
+    ``output`` is refused unless ``force``. ``allow_download`` and ``neural`` (preloaded
+    networks) as in :func:`prepare_project`.
     """
     check_project(project, output, force)
-    prepared = prepare_project(project, allow_download=allow_download)
+    prepared = prepare_project(project, allow_download=allow_download, neural=neural)
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
     frames = project_frames(prepared)

@@ -479,7 +479,6 @@ def _motion_extras(project, args):
     """Automatic sky (no region, no arrows: the sky drifts, or a note says what to supply) and
     the --mask-overlay and --motion-png pictures, computed in memory: they are written only once
     the video is complete. Returns ``(project, [(path, picture), ...])``."""
-    import dataclasses
 
     from .motion_inputs import build_region_masks
 
@@ -491,17 +490,11 @@ def _motion_extras(project, args):
 
         image = read_image(project.image, project.max_side)
         if auto and not args.no_auto_sky:
-            from .controls import SKY_PROMPT, detect_sky
-            from .project import PromptSpec, RegionSpec
+            from .api import with_auto_sky
 
-            det = detect_sky(image)
-            if det.found:
-                sky = RegionSpec(sky=True, prompts=[PromptSpec(SKY_PROMPT)])
-                project = dataclasses.replace(project, regions=[sky]).validate()
-            elif project.anchors or project.freeze:
-                raise InputError("--anchor/--freeze", "a region to act on", det.note)
-            else:
-                print(f"cinemagraph3d: note: {det.note}; rendering parallax only", file=sys.stderr)
+            project, note = with_auto_sky(project, image)
+            if note:
+                print(f"cinemagraph3d: note: {note}", file=sys.stderr)
         if args.mask_overlay:
             from .controls import draw_mask_overlay
 
