@@ -70,6 +70,8 @@ class RenderSettings:
         neural: a :class:`~cinemagraph3d.neural.NeuralPreset`: frames are decoded by its U-Net
             from 37-channel splats (the scene's points must carry RGB + 32 features); ``None``:
             the classic fusion and hole filling.
+        stretch_footprints: widen the footprint of points the fluid stretches apart (see
+            :class:`_MovedClouds`; ``False``: the camera's radius only, as before issue 13).
     """
 
     splat: SplatSettings = field(default_factory=SplatSettings)
@@ -80,6 +82,7 @@ class RenderSettings:
     fill_far_bias: float = FAR_BIAS
     backend: str | None = None
     neural: object | None = None
+    stretch_footprints: bool = True
 
 
 def _donors(ldi: LayeredDepthImage, cloud: FeatureCloud) -> torch.Tensor:
@@ -394,6 +397,8 @@ def render_frames(
                 fwd = bwd = _splat(scene, pts0, T, K, settings)
             else:
                 p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
+                if not settings.stretch_footprints:
+                    s_fwd = s_bwd = None
                 fwd = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
                 bwd = (
                     fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings, stretch=s_bwd)
@@ -406,6 +411,8 @@ def render_frames(
             res = _splat(scene, pts0, T, K, settings)
         else:
             p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
+            if not settings.stretch_footprints:
+                s_fwd = s_bwd = None
             if settings.mode == "forward":
                 res = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
             elif phases is None:

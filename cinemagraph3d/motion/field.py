@@ -79,6 +79,8 @@ class MotionSettings:
             region without hints. ``None`` (default): a region without hints is an error.
         hint_radius: radius of the disc around each hint start where the field equals the hint
             exactly (its speed and direction), fraction of ``D`` (default 0.016: 20 px at 1280);
+            with it, the kernel average interpolates solved coefficients instead of the hint
+            vectors, so that it already passes (nearly) through every hint;
             outside it the field blends back to the kernel interpolation by ``2.5 ×`` that radius
             (both radii shrink to keep the discs of neighbouring hints apart). 0: the kernel
             interpolation alone (the field before issue 13).
@@ -324,6 +326,31 @@ def _interpolate(
     return out
 
 
+def _kernel_coefficients(
+    starts: torch.Tensor, vectors: torch.Tensor, sigma: float, ridge: float = 0.05
+) -> torch.Tensor:
+    """Coefficients ``c`` ``(K, 2)`` with which the normalised kernel average passes (nearly)
+    through every hint: ``(A + ridge·I) c = v + ridge·v``, ``A_jk = g_k(s_j) / Σ_i g_i(s_j)``.
+
+    ``A`` is row-stochastic, so ``c = v`` when all hints agree; the ridge keeps ``c`` from
+    overshooting the hints' range when close hints disagree. Returns ``vectors`` when the solve
+    fails or ``K = 1``."""
+    k = starts.shape[0]
+    if k < 2:
+        return vectors
+    s = starts.double()
+    d2 = torch.cdist(s, s) ** 2
+    a = torch.softmax(-d2 / (2.0 * sigma * sigma), dim=1)
+    v = vectors.double()
+    try:
+        c = torch.linalg.solve(a + ridge * torch.eye(k, dtype=a.dtype), v * (1.0 + ridge))
+    except RuntimeError:
+        return vectors
+    if not bool(torch.isfinite(c).all()):
+        return vectors
+    return c.to(vectors.dtype)
+
+
 def _pin_hints(
     coords: torch.Tensor, starts: torch.Tensor, vectors: torch.Tensor, u: torch.Tensor, radius: float
 ) -> torch.Tensor:
@@ -474,9 +501,12 @@ def motion_field(
             vectors = region.hints.vectors.to(device=device, dtype=torch.float32)
             sigma = kernel_sigma(starts, height, width, settings)
             coords = torch.stack([(idx % width).float() + 0.5, (idx // width).float() + 0.5], dim=1)
-            u = _interpolate(coords, starts, vectors, sigma)
             if settings.hint_radius > 0:
-                u = _pin_hints(coords, starts, vectors, u, settings.hint_radius * d)
+                coef = _kernel_coefficients(starts, vectors, sigma)
+                u = _pin_hints(coords, starts, vectors, _interpolate(coords, starts, coef, sigma),
+                               settings.hint_radius * d)  # fmt: skip
+            else:
+                u = _interpolate(coords, starts, vectors, sigma)
         if region.base is not None:
             u = u + region.base.to(device=device, dtype=torch.float32).reshape(2, -1)[:, idx].T
         ew = e.reshape(-1)[idx]
