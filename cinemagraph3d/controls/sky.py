@@ -53,7 +53,16 @@ import torch
 from ..errors import InputError
 from .segment import strong_edges
 
-__all__ = ["SkySettings", "SkyDetection", "detect_sky", "sky_candidates", "SKY_ADVICE", "SKY_PROMPT"]
+__all__ = [
+    "SkySettings",
+    "SkyDetection",
+    "detect_sky",
+    "sky_candidates",
+    "sky_coloured",
+    "horizon_cut",
+    "SKY_ADVICE",
+    "SKY_PROMPT",
+]
 
 #: What to supply when no sky is found (one line).
 SKY_ADVICE = (
@@ -166,6 +175,12 @@ def _cues(image: torch.Tensor, s: SkySettings) -> tuple[np.ndarray, np.ndarray, 
     if ref.size:
         colour &= v >= s.min_relative_value * float(np.median(ref))
     return colour, smooth, edge
+
+
+def sky_coloured(image: torch.Tensor, settings: SkySettings | None = None) -> np.ndarray:
+    """``(H, W)`` bool array of pixels that pass the colour and brightness cues (bright, blue or
+    pale, at least ``min_relative_value`` of the sky's reference brightness)."""
+    return _cues(image, settings or SkySettings())[0]
 
 
 def sky_candidates(image: torch.Tensor, settings: SkySettings | None = None) -> np.ndarray:

@@ -9,14 +9,15 @@ Steps (``D = max(H, W)`` of the working image, at most ``max_side`` pixels):
 
 1. **Sky** — :func:`~cinemagraph3d.controls.sky.detect_sky`; sky-coloured smooth regions above the
    horizon that it did not take are sky too, and so are the pixels of upright regions above the
-   horizon whose colour is within Mahalanobis distance ``gap_colour`` of the sky's colours (gaps
-   between leaves). Disparity 0.
+   horizon that pass the sky's colour cue and lie within Mahalanobis distance ``gap_colour`` of
+   the sky's colours (gaps between leaves). Disparity 0.
 2. **Horizon** row ``y_h`` — the median over the columns that hold sky of the lowest sky row,
    clamped to ``[horizon_min, horizon_max]·H``; without sky ``horizon_default·H``.
 3. **Regions** — watershed superpixels grown from a grid of seeds (spacing ``D / grid``) on the
    colour gradient, merged by a Felzenszwalb-Huttenlocher criterion on the mean CIE Lab colour
    (merge ``A, B`` when their colour distance ``w <= min(I_A + k/|A|, I_B + k/|B|)``, ``I`` the
-   largest merge weight inside a region, ``k = merge_k``); region boundaries lie on image edges.
+   largest merge weight inside a region, ``|A|`` its share of the image, ``k = merge_k``);
+   region boundaries lie on image edges.
 4. **Ground or upright** — a region reaching above the horizon (its top row above
    ``y_h - margin``) stands upright. A region below the horizon is ground unless its texture
    is not foreshortened: on the ground plane texture is compressed vertically, so the share of
@@ -28,15 +29,18 @@ Steps (``D = max(H, W)`` of the working image, at most ``max_side`` pixels):
    ``g(y) = ground_far + (ground_near - ground_far)·(y + 0.5 - y_h)/(H - y_h)``.
 6. **Upright cards** stand at the depth of their ground contact: a region resting on ground
    (most pixels right below its lowest pixels are ground) gets ``g(contact)``, contact = its
-   ``contact_quantile`` row; a region resting on another upright region is placed just behind it,
-   at ``stack_factor`` (0.85) times its disparity (a forest seen above a cliff is behind it; the
-   step is larger than the LDI's ``edge_ratio``, so it gets an occlusion band); of several
+   ``contact_quantile`` row; a region resting on another upright region of about its colour
+   (mean Lab distance ``<= same_object``) is a piece of the same object and takes its
+   disparity; one of another colour is placed just behind it, at ``stack_factor`` (0.85) times
+   its disparity (a forest seen above a cliff is behind it; the step is larger than the LDI's
+   ``edge_ratio``, so it gets an occlusion band); of several
    supports the nearest wins (a canopy rests on its trunk, not on the hills seen under it);
    regions are processed bottom up; at least ``upright_min`` so that distant mountains stay in
    front of the sky.
 7. **Overhanging occluders** — an upright region entirely above the horizon that touches the top,
-   left or right border and is thin (at least ``thin_fraction`` of its pixels within
-   ``thin_radius·D`` of the sky) is a branch reaching into the frame: disparity 1 (nearest).
+   left or right border, is thin (at least ``thin_fraction`` of its pixels within
+   ``thin_radius·D`` of the sky) and hangs in the sky (sky ``0.01·D`` under at least ``hang_fraction`` of
+   its lowest pixels) is a branch reaching into the frame: disparity 1 (nearest).
 8. **Edge-aware refinement** — a guided filter (colour guide, radius ``refine_radius·D``,
    ``eps = refine_eps``) smooths the map inside regions while keeping its steps on the image's
    edges; the steps thus stay where the photo has its object outlines.
@@ -69,7 +73,8 @@ class PopupSettings:
 
     max_side: int = 640
     grid: int = 48
-    merge_k: float = 2500.0
+    merge_k: float = 0.04
+    same_object: float = 12.0
     min_region: float = 0.0005
     horizon_min: float = 0.2
     horizon_max: float = 0.7
@@ -88,6 +93,7 @@ class PopupSettings:
     contact_quantile: float = 0.97
     thin_fraction: float = 0.5
     thin_radius: float = 0.02
+    hang_fraction: float = 0.25
     refine_radius: float = 0.004
     refine_eps: float = 1e-4
 
@@ -135,14 +141,15 @@ def _find(parent: np.ndarray, i: int) -> int:
 
 
 def superpixel_regions(
-    rgb: np.ndarray, grid: int = 48, merge_k: float = 900.0, min_region: float = 0.0005
+    rgb: np.ndarray, grid: int = 48, merge_k: float = 0.04, min_region: float = 0.0005
 ) -> np.ndarray:
     """Regions of an ``(H, W, 3)`` uint8 RGB image: watershed superpixels merged by colour.
 
     Args:
         rgb: ``(H, W, 3)`` uint8.
         grid: seeds per longer side.
-        merge_k: Felzenszwalb-Huttenlocher constant on the superpixel graph (Lab units² · px).
+        merge_k: Felzenszwalb-Huttenlocher constant on the superpixel graph (Lab units times a
+            share of the image, so the result does not depend on the resolution).
         min_region: regions smaller than this fraction of the image merge into their most similar
             neighbour.
 
@@ -194,7 +201,8 @@ def superpixel_regions(
             continue
         # merge weight between the current regions' mean colours (not the superpixels')
         wij = float(np.linalg.norm(csum[i] / max(size[i], 1) - csum[j] / max(size[j], 1)))
-        if wij <= min(inner[i] + merge_k / max(size[i], 1), inner[j] + merge_k / max(size[j], 1)):
+        fi, fj = max(size[i], 1) / (h * w), max(size[j], 1) / (h * w)
+        if wij <= min(inner[i] + merge_k / fi, inner[j] + merge_k / fj):
             parent[j] = i
             size[i] += size[j]
             csum[i] += csum[j]
@@ -221,6 +229,17 @@ def superpixel_regions(
             break
     _, dense = np.unique(roots, return_inverse=True)
     return dense[m - 1].astype(np.int32)
+
+
+def _below(labels: np.ndarray, r: int, gap: int = 1) -> np.ndarray:
+    """Flat indices of the pixels ``gap`` rows below region ``r``'s lowest pixel in each of its
+    columns (columns where that falls outside the image are left out)."""
+    h, w = labels.shape
+    ys, xs = np.nonzero(labels == r)
+    low = np.full(w, -1)
+    np.maximum.at(low, xs, ys)
+    cx = np.flatnonzero((low >= 0) & (low < h - gap))
+    return (low[cx] + gap) * w + cx
 
 
 def _guided(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
@@ -258,7 +277,7 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
         >>> popup_disparity(img).disparity.shape
         (48, 64)
     """
-    from ..controls.sky import detect_sky, sky_candidates
+    from ..controls.sky import detect_sky, sky_candidates, sky_coloured
 
     s = settings or PopupSettings()
     if (
@@ -356,7 +375,10 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
     touches = np.bincount(flat, border.ravel().astype(np.float64), minlength=R) > 0
     for r in range(R):
         if kind[r] == UPRIGHT and bottom[r] < y_h and touches[r] and ns_share[r] >= s.thin_fraction:
-            kind[r] = BRANCH
+            # it hangs in the sky: under most of its lowest pixels there is sky
+            below = _below(labels, r, max(2, round(0.01 * d)))  # past its antialiased fringe
+            if below.size and (sky.ravel()[below]).mean() >= s.hang_fraction:
+                kind[r] = BRANCH
     kind_px = kind[labels]
     kind_px[sky] = SKY
     rows_px = np.broadcast_to(yy, (h, w))
@@ -369,8 +391,14 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
         inv = np.linalg.inv(np.cov(ref.T) + (0.02**2) * np.eye(3))
         dv = px - ref.mean(0)
         close = (np.sqrt(np.einsum("ij,jk,ik->i", dv, inv, dv)) <= s.gap_colour).reshape(h, w)
+        close &= sky_coloured(img)
         kind_px[close & ((kind_px == UPRIGHT) | (kind_px == BRANCH)) & (rows_px < y_h)] = SKY
 
+    lab_px = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    mean_lab = (
+        np.stack([np.bincount(flat, lab_px[:, c], minlength=R) for c in range(3)], 1)
+        / np.maximum(cnt, 1)[:, None]
+    )
     disp_r = np.zeros(R)
     disp_r[kind == BRANCH] = 1.0
     # upright regions bottom up; what lies right below each region's lowest pixel per column
@@ -395,7 +423,8 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
             ids, cnts = np.unique(up, return_counts=True)
             for i, c in zip(ids, cnts):
                 if c >= s.support_share * n_rest and i != r:
-                    cands.append(s.stack_factor * disp_r[i])
+                    same = np.linalg.norm(mean_lab[i] - mean_lab[r]) <= s.same_object
+                    cands.append((1.0 if same else s.stack_factor) * disp_r[i])
         disp_r[r] = max(max(cands) if cands else ground(contact), s.upright_min)
     disp = disp_r[labels].astype(np.float32)
     gmask = kind_px == GROUND
