@@ -384,7 +384,7 @@ def _register_plugins(sub) -> None:
     cw.add_argument("src", help="folder holding the official .pth files")
     cw.add_argument("dst", help="output weights directory (use it with --preset neural --weights DST)")
     cw.set_defaults(func=_convert_weights)
-    for mod in ("cinemagraph3d.eval.cli", "cinemagraph3d.models_cli"):
+    for mod in ("cinemagraph3d.eval.cli", "cinemagraph3d.models_cli", "cinemagraph3d.batch_cli"):
         try:
             module = importlib.import_module(mod)
         except ImportError:
