@@ -117,9 +117,15 @@ def _read_depth_array(path: Path) -> np.ndarray:
             if arr is None:
                 raise ValueError("OpenCV could not decode it (EXR support missing?)")
         else:
-            import imageio.v3 as iio
+            import cv2
 
-            arr = np.asarray(iio.imread(path))
+            # OpenCV keeps 16-bit PNG/TIFF values and fails fast on a file that is no image
+            # (imageio would try each of its ~30 plugins in turn first).
+            arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if arr is None:
+                raise ValueError("not an image OpenCV can decode")
+            if arr.ndim == 3 and arr.shape[2] >= 3:
+                arr = arr[:, :, [2, 1, 0, 3][: arr.shape[2]]]  # BGR(A) -> RGB(A)
     except Exception as exc:  # noqa: BLE001
         raise InputError("--depth", "a readable .png/.npy/.exr depth file", f"{path.name}: {exc}") from None
     arr = np.asarray(arr)
