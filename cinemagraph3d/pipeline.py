@@ -8,7 +8,7 @@ Nothing here reads CLI arguments or writes files.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -23,7 +23,16 @@ from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, f
 from .render.splat import SplatSettings, splat_points
 from .types import DepthMap, FeatureCloud, LayeredDepthImage, SplatResult
 
-__all__ = ["Scene", "RenderSettings", "prepare_scene", "render_frames", "scene_times", "point_phases"]
+__all__ = [
+    "Scene",
+    "RenderSettings",
+    "prepare_scene",
+    "render_frames",
+    "scene_times",
+    "point_phases",
+    "border_ghosts",
+    "BorderGhosts",
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,8 @@ class RenderSettings:
             the classic fusion and hole filling.
         stretch_footprints: widen the footprint of points the fluid stretches apart (see
             :class:`_MovedClouds`; ``False``: the camera's radius only, as before issue 13).
+        border_ghosts: mirror the fluid beyond the image border so fluid flowing in through the
+            border brings texture (see :func:`border_ghosts`; ``False``: as before issue 13).
     """
 
     splat: SplatSettings = field(default_factory=SplatSettings)
@@ -83,6 +94,7 @@ class RenderSettings:
     backend: str | None = None
     neural: object | None = None
     stretch_footprints: bool = True
+    border_ghosts: bool = True
 
 
 def _donors(ldi: LayeredDepthImage, cloud: FeatureCloud) -> torch.Tensor:
@@ -234,8 +246,8 @@ class _MovedClouds:
     edge, is left to the other splat and the hole filling).
     """
 
-    def __init__(self, scene: Scene, motion) -> None:
-        self.scene, self.motion = scene, motion
+    def __init__(self, scene: Scene, motion, ghosts: BorderGhosts | None = None) -> None:
+        self.scene, self.motion, self.ghosts = scene, motion, ghosts
         pts = scene.cloud.points
         self.sel: torch.Tensor | None = None
         if hasattr(motion, "moving_at") and hasattr(motion, "index"):
@@ -300,11 +312,93 @@ class _MovedClouds:
                 new = torch.cat([self.pts_sel[:, :2] + d * self.z / self.focal, self.pts_sel[:, 2:]], 1)
                 out.append(pts0.clone().index_copy_(0, self.sel, new))
                 stretch.append(ones.index_copy(0, self.sel, self._stretch_rows(dm)[self.rows]))
+        if self.ghosts is not None:  # mirrored points beyond the border, appended
+            g = self.ghosts.cloud
+            gz = g.points[:, 2:3]
+            gones = torch.ones(g.num_points, dtype=pts0.dtype, device=pts0.device)
+            for k, d in enumerate(self.ghosts.motion.at(t)):
+                d = d.to(device=pts0.device, dtype=pts0.dtype)
+                moved = torch.cat([g.points[:, :2] + d * gz / self.focal, g.points[:, 2:]], 1)
+                out[k] = torch.cat([out[k], moved])
+                stretch[k] = torch.cat([stretch[k], gones])
         return out[0], out[1], stretch[0], stretch[1]
 
 
+@dataclass(frozen=True)
+class BorderGhosts:
+    """Points mirrored beyond the image border where the fluid touches it, so that fluid flowing
+    in through the border brings texture instead of leaving a strip the other splat fills with
+    unrelated texture (a seam that moves inwards over the loop).
+
+    Attributes:
+        cloud: :class:`FeatureCloud` of the ghost points (``pixels`` outside the image).
+        motion: :class:`~cinemagraph3d.motion.integrate.PointDisplacements` of their pixels.
+    """
+
+    cloud: FeatureCloud
+    motion: object
+
+
+def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts | None:
+    """Mirror the moving pixels near each image border to the outside of that border.
+
+    For each side, the moving pixels of the photo (``motion.index``) within ``b`` pixels of it
+    are reflected across it (``x → −x`` at the left border, ``x → 2W − x`` at the right, likewise
+    top and bottom), with ``b`` the largest displacement of the loop plus 2 px, at most
+    ``max_band · D``. A ghost carries the features, opacity and z-depth of the visible point of
+    the pixel it mirrors (the photo's texture, mirrored: continuous across the border) and moves
+    through the field extended beyond the image by replicating its border values
+    (:meth:`~cinemagraph3d.motion.integrate.Displacements.extend`), so where the fluid flows in
+    the ghosts enter the frame as a continuation of the photo's texture, and elsewhere they stay
+    outside the view. ``None`` when the motion has no moving pixel near a border or is not an
+    integrated :class:`~cinemagraph3d.motion.integrate.Displacements`.
+    """
+    if not (hasattr(motion, "extend") and hasattr(motion, "index")) or motion.num_moving == 0:
+        return None
+    H, W = scene.camera.height, scene.camera.width
+    c = scene.cloud
+    reach = float(torch.linalg.vector_norm(motion.forward_states[-1], dim=1).max())
+    reach = max(reach, float(torch.linalg.vector_norm(motion.backward_states[-1], dim=1).max()))
+    band = int(min(max_band * max(H, W), reach + 2.0))
+    if band <= 0:
+        return None
+    idx = motion.index.to(c.points.device)
+    i, j = torch.div(idx, W, rounding_mode="floor"), idx % W
+    x, y = j.to(c.points.dtype) + 0.5, i.to(c.points.dtype) + 0.5
+    sides = [
+        (j < band, -x, y),
+        (j >= W - band, 2 * W - x, y),
+        (i < band, x, -y),
+        (i >= H - band, x, 2 * H - y),
+    ]
+    src, pos = [], []
+    for sel, gx, gy in sides:
+        src.append(idx[sel])
+        pos.append(torch.stack([gx[sel], gy[sel]], 1))
+    src, pos = torch.cat(src), torch.cat(pos)
+    if src.numel() == 0:
+        return None
+    # the visible (non-inpainted) point of each mirrored pixel
+    flat = (c.pixels[:, 1].long() * W + c.pixels[:, 0].long()).clamp(0, H * W - 1)
+    vis = torch.full((H * W,), -1, dtype=torch.int64, device=flat.device)
+    seen = (~c.inpainted).nonzero().squeeze(1)
+    vis[flat[seen]] = seen
+    pt = vis[src]
+    keep = pt >= 0
+    pt, pos = pt[keep], pos[keep]
+    if pt.numel() == 0:
+        return None
+    K = scene.camera.matrix(dtype=c.points.dtype).to(c.points.device)
+    z = c.points[pt, 2]
+    pts = unproject_depth(pos, z, K)
+    ghost = FeatureCloud(
+        pts, c.features[pt], c.alpha[pt], pos, c.layer[pt], torch.zeros_like(c.inpainted[pt])
+    )
+    return BorderGhosts(ghost, motion.extend(pos))
+
+
 def point_phases(
-    scene: Scene, motion, num_steps: int, fusion: FusionSettings
+    scene: Scene, motion, num_steps: int, fusion: FusionSettings, ghosts: BorderGhosts | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Switch times of the ``"dissolve"`` fusion carried by the points, ``(P,)`` each.
 
@@ -330,7 +424,12 @@ def point_phases(
         return F.grid_sample(field[None], g.view(1, 1, -1, 2), mode="bilinear", padding_mode="border",
                              align_corners=False).reshape(-1)  # fmt: skip
 
-    return sample(pix), sample(pix + end)
+    pf, pb = sample(pix), sample(pix + end)
+    if ghosts is not None:  # ghosts: the same rule at their (outside) positions, clamped
+        gp = ghosts.cloud.pixels.to(device=dev, dtype=dt)
+        gend = ghosts.motion.at(float(num_steps))[0].to(device=dev, dtype=dt)
+        pf, pb = torch.cat([pf, sample(gp)]), torch.cat([pb, sample(gp + gend)])
+    return pf, pb
 
 
 def render_frames(
@@ -385,10 +484,20 @@ def render_frames(
 
         inv = 1.0 / pts0[:, 2].clamp(min=1e-12)
         disp_range = (float(inv.min()), float(inv.max()))
-    moved = None if motion is None else _MovedClouds(scene, motion)
+    ghosts = None
+    if motion is not None and settings.border_ghosts:
+        ghosts = border_ghosts(scene, motion)
+    moved = None if motion is None else _MovedClouds(scene, motion, ghosts)
     phases = None
     if moved is not None and settings.mode == "symmetric" and settings.fusion.method == "dissolve":
-        phases = point_phases(scene, motion, num_steps, settings.fusion)
+        phases = point_phases(scene, motion, num_steps, settings.fusion, ghosts)
+    if ghosts is not None:  # splat the photo's points and the ghosts together
+        g = ghosts.cloud
+        c = scene.cloud
+        aug = FeatureCloud(*(torch.cat([a, b]) for a, b in zip(
+            (c.points, c.features, c.alpha, c.pixels, c.layer, c.inpainted),
+            (g.points, g.features.to(c.features.dtype), g.alpha, g.pixels, g.layer, g.inpainted))))  # fmt: skip
+        scene = replace(scene, cloud=aug)
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ..types import MotionField
 
-__all__ = ["Displacements", "integrate_motion"]
+__all__ = ["Displacements", "PointDisplacements", "integrate_motion"]
 
 
 class _Stepper:
@@ -61,15 +61,18 @@ class _Stepper:
         self.scale = torch.tensor([2.0 / w, 2.0 / h], **opts)
         self.minus_one = torch.tensor(-1.0, **opts)
 
-    def sample(self, pos: torch.Tensor, t: float = 0.0) -> torch.Tensor:
+    def sample(self, pos: torch.Tensor, t: float = 0.0, extended: bool = False) -> torch.Tensor:
         """``(P, 2)`` field values at ``pos`` ``(P, 2)`` pixel positions (centres at +0.5) at scene
-        time ``t`` (only the turbulence depends on it)."""
+        time ``t`` (only the turbulence depends on it). Outside the image the field is 0, or the
+        replicated border values when ``extended``."""
         grid = torch.addcmul(self.minus_one, pos, self.scale)
         v = F.grid_sample(
             self.flow, grid.view(1, 1, -1, 2), mode="bilinear", padding_mode="border", align_corners=False
         )[0, :, 0]
-        inside = (grid[:, 0].abs() <= 1.0) & (grid[:, 1].abs() <= 1.0)
-        v = (v * inside).T
+        if not extended:
+            inside = (grid[:, 0].abs() <= 1.0) & (grid[:, 1].abs() <= 1.0)
+            v = v * inside
+        v = v.T
         if self.turbulence is None:
             return v
         tb = self.turbulence
@@ -189,6 +192,31 @@ class Displacements:
         return out.view(2, self.height, self.width)
 
     # ------------------------------------------------------------------ public
+    def extend(self, sources: torch.Tensor) -> PointDisplacements:
+        """Integrate extra source positions through the same field (and turbulence), with the
+        field extended beyond the image by replicating its border values (so sources outside the
+        image follow the velocity of the nearest border pixel; inside it they move as the image's
+        pixels do). All ``N + 1`` states of both directions are kept: ``2 (N + 1) P 2`` numbers.
+
+        Args:
+            sources: ``(P, 2)`` positions ``(x, y)`` in pixels (anywhere).
+
+        Returns:
+            :class:`PointDisplacements`.
+        """
+        if not isinstance(sources, torch.Tensor) or sources.dim() != 2 or sources.shape[1] != 2:
+            raise InputError("sources", "a (P, 2) tensor of positions", getattr(sources, "shape", None))
+        st = self._stepper
+        pos0 = sources.to(device=st.flow.device, dtype=st.flow.dtype)
+        N = self.num_steps
+        states = torch.zeros(2, N + 1, pos0.shape[0], 2, dtype=pos0.dtype, device=pos0.device)
+        for direction, sign in ((0, 1.0), (1, -1.0)):
+            for n in range(N):
+                t = float(n) if sign > 0 else float(N - n)
+                v = st.sample(pos0 + states[direction, n], t, extended=True)
+                states[direction, n + 1] = states[direction, n] + sign * v
+        return PointDisplacements(pos0, states[0], states[1], N)
+
     def forward(self, t: float) -> torch.Tensor:
         """Displacement from scene time 0 to ``t``: ``F(0 -> t)``.
 
@@ -293,6 +321,37 @@ class Displacements:
                 + both[inv[y1 + x1]] * (fx * fy)
             )
         return out[:, :2].contiguous(), out[:, 2:].contiguous()
+
+
+class PointDisplacements:
+    """Forward and backward displacements of extra source positions (e.g. outside the image).
+
+    Built by :meth:`Displacements.extend`. The field is extended beyond the image by replicating
+    its border values, so a source outside the image moves with the velocity at the nearest
+    border pixel and enters the image where the fluid flows inwards.
+
+    Attributes:
+        num_steps: loop length ``N``.
+        sources: ``(P, 2)`` source positions, pixels.
+    """
+
+    def __init__(self, sources: torch.Tensor, forward_states: torch.Tensor, backward_states: torch.Tensor,
+                 num_steps: int) -> None:  # fmt: skip
+        self.sources, self.num_steps = sources, int(num_steps)
+        self._states = (forward_states, backward_states)
+
+    def _at(self, direction: int, u: float) -> torch.Tensor:
+        n = min(int(math.floor(u)), self.num_steps)
+        s = u - n
+        st = self._states[direction]
+        return st[n] if s == 0.0 else torch.lerp(st[n], st[n + 1], s)
+
+    def at(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(P, 2)`` forward ``F(0 -> t)`` and backward ``F(0 -> t - N)`` displacements, pixels."""
+        t = float(t)
+        if not (math.isfinite(t) and 0.0 <= t <= self.num_steps):
+            raise InputError("t", f"a scene time in [0, {self.num_steps}] motion steps", t)
+        return self._at(0, t), self._at(1, self.num_steps - t)
 
 
 def integrate_motion(field: MotionField, num_steps: int, *, store_every: int = 1) -> Displacements:
