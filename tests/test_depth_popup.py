@@ -96,3 +96,16 @@ def test_ldi_band_follows_the_silhouette_not_rows():
         assert bool((band & ~near_card).any()) == rows_band
     with pytest.raises(InputError):
         c3.build_ldi(img, depth, c3.LDISettings(edge_ratio=-1.0))
+
+
+def test_landscape_suite_scores_and_report():
+    from cinemagraph3d.eval.depth_metrics import format_landscape_report, landscape_picture, run_landscapes
+
+    res = run_landscapes(160, 96, scenes=("bay",), clicks_per_region=1)
+    d = res.depth["bay"]["popup"]
+    assert 0.9 <= d["ordinal"] <= 1.0 and all(ok for *_, ok in d["orderings"])
+    assert res.depth["bay"]["ramp (before)"]["ordinal"] < d["ordinal"]
+    assert set(res.clicks["bay"]) == {"bay", "sky"} and res.sky["bay"]["outside"] <= 0.02
+    text = format_landscape_report(res, "cmd", {"bay": "x/bay.png"})
+    assert "| bay | popup |" in text and "![bay](x/bay.png)" in text
+    assert landscape_picture(res.pictures["bay"]).shape == (96, 5 * 160, 3)

@@ -23,12 +23,12 @@ Two back-ends share one call, :func:`segment_clicks`:
      image, never across a strong edge) follows smooth gradients that a single colour model
      misses (a sky darkening upwards, a lake); it is added unless it covers more than
      ``max_fraction`` of the image or reaches a negative click;
-  5. *horizon split* — a mask that reaches the top border is split at a horizon line found inside
-     it (:func:`~cinemagraph3d.controls.sky.horizon_cut`: water reflecting the sky) and the side
-     of the clicks is kept;
-  6. *clean-up* — keep the 8-connected components that contain a positive click, fill holes
+  5. *clean-up* — keep the 8-connected components that contain a positive click, fill holes
      smaller than ``hole_fraction`` of the image that touch no image border and contain no
      negative click;
+  6. *horizon split* — the mask is split at a horizon line found inside it
+     (:func:`~cinemagraph3d.controls.sky.horizon_cut`: water reflecting the sky) and the side of
+     the clicks is kept;
   7. *prior against swallowing the image* — a mask larger than ``max_fraction`` of the image
      falls back to the clicks' colour-model candidates of step 2.
 
@@ -338,15 +338,12 @@ def _grabcut(img: np.ndarray, pos: np.ndarray, neg: np.ndarray, s: SegmentSettin
         grown = ff[1:-1, 1:-1] == 2
         if grown.mean() <= s.max_fraction and not any(grown[q] for q in neg_px):
             result |= grown
+    if s.hole_fraction > 0:
+        result = _fill_holes(result, s.hole_fraction * h * w, neg_px)
     # Water reflecting the sky: split at a horizon line found inside the mask, keep the clicks' side.
     from .sky import horizon_cut
 
-    # (only a mask that reaches the top border can hold a sky above its water)
-    cut = (
-        horizon_cut(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, result)
-        if result[0].any()
-        else None
-    )
+    cut = horizon_cut(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, result)
     if cut is not None:
         rows = [r for r, _ in pos_px]
         if all(r < cut for r in rows):
@@ -354,8 +351,6 @@ def _grabcut(img: np.ndarray, pos: np.ndarray, neg: np.ndarray, s: SegmentSettin
         elif all(r >= cut for r in rows):
             result[:cut] = False
         result = _components_with(result, pos_px)
-    if s.hole_fraction > 0:
-        result = _fill_holes(result, s.hole_fraction * h * w, neg_px)
     # Prior against swallowing the image: a mask over max_fraction of it falls back to the seeds'
     # candidate components (colour model around the clicks, never across strong edges).
     if result.mean() > s.max_fraction and cand.mean() < result.mean():
