@@ -47,18 +47,13 @@ def _trajectory(project: Project, scene: Scene) -> Trajectory:
 def _motion(project: Project, image: torch.Tensor, neural):
     """Integrated motion: from the user's hints, or from the learned estimator when the neural
     preset has one and the user gave regions but no arrows."""
-    from .motion_inputs import build_motion, wants_motion_estimator
+    from .motion_inputs import build_motion, estimated_motion_field, wants_motion_estimator
 
     _, H, W = image.shape
     if neural is not None and neural.motion is not None and wants_motion_estimator(project):
-        from .motion import integrate_motion, load_mask
-        from .neural import estimate_motion
+        from .motion import integrate_motion
 
-        mask = torch.zeros(H, W, dtype=torch.bool)
-        for m in project.masks:
-            mask |= load_mask(m, H, W, name=f"--mask {m}")
-        field = estimate_motion(neural, image, mask)
-        return integrate_motion(field, project.loop_steps)
+        return integrate_motion(estimated_motion_field(project, image, neural), project.loop_steps)
     return build_motion(project, H, W, image=image)
 
 

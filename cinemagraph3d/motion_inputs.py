@@ -32,6 +32,7 @@ from .project import Project, RegionSpec
 
 __all__ = [
     "coordinate_scale",
+    "estimated_motion_field",
     "build_motion_field",
     "build_motion",
     "build_region_masks",
@@ -243,6 +244,47 @@ def build_motion_field(project: Project, height: int, width: int, image=None):
     return motion_field(
         height, width, regions, anchors=anchors, freeze=freeze, settings=MotionSettings(speed=project.speed)
     )
+
+
+def estimated_motion_field(project: Project, image, neural):
+    """The Eulerian field of the neural preset's motion estimator for ``project``'s masks, with
+    the project's own controls applied as :func:`~cinemagraph3d.motion.motion_field` applies
+    them to drawn motion: each mask's region speed (``region_speeds``; where masks overlap the
+    later one wins), the global ``speed``, a zero notch at every anchor and zero inside the
+    freeze masks.
+
+    Args:
+        project: a project for which :func:`wants_motion_estimator` holds.
+        image: the ``(3, H, W)`` working photo.
+        neural: a :class:`~cinemagraph3d.neural.NeuralPreset` with a motion estimator.
+
+    Returns:
+        :class:`~cinemagraph3d.types.MotionField` in px/step.
+    """
+    from .motion import MotionSettings, anchor_notch, check_points, load_mask
+    from .neural import estimate_motion
+    from .types import MotionField
+
+    _, height, width = image.shape
+    masks = [load_mask(m, height, width, name=f"--mask {m}") for m in project.masks]
+    union = torch.zeros(height, width, dtype=torch.bool)
+    scale = torch.zeros(height, width)
+    speeds = list(project.region_speeds) or [1.0] * len(masks)
+    for m, sp in zip(masks, speeds):
+        union |= m
+        scale[m] = float(sp)
+    field = estimate_motion(neural, image, union)
+    flow = field.flow * (scale * float(project.speed))[None]
+    if project.anchors:
+        sx, sy = coordinate_scale(project, height, width)
+        pts = check_points([[x * sx, y * sy] for x, y in project.anchors], height, width, name="anchors")
+        sigma = max(1.0, MotionSettings().anchor_sigma * max(height, width))
+        flow = flow * anchor_notch(pts, height, width, sigma)
+    keep = union.clone()
+    for f in project.freeze:
+        keep &= ~load_mask(f, height, width, name=f"--freeze {f}")
+    flow = torch.where(keep[None], flow, torch.zeros((), dtype=flow.dtype)) + 0.0
+    return MotionField(flow.float(), keep[None].float())
 
 
 def build_motion(project: Project, height: int, width: int, image=None):
