@@ -236,7 +236,8 @@ def build_motion_field(project: Project, height: int, width: int, image=None):
             raise InputError(
                 name, "a motion: an arrow starting in or near it, a --prompt or a --motion-video", "none"
             )
-        regions.append(MotionRegion(mask, h, float(speed), base=base))
+        kind = "sky" if spec is not None and spec.sky else "water"  # the sky gets no turbulence
+        regions.append(MotionRegion(mask, h, float(speed), base=base, kind=kind))
     anchors = None
     if project.anchors:
         scaled = [[x * sx, y * sy] for x, y in project.anchors]
