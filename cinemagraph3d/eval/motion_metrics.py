@@ -549,7 +549,7 @@ def study_photo(width: int = 384, height: int = 216, seed: int = 0) -> StudyPhot
 # --------------------------------------------------------------------------- the study
 #: The methods of the study: the method before issue 13 and the current one (with and without
 #: turbulence), as ``(label, MotionSettings kwargs, water turbulence, FusionSettings kwargs,
-#: stretch footprints)``.
+#: stretch footprints and border ghosts)``.
 STUDY_METHODS = (
     ("previous", {"hint_radius": 0.0, "feather_thickness": 0.0}, 0.0, {"method": "linear"}, False),
     ("variance", {}, 0.0, {"method": "variance"}, True),
@@ -581,7 +581,8 @@ def _study_settings(mkw: dict, fkw: dict, stretch: bool):
     from ..pipeline import RenderSettings
     from ..render.fuse import FusionSettings
 
-    return MotionSettings(**mkw), RenderSettings(fusion=FusionSettings(**fkw), stretch_footprints=stretch)
+    rs = RenderSettings(fusion=FusionSettings(**fkw), stretch_footprints=stretch, border_ghosts=stretch)
+    return MotionSettings(**mkw), rs
 
 
 def run_study(
@@ -689,7 +690,7 @@ def study_markdown(result: StudyResult, command: str) -> str:
         "a thin stream (1 % of D wide) and clouds flowing left. Exact depth, still camera, "
         f"{st['frames']} frames over a {st['steps']}-step loop. All methods in the same run; "
         "`previous` is the method before issue 13 (linear cross-fade, smoothed hints, fixed feather, "
-        "camera-only footprints), `variance` the cross-fade with the detail band restored, `dissolve` "
+        "camera-only footprints, no border ghosts), `variance` the cross-fade with the detail band restored, `dissolve` "
         "the current default without turbulence and `dissolve + turbulence` the current default for water.",
         "",
         "Metrics (per frame; `mean` and `worst` over the frames of the loop; definitions in "

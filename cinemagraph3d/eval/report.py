@@ -231,6 +231,7 @@ def report_markdown(
         "Methods: `full` (the method: symmetric fusion), `forward` (forward splat only), `2d` (2-D motion,",
         "camera ignored), `still` (the photo), and `truth` (the truth scored against itself: each metric's floor).",
         f"Splatting backend: `{result.backend or 'unknown'}`.",
+        "Fluid motion frame by frame (detail, ghosting, cracks, border seams, hints): [quality_motion.md](quality_motion.md).",
         "",
         "## Summary (means over scenes)",
         "",
