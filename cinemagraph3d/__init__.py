@@ -50,6 +50,9 @@ _LAZY = {
     "check_project": ".api",
     "prepare_project": ".api",
     "Project": ".project",
+    "RegionSpec": ".project",
+    "PromptSpec": ".project",
+    "VideoSpec": ".project",
     "load_project": ".project",
     "save_project": ".project",
 }
@@ -69,7 +72,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .io import read_image, write_layers, write_ply, write_video
     from .ldi import LDISettings, build_ldi
     from .pipeline import RenderSettings, Scene, prepare_scene, render_frames
-    from .project import Project, load_project, save_project
+    from .project import Project, PromptSpec, RegionSpec, VideoSpec, load_project, save_project
     from .render import (
         FusionSettings,
         SplatSettings,
@@ -128,6 +131,9 @@ __all__ = [
     "check_project",
     "prepare_project",
     "Project",
+    "PromptSpec",
+    "RegionSpec",
+    "VideoSpec",
     "load_project",
     "save_project",
     "build_ldi",

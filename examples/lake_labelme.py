@@ -65,6 +65,7 @@ def main() -> None:
         str(args.out / "photo.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
     )
     water = d.water.numpy().astype(np.uint8)
+    cv2.imwrite(str(args.out / "water.png"), water * 255)  # the same region as a mask picture
     ys, xs = np.nonzero(water)
     shapes = [
         {"label": "motion_water", "shape_type": "polygon", "points": p, "flags": {}} for p in _polygons(water)
@@ -92,7 +93,8 @@ def main() -> None:
     (args.out / "photo.json").write_text(json.dumps(doc, indent=1))
     hints = sum(s["shape_type"] == "line" for s in shapes)
     print(
-        f"wrote {args.out / 'photo.jpg'} ({w}x{h}) and {args.out / 'photo.json'} ({len(shapes) - hints} polygons, {hints} hints)"
+        f"wrote {args.out / 'photo.jpg'} ({w}x{h}), {args.out / 'water.png'} and {args.out / 'photo.json'} "
+        f"({len(shapes) - hints} polygons, {hints} hints)"
     )
 
 
