@@ -160,6 +160,20 @@ def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
     )
 
 
+def _check_writer(project: Project, out: Path) -> None:
+    """The output settings against the output path (codec, quality, bit rate, loops)."""
+    from .io import MAX_LOOPS, check_codec
+
+    suffix = out.suffix.lower()
+    if suffix in ("", ".png"):
+        if project.codec is not None or project.quality is not None or project.bitrate is not None:
+            raise InputError("codec/quality/bitrate", "a video file output", "PNG frames")
+    else:
+        check_codec(suffix, project.codec, project.quality, project.bitrate)
+    if not 1 <= project.loops <= MAX_LOOPS or (project.loops > 1 and suffix == ".png"):
+        raise InputError("loops", f"1–{MAX_LOOPS} (a .png still holds one loop)", project.loops)
+
+
 def check_project(project: Project, output: str | os.PathLike | None = None, force: bool = False) -> None:
     """The validation pass of :func:`animate`, without the heavy work: every field's type and
     range, every input file's existence, the photo's size from its header, a trajectory file's
@@ -177,6 +191,7 @@ def check_project(project: Project, output: str | os.PathLike | None = None, for
             raise InputError(
                 "-o/--output", "a directory for several frames (a .png holds one: --frames 1)", str(out)
             )
+        _check_writer(project, out)
     if _is_camera_file(project.camera):
         load_trajectory(project.camera, PinholeCamera.default(w, h, project.fov), project.frames)
     if project.depth:
@@ -204,7 +219,16 @@ def animate(
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
     frames = project_frames(prepared)
-    with VideoWriter(output, project.fps, force=force, inputs=project.paths()) as writer:
+    with VideoWriter(
+        output,
+        project.fps,
+        force=force,
+        inputs=project.paths(),
+        codec=project.codec,
+        crf=project.quality,
+        bitrate=project.bitrate,
+        loops=project.loops,
+    ) as writer:
         bar = None
         if progress:
             from tqdm import tqdm

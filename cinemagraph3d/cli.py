@@ -177,6 +177,18 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
         help="disable the automatic zoom that keeps the photo's border out of frame",
     )
     c.add_argument("--seed", type=int, default=0, help="random seed in [0, 2^32-1] (default 0)")
+    c.add_argument(
+        "--codec",
+        help="h264 (default for .mp4/.mov), hevc (.mp4/.mov, tagged hvc1), vp9 (.webm), gif, webp",
+    )
+    c.add_argument(
+        "--quality",
+        type=float,
+        help="CRF-style quality, lower is better: h264/hevc 0-51 (hevc default 26), vp9 0-63 "
+        "(default 32); webp 0-100, higher is better (default 90)",
+    )
+    c.add_argument("--bitrate", help="target bit rate, e.g. 800k or 4M (instead of constant quality)")
+    c.add_argument("--loops", type=int, default=1, help="repeat the seamless loop N times in the file")
     m = p.add_argument_group(
         "fluid motion",
         "Each --mask, each run of --click/--unclick and each --sky starts a region; --prompt, "
@@ -471,6 +483,10 @@ def _project_from_args(args) -> Project:  # noqa: F821
         regions=others,
         freeze=list(args.freeze),
         sam_checkpoint=args.sam_checkpoint,
+        codec=args.codec,
+        quality=args.quality,
+        bitrate=args.bitrate,
+        loops=args.loops,
     ).validate()
     return project
 
@@ -584,8 +600,9 @@ def _run(args) -> int:
         ]
         check_outputs(outputs, inputs=project.paths(), force=args.force)
         _check_still(args.output, project.frames)
-        from .api import check_project
+        from .api import _check_writer, check_project
 
+        _check_writer(project, Path(args.output))
         check_project(project)  # trajectory and depth files, before the sky or any picture
         project, pictures = _motion_extras(project, args)
         from .api import animate

@@ -76,6 +76,10 @@ _PROJECT_SCHEMA = {
     "freeze": "list[str]",
     "sam_checkpoint": "str?",
     "extra": "dict",
+    "codec": "str?",
+    "quality": "num?",
+    "bitrate": "str?",
+    "loops": "int",
 }
 _REGION_SCHEMA = {
     "mask": "str?",
@@ -341,6 +345,12 @@ class Project:
         sam_checkpoint: Segment Anything checkpoint; clicks are segmented with SAM instead of
             GrabCut when set.
         extra: free-form settings of later features (clicks, prompts...), kept verbatim.
+        codec: video codec (``h264``, ``hevc``, ``vp9``, ``gif``, ``webp``; None: by the output
+            suffix, see :data:`cinemagraph3d.io.CODECS`).
+        quality: CRF-style quality of the codec (lower is better; WebP: 0–100, higher is
+            better); None: the codec's default.
+        bitrate: target bit rate such as ``"4M"`` (None: quality-driven).
+        loops: the seamless loop repeated this many times inside the file (1–100).
     """
 
     image: str
@@ -370,6 +380,10 @@ class Project:
     freeze: list[str] = field(default_factory=list)
     sam_checkpoint: str | None = None
     extra: dict = field(default_factory=dict)
+    codec: str | None = None
+    quality: float | None = None
+    bitrate: str | None = None
+    loops: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.regions, list):

@@ -1,0 +1,115 @@
+"""Output formats: WebM (VP9), HEVC tagged hvc1, quality and bit rate, loops repeated inside the
+file, clean refusals."""
+
+from __future__ import annotations
+
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import torch
+
+from cinemagraph3d.errors import InputError
+from cinemagraph3d.io import VideoWriter, iter_frames
+
+
+def _frames(n=4, h=36, w=64):
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    return [torch.stack([x, y, (x * k / n + y) % 1.0]) for k in range(n)]
+
+
+def _probe(path) -> str:
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    return subprocess.run([exe, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
+@pytest.mark.parametrize(
+    "name, kw, codec",
+    [
+        ("v.webm", {}, "vp9"),
+        ("v.webm", {"crf": 20, "bitrate": "400k"}, "vp9"),
+        ("v.mp4", {"codec": "hevc"}, "hevc"),
+        ("v.mov", {"codec": "hevc", "crf": 30}, "hevc"),
+        ("v.mp4", {"crf": 18}, "h264"),
+        ("v.mp4", {"bitrate": "2M"}, "h264"),
+        ("v.webp", {"crf": 60}, "webp"),
+    ],
+)
+def test_codecs_round_trip(tmp_path, name, kw, codec):
+    frames = _frames()
+    with VideoWriter(tmp_path / name, 10, **kw) as w:
+        for f in frames:
+            w.write(f)
+    got = list(iter_frames(tmp_path / name))
+    assert len(got) == 4
+    ref = [(f.permute(1, 2, 0).numpy() * 255) for f in frames]
+    assert np.mean([np.abs(g.astype(float) - r).mean() for g, r in zip(got, ref)]) < 12
+    info = _probe(tmp_path / name)
+    assert {"vp9": "Video: vp9", "hevc": "Video: hevc", "h264": "Video: h264", "webp": "webp"}[codec] in info
+    if codec == "hevc":
+        assert "hvc1" in info  # Apple players need the hvc1 tag, not hev1
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_quality_changes_the_size(tmp_path):
+    sizes = {}
+    for q in (10, 45):
+        with VideoWriter(tmp_path / f"q{q}.mp4", 10, codec="hevc", crf=q) as w:
+            for f in _frames(6, 72, 128):
+                w.write(f + 0.05 * torch.rand_like(f))
+        sizes[q] = (tmp_path / f"q{q}.mp4").stat().st_size
+    assert sizes[10] > 1.5 * sizes[45]
+
+
+@pytest.mark.parametrize("name", ["v.mp4", "v.gif", "frames"])
+def test_loops_repeat_the_loop_exactly(tmp_path, name):
+    frames = _frames(3)
+    with VideoWriter(tmp_path / name, 10, loops=3) as w:
+        for f in frames:
+            w.write(f)
+    got = [g.astype(float) for g in iter_frames(tmp_path / name)]
+    assert len(got) == 9
+    tol = 0.0 if name == "frames" else 3.0  # PNG frames are exact; the codecs within a few levels
+    for k in range(3, 9):
+        assert np.abs(got[k] - got[k % 3]).mean() <= tol, k
+    assert np.abs(got[1] - got[0]).mean() > 3 * max(tol, 1.0)  # the frames do differ
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != name]
+
+
+@pytest.mark.parametrize(
+    "name, kw, word",
+    [
+        ("v.webm", {"codec": "h264"}, "--codec"),
+        ("v.mp4", {"codec": "vp9"}, "--codec"),
+        ("v.mp4", {"codec": "av1x"}, "--codec"),
+        ("v.mp4", {"crf": 70}, "--quality"),
+        ("v.webm", {"crf": -1}, "--quality"),
+        ("v.gif", {"crf": 5}, "--quality"),
+        ("v.gif", {"bitrate": "1M"}, "--bitrate"),
+        ("v.mp4", {"bitrate": "fast"}, "--bitrate"),
+        ("v.mp4", {"bitrate": "1"}, "--bitrate"),
+        ("v.mp4", {"loops": 0}, "--loops"),
+        ("v.mp4", {"loops": 1000}, "--loops"),
+        ("frames", {"codec": "h264"}, "--codec"),
+    ],
+)
+def test_bad_output_settings_are_refused_before_writing(tmp_path, name, kw, word):
+    with pytest.raises(InputError, match=word):
+        VideoWriter(tmp_path / name, 10, **kw)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_output_settings(tmp_path, capsys):
+    from cinemagraph3d.cli import main
+
+    args = ["demo", "--size", "64x36", "--frames", "3"]
+    assert main([*args, "-o", str(tmp_path / "d.webm")]) == 0
+    assert "vp9" in _probe(tmp_path / "d.webm")
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "p.png"), np.full((36, 64, 3), 100, np.uint8))
+    capsys.readouterr()
+    code = main(["animate", str(tmp_path / "p.png"), "-o", str(tmp_path / "x.gif"), "--quality", "5"])
+    assert code == 2 and "--quality: expected no quality setting for gif" in capsys.readouterr().err
+    assert not (tmp_path / "x.gif").exists()
