@@ -18,7 +18,17 @@ from .io import VideoWriter, read_image
 from .pipeline import RenderSettings, Scene, prepare_scene, render_frames, seed_everything
 from .project import Project, _is_camera_file
 
-__all__ = ["Prepared", "prepare_project", "project_frames", "animate", "check_project", "with_auto_sky"]
+__all__ = [
+    "Prepared",
+    "prepare_project",
+    "project_frames",
+    "animate",
+    "check_project",
+    "with_auto_sky",
+    "stereo_pair",
+    "pack_stereo",
+    "STEREO_MODES",
+]
 
 
 @dataclass(frozen=True)
@@ -152,12 +162,98 @@ def prepare_project(
     return Prepared(project, scene, traj, motion, settings)
 
 
-def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
-    """Frames ``(3, H, W)`` of a prepared project, one at a time."""
-    p = prepared.project
-    return render_frames(
-        prepared.scene, prepared.trajectory, prepared.motion, p.loop_steps, prepared.settings
+STEREO_MODES = ("sbs", "tb", "anaglyph")
+#: Default stereo baseline as a fraction of the near depth: the nearest surfaces get a
+#: disparity of about ``0.03·f`` pixels (3 % of the longer side with the default focal length).
+DEFAULT_BASELINE = 0.03
+
+
+def stereo_pair(scene: Scene, trajectory: Trajectory, baseline: float | None = None, zoom: bool = True):
+    """Left and right eye trajectories for stereo 3D.
+
+    The eyes are ``b = baseline · z_near`` scene units apart along each frame's camera x axis
+    (left eye at ``-b/2``), parallel, converged on the subject plane ``z_subject`` by shifting
+    each eye's principal point by ``∓ f·b / (2 z_subject)``: a point at depth ``z`` has the
+    screen disparity ``u_L − u_R = f · b · (1/z − 1/z_subject)`` pixels (positive: in front of
+    the screen). Both eyes share one safe zoom (the same framing, no vertical disparity).
+
+    Args:
+        scene: the prepared scene (its ``z_near``, ``z_subject`` and border points).
+        trajectory: the camera path of the video (centre between the eyes).
+        baseline: eye distance as a fraction of ``z_near`` (default :data:`DEFAULT_BASELINE`).
+        zoom: apply the common safe zoom (False: zoom 1, the photo's border may show).
+
+    Returns:
+        ``(left, right)`` :class:`Trajectory` objects, already zoomed (render them with
+        ``safe_zoom=False``), and the zoom.
+
+    Raises:
+        InputError: a baseline outside (0, 0.2], or eyes so far apart that no zoom up to 2×
+            keeps the photo's border out of both views.
+    """
+    from .geometry.trajectory import safe_zoom
+    from .pipeline import border_points
+
+    frac = DEFAULT_BASELINE if baseline is None else float(baseline)
+    if not 0 < frac <= 0.2:
+        raise InputError("baseline", "a fraction of the near depth in (0, 0.2]", baseline)
+    b = frac * scene.z_near
+    T, K = trajectory.cam_from_world, trajectory.K
+    eyes = []
+    for sign in (+1.0, -1.0):  # left eye at -b/2: its camera frame sees points shifted by +b/2
+        Te = T.clone()
+        Te[:, 0, 3] += sign * b / 2
+        Ke = K.clone()
+        Ke[:, 0, 2] -= sign * Ke[:, 0, 0] * b / (2 * scene.z_subject)
+        eyes.append(Trajectory(Te, Ke, trajectory.width, trajectory.height))
+    both = Trajectory(
+        torch.cat([e.cam_from_world for e in eyes]),
+        torch.cat([e.K for e in eyes]),
+        trajectory.width,
+        trajectory.height,
     )
+    if not zoom:
+        return eyes[0], eyes[1], 1.0
+    zoom = safe_zoom(both, border_points(scene), max_zoom=2.0)
+    if zoom >= 2.0 - 1e-9:
+        raise InputError(
+            "stereo",
+            "eyes whose views stay inside the photo (a smaller baseline or camera amplitude)",
+            f"baseline {frac:g} of the near depth needs more than 2x zoom",
+        )
+    return eyes[0].zoomed(zoom), eyes[1].zoomed(zoom), zoom
+
+
+def pack_stereo(left: torch.Tensor, right: torch.Tensor, mode: str) -> torch.Tensor:
+    """One frame from the two eyes' ``(3, H, W)`` frames: ``sbs`` (left | right, ``(3, H, 2W)``),
+    ``tb`` (left above right, ``(3, 2H, W)``) or ``anaglyph`` (red from the left eye, green and
+    blue from the right: red-cyan glasses, ``(3, H, W)``)."""
+    if mode == "sbs":
+        return torch.cat([left, right], dim=2)
+    if mode == "tb":
+        return torch.cat([left, right], dim=1)
+    if mode == "anaglyph":
+        return torch.stack([left[0], right[1], right[2]])
+    raise InputError("stereo", f"one of {', '.join(STEREO_MODES)}", repr(mode))
+
+
+def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
+    """Frames ``(3, H, W)`` of a prepared project, one at a time (with ``stereo``: the two
+    eyes at the same scene time, packed; see :func:`stereo_pair` and :func:`pack_stereo`)."""
+    import dataclasses
+
+    p = prepared.project
+    if not p.stereo:
+        return render_frames(
+            prepared.scene, prepared.trajectory, prepared.motion, p.loop_steps, prepared.settings
+        )
+    left, right, _ = stereo_pair(
+        prepared.scene, prepared.trajectory, p.baseline, zoom=prepared.settings.safe_zoom
+    )
+    settings = dataclasses.replace(prepared.settings, safe_zoom=False)
+    eye_l = render_frames(prepared.scene, left, prepared.motion, p.loop_steps, settings)
+    eye_r = render_frames(prepared.scene, right, prepared.motion, p.loop_steps, settings)
+    return (pack_stereo(a, b, p.stereo) for a, b in zip(eye_l, eye_r))
 
 
 def _check_writer(project: Project, out: Path) -> None:

@@ -189,6 +189,16 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     )
     c.add_argument("--bitrate", help="target bit rate, e.g. 800k or 4M (instead of constant quality)")
     c.add_argument("--loops", type=int, default=1, help="repeat the seamless loop N times in the file")
+    c.add_argument(
+        "--stereo",
+        choices=["sbs", "tb", "anaglyph"],
+        help="stereo 3D: left and right eye side by side, top-bottom, or a red-cyan anaglyph",
+    )
+    c.add_argument(
+        "--baseline",
+        type=float,
+        help="stereo eye distance as a fraction of the near depth (default 0.03)",
+    )
     m = p.add_argument_group(
         "fluid motion",
         "Each --mask, each run of --click/--unclick and each --sky starts a region; --prompt, "
@@ -487,6 +497,8 @@ def _project_from_args(args) -> Project:  # noqa: F821
         quality=args.quality,
         bitrate=args.bitrate,
         loops=args.loops,
+        stereo=args.stereo,
+        baseline=args.baseline,
     ).validate()
     return project
 

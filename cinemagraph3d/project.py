@@ -80,6 +80,8 @@ _PROJECT_SCHEMA = {
     "quality": "num?",
     "bitrate": "str?",
     "loops": "int",
+    "stereo": "str?",
+    "baseline": "num?",
 }
 _REGION_SCHEMA = {
     "mask": "str?",
@@ -351,6 +353,9 @@ class Project:
             better); None: the codec's default.
         bitrate: target bit rate such as ``"4M"`` (None: quality-driven).
         loops: the seamless loop repeated this many times inside the file (1–100).
+        stereo: ``"sbs"``, ``"tb"`` or ``"anaglyph"``: a left and a right eye rendered and
+            packed (see :func:`cinemagraph3d.api.stereo_pair`); None: one view.
+        baseline: stereo eye distance as a fraction of the near depth (None: 0.03).
     """
 
     image: str
@@ -384,6 +389,8 @@ class Project:
     quality: float | None = None
     bitrate: str | None = None
     loops: int = 1
+    stereo: str | None = None
+    baseline: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.regions, list):
@@ -432,6 +439,12 @@ class Project:
                 raise InputError("region speed", f"a number in (0, {L.SPEED_MAX:g}]", v)
         for k, r in enumerate(self.regions):
             r.validate(f"region {len(self.masks) + bool(self.labelme) + k + 1}")
+        if self.stereo is not None and self.stereo not in ("sbs", "tb", "anaglyph"):
+            raise InputError("--stereo", "'sbs', 'tb' or 'anaglyph'", repr(self.stereo))
+        if self.baseline is not None and not 0 < self.baseline <= 0.2:
+            raise InputError("--baseline", "a fraction of the near depth in (0, 0.2]", self.baseline)
+        if not 1 <= self.loops <= 100:
+            raise InputError("--loops", "an integer in [1, 100]", self.loops)
         return self
 
     def paths(self) -> list[str]:

@@ -113,3 +113,65 @@ def test_cli_output_settings(tmp_path, capsys):
     code = main(["animate", str(tmp_path / "p.png"), "-o", str(tmp_path / "x.gif"), "--quality", "5"])
     assert code == 2 and "--quality: expected no quality setting for gif" in capsys.readouterr().err
     assert not (tmp_path / "x.gif").exists()
+
+
+def _textured(h, w, seed=0):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.uniform(0, 255, (h, w, 3)).astype(np.float32), (0, 0), 1.2)
+    return np.clip((img - img.mean()) * 3 + 128, 0, 255).astype(np.uint8)
+
+
+def test_stereo_disparity_matches_the_geometry(tmp_path):
+    """Three fronto-parallel planes (z = 2, 3, 5): between the eyes each plane shifts by
+    ``zoom · f · b · (1/z − 1/z_subject)`` pixels, measured by phase correlation."""
+    import cv2
+
+    from cinemagraph3d.api import prepare_project, project_frames, stereo_pair
+    from cinemagraph3d.project import Project
+
+    h, w = 96, 192
+    cv2.imwrite(str(tmp_path / "photo.png"), _textured(h, w))
+    depth = np.empty((h, w), np.float32)
+    depth[:, : w // 3], depth[:, w // 3 : 2 * w // 3], depth[:, 2 * w // 3 :] = 2.0, 3.0, 5.0
+    np.save(tmp_path / "depth.npy", depth)
+    project = Project(
+        image=str(tmp_path / "photo.png"),
+        depth=str(tmp_path / "depth.npy"),
+        camera="static",
+        frames=1,
+        stereo="sbs",
+        baseline=0.06,
+    )
+    prepared = prepare_project(project)
+    frame = next(iter(project_frames(prepared)))
+    assert tuple(frame.shape) == (3, h, 2 * w)
+    left = frame[:, :, :w].mean(0).numpy().astype(np.float32)
+    right = frame[:, :, w:].mean(0).numpy().astype(np.float32)
+    scene = prepared.scene
+    _, _, zoom = stereo_pair(scene, prepared.trajectory, 0.06)
+    b, f = 0.06 * scene.z_near, scene.camera.fx
+    win = np.outer(np.hanning(40), np.hanning(40)).astype(np.float32)
+    for z, cx in ((2.0, w // 6), (3.0, w // 2), (5.0, 5 * w // 6)):
+        # a patch near the plane's centre (the zoom keeps the image centre fixed)
+        x0 = int(round(w / 2 + (cx - w / 2) * zoom)) - 20
+        y0 = h // 2 - 20
+        (dx, dy), _ = cv2.phaseCorrelate(
+            left[y0 : y0 + 40, x0 : x0 + 40], right[y0 : y0 + 40, x0 : x0 + 40], win
+        )
+        expected = zoom * f * b * (1 / z - 1 / scene.z_subject)
+        assert abs(-dx - expected) < 0.35, (z, -dx, expected)
+        assert abs(dy) < 0.2
+
+
+def test_stereo_packings(tmp_path):
+    from cinemagraph3d.api import pack_stereo
+
+    a, b = torch.rand(3, 4, 6), torch.rand(3, 4, 6)
+    assert tuple(pack_stereo(a, b, "sbs").shape) == (3, 4, 12)
+    assert tuple(pack_stereo(a, b, "tb").shape) == (3, 8, 6)
+    ana = pack_stereo(a, b, "anaglyph")
+    assert torch.equal(ana[0], a[0]) and torch.equal(ana[1:], b[1:])
+    with pytest.raises(InputError):
+        pack_stereo(a, b, "wiggle")
