@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -301,6 +302,7 @@ def animate(
     allow_download: bool = False,
     force: bool = False,
     neural=None,
+    depth_output: str | os.PathLike | None = None,
 ) -> Path:
     """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp``, a ``.png`` still or a
     PNG-frame directory).
@@ -308,31 +310,58 @@ def animate(
     Everything is checked before any work (:func:`check_project`); frames are streamed, and the
     file appears only when complete (see :class:`~cinemagraph3d.io.VideoWriter`). An existing
     ``output`` is refused unless ``force``. ``allow_download`` and ``neural`` (preloaded
-    networks) as in :func:`prepare_project`.
+    networks) as in :func:`prepare_project`. ``depth_output``: also write each frame's depth
+    (:class:`~cinemagraph3d.io.DepthWriter`: a folder of 16-bit PNGs or a grey video).
     """
     check_project(project, output, force)
+    if depth_output is not None:
+        from .checks import check_outputs
+
+        check_outputs(
+            [("-o/--output", output, "video"), ("--depth-out", depth_output, "video")], project.paths(), force
+        )
+        if project.stereo:
+            raise InputError("--depth-out", "a single view (no --stereo)", f"--stereo {project.stereo}")
     prepared = prepare_project(project, allow_download=allow_download, neural=neural)
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
-    frames = project_frames(prepared)
-    with VideoWriter(
-        output,
-        project.fps,
-        force=force,
-        inputs=project.paths(),
-        codec=project.codec,
-        crf=project.quality,
-        bitrate=project.bitrate,
-        loops=project.loops,
-    ) as writer:
+    if depth_output is None:
+        pairs = ((f, None) for f in project_frames(prepared))
+    else:
+        p = prepared
+        pairs = render_frames(
+            p.scene, p.trajectory, p.motion, project.loop_steps, p.settings, return_aux=True
+        )
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(
+            VideoWriter(
+                output,
+                project.fps,
+                force=force,
+                inputs=project.paths(),
+                codec=project.codec,
+                crf=project.quality,
+                bitrate=project.bitrate,
+                loops=project.loops,
+            )
+        )
+        depth_writer = None
+        if depth_output is not None:
+            from .io import DepthWriter
+
+            depth_writer = stack.enter_context(
+                DepthWriter(depth_output, project.fps, force=force, inputs=project.paths())
+            )
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(prepared.trajectory), unit="frame", desc="rendering", leave=False)
         try:
-            for frame in frames:
+            for frame, aux in pairs:
                 writer.write(frame)
+                if depth_writer is not None:
+                    depth_writer.write(aux.depth, prepared.scene.z_near)
                 if bar is not None:
                     bar.update(1)
         finally:

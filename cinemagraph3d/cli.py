@@ -311,6 +311,12 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     )
     n.add_argument("--weights", help="weights directory for --preset neural (see `convert-weights`)")
     p.add_argument(
+        "--depth-out",
+        metavar="PATH",
+        help="also write each frame's depth: a folder of 16-bit PNGs, or a grey .mp4/.webm/.gif "
+        "(normalised inverse depth, near = white)",
+    )
+    p.add_argument(
         "--save-project",
         help="also write the inputs of this run as a project JSON (paths relative to its folder)",
     )
@@ -609,6 +615,7 @@ def _run(args) -> int:
             ("--save-project", args.save_project, "json"),
             ("--mask-overlay", args.mask_overlay, "png"),
             ("--motion-png", args.motion_png, "png"),
+            ("--depth-out", args.depth_out, "video"),
         ]
         check_outputs(outputs, inputs=project.paths(), force=args.force)
         _check_still(args.output, project.frames)
@@ -620,7 +627,12 @@ def _run(args) -> int:
         from .api import animate
 
         out = animate(
-            project, args.output, progress=True, allow_download=args.allow_download, force=args.force
+            project,
+            args.output,
+            progress=True,
+            allow_download=args.allow_download,
+            force=args.force,
+            depth_output=args.depth_out,
         )
         from .io import write_png
         from .project import save_project
@@ -628,7 +640,7 @@ def _run(args) -> int:
         steps = [lambda p=p, pic=pic: (write_png(p, pic), p)[1] for p, pic in pictures]
         if args.save_project:
             steps.append(lambda: save_project(project, args.save_project))
-        _finish([out], steps)
+        _finish([out] + ([Path(args.depth_out)] if args.depth_out else []), steps)
         print(f"wrote {out}")
         return 0
     if args.command == "render":

@@ -38,6 +38,8 @@ __all__ = [
     "VideoWriter",
     "write_video",
     "CODECS",
+    "DepthWriter",
+    "depth_picture",
     "check_codec",
     "check_output_path",
     "replace_output",
@@ -583,6 +585,73 @@ class VideoWriter(contextlib.AbstractContextManager):
         else:
             with contextlib.suppress(FileNotFoundError):
                 self._tmp.unlink()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self.close()
+            except BaseException:
+                self.abort()
+                raise
+        else:
+            self.abort()
+        return False
+
+
+def depth_picture(depth: torch.Tensor, z_near: float) -> np.ndarray:
+    """Per-frame depth as a picture: normalised inverse depth ``min(1, z_near / z)`` (near =
+    white, the far plane towards black, 0 where nothing was rendered).
+
+    Args:
+        depth: ``(1, H, W)`` z-depth in scene units (0 = empty).
+        z_near: the scene's near depth (scene units).
+
+    Returns:
+        ``(H, W)`` float32 array in [0, 1].
+    """
+    z = depth[0].detach().float().cpu()
+    disp = torch.where(z > 0, (z_near / z.clamp(min=1e-12)).clamp(max=1.0), torch.zeros_like(z))
+    return disp.numpy()
+
+
+class DepthWriter(contextlib.AbstractContextManager):
+    """Streams per-frame depth pictures (:func:`depth_picture`) to ``path``: a directory of 16-bit
+    grey PNGs (``0000.png`` … , value ``65535 · min(1, z_near / z)``), or a grey video of the
+    same (8-bit) in any :class:`VideoWriter` format. Atomic like :class:`VideoWriter`."""
+
+    def __init__(self, path, fps: float, *, force: bool = False, inputs: Iterable = ()) -> None:
+        self.path = check_output_path(path, name="--depth-out", force=force, inputs=inputs)
+        if self.path.suffix.lower() == ".png":
+            raise InputError("--depth-out", "a directory (16-bit PNGs) or a video file", str(self.path))
+        self._video = VideoWriter(path, fps, force=force, inputs=inputs) if self.path.suffix else None
+        self._tmp = make_output_dir(self.path) if self._video is None else None
+        self.count = 0
+
+    def write(self, depth: torch.Tensor, z_near: float) -> None:
+        pic = depth_picture(depth, z_near)
+        if self._video is not None:
+            grey = (pic * 255 + 0.5).astype(np.uint8)
+            self._video.write(np.repeat(grey[:, :, None], 3, axis=2))
+        else:
+            ok, buf = cv2.imencode(
+                ".png", (pic * 65535 + 0.5).astype(np.uint16), [cv2.IMWRITE_PNG_COMPRESSION, 1]
+            )
+            if not ok:
+                raise OSError(f"PNG encoding of depth frame {self.count} failed")
+            (self._tmp / f"{self.count:04d}.png").write_bytes(buf.tobytes())
+        self.count += 1
+
+    def close(self) -> Path:
+        if self._video is not None:
+            return self._video.close()
+        replace_output(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if self._video is not None:
+            self._video.abort()
+        elif self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:

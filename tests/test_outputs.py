@@ -175,3 +175,40 @@ def test_stereo_packings(tmp_path):
     assert torch.equal(ana[0], a[0]) and torch.equal(ana[1:], b[1:])
     with pytest.raises(InputError):
         pack_stereo(a, b, "wiggle")
+
+
+def test_depth_out_matches_the_depth_file(tmp_path, capsys):
+    """Static camera, two planes: the 16-bit depth frames hold 65535·min(1, z_near/z) (z_near =
+    2, the 5th percentile), and a grey video of the same is written on request."""
+    import cv2
+
+    from cinemagraph3d.cli import main
+
+    h, w = 40, 64
+    cv2.imwrite(str(tmp_path / "photo.png"), _textured(h, w))
+    depth = np.full((h, w), 2.0, np.float32)
+    depth[:, w // 2 :] = 4.0
+    np.save(tmp_path / "depth.npy", depth)
+    base = [
+        "animate",
+        str(tmp_path / "photo.png"),
+        "--depth",
+        str(tmp_path / "depth.npy"),
+        "--camera",
+        "static",
+    ]
+    base += ["--frames", "2", "--no-auto-sky"]
+    assert main([*base, "-o", str(tmp_path / "v.mp4"), "--depth-out", str(tmp_path / "d")]) == 0, (
+        capsys.readouterr()
+    )
+    d = cv2.imread(str(tmp_path / "d" / "0001.png"), cv2.IMREAD_UNCHANGED)
+    assert d.dtype == np.uint16 and d.shape == (h, w)
+    assert np.median(d[4:-4, 4 : w // 2 - 4]) == 65535
+    assert abs(float(np.median(d[4:-4, w // 2 + 4 : -4])) - 65535 / 2) < 200
+    assert main([*base, "-o", str(tmp_path / "v2.mp4"), "--depth-out", str(tmp_path / "d.mp4")]) == 0
+    grey = list(iter_frames(tmp_path / "d.mp4"))
+    assert len(grey) == 2 and abs(float(np.median(grey[0][10:30, 40:60])) - 128) < 6
+    # refusals: the depth output is an input, or taken
+    capsys.readouterr()
+    assert main([*base, "-o", str(tmp_path / "v3.mp4"), "--depth-out", str(tmp_path / "d")]) == 2
+    assert "--depth-out" in capsys.readouterr().err and not (tmp_path / "v3.mp4").exists()
