@@ -303,6 +303,7 @@ def animate(
     force: bool = False,
     neural=None,
     depth_output: str | os.PathLike | None = None,
+    ply_output: str | os.PathLike | None = None,
 ) -> Path:
     """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp``, a ``.png`` still or a
     PNG-frame directory).
@@ -312,14 +313,20 @@ def animate(
     ``output`` is refused unless ``force``. ``allow_download`` and ``neural`` (preloaded
     networks) as in :func:`prepare_project`. ``depth_output``: also write each frame's depth
     (:class:`~cinemagraph3d.io.DepthWriter`: a folder of 16-bit PNGs or a grey video).
+    ``ply_output``: also write the scene's point cloud with colour and per-point motion
+    (:func:`~cinemagraph3d.io.write_ply`), after the video.
     """
     check_project(project, output, force)
-    if depth_output is not None:
+    if depth_output is not None or ply_output is not None:
         from .checks import check_outputs
 
-        check_outputs(
-            [("-o/--output", output, "video"), ("--depth-out", depth_output, "video")], project.paths(), force
-        )
+        outs = [
+            ("-o/--output", output, "video"),
+            ("--depth-out", depth_output, "video"),
+            ("--ply", ply_output, "ply"),
+        ]
+        check_outputs(outs, project.paths(), force)
+    if depth_output is not None:
         if project.stereo:
             raise InputError("--depth-out", "a single view (no --stereo)", f"--stereo {project.stereo}")
     prepared = prepare_project(project, allow_download=allow_download, neural=neural)
@@ -367,4 +374,21 @@ def animate(
         finally:
             if bar is not None:
                 bar.close()  # erases the bar, so an error message starts on a clean line
+    if ply_output is not None:
+        from .io import point_motion, write_ply
+
+        scene = prepared.scene
+        try:
+            motion = None
+            if prepared.motion is not None:
+                motion = point_motion(scene.cloud, prepared.motion.forward(1.0), scene.camera, scene.donor)
+            write_ply(ply_output, scene.cloud, motion, force=force)
+        except BaseException:
+            if writer.path.is_dir():  # all outputs or none
+                import shutil
+
+                shutil.rmtree(writer.path, ignore_errors=True)
+            else:
+                writer.path.unlink(missing_ok=True)
+            raise
     return writer.path

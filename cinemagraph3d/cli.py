@@ -311,6 +311,12 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     )
     n.add_argument("--weights", help="weights directory for --preset neural (see `convert-weights`)")
     p.add_argument(
+        "--ply",
+        metavar="PLY",
+        help="also write the scene's point cloud as a binary PLY with colour and per-point motion "
+        "(vx vy vz, scene units per step)",
+    )
+    p.add_argument(
         "--depth-out",
         metavar="PATH",
         help="also write each frame's depth: a folder of 16-bit PNGs, or a grey .mp4/.webm/.gif "
@@ -391,7 +397,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     lay.add_argument(
         "--max-side", type=int, help="downscale the photo so its longer side is at most S pixels"
     )
-    lay.add_argument("--ply", help="also write the point cloud as PLY (needs the open3d extra)")
+    lay.add_argument("--ply", help="also write the point cloud as a binary PLY (colour, alpha, layer)")
     _add_force(lay)
     if plugins:
         _register_plugins(sub)
@@ -616,6 +622,7 @@ def _run(args) -> int:
             ("--mask-overlay", args.mask_overlay, "png"),
             ("--motion-png", args.motion_png, "png"),
             ("--depth-out", args.depth_out, "video"),
+            ("--ply", args.ply, "ply"),
         ]
         check_outputs(outputs, inputs=project.paths(), force=args.force)
         _check_still(args.output, project.frames)
@@ -633,6 +640,7 @@ def _run(args) -> int:
             allow_download=args.allow_download,
             force=args.force,
             depth_output=args.depth_out,
+            ply_output=args.ply,
         )
         from .io import write_png
         from .project import save_project
@@ -640,7 +648,8 @@ def _run(args) -> int:
         steps = [lambda p=p, pic=pic: (write_png(p, pic), p)[1] for p, pic in pictures]
         if args.save_project:
             steps.append(lambda: save_project(project, args.save_project))
-        _finish([out] + ([Path(args.depth_out)] if args.depth_out else []), steps)
+        extra = [Path(p) for p in (args.depth_out, args.ply) if p]
+        _finish([out, *extra], steps)
         print(f"wrote {out}")
         return 0
     if args.command == "render":
@@ -664,7 +673,6 @@ def _run(args) -> int:
 
 
 def _layers(args) -> int:
-    import importlib.util
 
     from .checks import check_inputs, check_outputs
     from .project import Project
@@ -673,10 +681,6 @@ def _layers(args) -> int:
     check_inputs(project)
     outs = [("-o/--output", args.output, "dir"), ("--ply", args.ply, "ply")]
     check_outputs(outs, inputs=project.paths(), force=args.force)
-    if args.ply and importlib.util.find_spec("open3d") is None:
-        raise InputError(
-            "--ply", "the optional open3d extra (pip install 'cinemagraph3d[open3d]')", "not installed"
-        )
     from . import build_ldi, estimate_depth, read_image
     from .depth import DepthSettings
     from .io import write_layers
@@ -689,7 +693,7 @@ def _layers(args) -> int:
         from . import PinholeCamera, lift_ldi, write_ply
 
         cloud = lift_ldi(ldi, PinholeCamera.default(img.shape[2], img.shape[1]))
-        _finish([args.output], [lambda: write_ply(args.ply, cloud)])
+        _finish([args.output], [lambda: write_ply(args.ply, cloud, force=args.force)])
     print(f"wrote {len(paths)} files to {args.output}")
     return 0
 

@@ -48,6 +48,8 @@ __all__ = [
     "OUTPUT_MARK",
     "write_layers",
     "write_ply",
+    "read_ply",
+    "point_motion",
     "VIDEO_SUFFIXES",
     "image_size",
     "working_size",
@@ -707,35 +709,106 @@ def _write_layer_files(d: Path, ldi) -> list[str]:
     return out
 
 
-def write_ply(path: str | os.PathLike, cloud) -> Path:
-    """Write a :class:`~cinemagraph3d.types.FeatureCloud` (first three feature channels as colour)
-    as a PLY point cloud through open3d (``pip install cinemagraph3d[open3d]``).
+def write_ply(
+    path: str | os.PathLike, cloud, motion: torch.Tensor | None = None, *, force: bool = False
+) -> Path:
+    """Write a :class:`~cinemagraph3d.types.FeatureCloud` as a binary little-endian PLY point
+    cloud (written here, no open3d needed; open3d, MeshLab and Blender read it).
 
-    Raises:
-        BackendError: open3d is not installed.
+    Per vertex: ``x y z`` (float32, input camera frame = world, scene units), ``red green blue``
+    (uint8, the first three feature channels), ``alpha`` (uint8 opacity), ``layer`` (uint8 LDI
+    layer) and, with ``motion``, ``vx vy vz`` (float32): the point's 3-D scene flow per motion step.
+
+    Args:
+        path: ``.ply`` output (the rule of :func:`~cinemagraph3d.checks.check_output_path`).
+        cloud: the point cloud.
+        motion: ``(P, 3)`` per-point motion in scene units per step (see :func:`point_motion`).
+        force: replace an existing file.
+
+    Returns:
+        The written path.
     """
-    from .errors import BackendError
-
-    try:
-        import open3d as o3d
-    except Exception as exc:  # noqa: BLE001
-        raise BackendError(
-            f"PLY export needs the optional open3d extra (pip install 'cinemagraph3d[open3d]'; "
-            f"on Debian also apt-get install libusb-1.0-0): {exc}"
-        ) from None
-    pc = o3d.geometry.PointCloud()
-    pc.points = o3d.utility.Vector3dVector(cloud.points.detach().cpu().double().numpy())
-    pc.colors = o3d.utility.Vector3dVector(cloud.features[:, :3].detach().cpu().double().clamp(0, 1).numpy())
-    path = Path(path)
+    path = check_output_path(path, name="--ply", kind="ply", force=force)
+    pts = cloud.points.detach().cpu().float().numpy()
+    n = pts.shape[0]
+    rgb = (cloud.features[:, :3].detach().cpu().float().clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    alpha = (cloud.alpha.detach().cpu().float().clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    layer = cloud.layer.detach().cpu().numpy().clip(0, 255).astype(np.uint8)
+    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1"),
+              ("alpha", "u1"), ("layer", "u1")]  # fmt: skip
+    if motion is not None:
+        motion = motion.detach().cpu().float().numpy()
+        if motion.shape != (n, 3) or not np.isfinite(motion).all():
+            raise InputError("PLY motion", f"finite values of shape ({n}, 3)", motion.shape)
+        fields += [("vx", "<f4"), ("vy", "<f4"), ("vz", "<f4")]
+    rec = np.empty(n, dtype=fields)
+    rec["x"], rec["y"], rec["z"] = pts[:, 0], pts[:, 1], pts[:, 2]
+    rec["red"], rec["green"], rec["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    rec["alpha"], rec["layer"] = alpha, layer
+    if motion is not None:
+        rec["vx"], rec["vy"], rec["vz"] = motion[:, 0], motion[:, 1], motion[:, 2]
+    types = {"<f4": "float", "u1": "uchar"}
+    header = [
+        "ply",
+        "format binary_little_endian 1.0",
+        "comment cinemagraph3d point cloud",
+        f"element vertex {n}",
+    ]
+    header += [f"property {types[t]} {name}" for name, t in fields] + ["end_header"]
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.ply")
     try:
-        if not o3d.io.write_point_cloud(str(tmp), pc):
-            raise InputError("--ply", "a writable .ply path", str(path))
+        with open(tmp, "wb") as fh:
+            fh.write(("\n".join(header) + "\n").encode("ascii"))
+            fh.write(rec.tobytes())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return path
+
+
+def read_ply(path: str | os.PathLike) -> np.ndarray:
+    """Read a binary little-endian PLY vertex list (as :func:`write_ply` writes it) into a numpy
+    structured array, one field per property."""
+    data = Path(path).read_bytes()
+    end = data.find(b"end_header\n")
+    if not data.startswith(b"ply\n") or end < 0:
+        raise InputError("PLY file", "a PLY header", str(path))
+    lines = data[:end].decode("ascii").splitlines()
+    if "format binary_little_endian 1.0" not in lines:
+        raise InputError("PLY file", "binary little-endian PLY", str(path))
+    n, fields = 0, []
+    types = {"float": "<f4", "uchar": "u1", "double": "<f8", "int": "<i4", "uint": "<u4"}
+    for line in lines:
+        parts = line.split()
+        if parts[:2] == ["element", "vertex"]:
+            n = int(parts[2])
+        elif parts and parts[0] == "property":
+            fields.append((parts[2], types[parts[1]]))
+    return np.frombuffer(data[end + len("end_header\n") :], dtype=fields, count=n)
+
+
+def point_motion(
+    cloud, displacement: torch.Tensor, camera, donor: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-point 3-D motion per step from a ``(2, H, W)`` pixel displacement (e.g. the first
+    Euler step ``F(0 → 1)``): each point takes the displacement of its donor pixel (``donor``,
+    ``(P,)`` flat pixel indices as in :class:`~cinemagraph3d.pipeline.Scene`; default its source
+    pixel), lifted fronto-parallel at its depth, ``(dx · z / fx, dy · z / fy, 0)`` (the lifting
+    of the method).
+
+    Returns:
+        ``(P, 3)`` float32, scene units per motion step.
+    """
+    _, H, W = displacement.shape
+    if donor is None:
+        px = cloud.pixels.detach().cpu()
+        u = px[:, 0].floor().long().clamp(0, W - 1)
+        v = px[:, 1].floor().long().clamp(0, H - 1)
+        donor = v * W + u
+    d = displacement.detach().cpu().float().reshape(2, -1)[:, donor.detach().cpu().long()]
+    z = cloud.points[:, 2].detach().cpu().float()
+    return torch.stack([d[0] * z / camera.fx, d[1] * z / camera.fy, torch.zeros_like(z)], dim=1)
 
 
 def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
