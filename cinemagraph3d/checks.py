@@ -24,7 +24,7 @@ __all__ = [
     "check_outputs",
 ]
 
-VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".gif", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".gif", ".webp", ".jpg")
 
 #: Name of the marker file inside every directory this tool creates as an output (PNG frames,
 #: layers, evaluation folders): ``--force`` replaces such a directory, never any other.

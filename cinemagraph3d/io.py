@@ -40,6 +40,8 @@ __all__ = [
     "CODECS",
     "DepthWriter",
     "depth_picture",
+    "motion_photo_bytes",
+    "motion_photo_xmp",
     "check_codec",
     "check_output_path",
     "replace_output",
@@ -62,14 +64,21 @@ __all__ = [
 #: (CRF-style: lower is better, except WebP, where it is libwebp's 0–100 quality, higher is
 #: better) and its default (None: the encoder's own default of this project, unchanged since 0.1).
 CODECS = {
-    "h264": dict(suffixes=(".mp4", ".mov"), encoder="libx264", quality=(0, 51), default=None),
-    "hevc": dict(suffixes=(".mp4", ".mov"), encoder="libx265", quality=(0, 51), default=26),
+    "h264": dict(suffixes=(".mp4", ".mov", ".jpg"), encoder="libx264", quality=(0, 51), default=None),
+    "hevc": dict(suffixes=(".mp4", ".mov", ".jpg"), encoder="libx265", quality=(0, 51), default=26),
     "vp9": dict(suffixes=(".webm",), encoder="libvpx-vp9", quality=(0, 63), default=32),
     "gif": dict(suffixes=(".gif",), encoder="gif", quality=None, default=None),
     "webp": dict(suffixes=(".webp",), encoder="libwebp_anim", quality=(0, 100), default=90),
 }
 #: The codec a suffix gets when none is asked for.
-DEFAULT_CODECS = {".mp4": "h264", ".mov": "h264", ".webm": "vp9", ".gif": "gif", ".webp": "webp"}
+DEFAULT_CODECS = {
+    ".mp4": "h264",
+    ".mov": "h264",
+    ".webm": "vp9",
+    ".gif": "gif",
+    ".webp": "webp",
+    ".jpg": "h264",
+}
 #: Largest number of times the loop may be repeated inside one file.
 MAX_LOOPS = 100
 
@@ -414,7 +423,9 @@ class VideoWriter(contextlib.AbstractContextManager):
             ".webm": "ffmpeg",
             ".gif": "ffmpeg",
             ".webp": "ffmpeg",
+            ".jpg": "motionphoto",
         }.get(suffix, suffix.lstrip(".") or "dir")
+        self._video = None  # the MP4 part of a Motion Photo, written beside the output
         self.count = 0
         self._gen = None
         parent = self.path.resolve().parent
@@ -431,6 +442,10 @@ class VideoWriter(contextlib.AbstractContextManager):
                 os.umask(umask)
                 os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
                 self._tmp = Path(tmp)
+                if self.kind == "motionphoto":
+                    fd, vtmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=parent)
+                    os.close(fd)
+                    self._video = Path(vtmp)
         except OSError as exc:
             raise InputError(
                 "-o/--output",
@@ -478,6 +493,8 @@ class VideoWriter(contextlib.AbstractContextManager):
                     arr = np.pad(arr, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             if self._gen is None:
                 self._gen = self._open_ffmpeg(arr.shape[1], arr.shape[0])
+                if self.kind == "motionphoto":
+                    self._still = arr.copy()  # the JPEG still: the first frame (scene time 0)
             self._gen.send(np.ascontiguousarray(arr))
         self.count += 1
 
@@ -543,8 +560,9 @@ class VideoWriter(contextlib.AbstractContextManager):
                 macro_block_size=1,
                 output_params=["-lossless", "0", "-quality", f"{crf:g}", "-loop", "0"] + rate,
             )
+        target = self._video if self._video is not None else self._tmp
         gen = imageio_ffmpeg.write_frames(
-            str(self._tmp), (width, height), fps=self.fps, ffmpeg_log_level="error", **opts
+            str(target), (width, height), fps=self.fps, ffmpeg_log_level="error", **opts
         )
         gen.send(None)
         return gen
@@ -567,11 +585,18 @@ class VideoWriter(contextlib.AbstractContextManager):
             self._gen = None
         if self.kind != "dir" and self.count == 0:
             raise InputError("video", "at least one frame", "0 frames")
+        if self.kind == "motionphoto":
+            self._tmp.write_bytes(motion_photo_bytes(self._still, self._video.read_bytes()))
+            self._video.unlink()
+            self._video = None
         replace_output(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
         """Delete the temporary output (called on any failure)."""
+        if self._video is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._video.unlink()
         if self._raw is not None:
             with contextlib.suppress(Exception):
                 self._raw.close()
@@ -598,6 +623,62 @@ class VideoWriter(contextlib.AbstractContextManager):
         else:
             self.abort()
         return False
+
+
+def motion_photo_xmp(video_length: int, presentation_us: int = 0) -> bytes:
+    """The XMP packet of an Android Motion Photo (Motion Photo format 1.0): ``GCamera:MotionPhoto``,
+    its version and the presentation timestamp of the still, and the ``Container:Directory``
+    listing the primary JPEG (``Item:Semantic="Primary"``) and the appended MP4
+    (``Item:Semantic="MotionPhoto"``, ``Item:Length`` = its byte count). The legacy MicroVideo
+    tags (``GCamera:MicroVideo``, ``MicroVideoOffset``: bytes from the MP4's start to the end of
+    the file) are written too, for older gallery apps."""
+    xmp = f"""<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="cinemagraph3d">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"
+    xmlns:Container="http://ns.google.com/photos/1.0/container/"
+    xmlns:Item="http://ns.google.com/photos/1.0/container/item/"
+    GCamera:MotionPhoto="1"
+    GCamera:MotionPhotoVersion="1"
+    GCamera:MotionPhotoPresentationTimestampUs="{int(presentation_us)}"
+    GCamera:MicroVideo="1"
+    GCamera:MicroVideoVersion="1"
+    GCamera:MicroVideoOffset="{int(video_length)}"
+    GCamera:MicroVideoPresentationTimestampUs="{int(presentation_us)}">
+   <Container:Directory>
+    <rdf:Seq>
+     <rdf:li rdf:parseType="Resource">
+      <Container:Item Item:Mime="image/jpeg" Item:Semantic="Primary" Item:Length="0" Item:Padding="0"/>
+     </rdf:li>
+     <rdf:li rdf:parseType="Resource">
+      <Container:Item Item:Mime="video/mp4" Item:Semantic="MotionPhoto" Item:Length="{int(video_length)}" Item:Padding="0"/>
+     </rdf:li>
+    </rdf:Seq>
+   </Container:Directory>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>"""
+    return f'<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>{xmp}<?xpacket end="w"?>'.encode()
+
+
+def motion_photo_bytes(still: np.ndarray, mp4: bytes, quality: int = 92) -> bytes:
+    """An Android Motion Photo: the ``(H, W, 3)`` uint8 RGB ``still`` as a JPEG whose XMP
+    (an APP1 segment right after SOI and any APP0) describes the ``mp4`` appended after the
+    JPEG's end (see :func:`motion_photo_xmp`)."""
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(still, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise OSError("JPEG encoding of the Motion Photo still failed")
+    jpeg = buf.tobytes()
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + motion_photo_xmp(len(mp4))
+    if len(payload) + 2 > 0xFFFF:
+        raise OSError("Motion Photo XMP too large for one APP1 segment")
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    pos = 2  # after SOI
+    if jpeg[2:4] == b"\xff\xe0":  # keep JFIF's APP0 first
+        pos = 4 + int.from_bytes(jpeg[4:6], "big")
+    return jpeg[:pos] + app1 + jpeg[pos:] + mp4
 
 
 def depth_picture(depth: torch.Tensor, z_near: float) -> np.ndarray:

@@ -251,3 +251,65 @@ def test_ply_with_colour_and_motion_round_trips(tmp_path, capsys):
     top = v["y"] < -0.2 * 3.0 * (h / 2) / f
     assert np.abs(v["vx"][top]).max() == 0 and np.abs(v["vz"]).max() == 0
     assert v["red"].std() > 10  # the texture's colours
+
+
+def _jpeg_segments(data: bytes):
+    """``(marker, payload)`` of a JPEG's header segments up to SOS, parsed from the bytes."""
+    assert data[:2] == b"\xff\xd8"
+    pos, out = 2, []
+    while data[pos] == 0xFF and data[pos + 1] != 0xDA:
+        marker = data[pos + 1]
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        out.append((marker, data[pos + 4 : pos + 2 + length]))
+        pos += 2 + length
+    return out
+
+
+def test_motion_photo_structure_follows_the_format(tmp_path):
+    """Android Motion Photo 1.0, checked point by point from the bytes: a JPEG whose APP1 XMP
+    says MotionPhoto=1 with a Container:Directory (Primary image/jpeg, then MotionPhoto
+    video/mp4 whose Item:Length is the byte count of the MP4 appended after the JPEG's EOI);
+    the MP4 plays the whole loop and the JPEG shows frame 0."""
+    import xml.etree.ElementTree as ET
+
+    import cv2
+
+    frames = _frames(5, 36, 64)
+    out = tmp_path / "loop.jpg"
+    with VideoWriter(out, 10) as w:
+        for f in frames:
+            w.write(f)
+    data = out.read_bytes()
+    xmp = [
+        p for m, p in _jpeg_segments(data) if m == 0xE1 and p.startswith(b"http://ns.adobe.com/xap/1.0/\x00")
+    ]
+    assert len(xmp) == 1
+    packet = xmp[0].split(b"\x00", 1)[1].decode()
+    root = ET.fromstring(
+        packet[packet.index("<x:xmpmeta") : packet.index("</x:xmpmeta>") + len("</x:xmpmeta>")]
+    )
+    ns = {
+        "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+        "GCamera": "http://ns.google.com/photos/1.0/camera/",
+        "Container": "http://ns.google.com/photos/1.0/container/",
+        "Item": "http://ns.google.com/photos/1.0/container/item/",
+    }
+    desc = root.find("rdf:RDF/rdf:Description", ns)
+    assert desc.get(f"{{{ns['GCamera']}}}MotionPhoto") == "1"
+    assert desc.get(f"{{{ns['GCamera']}}}MotionPhotoVersion") == "1"
+    assert desc.get(f"{{{ns['GCamera']}}}MotionPhotoPresentationTimestampUs") == "0"
+    items = desc.findall("Container:Directory/rdf:Seq/rdf:li/Container:Item", ns)
+    attrs = [{k.split("}")[1]: v for k, v in it.attrib.items()} for it in items]
+    assert [a["Semantic"] for a in attrs] == ["Primary", "MotionPhoto"]
+    assert attrs[0]["Mime"] == "image/jpeg" and attrs[1]["Mime"] == "video/mp4"
+    length = int(attrs[1]["Length"])
+    video = data[-length:]
+    assert video[4:8] == b"ftyp"  # an MP4 starts exactly Item:Length bytes before the end
+    jpeg = data[:-length]
+    assert jpeg.endswith(b"\xff\xd9")  # the primary image ends right before it
+    assert int(desc.get(f"{{{ns['GCamera']}}}MicroVideoOffset")) == length
+    (tmp_path / "v.mp4").write_bytes(video)
+    assert len(list(iter_frames(tmp_path / "v.mp4"))) == 5
+    still = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.abs(still.astype(float) - frames[0].permute(1, 2, 0).numpy() * 255).mean() < 6
+    assert [p.name for p in tmp_path.iterdir()] == ["loop.jpg", "v.mp4"]
