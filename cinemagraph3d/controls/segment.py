@@ -30,7 +30,10 @@ Two back-ends share one call, :func:`segment_clicks`:
      (:func:`~cinemagraph3d.controls.sky.horizon_cut`: water reflecting the sky) and the side of
      the clicks is kept;
   7. *prior against swallowing the image* — a mask larger than ``max_fraction`` of the image
-     falls back to the clicks' colour-model candidates of step 2.
+     falls back to the clicks' colour-model candidates of step 2;
+  8. *the whole sky* — a mask lying inside the automatic sky
+     (:func:`~cinemagraph3d.controls.sky.detect_sky`) takes the sky's other pieces of its colour
+     (``sky_pieces``).
 
   Images larger than ``max_side`` are segmented at a reduced size and the mask is scaled back
   (bilinear on the 0/1 mask, threshold 0.5).
@@ -90,6 +93,9 @@ class SegmentSettings:
         max_fraction: prior against swallowing the image: a grown region larger than this share
             of the image is dropped, and a final mask larger than it falls back to the clicks'
             colour-model candidates.
+        sky_pieces: a mask lying (80 %) inside the automatic sky also takes the sky's other
+            pieces whose median colour distance to the mask's colour model is within
+            ``colour_tolerance`` (a click on the sky selects the sky between the trees).
         max_side: GrabCut runs at most at this longer side (the mask is scaled back).
         seed: seed of OpenCV's RNG (GrabCut's k-means initialisation).
     """
@@ -109,6 +115,7 @@ class SegmentSettings:
     seed: int = 0
     flood_diff: float = 2.0
     max_fraction: float = 0.6
+    sky_pieces: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in ("grabcut", "sam"):
@@ -355,6 +362,23 @@ def _grabcut(img: np.ndarray, pos: np.ndarray, neg: np.ndarray, s: SegmentSettin
     # candidate components (colour model around the clicks, never across strong edges).
     if result.mean() > s.max_fraction and cand.mean() < result.mean():
         result = _components_with(cand | fg_seed, pos_px)
+    # A click on the sky selects the sky: when the mask lies inside the automatic sky, the sky's
+    # other pieces (cut apart by trees or a branch) whose mean colour matches a click's colour
+    # model join it.
+    if s.sky_pieces and result.any():
+        from .sky import detect_sky
+
+        det = detect_sky(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0)
+        sky = det.mask.numpy()
+        if det.found and (result & sky).sum() >= 0.8 * result.sum():
+            n, lab_sky = cv2.connectedComponents(sky.astype(np.uint8), connectivity=8)
+            models = [_colour_distance(lab, result, s.colour_floor)]
+            for k in range(1, n):
+                piece = lab_sky == k
+                if (piece & result).any() or any(piece[q] for q in neg_px):
+                    continue
+                if min(float(np.median(dm[piece])) for dm in models) <= s.colour_tolerance:
+                    result |= piece
     return result
 
 
