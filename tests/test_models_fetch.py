@@ -138,3 +138,34 @@ def test_download_errors_are_backend_errors(monkeypatch):
     with pytest.raises(BackendError, match="network unreachable"):
         fetch_model("depth")
     assert installed_model("depth") is None
+
+
+def test_animate_defaults_to_the_fetched_model(fake_hub, tmp_path, monkeypatch, capsys, caplog):
+    """``animate`` without depth options: the pop-up depth and the hint line before the fetch,
+    the fetched model (other frames, no hint) after it. (Outside pytest the hint reaches stderr
+    through logging's last-resort handler; pytest captures log records instead.)"""
+    import cinemagraph3d.depth as depth
+    from cinemagraph3d.eval.landscapes import make_landscape
+    from cinemagraph3d.io import write_png
+
+    write_png(tmp_path / "photo.png", make_landscape("bay", 64, 48).image)
+
+    def run(out):
+        monkeypatch.setattr(depth, "_hinted", False)
+        caplog.clear()
+        argv = ["animate", str(tmp_path / "photo.png"), "-o", str(tmp_path / out), "--frames", "2",
+                "--loop-steps", "2", "--camera", "swing"]  # fmt: skip
+        with caplog.at_level(logging.WARNING, logger="cinemagraph3d"):
+            assert main(argv) == 0
+        capsys.readouterr()
+        hints = [r.getMessage() for r in caplog.records if r.name == "cinemagraph3d"]
+        return hints, sorted((tmp_path / out).iterdir())
+
+    hint, before = run("a")
+    assert hint == [LEARNED_DEPTH_HINT]
+    assert main(["models", "fetch", "depth", "--mirror", str(fake_hub)]) == 0
+    capsys.readouterr()
+    hint, after = run("b")
+    assert hint == []
+    assert [p.name for p in before] == [p.name for p in after]
+    assert any(x.read_bytes() != y.read_bytes() for x, y in zip(before, after))

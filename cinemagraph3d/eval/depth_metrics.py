@@ -390,8 +390,10 @@ def run_cli(args) -> int:
         path = out / f"{scene}.png"
         iio.imwrite(path, landscape_picture(p))
         pics[scene] = os.path.relpath(path, report.parent)
-    command = f"cinemagraph3d eval --suite landscapes --out {args.out}" + (
-        f" --report {args.report}" if args.report else ""
+    command = (
+        f"cinemagraph3d eval --suite landscapes --out {args.out}"
+        + (f" --report {args.report}" if args.report else "")
+        + (" --force" if getattr(args, "force", False) else "")
     )
     text = format_landscape_report(results[0], command, pics)
     for extra in results[1:]:
