@@ -670,14 +670,17 @@ def test_notebook_runs_headless(tmp_path):
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()
-    images = sum(
-        1
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if "image/png" in o.get("data", {})
-    )
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    images = sum(1 for o in outputs if "image/png" in o.get("data", {}))
     assert images >= 5
+    # the looping previews and side-by-side videos are GIFs; the widgets were driven from code
+    gifs = sum(1 for o in outputs if "image/gif" in o.get("data", {}))
+    assert gifs >= 5, gifs
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "previews rendered: 5" in text
+    for pair in ("slow | fast", "no freeze | freeze", "forward only | symmetric", "heuristic depth | scene depth"):
+        assert pair in text
 
 
 def test_cli_motion_video_moves_its_region_along_the_clip(files, capsys):
