@@ -13,8 +13,8 @@ $(PY):
 # torch first (from the pinned release), then the package without build isolation so the
 # native extension compiles against that torch and no second torch is downloaded.
 $(STAMP): $(PY) pyproject.toml setup.py
-	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && ! dpkg -s libusb-1.0-0 >/dev/null 2>&1; then \
-		apt-get update -qq && apt-get install -y -qq libusb-1.0-0 >/dev/null || echo "apt: libusb-1.0-0 not installed (open3d extra only)"; fi
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && ! dpkg -s libusb-1.0-0 libimage-exiftool-perl >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq libusb-1.0-0 libimage-exiftool-perl >/dev/null || echo "apt: libusb-1.0-0 / exiftool not installed (open3d extra; phone-format cross-check in the tests)"; fi
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q --no-build-isolation -e ".[dev]"

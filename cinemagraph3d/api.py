@@ -257,7 +257,7 @@ def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
     return (pack_stereo(a, b, p.stereo) for a, b in zip(eye_l, eye_r))
 
 
-def _check_writer(project: Project, out: Path) -> None:
+def _check_writer(project: Project, out: Path, force: bool = False) -> None:
     """The output settings against the output path (codec, quality, bit rate, loops)."""
     from .io import MAX_LOOPS, check_codec
 
@@ -267,6 +267,14 @@ def _check_writer(project: Project, out: Path) -> None:
             raise InputError("codec/quality/bitrate", "a video file output", "PNG frames")
     else:
         check_codec(suffix, project.codec, project.quality, project.bitrate)
+    if project.live_photo:
+        if suffix != ".mov":
+            raise InputError(
+                "--live-photo", "a .mov output (the key photo is written beside it as .jpg)", str(out)
+            )
+        check_output_path(
+            out.with_suffix(".jpg"), name="--live-photo key photo", inputs=project.paths(), others=[out]
+        )
     if not 1 <= project.loops <= MAX_LOOPS or (project.loops > 1 and suffix == ".png"):
         raise InputError("loops", f"1–{MAX_LOOPS} (a .png still holds one loop)", project.loops)
 
@@ -288,7 +296,7 @@ def check_project(project: Project, output: str | os.PathLike | None = None, for
             raise InputError(
                 "-o/--output", "a directory for several frames (a .png holds one: --frames 1)", str(out)
             )
-        _check_writer(project, out)
+        _check_writer(project, out, force)
     if _is_camera_file(project.camera):
         load_trajectory(project.camera, PinholeCamera.default(w, h, project.fov), project.frames)
     if project.depth:
@@ -350,6 +358,7 @@ def animate(
                 crf=project.quality,
                 bitrate=project.bitrate,
                 loops=project.loops,
+                live_photo=project.live_photo,
             )
         )
         depth_writer = None

@@ -190,6 +190,11 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     c.add_argument("--bitrate", help="target bit rate, e.g. 800k or 4M (instead of constant quality)")
     c.add_argument("--loops", type=int, default=1, help="repeat the seamless loop N times in the file")
     c.add_argument(
+        "--live-photo",
+        action="store_true",
+        help="with -o NAME.mov: an Apple Live Photo pair, NAME.mov and the key photo NAME.jpg",
+    )
+    c.add_argument(
         "--stereo",
         choices=["sbs", "tb", "anaglyph"],
         help="stereo 3D: left and right eye side by side, top-bottom, or a red-cyan anaglyph",
@@ -511,6 +516,7 @@ def _project_from_args(args) -> Project:  # noqa: F821
         loops=args.loops,
         stereo=args.stereo,
         baseline=args.baseline,
+        live_photo=args.live_photo,
     ).validate()
     return project
 
@@ -628,7 +634,7 @@ def _run(args) -> int:
         _check_still(args.output, project.frames)
         from .api import _check_writer, check_project
 
-        _check_writer(project, Path(args.output))
+        _check_writer(project, Path(args.output), args.force)
         check_project(project)  # trajectory and depth files, before the sky or any picture
         project, pictures = _motion_extras(project, args)
         from .api import animate

@@ -396,9 +396,23 @@ class VideoWriter(contextlib.AbstractContextManager):
         crf: float | None = None,
         bitrate: str | None = None,
         loops: int = 1,
+        live_photo: bool = False,
     ) -> None:
         self.path = check_output_path(path, force=force, inputs=inputs)
         suffix = self.path.suffix.lower()
+        self.live_photo = bool(live_photo)
+        self._still = None
+        if self.live_photo:
+            if suffix != ".mov":
+                raise InputError(
+                    "--live-photo",
+                    "a .mov output (the key photo is written beside it as .jpg)",
+                    str(self.path),
+                )
+            self.key_photo = check_output_path(
+                self.path.with_suffix(".jpg"), name="--live-photo key photo", kind="video", force=force,
+                inputs=inputs, others=[self.path],
+            )  # fmt: skip
         self.codec = check_codec(suffix, codec, crf, bitrate) if suffix not in ("", ".png") else None
         if (crf is not None or bitrate is not None or codec is not None) and self.codec is None:
             raise InputError("--codec/--quality/--bitrate", "a video file output", "PNG frames")
@@ -493,7 +507,7 @@ class VideoWriter(contextlib.AbstractContextManager):
                     arr = np.pad(arr, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             if self._gen is None:
                 self._gen = self._open_ffmpeg(arr.shape[1], arr.shape[0])
-                if self.kind == "motionphoto":
+                if self.kind == "motionphoto" or self.live_photo:
                     self._still = arr.copy()  # the JPEG still: the first frame (scene time 0)
             self._gen.send(np.ascontiguousarray(arr))
         self.count += 1
@@ -589,6 +603,30 @@ class VideoWriter(contextlib.AbstractContextManager):
             self._tmp.write_bytes(motion_photo_bytes(self._still, self._video.read_bytes()))
             self._video.unlink()
             self._video = None
+        if self.live_photo:
+            from .live_photo import add_live_photo_metadata, content_identifier, jpeg_with_asset_identifier
+
+            mov = self._tmp.read_bytes()
+            ident = content_identifier(mov)
+            self._tmp.write_bytes(add_live_photo_metadata(mov, ident))
+            ok, buf = cv2.imencode(
+                ".jpg", cv2.cvtColor(self._still, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
+            )
+            if not ok:
+                raise OSError("JPEG encoding of the Live Photo key photo failed")
+            key_tmp = self._tmp.with_name(self._tmp.name + ".key.jpg")
+            try:
+                key_tmp.write_bytes(jpeg_with_asset_identifier(buf.tobytes(), ident))
+                replace_output(key_tmp, self.key_photo)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    key_tmp.unlink()
+            try:
+                replace_output(self._tmp, self.path)
+            except BaseException:
+                self.key_photo.unlink(missing_ok=True)
+                raise
+            return self.path
         replace_output(self._tmp, self.path)
         return self.path
 

@@ -81,6 +81,7 @@ _PROJECT_SCHEMA = {
     "bitrate": "str?",
     "loops": "int",
     "stereo": "str?",
+    "live_photo": "bool",
     "baseline": "num?",
 }
 _REGION_SCHEMA = {
@@ -356,6 +357,8 @@ class Project:
         stereo: ``"sbs"``, ``"tb"`` or ``"anaglyph"``: a left and a right eye rendered and
             packed (see :func:`cinemagraph3d.api.stereo_pair`); None: one view.
         baseline: stereo eye distance as a fraction of the near depth (None: 0.03).
+        live_photo: with a ``.mov`` output, write an Apple Live Photo pair (the movie and a
+            ``.jpg`` key photo beside it sharing one content identifier).
     """
 
     image: str
@@ -391,6 +394,7 @@ class Project:
     loops: int = 1
     stereo: str | None = None
     baseline: float | None = None
+    live_photo: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.regions, list):

@@ -313,3 +313,160 @@ def test_motion_photo_structure_follows_the_format(tmp_path):
     still = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     assert np.abs(still.astype(float) - frames[0].permute(1, 2, 0).numpy() * 255).mean() < 6
     assert [p.name for p in tmp_path.iterdir()] == ["loop.jpg", "v.mp4"]
+
+
+def _atoms(data: bytes, start: int = 0, end: int | None = None) -> dict:
+    """Top-level atoms of ``data[start:end]`` by type (last one wins), as ``(start, end)`` of
+    their payload — parsed here from the QuickTime layout (32-bit size + type)."""
+    import struct
+
+    end = len(data) if end is None else end
+    out, pos = {}, start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        assert 8 <= size <= end - pos, (kind, size)
+        out.setdefault(kind, []).append((pos + 8, pos + size))
+        pos += size
+    assert pos == end
+    return out
+
+
+def test_live_photo_pair_carries_one_identifier_and_a_still_time(tmp_path):
+    """Apple Live Photo, checked from the bytes: the JPEG's EXIF maker note (Apple layout) holds
+    tag 17 = the UUID; the MOV's movie-level meta (mdta handler) declares
+    com.apple.quicktime.content.identifier with the same UUID; a timed-metadata track (handler
+    'meta', sample entry 'mebx' declaring com.apple.quicktime.still-image-time, signed 8-bit)
+    has one sample, −1, at time 0; the movie still plays every frame."""
+    import struct
+
+    import cv2
+
+    frames = _frames(6, 36, 64)
+    with VideoWriter(tmp_path / "live.mov", 10, live_photo=True) as w:
+        for f in frames:
+            w.write(f)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.jpg", "live.mov"]
+    # --- the JPEG: APP1 Exif -> IFD0 -> ExifIFD -> MakerNote "Apple iOS" -> tag 0x0011
+    jpg = (tmp_path / "live.jpg").read_bytes()
+    exif = [p for m, p in _jpeg_segments(jpg) if m == 0xE1 and p.startswith(b"Exif\x00\x00")][0][6:]
+    assert exif[:4] == b"MM\x00\x2a"
+
+    def ifd(base: bytes, at: int) -> dict:
+        n = struct.unpack(">H", base[at : at + 2])[0]
+        entries = {}
+        for k in range(n):
+            tag, typ, count, value = struct.unpack(">HHII", base[at + 2 + 12 * k : at + 14 + 12 * k])
+            entries[tag] = (typ, count, value)
+        return entries
+
+    ifd0 = ifd(exif, struct.unpack(">I", exif[4:8])[0])
+    exif_ifd = ifd(exif, ifd0[0x8769][2])
+    typ, count, at = exif_ifd[0x927C]
+    note = exif[at : at + count]
+    assert note[:10] == b"Apple iOS\x00" and struct.unpack(">H", note[10:12])[0] == 1 and note[12:14] == b"MM"
+    typ, count, at = ifd(note, 14)[0x0011]
+    assert typ == 2  # ASCII
+    ident = note[at : at + count].rstrip(b"\x00").decode()
+    assert len(ident) == 36 and ident.count("-") == 4
+    still = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.abs(still.astype(float) - frames[0].permute(1, 2, 0).numpy() * 255).mean() < 6
+    # --- the MOV
+    mov = (tmp_path / "live.mov").read_bytes()
+    top = _atoms(mov)
+    ((ms, me),) = top[b"moov"]
+    moov = _atoms(mov, ms, me)
+    ((s, e),) = moov[b"meta"]
+    meta = _atoms(mov, s, e)
+    hs, _ = meta[b"hdlr"][0]
+    assert mov[hs + 8 : hs + 12] == b"mdta"
+    ks, ke = meta[b"keys"][0]
+    n = struct.unpack(">I", mov[ks + 4 : ks + 8])[0]
+    size, ns = struct.unpack(">I4s", mov[ks + 8 : ks + 16])
+    assert (
+        n == 1 and ns == b"mdta" and mov[ks + 16 : ks + 8 + size] == b"com.apple.quicktime.content.identifier"
+    )
+    ls, le = meta[b"ilst"][0]
+    item = _atoms(mov, ls, le)
+    ((ds, de),) = item[struct.pack(">I", 1)]
+    data = _atoms(mov, ds, de)[b"data"][0]
+    assert struct.unpack(">I", mov[data[0] : data[0] + 4])[0] == 1  # UTF-8
+    assert mov[data[0] + 8 : data[1]].decode() == ident
+    tracks = moov[b"trak"]
+    handlers = []
+    for ts, te in tracks:
+        trak = _atoms(mov, ts, te)
+        mdia = _atoms(mov, *trak[b"mdia"][0])
+        h0 = mdia[b"hdlr"][0][0]
+        handlers.append(mov[h0 + 8 : h0 + 12])
+        if mov[h0 + 8 : h0 + 12] != b"meta":
+            continue
+        stbl = _atoms(mov, *_atoms(mov, *mdia[b"minf"][0])[b"stbl"][0])
+        ss, se = stbl[b"stsd"][0]
+        mebx = _atoms(mov, ss + 8, se)[b"mebx"][0]
+        keys = _atoms(mov, mebx[0] + 8, mebx[1])[b"keys"][0]
+        key1 = _atoms(mov, *keys)[struct.pack(">I", 1)][0]
+        decl = _atoms(mov, *key1)
+        kd = decl[b"keyd"][0]
+        assert mov[kd[0] : kd[0] + 4] == b"mdta"
+        assert mov[kd[0] + 4 : kd[1]] == b"com.apple.quicktime.still-image-time"
+        dt = decl[b"dtyp"][0]
+        assert struct.unpack(">II", mov[dt[0] : dt[1]]) == (0, 65)  # well-known: signed int8
+        co = stbl[b"stco"][0]
+        offset = struct.unpack(">I", mov[co[0] + 8 : co[0] + 12])[0]
+        sz = stbl[b"stsz"][0]
+        assert struct.unpack(">III", mov[sz[0] + 4 : sz[0] + 16]) == (0, 1, 9)
+        assert struct.unpack(">I4sb", mov[offset : offset + 9]) == (9, struct.pack(">I", 1), -1)
+        stts = stbl[b"stts"][0]
+        assert struct.unpack(">I", mov[stts[0] + 4 : stts[0] + 8])[0] == 1  # one sample from time 0
+    assert b"vide" in handlers and b"meta" in handlers
+    mvhd = moov[b"mvhd"][0]
+    next_id = struct.unpack(">I", mov[mvhd[1] - 4 : mvhd[1]])[0]
+    assert next_id == len(tracks) + 1
+    assert len(list(iter_frames(tmp_path / "live.mov"))) == 6
+    # the pair is deterministic: the same frames give the same files
+    with VideoWriter(tmp_path / "again.mov", 10, live_photo=True) as w:
+        for f in frames:
+            w.write(f)
+    assert (tmp_path / "again.mov").read_bytes() == mov
+
+
+def test_live_photo_needs_a_mov(tmp_path):
+    with pytest.raises(InputError, match="--live-photo"):
+        VideoWriter(tmp_path / "x.mp4", 10, live_photo=True)
+    (tmp_path / "x.jpg").write_bytes(b"mine")
+    with pytest.raises(InputError, match="key photo"):
+        VideoWriter(tmp_path / "x.mov", 10, live_photo=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jpg"]
+
+
+def test_live_photo_and_motion_photo_read_by_exiftool(tmp_path):
+    """An independent reader (ExifTool, Debian's libimage-exiftool-perl, installed by `make`)
+    finds the Live Photo's content identifier in both files and the still-image time, and the
+    Motion Photo's XMP flags."""
+    import os
+    import shutil
+
+    exe = shutil.which("exiftool")
+    if exe is None:
+        if os.environ.get("CI"):
+            raise AssertionError("exiftool missing under CI (make installs libimage-exiftool-perl)")
+        pytest.skip("exiftool not installed")
+    with VideoWriter(tmp_path / "live.mov", 10, live_photo=True) as w:
+        for f in _frames(4):
+            w.write(f)
+    with VideoWriter(tmp_path / "motion.jpg", 10) as w:
+        for f in _frames(4):
+            w.write(f)
+
+    def tags(path, *opts):
+        out = subprocess.run([exe, "-a", "-G1", *opts, str(path)], capture_output=True, text=True).stdout
+        pairs = [line.split(":", 1) for line in out.splitlines() if ":" in line]
+        return {" ".join(k.split()): v.strip() for k, v in pairs}
+
+    mov, jpg = tags(tmp_path / "live.mov", "-ee"), tags(tmp_path / "live.jpg")
+    ident = mov["[Keys] Content Identifier"]
+    assert jpg["[Apple] Media Group UUID"] == ident
+    assert mov["[Track2] Still Image Time"] == "-1"
+    mp = tags(tmp_path / "motion.jpg")
+    assert mp["[XMP-GCamera] Motion Photo"] == "1"
+    assert int(mp["[XMP-GCamera] Micro Video Offset"]) > 0
