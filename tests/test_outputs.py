@@ -470,3 +470,24 @@ def test_live_photo_and_motion_photo_read_by_exiftool(tmp_path):
     mp = tags(tmp_path / "motion.jpg")
     assert mp["[XMP-GCamera] Motion Photo"] == "1"
     assert int(mp["[XMP-GCamera] Micro Video Offset"]) > 0
+
+
+def test_stereo_refuses_eyes_that_cannot_be_framed(tmp_path):
+    """A camera path far to the side of the photo: no zoom up to 2x keeps the border out of the
+    two eyes, so the stereo pair is refused (one line in the CLI) instead of showing empty borders."""
+    import cv2
+
+    from cinemagraph3d.api import prepare_project, stereo_pair
+    from cinemagraph3d.geometry import Trajectory
+    from cinemagraph3d.project import Project
+
+    cv2.imwrite(str(tmp_path / "photo.png"), _textured(40, 64))
+    np.save(tmp_path / "depth.npy", np.full((40, 64), 2.0, np.float32))
+    prepared = prepare_project(
+        Project(image=str(tmp_path / "photo.png"), depth=str(tmp_path / "depth.npy"), frames=2)
+    )
+    t = prepared.trajectory
+    T = t.cam_from_world.clone()
+    T[:, 0, 3] += 1.5 * prepared.scene.z_near
+    with pytest.raises(InputError, match="stereo"):
+        stereo_pair(prepared.scene, Trajectory(T, t.K, t.width, t.height), 0.2)
