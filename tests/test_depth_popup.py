@@ -109,3 +109,38 @@ def test_landscape_suite_scores_and_report():
     text = format_landscape_report(res, "cmd", {"bay": "x/bay.png"})
     assert "| bay | popup |" in text and "![bay](x/bay.png)" in text
     assert landscape_picture(res.pictures["bay"]).shape == (96, 5 * 160, 3)
+
+
+def test_rendered_cliff_translates_under_the_circle_camera():
+    """End to end: the cliff's image motion (DIS optical flow between two rendered frames of the
+    circle path) is the same at its top and at its base with the pop-up depth; the old ramp made
+    the top move a quarter as much (the cliff leaned)."""
+    import cv2
+
+    L = make_landscape("cliff", 320, 192)
+    cam = c3.PinholeCamera.default(320, 192)
+    inner = cv2.erode(L.mask("cliff").numpy().astype(np.uint8), np.ones((11, 11), np.uint8)) > 0
+    rows = np.nonzero(inner.any(axis=1))[0]
+    lo, hi = int(rows.min()), int(rows.max())
+    n = (hi - lo) // 5
+
+    def top_over_base(depth):
+        scene = c3.prepare_scene(L.image, depth, cam)
+        traj = c3.make_trajectory(
+            c3.TrajectorySettings("circle", 8, 0.03), scene.camera, scene.z_near, scene.z_subject
+        )
+        frames = iter(c3.render_frames(scene, traj))
+        f0, _, f2 = next(frames), next(frames), next(frames)
+        grey = [
+            cv2.cvtColor((f.permute(1, 2, 0).numpy() * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+            for f in (f0, f2)
+        ]
+        flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey[0], grey[1], None)
+        speed = np.linalg.norm(flow, axis=2)
+        top = speed[lo : lo + n][inner[lo : lo + n]].mean()
+        base = speed[hi - n : hi + 1][inner[hi - n : hi + 1]].mean()
+        assert base > 2.0  # the camera moves the cliff by several pixels
+        return top / base
+
+    assert 0.9 <= top_over_base(c3.heuristic_depth(L.image)) <= 1.1
+    assert top_over_base(ramp_depth(L.image)) < 0.5
