@@ -422,6 +422,7 @@ def _register_plugins(sub) -> None:
     )
     cw.add_argument("src", help="folder holding the official .pth files")
     cw.add_argument("dst", help="output weights directory (use it with --preset neural --weights DST)")
+    _add_force(cw)
     cw.set_defaults(func=_convert_weights)
     for mod in ("cinemagraph3d.eval.cli", "cinemagraph3d.models_cli", "cinemagraph3d.batch_cli"):
         try:
@@ -432,11 +433,24 @@ def _register_plugins(sub) -> None:
 
 
 def _convert_weights(args) -> int:
-    from .convert import convert_official
+    """Convert into a new folder (written aside, renamed when complete: the output rule)."""
+    import shutil
 
-    paths = convert_official(args.src, args.dst)
+    from .checks import check_output_path
+
+    dst = check_output_path(args.dst, name="dst", kind="dir", force=args.force, inputs=[args.src])
+    from .convert import convert_official
+    from .io import make_output_dir, replace_output
+
+    tmp = make_output_dir(dst)
+    try:
+        paths = convert_official(args.src, tmp)
+        replace_output(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     for name, path in paths.items():
-        print(f"{name}: {path}")
+        print(f"{name}: {dst / Path(path).name}")
     return 0
 
 

@@ -214,6 +214,10 @@ CASES = {
     "no-command": ([], None),
     "unknown-command": (["bogus"], None),
     "animate-no-output": (A, None),
+    "convert-weights-dst-taken": (["convert-weights", "frames", "frames"], None),
+    "convert-weights-dst-user-dir-force": (["convert-weights", ".", "frames", "--force"], None),
+    "batch-out-user-dir": (["batch", "photo.png", "-o", "frames"], None),
+    "batch-out-is-input": (["batch", "photo.png", "-o", "photo.png"], None),
     # --- output formats -------------------------------------------------------------------------
     "codec-unknown": (O + ["--codec", "av2"], None),
     "codec-wrong-suffix": (A + ["-o", "v.webm", "--codec", "h264"], None),
