@@ -594,6 +594,22 @@ def _check_allow_download(project) -> None:
         raise InputError("--allow-download", "--depth-backend hf with --depth-model", found)
 
 
+def _reproducible(project):
+    """The project as it rendered: ``depth_backend="auto"`` that fell back to the training-free
+    depth is saved as ``"heuristic"``, so fetching the learned model later does not change what
+    the saved project renders (``"auto"`` that used the fetched model stays ``"auto"``)."""
+    import dataclasses
+
+    if project.depth or project.depth_backend != "auto":
+        return project
+    from .depth import DepthSettings, resolve_auto_depth
+
+    chosen = resolve_auto_depth(DepthSettings("auto", project.depth_model, project.depth_kind))
+    return (
+        dataclasses.replace(project, depth_backend="heuristic") if chosen.backend == "heuristic" else project
+    )
+
+
 def _remove(paths) -> None:
     """Delete outputs this run created (after a later step failed)."""
     import shutil
@@ -667,7 +683,7 @@ def _run(args) -> int:
 
         steps = [lambda p=p, pic=pic: (write_png(p, pic), p)[1] for p, pic in pictures]
         if args.save_project:
-            steps.append(lambda: save_project(project, args.save_project))
+            steps.append(lambda: save_project(_reproducible(project), args.save_project))
         extra = [Path(p) for p in (args.depth_out, args.ply) if p]
         _finish([out, *extra], steps)
         print(f"wrote {out}")
@@ -769,6 +785,25 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+class _Notes:
+    """A logging handler that keeps the library's log lines (one line each, no repeats) for the
+    end of a successful run."""
+
+    level = 0
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def handle(self, record) -> bool:
+        line = _one_line(record.getMessage())
+        if record.levelno >= 20 and line not in self.lines:
+            self.lines.append(line)
+        return True
+
+    def __getattr__(self, name):  # the rest of the Handler interface is not needed
+        raise AttributeError(name)
+
+
 def _own_warnings(caught) -> list[str]:
     """The distinct warnings raised by cinemagraph3d itself (library warnings of torch & co. are
     dropped: they are not the user's business), as one line each."""
@@ -804,10 +839,19 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             if sig is not None:
                 handlers[sig] = signal.signal(sig, _stop)
+    import logging
+
+    logger = logging.getLogger("cinemagraph3d")
+    notes = _Notes()
+    saved = (logger.handlers[:], logger.propagate)
+    logger.handlers[:] = [notes]
+    logger.propagate = False  # the library's notes are shown after a successful run only
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             code = _run(args)
+        for line in notes.lines:
+            print(f"cinemagraph3d: note: {line}", file=sys.stderr)
         for line in _own_warnings(caught):
             print(f"cinemagraph3d: warning: {line}", file=sys.stderr)
         return code
@@ -835,6 +879,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for sig, old in handlers.items():
             _signal.signal(sig, old)
+        logger.handlers[:], logger.propagate = saved
 
 
 if __name__ == "__main__":
