@@ -305,5 +305,11 @@ def write_report(
         write_png(p, comparison_picture(result, scene))
         images[scene] = Path(os.path.relpath(p, report.parent)).as_posix()
     _write_text(out / "scores.json", json.dumps(_scores_json(result), indent=1) + "\n")
-    _write_text(report, report_markdown(result, images, command))
+    text = report_markdown(result, images, command)
+    # the other quality reports beside this one (depth and masks, per-frame motion) stay linked
+    # when this report is regenerated
+    others = sorted(p.name for p in report.parent.glob(f"{report.stem}_*.md"))
+    if others:
+        text = text.rstrip("\n") + "\n\n## Other reports\n\n" + "".join(f"- [`{n}`]({n})\n" for n in others)
+    _write_text(report, text)
     return report
