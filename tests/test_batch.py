@@ -4,7 +4,6 @@ and do not stop the others, reruns skip finished jobs, a dying worker is retried
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -128,4 +127,9 @@ def test_ray_batch_gives_the_local_files_and_survives_a_dying_worker(
         for p in (tmp_path / "viaray").iterdir()
         if p.name.startswith(".") and p.name != ".cinemagraph3d-output"
     ]
-    os.environ.pop("CINEMAGRAPH3D_BATCH_KILL_ONCE", None)
+    # a rerun on Ray skips the three finished jobs and retries only the failed one
+    monkeypatch.delenv("CINEMAGRAPH3D_BATCH_KILL_ONCE")
+    code, cap = _batch([str(shoot), "-o", "viaray", "--ray", "local", *OPTS], capsys)
+    assert (
+        code == 1 and "skipped (finished before)  3" in cap.out and "failed                     1" in cap.out
+    )
