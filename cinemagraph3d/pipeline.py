@@ -239,8 +239,9 @@ class _MovedClouds:
     source pixels, the gap along each image axis between the moved positions of a pixel and of
     its two neighbours on that axis, ``|1 + D_x(x ± e_x) − D_x(x)|`` and likewise for ``y`` (a
     neighbour outside the image counts as 1; shear, which slides rows along each other without
-    opening gaps for the separable footprint, does not count), maximised and clamped to
-    ``[1, MAX_STRETCH]``. The splat footprint is
+    opening gaps for the separable footprint, does not count), maximised over the *moving*
+    neighbours and over the gaps up to ``MAX_STRETCH`` (a still pixel's stretch is 1). The splat
+    footprint is
     widened by it, so a surface the fluid stretches stays continuous instead of breaking into a
     dot grid (a gap wider than ``MAX_STRETCH`` pixels, e.g. where the fluid pulls away from a still
     edge, is left to the other splat and the hole filling).
@@ -275,22 +276,31 @@ class _MovedClouds:
         """``(P_m,)`` stretch of the moving pixels from their displacements ``d`` ``(P_m, 2)``."""
         dz = torch.cat([d, d.new_zeros(1, 2)])
         out = torch.ones(d.shape[0], dtype=d.dtype, device=d.device)
+        still = d.shape[0]
         for k, nb in enumerate(self.nbrs):
             a = k // 2
-            gap = (dz[nb, a] - d[:, a] if k % 2 == 0 else d[:, a] - dz[nb, a]) + 1.0
-            out = torch.maximum(out, gap.abs())
-        return out.clamp(max=MAX_STRETCH)
+            gap = ((dz[nb, a] - d[:, a] if k % 2 == 0 else d[:, a] - dz[nb, a]) + 1.0).abs()
+            # only gaps to moving neighbours, and only stretches, not tears wider than MAX_STRETCH
+            gap = torch.where((nb != still) & (gap <= MAX_STRETCH), gap, torch.ones_like(gap))
+            out = torch.maximum(out, gap)
+        return out
 
     @staticmethod
     def _stretch_map(m: torch.Tensor) -> torch.Tensor:
         """``(H·W,)`` stretch of every pixel from a full ``(2, H, W)`` displacement map."""
         p = F.pad(m[None], (1, 1, 1, 1), mode="replicate")[0]
+        mv = F.pad((m != 0).any(0).to(m.dtype)[None, None], (1, 1, 1, 1))[0, 0] > 0  # moving (0 outside)
         c = p[:, 1:-1, 1:-1]
         out = torch.ones(m.shape[1:], dtype=m.dtype, device=m.device)
-        for axis, (a, b) in ((0, (p[:, 1:-1, 2:], c)), (0, (c, p[:, 1:-1, :-2])),
-                             (1, (p[:, 2:, 1:-1], c)), (1, (c, p[:, :-2, 1:-1]))):  # fmt: skip
-            out = torch.maximum(out, (a[axis] - b[axis] + 1.0).abs())
-        return out.clamp(max=MAX_STRETCH).reshape(-1)
+        for axis, (a, b), nb in (
+            (0, (p[:, 1:-1, 2:], c), mv[1:-1, 2:]),
+            (0, (c, p[:, 1:-1, :-2]), mv[1:-1, :-2]),
+            (1, (p[:, 2:, 1:-1], c), mv[2:, 1:-1]),
+            (1, (c, p[:, :-2, 1:-1]), mv[:-2, 1:-1]),
+        ):
+            gap = (a[axis] - b[axis] + 1.0).abs()
+            out = torch.maximum(out, torch.where(nb & (gap <= MAX_STRETCH), gap, torch.ones_like(gap)))
+        return torch.where(mv[1:-1, 1:-1], out, torch.ones_like(out)).reshape(-1)
 
     def __call__(self, t: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(P, 3)`` forward-moved and backward-moved world points at scene time ``t`` and the

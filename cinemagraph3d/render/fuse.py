@@ -112,8 +112,13 @@ def dissolve_phase(
 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Box mean over ``(2r+1)²`` pixels of a ``(C, H, W)`` map, zero padding (not counted)."""
-    return F.avg_pool2d(x[None], 2 * r + 1, stride=1, padding=r, count_include_pad=False)[0]
+    """Box sum over ``(2r+1)²`` pixels of a ``(C, H, W)`` map (zero outside), by running sums
+    along each axis. Only ratios of two box sums are used, so the sums need no normalisation."""
+    k = 2 * r + 1
+    p = F.pad(x, (r + 1, r, 0, 0)).cumsum(2)
+    x = p[:, :, k:] - p[:, :, :-k]
+    p = F.pad(x, (0, 0, r + 1, r)).cumsum(1)
+    return p[:, k:] - p[:, :-k]
 
 
 def _restore_detail(
