@@ -221,7 +221,7 @@ def _splat(
 
 
 #: Largest footprint widening of :class:`_MovedClouds` for surfaces the fluid stretches, pixels.
-MAX_STRETCH = 3.0
+MAX_STRETCH = 2.0
 
 
 class _MovedClouds:
@@ -398,13 +398,28 @@ def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts 
     pt, pos = pt[keep], pos[keep]
     if pt.numel() == 0:
         return None
+    ext = motion.extend(pos)
+    # A ghost that would come to rest inside the image on a still pixel (it drifted along the
+    # border past the fluid's edge) is dropped: ghosts may only show inside the moving region.
+    moving = torch.zeros(H * W, dtype=torch.bool, device=idx.device)
+    moving[idx] = True
+    ok = torch.ones(pos.shape[0], dtype=torch.bool, device=pos.device)
+    for states in (ext.forward_states, ext.backward_states):
+        q = pos[None] + states.to(pos.device)
+        inside = (q[..., 0] >= 0) & (q[..., 0] < W) & (q[..., 1] >= 0) & (q[..., 1] < H)
+        flat_q = q[..., 1].clamp(0, H - 1).long() * W + q[..., 0].clamp(0, W - 1).long()
+        ok &= ~(inside & ~moving[flat_q]).any(0)
+    if not bool(ok.any()):
+        return None
+    pt, pos = pt[ok], pos[ok]
+    ext = ext.subset(ok)
     K = scene.camera.matrix(dtype=c.points.dtype).to(c.points.device)
     z = c.points[pt, 2]
     pts = unproject_depth(pos, z, K)
     ghost = FeatureCloud(
         pts, c.features[pt], c.alpha[pt], pos, c.layer[pt], torch.zeros_like(c.inpainted[pt])
     )
-    return BorderGhosts(ghost, motion.extend(pos))
+    return BorderGhosts(ghost, ext)
 
 
 def point_phases(

@@ -340,6 +340,23 @@ class PointDisplacements:
         self.sources, self.num_steps = sources, int(num_steps)
         self._states = (forward_states, backward_states)
 
+    @property
+    def forward_states(self) -> torch.Tensor:
+        """``(N + 1, P, 2)`` forward states ``F_0 … F_N``, pixels."""
+        return self._states[0]
+
+    @property
+    def backward_states(self) -> torch.Tensor:
+        """``(N + 1, P, 2)`` backward states ``B_0 … B_N``, pixels."""
+        return self._states[1]
+
+    def subset(self, keep: torch.Tensor) -> PointDisplacements:
+        """The sources selected by the ``(P,)`` bool mask ``keep``."""
+        k = keep.to(self.sources.device)
+        return PointDisplacements(
+            self.sources[k], self._states[0][:, k], self._states[1][:, k], self.num_steps
+        )
+
     def _at(self, direction: int, u: float) -> torch.Tensor:
         n = min(int(math.floor(u)), self.num_steps)
         s = u - n
