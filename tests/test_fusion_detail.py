@@ -159,3 +159,20 @@ def test_ghosting_metric_sees_a_cross_fade_and_not_the_photo():
     d = mm.detail_ratios(torch.stack([photo, fade]), mask, photo, mask)
     assert float(d[0]) == pytest.approx(1.0)
     assert 0.4 < float(d[1]) < 0.65
+
+
+def test_render_with_dissolve_turbulence_and_ghosts_is_deterministic():
+    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
+
+    H, W, N = 24, 40, 8
+    scene = _plane_scene(H, W)
+    mask = torch.zeros(H, W, dtype=torch.bool)
+    mask[8:, :] = True  # touches the left, right and bottom borders
+    traj = c3.make_trajectory(c3.TrajectorySettings("circle", 4, 0.02), scene.camera, 2.0, 2.0)
+    runs = []
+    for _ in range(2):
+        field = motion_field(H, W, [MotionRegion(mask, MotionHints.create([[20.0, 16.0]], [[0.8, 0.1]]))])
+        assert field.turbulence is not None
+        runs.append(torch.stack(list(render_frames(scene, traj, integrate_motion(field, N), N))))
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0][1], runs[0][2])  # it does move
