@@ -331,7 +331,9 @@ def test_flow_prompt_integrates_to_exact_displacement():
     """A uniform prompt moves interior pixels by exactly N * m (the field is constant there)."""
     h, w = 40, 96
     m = torch.ones(h, w, dtype=torch.bool)
-    region = MotionRegion(m, MotionHints.empty(), base=prompt_field("flow left 0.5", m), turbulence=0.0)  # exact
+    region = MotionRegion(
+        m, MotionHints.empty(), base=prompt_field("flow left 0.5", m), turbulence=0.0
+    )  # exact
     f = motion_field(h, w, [region])
     disp = integrate_motion(f, 8)
     torch.testing.assert_close(disp.forward(8)[:, 20, 60], torch.tensor([-4.0, 0.0]), atol=1e-4, rtol=0)
@@ -683,7 +685,12 @@ def test_notebook_runs_headless(tmp_path):
 
     rendered = re.search(r"previews rendered: (\d+)", text)
     assert rendered and int(rendered.group(1)) >= 6  # the first view plus one per widget change
-    for pair in ("slow | fast", "no freeze | freeze", "forward only | symmetric", "heuristic depth | scene depth"):
+    for pair in (
+        "slow | fast",
+        "no freeze | freeze",
+        "forward only | symmetric",
+        "heuristic depth | scene depth",
+    ):
         assert pair in text
 
 
