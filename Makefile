@@ -24,7 +24,7 @@ $(STAMP): $(PY) pyproject.toml setup.py
 install: $(STAMP)
 
 demo: install
-	$(VENV)/bin/cinemagraph3d demo -o demo.mp4
+	$(VENV)/bin/cinemagraph3d demo -o demo.mp4 --force
 
 test: install
 	$(PY) -m pytest tests
