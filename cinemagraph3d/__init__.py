@@ -7,11 +7,12 @@ Stages (each a public function returning a typed object): :func:`read_image` →
 
 from typing import TYPE_CHECKING
 
-from .errors import BackendError, Cinemagraph3DError, InputError, WeightsError
-
 # The stages are imported on first use (PEP 562), so ``import cinemagraph3d.cli`` and the CLI's
 # argument checks do not load torch; ``cinemagraph3d.X`` and ``from cinemagraph3d import X`` work
 # as usual. Add a public name here and in ``__all__``.
+from ._lazy import lazy_getattr
+from .errors import BackendError, Cinemagraph3DError, InputError, WeightsError
+
 _LAZY = {
     "DepthSettings": ".depth",
     "estimate_depth": ".depth",
@@ -84,19 +85,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .types import DepthMap, FeatureCloud, LayeredDepthImage, MotionField, SceneFlow, SplatResult
 
 
-def __getattr__(name: str):
-    import importlib
-    import importlib.util
-
-    module = _LAZY.get(name)
-    if module is None:
-        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            return importlib.import_module(f".{name}", __name__)  # a submodule: cinemagraph3d.io
-        raise AttributeError(f"module 'cinemagraph3d' has no attribute {name!r}")
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), submodules=True)
 
 
 def __dir__():

@@ -347,7 +347,29 @@ def write_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> None
             tmp.unlink()
 
 
-class VideoWriter(contextlib.AbstractContextManager):
+class _AtomicWriter(contextlib.AbstractContextManager):
+    """A writer used as a context: ``close()`` (which moves the output into place) when the block
+    ends normally, ``abort()`` (which deletes every temporary) when it raises or ``close`` fails."""
+
+    def close(self):  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self.close()
+            except BaseException:
+                self.abort()
+                raise
+        else:
+            self.abort()
+        return False
+
+
+class VideoWriter(_AtomicWriter):
     """Streaming writer chosen by the output suffix; atomic on success.
 
     ``.mp4``: H.264, yuv420p via imageio-ffmpeg (odd sizes are padded to even by edge
@@ -651,17 +673,6 @@ class VideoWriter(contextlib.AbstractContextManager):
             with contextlib.suppress(FileNotFoundError):
                 self._tmp.unlink()
 
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            try:
-                self.close()
-            except BaseException:
-                self.abort()
-                raise
-        else:
-            self.abort()
-        return False
-
 
 def motion_photo_xmp(video_length: int, presentation_us: int = 0) -> bytes:
     """The XMP packet of an Android Motion Photo (Motion Photo format 1.0): ``GCamera:MotionPhoto``,
@@ -735,7 +746,7 @@ def depth_picture(depth: torch.Tensor, z_near: float) -> np.ndarray:
     return disp.numpy()
 
 
-class DepthWriter(contextlib.AbstractContextManager):
+class DepthWriter(_AtomicWriter):
     """Streams per-frame depth pictures (:func:`depth_picture`) to ``path``: a directory of 16-bit
     grey PNGs (``0000.png`` … , value ``65535 · min(1, z_near / z)``), or a grey video of the
     same (8-bit) in any :class:`VideoWriter` format. Atomic like :class:`VideoWriter`."""
@@ -773,17 +784,6 @@ class DepthWriter(contextlib.AbstractContextManager):
             self._video.abort()
         elif self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            try:
-                self.close()
-            except BaseException:
-                self.abort()
-                raise
-        else:
-            self.abort()
-        return False
 
 
 def write_video(

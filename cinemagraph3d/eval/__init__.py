@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 # Imported on first use (PEP 562): ``cinemagraph3d eval`` registers its sub-command without
 # loading torch; ``from cinemagraph3d.eval import run_suite`` works as usual.
+from .._lazy import lazy_getattr
+
 _LAZY = {
     "METHODS": ".baselines",
     "MethodOutput": ".baselines",
@@ -90,15 +92,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str):
-    import importlib
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cinemagraph3d.eval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
