@@ -662,10 +662,10 @@ def _run(args) -> int:
         ]
         check_outputs(outputs, inputs=project.paths(), force=args.force)
         _check_still(args.output, project.frames)
-        from .api import _check_writer, check_project
+        from .api import check_project
 
-        _check_writer(project, Path(args.output), args.force)
-        check_project(project)  # trajectory and depth files, before the sky or any picture
+        # output settings, trajectory and depth files, before the sky or any picture is computed
+        check_project(project, args.output, args.force)
         project, pictures = _motion_extras(project, args)
         from .api import animate
 

@@ -157,26 +157,28 @@ def _matrix(value, shape: tuple[int, int], name: str) -> torch.Tensor:
 
 def _check_rigid(T: torch.Tensor, name: str, scale: float) -> None:
     """Refuse poses that are not rigid: ``R`` orthonormal with det +1 (1e-4), bottom row
-    ``[0, 0, 0, 1]``, and a translation under ``1e6 × scale`` (``scale``: the largest
-    translation magnitude allowed relative to 1 scene unit is generous; it only stops overflow)."""
+    ``[0, 0, 0, 1]``, and a translation under ``1e6 × scale`` scene units (only stops overflow).
+    All poses are checked at once; the error names the first bad one."""
+    R = T[:, :3, :3]
     eye = torch.eye(3, dtype=T.dtype)
-    for i, M in enumerate(T):
-        R = M[:3, :3]
-        bad = (
-            not torch.allclose(R.T @ R, eye, atol=1e-4)
-            or abs(float(torch.linalg.det(R)) - 1.0) > 1e-4
-            or not torch.allclose(M[3], torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=T.dtype), atol=1e-9)
+    bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=T.dtype)
+    ortho = ((R.transpose(1, 2) @ R - eye).abs() <= 1e-4).flatten(1).all(1)
+    det = (torch.linalg.det(R) - 1.0).abs() <= 1e-4
+    last = ((T[:, 3] - bottom).abs() <= 1e-9).all(1)
+    bad = torch.nonzero(~(ortho & det & last)).flatten()
+    if bad.numel():
+        i = int(bad[0])
+        raise InputError(
+            f"{name}[{i}]",
+            "a rigid pose (rotation with det +1, bottom row 0 0 0 1)",
+            " ".join(f"{v:.3g}" for v in T[i].flatten().tolist()),
         )
-        if bad:
-            raise InputError(
-                f"{name}[{i}]",
-                "a rigid pose (rotation with det +1, bottom row 0 0 0 1)",
-                " ".join(f"{v:.3g}" for v in M.flatten().tolist()),
-            )
-        if float(M[:3, 3].norm()) > 1e6 * scale:
-            raise InputError(
-                f"{name}[{i}]", f"a translation under {1e6 * scale:g} scene units", float(M[:3, 3].norm())
-            )
+    far = torch.nonzero(T[:, :3, 3].norm(dim=1) > 1e6 * scale).flatten()
+    if far.numel():
+        i = int(far[0])
+        raise InputError(
+            f"{name}[{i}]", f"a translation under {1e6 * scale:g} scene units", float(T[i, :3, 3].norm())
+        )
 
 
 def _catmull_rom(points: torch.Tensor, s: float, closed: bool) -> torch.Tensor:
