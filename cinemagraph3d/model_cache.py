@@ -7,7 +7,7 @@ layout (``config.json``, ``model.safetensors``, ``preprocessor_config.json``) pl
 ``fetched.json`` (repository, revision, licence, files), written last: a directory without it is
 an interrupted fetch and is ignored. Only safetensors weights are fetched (never pickles).
 
-Nothing here touches the network; :mod:`cinemagraph3d.models_cli` does, and only when the user
+Nothing here touches the network; :mod:`cinemagraph3d.cli.models` does, and only when the user
 runs ``cinemagraph3d models fetch``.
 """
 

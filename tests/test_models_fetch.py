@@ -17,10 +17,10 @@ import torch
 from _optional import require
 
 from cinemagraph3d.cli import main
+from cinemagraph3d.cli.models import fetch_model
 from cinemagraph3d.depth import LEARNED_DEPTH_HINT, DepthSettings, estimate_depth, resolve_auto_depth
 from cinemagraph3d.errors import BackendError, InputError
 from cinemagraph3d.model_cache import MODELS, installed_model, model_dir
-from cinemagraph3d.models_cli import fetch_model
 
 REPO = MODELS["depth"].repo_id
 

@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import Cinemagraph3DError, InputError
+from ..errors import Cinemagraph3DError, InputError
 
 __all__ = ["main", "build_parser"]
 
@@ -61,7 +61,7 @@ class _Ordered(argparse.Action):
 
 def _motion_regions(order) -> list:
     """Regions (:class:`~cinemagraph3d.project.RegionSpec`) from the ordered fluid-motion options."""
-    from .project import PromptSpec, RegionSpec, VideoSpec
+    from ..project import PromptSpec, RegionSpec, VideoSpec
 
     regions: list[RegionSpec] = []
     given: list[set] = []  # options already given for each region
@@ -96,7 +96,7 @@ def _motion_regions(order) -> list:
                     raise InputError(
                         option, "to follow the --prompt it sets the speed of", f"{option} {value}"
                     )
-                from .controls import parse_magnitude
+                from ..controls import parse_magnitude
 
                 cur.prompts[-1].magnitude = parse_magnitude(value, option)
             else:
@@ -343,12 +343,15 @@ def _add_force(p: argparse.ArgumentParser) -> None:
 
 
 _BUILTIN = ("animate", "render", "demo", "layers")
+# Sub-command modules of this package; each has ``register(subparsers)`` and imports nothing heavy
+# at module level (an ImportError here is a bug, never skipped).
+_PLUGINS = ("eval", "models", "batch", "edit", "web", "train")
 
 
 def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     """The argument parser of the ``cinemagraph3d`` command (``plugins=False``: without the
     sub-commands of other modules, whose imports are heavier)."""
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(
         prog="cinemagraph3d",
@@ -424,23 +427,19 @@ def _register_plugins(sub) -> None:
     cw.add_argument("dst", help="output weights directory (use it with --preset neural --weights DST)")
     _add_force(cw)
     cw.set_defaults(func=_convert_weights)
-    for mod in ("cinemagraph3d.eval.cli", "cinemagraph3d.models_cli", "cinemagraph3d.batch_cli"):
-        try:
-            module = importlib.import_module(mod)
-        except ImportError:
-            continue
-        module.register(sub)
+    for name in _PLUGINS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
 
 
 def _convert_weights(args) -> int:
     """Convert into a new folder (written aside, renamed when complete: the output rule)."""
     import shutil
 
-    from .checks import check_output_path
+    from ..checks import check_output_path
 
     dst = check_output_path(args.dst, name="dst", kind="dir", force=args.force, inputs=[args.src])
-    from .convert import convert_official
-    from .io import make_output_dir, replace_output
+    from ..convert import convert_official
+    from ..io import make_output_dir, replace_output
 
     tmp = make_output_dir(dst)
     try:
@@ -471,7 +470,7 @@ def _pose_count(camera: str) -> int | None:
 
 
 def _project_from_args(args) -> Project:  # noqa: F821
-    from .project import Project
+    from ..project import Project
 
     frames = args.frames
     if args.loop_seconds is not None:
@@ -540,28 +539,28 @@ def _motion_extras(project, args):
     the --mask-overlay and --motion-png pictures, computed in memory: they are written only once
     the video is complete. Returns ``(project, [(path, picture), ...])``."""
 
-    from .motion_inputs import build_region_masks
+    from ..motion_inputs import build_region_masks
 
     pictures = []
     auto = not (project.masks or project.regions or project.labelme or project.arrows or project.hints)
     motion_png = getattr(args, "motion_png", None)
     if (auto and not args.no_auto_sky) or args.mask_overlay or motion_png:
-        from .io import read_image
+        from ..io import read_image
 
         image = read_image(project.image, project.max_side)
         if auto and not args.no_auto_sky:
-            from .api import with_auto_sky
+            from ..api import with_auto_sky
 
             project, note = with_auto_sky(project, image)
             if note:
                 print(f"cinemagraph3d: note: {note}", file=sys.stderr)
         if args.mask_overlay:
-            from .controls import draw_mask_overlay
+            from ..controls import draw_mask_overlay
 
             masks, freeze = build_region_masks(project, image.shape[1], image.shape[2], image)
             clicks = [c for r in project.regions for c in r.clicks]
             unclicks = [c for r in project.regions for c in r.unclicks]
-            from .motion_inputs import coordinate_scale
+            from ..motion_inputs import coordinate_scale
 
             sx, sy = coordinate_scale(project, image.shape[1], image.shape[2])
             clicks = [[x * sx, y * sy] for x, y in clicks]
@@ -569,8 +568,8 @@ def _motion_extras(project, args):
             overlay = draw_mask_overlay(image, masks, clicks, unclicks, freeze=freeze)
             pictures.append((args.mask_overlay, overlay))
         if motion_png:
-            from .motion import draw_motion_field
-            from .motion_inputs import build_motion_field, wants_motion_estimator
+            from ..motion import draw_motion_field
+            from ..motion_inputs import build_motion_field, wants_motion_estimator
 
             if wants_motion_estimator(project):
                 raise InputError(
@@ -602,7 +601,7 @@ def _reproducible(project):
 
     if project.depth or project.depth_backend != "auto":
         return project
-    from .depth import DepthSettings, resolve_auto_depth
+    from ..depth import DepthSettings, resolve_auto_depth
 
     chosen = resolve_auto_depth(DepthSettings("auto", project.depth_model, project.depth_kind))
     return (
@@ -645,7 +644,7 @@ def _run(args) -> int:
     if getattr(args, "func", None) is not None:
         return int(args.func(args))
     if args.command == "animate":
-        from .checks import check_inputs, check_outputs
+        from ..checks import check_inputs, check_outputs
 
         project = _project_from_args(args)
         if args.allow_download:
@@ -662,12 +661,12 @@ def _run(args) -> int:
         ]
         check_outputs(outputs, inputs=project.paths(), force=args.force)
         _check_still(args.output, project.frames)
-        from .api import check_project
+        from ..api import check_project
 
         # output settings, trajectory and depth files, before the sky or any picture is computed
         check_project(project, args.output, args.force)
         project, pictures = _motion_extras(project, args)
-        from .api import animate
+        from ..api import animate
 
         out = animate(
             project,
@@ -678,8 +677,8 @@ def _run(args) -> int:
             depth_output=args.depth_out,
             ply_output=args.ply,
         )
-        from .io import write_png
-        from .project import save_project
+        from ..io import write_png
+        from ..project import save_project
 
         steps = [lambda p=p, pic=pic: (write_png(p, pic), p)[1] for p, pic in pictures]
         if args.save_project:
@@ -689,14 +688,14 @@ def _run(args) -> int:
         print(f"wrote {out}")
         return 0
     if args.command == "render":
-        from .checks import check_inputs, check_outputs
-        from .project import load_project
+        from ..checks import check_inputs, check_outputs
+        from ..project import load_project
 
         project = load_project(args.project, allow_outside_paths=args.allow_outside_paths)
         check_inputs(project)
         check_outputs([("-o/--output", args.output, "video")], [*project.paths(), args.project], args.force)
         _check_still(args.output, project.frames)
-        from .api import animate
+        from ..api import animate
 
         out = animate(project, args.output, progress=True, force=args.force)
         print(f"wrote {out}")
@@ -710,23 +709,23 @@ def _run(args) -> int:
 
 def _layers(args) -> int:
 
-    from .checks import check_inputs, check_outputs
-    from .project import Project
+    from ..checks import check_inputs, check_outputs
+    from ..project import Project
 
     project = Project(image=args.image, depth=args.depth, depth_kind=args.depth_kind, max_side=args.max_side)
     check_inputs(project)
     outs = [("-o/--output", args.output, "dir"), ("--ply", args.ply, "ply")]
     check_outputs(outs, inputs=project.paths(), force=args.force)
-    from . import build_ldi, estimate_depth, read_image
-    from .depth import DepthSettings
-    from .io import write_layers
+    from .. import build_ldi, estimate_depth, read_image
+    from ..depth import DepthSettings
+    from ..io import write_layers
 
     img = read_image(args.image, args.max_side)
     ds = DepthSettings("file", args.depth, args.depth_kind) if args.depth else DepthSettings()
     ldi = build_ldi(img, estimate_depth(img, ds))
     paths = write_layers(args.output, ldi, force=args.force)
     if args.ply:
-        from . import PinholeCamera, lift_ldi, write_ply
+        from .. import PinholeCamera, lift_ldi, write_ply
 
         cloud = lift_ldi(ldi, PinholeCamera.default(img.shape[2], img.shape[1]))
         _finish([args.output], [lambda: write_ply(args.ply, cloud, force=args.force)])
@@ -739,12 +738,12 @@ def _demo(args) -> int:
 
     import numpy as np
 
-    from .api import animate
-    from .checks import check_output_path
-    from .demo import demo_scene
-    from .io import write_png
-    from .limits import CAMERA_PATHS, DEMO_SIDE_MAX, MAX_FRAMES
-    from .project import Project
+    from ..api import animate
+    from ..checks import check_output_path
+    from ..demo import demo_scene
+    from ..io import write_png
+    from ..limits import CAMERA_PATHS, DEMO_SIDE_MAX, MAX_FRAMES
+    from ..project import Project
 
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
@@ -764,7 +763,7 @@ def _demo(args) -> int:
         write_png(tmp / "photo.png", scene.image)
         np.save(tmp / "depth.npy", scene.depth[0].numpy())
         write_png(tmp / "water.png", (scene.water.numpy() * 255).astype(np.uint8))
-        from .motion import DEFAULT_HINT_SCALE
+        from ..motion import DEFAULT_HINT_SCALE
 
         k = 1.0 / DEFAULT_HINT_SCALE  # arrows are drawn lines: length × scale = px/step
         arrows = [[x, y, min(x + k * dx, w), min(y + k * dy, h)] for x, y, dx, dy in scene.hints.tolist()]

@@ -74,11 +74,11 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from .harness import get_suite, run_suite
-    from .report import format_tables, write_report
+    from ..eval.harness import get_suite, run_suite
+    from ..eval.report import format_tables, write_report
 
     if args.suite == "landscapes":  # depth and mask quality (issue 12): its own report
-        from .depth_metrics import run_cli
+        from ..eval.depth_metrics import run_cli
 
         return run_cli(args)
     suite = get_suite(args.suite)
@@ -87,7 +87,7 @@ def _run(args) -> int:
         raise InputError("--out", "a directory (created if missing)", f"a file at {str(out)!r}")
     if args.report is not None and Path(args.report).is_dir():
         raise InputError("--report", "a Markdown file path", f"a directory at {args.report!r}")
-    from .baselines import METHODS
+    from ..eval.baselines import METHODS
 
     given = args.methods if args.methods is not None else ",".join(METHODS)
     methods = [m.strip() for m in given.split(",") if m.strip()]

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["register", "run"]
 
@@ -91,7 +91,7 @@ def _settings(args) -> dict:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from .batch import check_batch_output, discover_jobs, run_batch
+    from ..batch import check_batch_output, discover_jobs, run_batch
 
     if not (0 <= args.retries <= 100):
         raise InputError("--retries", "an integer in [0, 100]", args.retries)

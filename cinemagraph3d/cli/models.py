@@ -23,8 +23,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import BackendError, InputError
-from .model_cache import MARKER, MODELS, installed_model, model_dir
+from ..errors import BackendError, InputError
+from ..model_cache import MARKER, MODELS, installed_model, model_dir
 
 __all__ = ["register", "fetch_model"]
 
