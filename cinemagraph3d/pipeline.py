@@ -15,17 +15,13 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
-from .features import encode_layers, lift_ldi
+from .features import lift_ldi
 from .geometry.camera import PinholeCamera, pixel_grid, transform_points, unproject_depth
 from .geometry.trajectory import Trajectory, safe_zoom
 from .ldi import LDISettings, build_ldi
-from .models.bundle import Models
-from .motion.integrate import Displacements
-from .motion.lift import lift_offsets
-from .render.decode import decode_frame
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, splat_points
-from .types import DepthMap, FeatureCloud, LayeredDepthImage, SceneFlow, SplatResult
+from .types import DepthMap, FeatureCloud, LayeredDepthImage, SplatResult
 
 __all__ = [
     "Scene",
@@ -80,6 +76,9 @@ class RenderSettings:
         fill_far_bias: background preference ``β`` of the hole filling (see
             :func:`~cinemagraph3d.render.fill_holes`; 0: plain push–pull).
         backend: splatting backend (``None``: automatic).
+        neural: a :class:`~cinemagraph3d.neural.NeuralPreset`: frames are decoded by its U-Net
+            from 37-channel splats (the scene's points must carry RGB + 32 features); ``None``:
+            the classic fusion and hole filling.
         stretch_footprints: widen the footprint of points the fluid stretches apart (see
             :class:`_MovedClouds`; ``False``: the camera's radius only, as before issue 13).
         border_ghosts: mirror the fluid beyond the image border so fluid flowing in through the
@@ -93,6 +92,7 @@ class RenderSettings:
     fill_holes: bool = True
     fill_far_bias: float = FAR_BIAS
     backend: str | None = None
+    neural: object | None = None
     stretch_footprints: bool = True
     border_ghosts: bool = True
 
@@ -121,8 +121,7 @@ def prepare_scene(
     depth: DepthMap,
     camera: PinholeCamera | None = None,
     ldi_settings: LDISettings | None = None,
-    features: torch.Tensor | None = None,
-    models: Models | None = None,
+    features=None,
 ) -> Scene:
     """Build the LDI and the point cloud of a photo.
 
@@ -130,10 +129,9 @@ def prepare_scene(
         image: ``(3, H, W)`` float in [0, 1].
         depth: :class:`DepthMap` ``(1, H, W)``.
         camera: input intrinsics (default ``fx = fy = max(W, H)``, centred principal point).
-        ldi_settings: :class:`LDISettings` (``inpaint="learned"`` uses ``models.inpaint``).
-        features: optional ``(L, C, H, W)`` per-layer features; default RGB, or with
-            ``models`` the neural encoder's (:func:`~cinemagraph3d.features.encode_layers`).
-        models: the neural preset's :class:`~cinemagraph3d.models.Models`, or None (classic).
+        ldi_settings: :class:`LDISettings`.
+        features: optional ``(L, C, H, W)`` per-layer features, or a function
+            ``ldi -> (L, C, H, W)`` (e.g. the neural encoder); default RGB.
 
     Returns:
         :class:`Scene`.
@@ -144,13 +142,12 @@ def prepare_scene(
     camera = camera or PinholeCamera.default(W, H)
     if (camera.width, camera.height) != (W, H):
         raise InputError("camera", f"intrinsics for {W}×{H}", f"{camera.width}×{camera.height}")
-    ldi = build_ldi(image, depth, ldi_settings, inpaint_nets=None if models is None else models.inpaint)
-    if features is None and models is not None:
-        features = encode_layers(models.encoder, ldi)
+    ldi = build_ldi(image, depth, ldi_settings)
+    if callable(features):
+        features = features(ldi)
     cloud = lift_ldi(ldi, camera, features)
     z = depth.depth.flatten()
-    sample = z[:: max(1, z.numel() // 100000)].float()
-    q = torch.quantile(sample, torch.tensor([0.05, 0.5], device=sample.device))
+    q = torch.quantile(z[:: max(1, z.numel() // 100000)].float(), torch.tensor([0.05, 0.5]))
     return Scene(image, camera, depth, ldi, cloud, _donors(ldi, cloud), float(q[0]), float(q[1]))
 
 
@@ -254,7 +251,7 @@ class _MovedClouds:
         self.scene, self.motion, self.ghosts = scene, motion, ghosts
         pts = scene.cloud.points
         self.sel: torch.Tensor | None = None
-        if isinstance(motion, Displacements):
+        if hasattr(motion, "moving_at") and hasattr(motion, "index"):
             H, W = scene.camera.height, scene.camera.width
             row = torch.full((H * W,), -1, dtype=torch.int64, device=motion.index.device)
             row[motion.index] = torch.arange(len(motion.index), device=row.device)
@@ -316,13 +313,13 @@ class _MovedClouds:
             for m in (self.motion.forward(t), self.motion.backward(t)):
                 m = m.to(device=pts0.device, dtype=pts0.dtype)
                 d = m.reshape(2, -1)[:, donor].T
-                out.append(torch.cat([pts0[:, :2] + lift_offsets(d, self.z, self.focal), pts0[:, 2:]], 1))
+                out.append(torch.cat([pts0[:, :2] + d * self.z / self.focal, pts0[:, 2:]], 1))
                 stretch.append(self._stretch_map(m)[donor])
         else:  # moving pixels only
             for dm in self.motion.moving_at(t):
                 dm = dm.to(device=pts0.device, dtype=pts0.dtype)
                 d = torch.index_select(dm, 0, self.rows)
-                new = torch.cat([self.pts_sel[:, :2] + lift_offsets(d, self.z, self.focal), self.pts_sel[:, 2:]], 1)
+                new = torch.cat([self.pts_sel[:, :2] + d * self.z / self.focal, self.pts_sel[:, 2:]], 1)
                 out.append(pts0.clone().index_copy_(0, self.sel, new))
                 stretch.append(ones.index_copy(0, self.sel, self._stretch_rows(dm)[self.rows]))
         if self.ghosts is not None:  # mirrored points beyond the border, appended
@@ -331,7 +328,7 @@ class _MovedClouds:
             gones = torch.ones(g.num_points, dtype=pts0.dtype, device=pts0.device)
             for k, d in enumerate(self.ghosts.motion.at(t)):
                 d = d.to(device=pts0.device, dtype=pts0.dtype)
-                moved = torch.cat([g.points[:, :2] + lift_offsets(d, gz, self.focal), g.points[:, 2:]], 1)
+                moved = torch.cat([g.points[:, :2] + d * gz / self.focal, g.points[:, 2:]], 1)
                 out[k] = torch.cat([out[k], moved])
                 stretch[k] = torch.cat([stretch[k], gones])
         return out[0], out[1], stretch[0], stretch[1]
@@ -379,7 +376,7 @@ def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts 
     outside the view. ``None`` when the motion has no moving pixel near a border or is not an
     integrated :class:`~cinemagraph3d.motion.integrate.Displacements`.
     """
-    if not isinstance(motion, Displacements) or motion.num_moving == 0:
+    if not (hasattr(motion, "extend") and hasattr(motion, "index")) or motion.num_moving == 0:
         return None
     H, W = scene.camera.height, scene.camera.width
     c = scene.cloud
@@ -479,23 +476,20 @@ def point_phases(
 def render_frames(
     scene: Scene,
     trajectory: Trajectory,
-    motion: SceneFlow | None = None,
+    motion=None,
     num_steps: int = 60,
     settings: RenderSettings | None = None,
     return_aux: bool = False,
     times: list[float] | None = None,
-    models: Models | None = None,
 ) -> Iterator[torch.Tensor]:
     """Render the frames of a (3D) cinemagraph, one at a time.
 
     Frame ``k`` uses camera ``trajectory[k]`` and scene time ``t = k·N/K``. Without ``motion``
-    the cloud is static (a parallax video). With ``motion`` (a
-    :class:`~cinemagraph3d.types.SceneFlow`, e.g. the :class:`~cinemagraph3d.motion.Displacements`
-    of :func:`cinemagraph3d.motion.integrate_motion`), the cloud is moved by the forward and the
-    backward displacement (lifted to 3-D at each point's depth), both are splatted and turned
-    into the frame: fused (:func:`fuse_bidirectional`) and hole-filled, or, with ``models``,
-    decoded by the learned decoder (:func:`~cinemagraph3d.render.decode_frame`; the scene's
-    points must then carry RGB + 32 features).
+    the cloud is static (a parallax video). With ``motion`` (an object with ``forward(t)`` and
+    ``backward(t)`` returning ``(2, H, W)`` pixel displacements, e.g. from
+    :func:`cinemagraph3d.motion.integrate_motion`), the cloud is moved by the forward and the
+    backward displacement (lifted to 3-D at each point's depth), both are splatted and fused
+    (:func:`fuse_bidirectional`).
 
     Args:
         scene: :class:`Scene`.
@@ -506,16 +500,11 @@ def render_frames(
         return_aux: yield ``(frame, fused SplatResult)`` instead of frames.
         times: scene time of each frame (default :func:`scene_times`: ``t_k = k·N/K``), each in
             ``[0, N]``; e.g. ``[N]`` renders the wrap-around frame.
-        models: the neural preset's :class:`~cinemagraph3d.models.Models` (its decoder makes the
-            frames), or None (the classic fusion and hole filling).
 
     Yields:
         ``(3, H, W)`` frames in [0, 1] (first ``C`` feature channels for RGB scenes).
     """
     settings = settings or RenderSettings()
-    if motion is not None and not isinstance(motion, SceneFlow):
-        raise InputError("motion", "a SceneFlow (e.g. integrate_motion's Displacements) or None",
-                         type(motion).__name__)  # fmt: skip
     if settings.mode not in ("symmetric", "forward"):
         raise InputError("render mode", "'symmetric' or 'forward'", repr(settings.mode))
     if (trajectory.width, trajectory.height) != (scene.camera.width, scene.camera.height):
@@ -531,8 +520,9 @@ def render_frames(
     if len(times) != K_frames:
         raise InputError("times", f"{K_frames} scene times (one per camera)", len(times))
     pts0 = scene.cloud.points
-    decoder = None if models is None else models.decoder
-    if decoder is not None:
+    if settings.neural is not None:
+        from .neural import neural_frame
+
         inv = 1.0 / pts0[:, 2].clamp(min=1e-12)
         disp_range = (float(inv.min()), float(inv.max()))
     ghosts = None
@@ -540,8 +530,7 @@ def render_frames(
         ghosts = border_ghosts(scene, motion)
     moved = None if motion is None else _MovedClouds(scene, motion, ghosts)
     phases = None
-    dissolve = settings.mode == "symmetric" and settings.fusion.method == "dissolve" and decoder is None
-    if moved is not None and dissolve:
+    if moved is not None and settings.mode == "symmetric" and settings.fusion.method == "dissolve":
         phases = point_phases(scene, motion, num_steps, settings.fusion, ghosts)
     if ghosts is not None:  # splat the photo's points and the ghosts together
         g = ghosts.cloud
@@ -553,30 +542,41 @@ def render_frames(
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
-        # The two splats of the frame (one when nothing moves or in "forward" mode).
+        if settings.neural is not None:
+            if motion is None:
+                fwd = bwd = _splat(scene, pts0, T, K, settings)
+            else:
+                p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
+                if not settings.stretch_footprints:
+                    s_fwd = s_bwd = None
+                fwd = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
+                bwd = (
+                    fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings, stretch=s_bwd)
+                )
+            tau = 0.0 if settings.mode == "forward" else t / num_steps
+            frame = neural_frame(settings.neural, fwd, bwd, tau, disp_range)
+            yield (frame, fwd) if return_aux else frame
+            continue
         if motion is None:
-            fwd = bwd = _splat(scene, pts0, T, K, settings)
+            res = _splat(scene, pts0, T, K, settings)
         else:
             p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
             if not settings.stretch_footprints:
                 s_fwd = s_bwd = None
-            extra = (None, None) if phases is None else phases  # switch times ride as one more channel
-            fwd = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd)
-            bwd = fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd)
-        # The frame from the two splats: learned decoding, or fusion + hole filling.
-        if decoder is not None:
-            tau = 0.0 if settings.mode == "forward" else t / num_steps
-            frame = decode_frame(decoder, fwd, bwd, tau, disp_range)
-            yield (frame, fwd) if return_aux else frame
-            continue
-        if motion is None or settings.mode == "forward":
-            res = fwd
-        elif phases is None:
-            res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
-        else:
-            f, b = (SplatResult(r.features[:-1], r.depth, r.alpha) for r in (fwd, bwd))
-            res = fuse_bidirectional(f, b, t, num_steps, scene.z_near, settings.fusion,
-                                     phase=(fwd.features[-1:], bwd.features[-1:]))  # fmt: skip
+            if settings.mode == "forward":
+                res = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
+            elif phases is None:
+                fwd = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
+                bwd = _splat(scene, p_bwd, T, K, settings, stretch=s_bwd)
+                res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
+            else:  # the switch times travel with the points as one more feature channel
+                fwd = _splat(scene, p_fwd, T, K, settings, phases[0], s_fwd)
+                bwd = _splat(scene, p_bwd, T, K, settings, phases[1], s_bwd)
+                split = [
+                    (SplatResult(r.features[:-1], r.depth, r.alpha), r.features[-1:]) for r in (fwd, bwd)
+                ]
+                res = fuse_bidirectional(split[0][0], split[1][0], t, num_steps, scene.z_near, settings.fusion,
+                                         phase=(split[0][1], split[1][1]))  # fmt: skip
         feats = (
             fill_holes(res.features, res.alpha, res.depth, settings.fill_far_bias)
             if settings.fill_holes
