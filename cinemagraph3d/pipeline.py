@@ -206,7 +206,12 @@ def _splat(
     if stretch is not None:
         radius = radius * stretch.to(radius.dtype)
     c = scene.cloud
-    feats = c.features if extra is None else torch.cat([c.features, extra.to(c.features.dtype)[:, None]], 1)
+    if extra is None:
+        feats = c.features
+    elif extra.dim() == 2:  # the features with the extra channel already joined (once per video)
+        feats = extra
+    else:
+        feats = torch.cat([c.features, extra.to(c.features.dtype)[:, None]], 1)
     return splat_points(
         pts,
         feats,
@@ -539,6 +544,9 @@ def render_frames(
             (c.points, c.features, c.alpha, c.pixels, c.layer, c.inpainted),
             (g.points, g.features.to(c.features.dtype), g.alpha, g.pixels, g.layer, g.inpainted))))  # fmt: skip
         scene = replace(scene, cloud=aug)
+    if phases is not None:  # joined to the features once: a (P, C) + (P, 1) cat costs ~13 ms per splat
+        fc = scene.cloud.features
+        phases = tuple(torch.cat([fc, p.to(fc.dtype)[:, None]], 1) for p in phases)
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
