@@ -311,7 +311,8 @@ class _MovedClouds:
         """``(P, 3)`` forward-moved and backward-moved world points at scene time ``t`` and the
         ``(P,)`` stretch of each point in each."""
         pts0 = self.scene.cloud.points
-        ones = torch.ones(pts0.shape[0], dtype=pts0.dtype, device=pts0.device)
+        P = pts0.shape[0]
+        n_all = P + (0 if self.ghosts is None else self.ghosts.cloud.num_points)
         out, stretch = [], []
         if self.sel is None:  # full maps: every point's donor pixel
             donor = self.scene.donor
@@ -324,16 +325,28 @@ class _MovedClouds:
             for dm in self.motion.moving_at(t):
                 dm = dm.to(device=pts0.device, dtype=pts0.dtype)
                 d = torch.index_select(dm, 0, self.rows)
-                new = torch.cat([self.pts_sel[:, :2] + d * self.z / self.focal, self.pts_sel[:, 2:]], 1)
-                out.append(pts0.clone().index_copy_(0, self.sel, new))
-                stretch.append(ones.index_copy(0, self.sel, self._stretch_rows(dm)[self.rows]))
+                # One (P + ghosts, 3) buffer per cloud, written in place: no (P, 2) + (P, 1) cat along
+                # dim 1 (~13 ms per million rows here) and no second copy to append the ghosts.
+                new = self.pts_sel.clone()
+                new[:, :2] += d * self.z / self.focal
+                buf = pts0.new_empty((n_all, 3))
+                buf[:P].copy_(pts0)
+                out.append(buf.index_copy_(0, self.sel, new))
+                s = pts0.new_ones(n_all)
+                stretch.append(s.index_copy_(0, self.sel, self._stretch_rows(dm)[self.rows]))
         if self.ghosts is not None:  # mirrored points beyond the border, appended
             g = self.ghosts.cloud
             gz = g.points[:, 2:3]
             gones = torch.ones(g.num_points, dtype=pts0.dtype, device=pts0.device)
             for k, d in enumerate(self.ghosts.motion.at(t)):
                 d = d.to(device=pts0.device, dtype=pts0.dtype)
-                moved = torch.cat([g.points[:, :2] + d * gz / self.focal, g.points[:, 2:]], 1)
+                if out[k].shape[0] == n_all:  # the buffers above have the ghosts' rows already
+                    dst = out[k][P:]
+                    dst.copy_(g.points)
+                    dst[:, :2] += d * gz / self.focal
+                    continue
+                moved = g.points.clone()
+                moved[:, :2] += d * gz / self.focal
                 out[k] = torch.cat([out[k], moved])
                 stretch[k] = torch.cat([stretch[k], gones])
         return out[0], out[1], stretch[0], stretch[1]
