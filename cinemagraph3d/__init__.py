@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 # argument checks do not load torch; ``cinemagraph3d.X`` and ``from cinemagraph3d import X`` work
 # as usual. Add a public name here and in ``__all__``.
 from ._lazy import lazy_getattr
-from .errors import BackendError, Cinemagraph3DError, InputError, WeightsError
+from .errors import BackendError, Cinemagraph3DError, InputError, ShapeError, WeightsError
 
 _LAZY = {
     "DepthSettings": ".depth",
@@ -52,6 +52,16 @@ _LAZY = {
     "prepare_project": ".api",
     "Project": ".project",
     "RegionSpec": ".project",
+    "DepthSpec": ".project",
+    "MotionSpec": ".project",
+    "CameraSpec": ".project",
+    "RenderSpec": ".project",
+    "OutputSpec": ".project",
+    "Models": ".models",
+    "load_models": ".models",
+    "Displacements": ".motion",
+    "integrate_motion": ".motion",
+    "build_motion": ".motion",
     "PromptSpec": ".project",
     "VideoSpec": ".project",
     "load_project": ".project",
@@ -72,8 +82,22 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     )
     from .io import read_image, write_layers, write_ply, write_video
     from .ldi import LDISettings, build_ldi
+    from .models import Models, load_models
+    from .motion import Displacements, build_motion, integrate_motion
     from .pipeline import RenderSettings, Scene, prepare_scene, render_frames
-    from .project import Project, PromptSpec, RegionSpec, VideoSpec, load_project, save_project
+    from .project import (
+        CameraSpec,
+        DepthSpec,
+        MotionSpec,
+        OutputSpec,
+        Project,
+        PromptSpec,
+        RegionSpec,
+        RenderSpec,
+        VideoSpec,
+        load_project,
+        save_project,
+    )
     from .render import (
         FusionSettings,
         SplatSettings,
@@ -103,6 +127,7 @@ __all__ = [
     "FeatureCloud",
     "FusionSettings",
     "InputError",
+    "ShapeError",
     "LDISettings",
     "LayeredDepthImage",
     "MotionField",
@@ -123,6 +148,16 @@ __all__ = [
     "PromptSpec",
     "RegionSpec",
     "VideoSpec",
+    "DepthSpec",
+    "MotionSpec",
+    "CameraSpec",
+    "RenderSpec",
+    "OutputSpec",
+    "Models",
+    "load_models",
+    "Displacements",
+    "integrate_motion",
+    "build_motion",
     "load_project",
     "save_project",
     "build_ldi",

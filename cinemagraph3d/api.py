@@ -1,8 +1,16 @@
-"""High-level calls: a :class:`~cinemagraph3d.project.Project` → frames → a video file."""
+"""High-level calls: a :class:`~cinemagraph3d.project.Project` → frames → files.
+
+Everything the command line does is here, so a Python caller gets the same result for the same
+inputs: :func:`animate` validates everything first, reads the photo once, applies the automatic
+sky (``auto_sky``), renders, and writes the video and the optional side outputs (depth, point
+cloud, mask overlay, motion picture, the project as rendered), all or none.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,67 +18,85 @@ from pathlib import Path
 
 import torch
 
-from .checks import check_inputs, check_output_path
+from .checks import check_inputs, check_output_path, check_outputs
 from .depth import DepthSettings, estimate_depth, load_depth_file
 from .errors import InputError
 from .geometry.camera import PinholeCamera
 from .geometry.trajectory import Trajectory, TrajectorySettings, load_trajectory, make_trajectory
 from .io import VideoWriter, read_image
+from .models.bundle import Models
+from .motion.integrate import Displacements
 from .pipeline import RenderSettings, Scene, prepare_scene, render_frames, seed_everything
-from .project import Project, _is_camera_file
+from .project import Project
 
 __all__ = [
     "Prepared",
+    "read_photo",
     "prepare_project",
     "project_frames",
     "animate",
     "check_project",
     "with_auto_sky",
+    "region_overlay",
+    "motion_picture",
+    "reproducible",
     "stereo_pair",
     "pack_stereo",
     "STEREO_MODES",
 ]
 
+log = logging.getLogger("cinemagraph3d")
+
 
 @dataclass(frozen=True)
 class Prepared:
-    """A project made ready to render: scene, camera path and motion."""
+    """A project made ready to render.
+
+    Attributes:
+        project: the validated :class:`Project`.
+        scene: :class:`~cinemagraph3d.pipeline.Scene` (photo, depth, LDI, point cloud).
+        trajectory: the camera path, ``K`` frames.
+        motion: the integrated :class:`~cinemagraph3d.motion.Displacements`, or None (parallax only).
+        settings: :class:`~cinemagraph3d.pipeline.RenderSettings`.
+        models: the neural preset's :class:`~cinemagraph3d.models.Models`, or None (classic).
+    """
 
     project: Project
     scene: Scene
     trajectory: Trajectory
-    motion: object | None
+    motion: Displacements | None
     settings: RenderSettings
+    models: Models | None = None
+
+
+def read_photo(project: Project) -> torch.Tensor:
+    """The project's working photo ``(3, H, W)`` in [0, 1] (EXIF orientation applied, reduced
+    to ``max_side``), after checking every input file (:func:`~cinemagraph3d.checks.check_inputs`)."""
+    check_inputs(project)
+    return read_image(project.image, project.max_side)
+
+
+def _scale(project: Project, image: torch.Tensor) -> tuple[float, float]:
+    """Photo pixels → working pixels (clicks, arrows, anchors and hints are in photo pixels)."""
+    from .checks import image_size
+    from .motion.spec import coordinate_scale
+
+    size = image_size(project.image) if project.max_side is not None else (image.shape[2], image.shape[1])
+    return coordinate_scale(size, image.shape[1], image.shape[2])
 
 
 def _trajectory(project: Project, scene: Scene) -> Trajectory:
     cam = project.camera
-    if _is_camera_file(cam):
-        return load_trajectory(cam, scene.camera, project.frames)
+    if cam.is_file:
+        return load_trajectory(cam.path, scene.camera, cam.frames)
     return make_trajectory(
-        TrajectorySettings(cam, project.frames, project.amplitude),
-        scene.camera,
-        scene.z_near,
-        scene.z_subject,
+        TrajectorySettings(cam.path, cam.frames, cam.amplitude), scene.camera, scene.z_near, scene.z_subject
     )
 
 
-def _motion(project: Project, image: torch.Tensor, neural):
-    """Integrated motion: from the user's hints, or from the learned estimator when the neural
-    preset has one and the user gave regions but no arrows."""
-    from .motion_inputs import build_motion, estimated_motion_field, wants_motion_estimator
-
-    _, H, W = image.shape
-    if neural is not None and neural.motion is not None and wants_motion_estimator(project):
-        from .motion import integrate_motion
-
-        return integrate_motion(estimated_motion_field(project, image, neural), project.loop_steps)
-    return build_motion(project, H, W, image=image)
-
-
 def with_auto_sky(project: Project, image: torch.Tensor | None = None) -> tuple[Project, str | None]:
-    """The automatic sky of the CLI: a project with no motion input at all (no mask, region,
-    labelme, arrows or hints) gets the detected sky as a region drifting with
+    """The automatic sky: a project with no motion input at all (no mask, region, labelme,
+    arrows or hints) gets the detected sky as a region drifting with
     :data:`~cinemagraph3d.controls.SKY_PROMPT`.
 
     Args:
@@ -84,9 +110,7 @@ def with_auto_sky(project: Project, image: torch.Tensor | None = None) -> tuple[
     Raises:
         InputError: no sky found while anchors or freeze masks need a region to act on.
     """
-    import dataclasses
-
-    if project.masks or project.regions or project.labelme or project.arrows or project.hints:
+    if project.motion.has_regions_or_hints:
         return project, None
     from .controls import SKY_PROMPT, detect_sky
     from .project import PromptSpec, RegionSpec
@@ -96,71 +120,120 @@ def with_auto_sky(project: Project, image: torch.Tensor | None = None) -> tuple[
     det = detect_sky(image)
     if det.found:
         sky = RegionSpec(sky=True, prompts=[PromptSpec(SKY_PROMPT)])
-        return dataclasses.replace(project, regions=[sky]).validate(), None
-    if project.anchors or project.freeze:
-        raise InputError("anchors/freeze", "a region to act on", det.note)
+        return project.replace(motion={"regions": [sky]}).validate(), None
+    if project.motion.anchors or project.motion.freeze:
+        raise InputError("motion.anchors/freeze", "a region to act on", det.note)
     return project, f"{det.note}; rendering parallax only"
+
+
+def region_overlay(project: Project, image: torch.Tensor) -> torch.Tensor:
+    """The regions, freeze mask and clicks of ``project`` drawn over its working photo
+    ``(3, H, W)`` → ``(3, H, W)`` in [0, 1] (see :func:`~cinemagraph3d.controls.draw_mask_overlay`)."""
+    from .controls import draw_mask_overlay
+    from .motion.spec import build_region_masks
+
+    scale = _scale(project, image)
+    masks, freeze = build_region_masks(project.motion, image, scale)
+    sx, sy = scale
+    regions = project.motion.regions
+    clicks = [[x * sx, y * sy] for r in regions for x, y in r.clicks]
+    unclicks = [[x * sx, y * sy] for r in regions for x, y in r.unclicks]
+    return draw_mask_overlay(image, masks, clicks, unclicks, freeze=freeze)
+
+
+def motion_picture(project: Project, image: torch.Tensor) -> torch.Tensor:
+    """The dense motion field of ``project`` drawn over its working photo (arrows and colour
+    wheel, :func:`~cinemagraph3d.motion.draw_motion_field`), ``(3, H, W)`` in [0, 1].
+
+    Raises:
+        InputError: nothing to draw, or masks whose motion the learned estimator predicts only
+            during the render.
+    """
+    from .motion import draw_motion_field
+    from .motion.spec import build_motion_field, wants_motion_estimator
+
+    if wants_motion_estimator(project.motion, project.render.preset):
+        raise InputError(
+            "motion_png",
+            "arrows, hints, labelme, prompts or a video to draw",
+            "masks whose motion the neural estimator predicts during the render",
+        )
+    field = build_motion_field(project.motion, image, _scale(project, image))
+    if field is None:
+        raise InputError("motion_png", "motion inputs to draw (a mask, arrows or a prompt)", "none")
+    return draw_motion_field(field, image)
+
+
+def reproducible(project: Project) -> Project:
+    """The project as it rendered: ``depth.backend="auto"`` that fell back to the training-free
+    depth is saved as ``"heuristic"``, so fetching the learned model later does not change what
+    the saved project renders (``"auto"`` that used the fetched model stays ``"auto"``)."""
+    from .depth import resolve_auto_depth
+
+    d = project.depth
+    if d.file or d.backend != "auto":
+        return project
+    chosen = resolve_auto_depth(DepthSettings("auto", d.model, d.kind))
+    return project.replace(depth={"backend": "heuristic"}) if chosen.backend == "heuristic" else project
 
 
 def prepare_project(
     project: Project,
     image: torch.Tensor | None = None,
     allow_download: bool = False,
-    neural=None,
+    models: Models | None = None,
 ) -> Prepared:
     """Read the inputs of ``project`` and build scene, trajectory and motion.
 
-    With ``preset="neural"`` the LDI bands are inpainted by the learned nets when ``weights``
-    holds ``depth_inpaint`` and ``color_inpaint`` (see :func:`cinemagraph3d.neural.load_neural_preset`),
-    by the classic push–pull otherwise.
+    With ``render.preset="neural"`` the networks of ``render.weights`` are used (loaded here
+    unless ``models`` is given): the encoder's features, the decoder, the motion estimator for
+    masks without arrows, and the learned LDI inpainting when the weights hold both of its nets.
 
     Args:
         project: a validated :class:`Project`.
-        image: optional ``(3, H, W)`` photo to use instead of reading ``project.image``.
-        allow_download: let a learned depth back-end fetch ``project.depth_model`` from the
-            Hugging Face Hub into the local cache (not recorded in the project, so a saved
-            project renders offline from that cache).
-        neural: the already loaded :class:`~cinemagraph3d.neural.NeuralPreset` of
-            ``project.weights`` (batch rendering loads it once); loaded here when None.
+        image: optional ``(3, H, W)`` working photo (read from ``project.image`` when None).
+        allow_download: let a learned depth back-end fetch ``depth.model`` from the Hugging Face
+            Hub into the local cache (not recorded in the project, so a saved project renders
+            offline from that cache).
+        models: the already loaded :class:`~cinemagraph3d.models.Models` of ``render.weights``
+            (batch rendering loads them once).
     """
+    from .motion.spec import build_motion
+
     project.validate()
     seed_everything(project.seed)
     if image is None:
-        check_inputs(project)
-        image = read_image(project.image, project.max_side)
+        image = read_photo(project)
     _, H, W = image.shape
-    camera = PinholeCamera.default(W, H, project.fov)
+    camera = PinholeCamera.default(W, H, project.camera.fov)
+    cam, d = project.camera, project.depth
     # Cheap file inputs first, so a bad trajectory or depth file fails before the heavy work.
-    early_traj = (
-        load_trajectory(project.camera, camera, project.frames) if _is_camera_file(project.camera) else None
-    )
-    if project.depth:
-        ds = DepthSettings("file", project.depth, project.depth_kind)
-        load_depth_file(project.depth, H, W, project.depth_kind)
+    early_traj = load_trajectory(cam.path, camera, cam.frames) if cam.is_file else None
+    if d.file:
+        ds = DepthSettings("file", d.file, d.kind)
+        load_depth_file(d.file, H, W, d.kind)
     else:
-        ds = DepthSettings(project.depth_backend, project.depth_model, project.depth_kind, allow_download)
-    if project.preset != "neural":
-        neural = None
-    elif neural is None:
-        from .neural import load_neural_preset
+        ds = DepthSettings(d.backend, d.model, d.kind, allow_download)
+    if project.render.preset != "neural":
+        models = None
+    elif models is None:
+        from .models.bundle import load_models
 
-        neural = load_neural_preset(project.weights)
+        models = load_models(project.render.weights, device=image.device)
     # Motion inputs are read before the heavy work so a bad mask fails fast.
-    motion = _motion(project, image, neural)
+    estimator = None if models is None else models.motion
+    motion = build_motion(project.motion, image, _scale(project, image), estimator=estimator)
     depth = estimate_depth(image, ds)
-    features = None
     ldi_settings = None
-    if neural is not None:
-        from .neural import encode_layers
+    if models is not None and models.inpaint is not None:
+        from .ldi import LDISettings
 
-        features = lambda ldi: encode_layers(neural, ldi)  # noqa: E731
-        # learned LDI inpainting when the weights directory holds the inpainting nets
-        ldi_settings = neural.ldi_settings()
-    scene = prepare_scene(image, depth, camera, ldi_settings=ldi_settings, features=features)
+        ldi_settings = LDISettings(inpaint="learned")
+    scene = prepare_scene(image, depth, camera, ldi_settings=ldi_settings, models=models)
     traj = early_traj if early_traj is not None else _trajectory(project, scene)
-    # With --no-safe-zoom a custom trajectory's K is used exactly as given.
-    settings = RenderSettings(safe_zoom=project.safe_zoom, neural=neural)
-    return Prepared(project, scene, traj, motion, settings)
+    # Without the safe zoom a custom trajectory's K is used exactly as given.
+    settings = RenderSettings(safe_zoom=cam.safe_zoom)
+    return Prepared(project, scene, traj, motion, settings, models)
 
 
 STEREO_MODES = ("sbs", "tb", "anaglyph")
@@ -239,126 +312,261 @@ def pack_stereo(left: torch.Tensor, right: torch.Tensor, mode: str) -> torch.Ten
 
 
 def project_frames(prepared: Prepared) -> Iterator[torch.Tensor]:
-    """Frames ``(3, H, W)`` of a prepared project, one at a time (with ``stereo``: the two
+    """Frames ``(3, H, W)`` of a prepared project, one at a time (with ``output.stereo``: the two
     eyes at the same scene time, packed; see :func:`stereo_pair` and :func:`pack_stereo`)."""
-    import dataclasses
-
     p = prepared.project
-    if not p.stereo:
+    steps, models = p.motion.loop_steps, prepared.models
+    if not p.output.stereo:
         return render_frames(
-            prepared.scene, prepared.trajectory, prepared.motion, p.loop_steps, prepared.settings
+            prepared.scene, prepared.trajectory, prepared.motion, steps, prepared.settings, models=models
         )
     left, right, _ = stereo_pair(
-        prepared.scene, prepared.trajectory, p.baseline, zoom=prepared.settings.safe_zoom
+        prepared.scene, prepared.trajectory, p.output.baseline, zoom=prepared.settings.safe_zoom
     )
     settings = dataclasses.replace(prepared.settings, safe_zoom=False)
-    eye_l = render_frames(prepared.scene, left, prepared.motion, p.loop_steps, settings)
-    eye_r = render_frames(prepared.scene, right, prepared.motion, p.loop_steps, settings)
-    return (pack_stereo(a, b, p.stereo) for a, b in zip(eye_l, eye_r))
+    eye_l = render_frames(prepared.scene, left, prepared.motion, steps, settings, models=models)
+    eye_r = render_frames(prepared.scene, right, prepared.motion, steps, settings, models=models)
+    return (pack_stereo(a, b, p.output.stereo) for a, b in zip(eye_l, eye_r))
 
 
-def _check_writer(project: Project, out: Path, force: bool = False) -> None:
+def _check_writer(project: Project, out: Path) -> None:
     """The output settings against the output path (codec, quality, bit rate, loops)."""
     from .io import MAX_LOOPS, check_codec
 
+    o = project.output
     suffix = out.suffix.lower()
     if suffix in ("", ".png"):
-        if project.codec is not None or project.quality is not None or project.bitrate is not None:
-            raise InputError("codec/quality/bitrate", "a video file output", "PNG frames")
+        if o.codec is not None or o.quality is not None or o.bitrate is not None:
+            raise InputError("output.codec/quality/bitrate", "a video file output", "PNG frames")
     else:
-        check_codec(suffix, project.codec, project.quality, project.bitrate)
-    if project.live_photo:
+        check_codec(suffix, o.codec, o.quality, o.bitrate)
+    if o.live_photo:
         if suffix != ".mov":
             raise InputError(
-                "--live-photo", "a .mov output (the key photo is written beside it as .jpg)", str(out)
+                "output.live_photo", "a .mov output (the key photo is written beside it as .jpg)", str(out)
             )
         check_output_path(
-            out.with_suffix(".jpg"), name="--live-photo key photo", inputs=project.paths(), others=[out]
+            out.with_suffix(".jpg"), name="live photo key photo", inputs=project.paths(), others=[out]
         )
-    if not 1 <= project.loops <= MAX_LOOPS or (project.loops > 1 and suffix == ".png"):
-        raise InputError("loops", f"1–{MAX_LOOPS} (a .png still holds one loop)", project.loops)
+    if not 1 <= o.loops <= MAX_LOOPS or (o.loops > 1 and suffix == ".png"):
+        raise InputError("output.loops", f"1–{MAX_LOOPS} (a .png still holds one loop)", o.loops)
 
 
-def check_project(project: Project, output: str | os.PathLike | None = None, force: bool = False) -> None:
+#: The side outputs of :func:`animate`: keyword → kind of path (see :func:`~cinemagraph3d.checks.check_output_path`).
+SIDE_OUTPUTS = {
+    "depth_output": "video",
+    "ply_output": "ply",
+    "mask_overlay": "png",
+    "motion_png": "png",
+    "save_project": "json",
+}
+
+
+def check_project(
+    project: Project, output: str | os.PathLike | None = None, force: bool = False, **side_outputs
+) -> tuple[int, int]:
     """The validation pass of :func:`animate`, without the heavy work: every field's type and
     range, every input file's existence, the photo's size from its header, a trajectory file's
-    poses and a depth file's values (at the working size), and the output path (not taken
-    unless ``force``, not an input, not containing one; see
+    poses and a depth file's values (at the working size), and every output path (not taken
+    unless ``force``, not an input, not containing one, not each other; see
     :func:`~cinemagraph3d.checks.check_output_path`).
+
+    Args:
+        project: the project.
+        output: the video path (None: check the inputs only).
+        force: replace existing outputs that cinemagraph3d created.
+        side_outputs: the side outputs of :func:`animate` by keyword (None values are skipped).
+
+    Returns:
+        ``(width, height)`` of the working image.
 
     Raises:
         InputError: naming the first input that fails.
     """
+    unknown = sorted(set(side_outputs) - set(SIDE_OUTPUTS))
+    if unknown:
+        raise InputError("side outputs", f"keywords among {sorted(SIDE_OUTPUTS)}", unknown)
     w, h = check_inputs(project)
     if output is not None:
-        out = check_output_path(output, force=force, inputs=project.paths())
-        if out.suffix.lower() == ".png" and project.frames != 1:
+        outs = [("output", output, "video")] + [
+            (k, side_outputs.get(k), kind) for k, kind in SIDE_OUTPUTS.items()
+        ]
+        check_outputs(outs, inputs=project.paths(), force=force)
+        out = Path(output)
+        if out.suffix.lower() == ".png" and project.camera.frames != 1:
             raise InputError(
-                "-o/--output", "a directory for several frames (a .png holds one: --frames 1)", str(out)
+                "output", "a directory for several frames (a .png holds one: camera.frames 1)", str(out)
             )
-        _check_writer(project, out, force)
-    if _is_camera_file(project.camera):
-        load_trajectory(project.camera, PinholeCamera.default(w, h, project.fov), project.frames)
-    if project.depth:
-        load_depth_file(project.depth, h, w, project.depth_kind)
+        _check_writer(project, out)
+        if side_outputs.get("depth_output") is not None and project.output.stereo:
+            raise InputError("depth_output", "a single view (no stereo)", f"stereo {project.output.stereo}")
+    cam = project.camera
+    if cam.is_file:
+        load_trajectory(cam.path, PinholeCamera.default(w, h, cam.fov), cam.frames)
+    if project.depth.file:
+        load_depth_file(project.depth.file, h, w, project.depth.kind)
+    return w, h
+
+
+def _remove(paths) -> None:
+    """Delete outputs this call created (after a later step failed)."""
+    import shutil
+
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        elif os.path.lexists(p):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _as_project(source, sections: dict, max_side, seed) -> Project:
+    """A :class:`Project` from a photo path or a project, with sections replaced."""
+    from .project import CameraSpec
+
+    if isinstance(source, Project):
+        project = source
+    elif isinstance(source, (str, os.PathLike)):
+        project = Project(image=str(source))
+    else:
+        raise InputError("photo", "a photo path or a Project", type(source).__name__)
+    changes = {k: v for k, v in sections.items() if v is not None}
+    if isinstance(changes.get("camera"), str):
+        changes["camera"] = CameraSpec(changes["camera"])
+    if max_side is not None:
+        changes["max_side"] = max_side
+    if seed is not None:
+        changes["seed"] = seed
+    return project.replace(**changes).validate() if changes else project.validate()
 
 
 def animate(
-    project: Project,
-    output: str | os.PathLike,
+    photo: Project | str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    *,
+    motion=None,
+    camera=None,
+    depth=None,
+    render=None,
+    video=None,
+    max_side: int | None = None,
+    seed: int | None = None,
     progress: bool = False,
     allow_download: bool = False,
     force: bool = False,
-    neural=None,
+    models: Models | None = None,
+    auto_sky: bool = False,
     depth_output: str | os.PathLike | None = None,
     ply_output: str | os.PathLike | None = None,
-) -> Path:
-    """Render ``project`` to ``output`` (``.mp4``/``.gif``/``.webp``, a ``.png`` still or a
-    PNG-frame directory).
+    mask_overlay: str | os.PathLike | None = None,
+    motion_png: str | os.PathLike | None = None,
+    save_project: str | os.PathLike | None = None,
+) -> Path | list[torch.Tensor]:
+    """The whole job in one call: a photo (or a :class:`Project`), its motion, camera and
+    output settings → a video file (``.mp4``/``.mov``/``.gif``/``.webp``/``.jpg`` Motion Photo,
+    a ``.png`` still or a PNG-frame directory) with optional side outputs, or, without
+    ``output``, the frames.
 
-    Everything is checked before any work (:func:`check_project`); frames are streamed, and the
-    file appears only when complete (see :class:`~cinemagraph3d.io.VideoWriter`). An existing
-    ``output`` is refused unless ``force``. ``allow_download`` and ``neural`` (preloaded
-    networks) as in :func:`prepare_project`. ``depth_output``: also write each frame's depth
-    (:class:`~cinemagraph3d.io.DepthWriter`: a folder of 16-bit PNGs or a grey video).
-    ``ply_output``: also write the scene's point cloud with colour and per-point motion
-    (:func:`~cinemagraph3d.io.write_ply`), after the video.
+    Example (the README's; ``examples/lake_labelme.py lake/`` writes the inputs)::
+
+        water = c3.RegionSpec(mask="lake/water.png", prompts=[c3.PromptSpec("flow left", "slow")])
+        c3.animate("lake/photo.jpg", "lake.mp4", motion=c3.MotionSpec(regions=[water]),
+                   camera=c3.CameraSpec("swing", frames=30), max_side=640)
+
+    Everything is checked before any work (:func:`check_project`); the photo is read once;
+    frames are streamed, and each file appears only when complete (see
+    :class:`~cinemagraph3d.io.VideoWriter`); if a side output fails, every file of this call is
+    removed again (all or none). An existing output is refused unless ``force``.
+
+    Args:
+        photo: the photo's path, or a :class:`Project` holding every input.
+        output: the video path; None returns the frames instead, a list of ``(3, H, W)``
+            tensors in [0, 1] (side outputs need ``output``).
+        motion: :class:`~cinemagraph3d.project.MotionSpec` (replaces the project's).
+        camera: :class:`~cinemagraph3d.project.CameraSpec`, or a camera path name.
+        depth: :class:`~cinemagraph3d.project.DepthSpec`.
+        render: :class:`~cinemagraph3d.project.RenderSpec`.
+        video: :class:`~cinemagraph3d.project.OutputSpec` (fps, codec, quality...).
+        max_side: working size (longer side, pixels); clicks, arrows and anchors stay in the
+            photo's pixels.
+        seed: random seed.
+        progress: show a progress bar.
+        allow_download: as in :func:`prepare_project`.
+        force: replace existing outputs that cinemagraph3d created.
+        models: preloaded :class:`~cinemagraph3d.models.Models` (neural preset).
+        auto_sky: with no motion input at all, animate the detected sky (:func:`with_auto_sky`;
+            the command line's default); a note is logged when no sky is found.
+        depth_output: also write each frame's depth (:class:`~cinemagraph3d.io.DepthWriter`: a
+            folder of 16-bit PNGs or a grey video).
+        ply_output: also write the scene's point cloud with colour and per-point motion
+            (:func:`~cinemagraph3d.io.write_ply`).
+        mask_overlay: also write the regions drawn over the photo (:func:`region_overlay`), PNG.
+        motion_png: also write the motion field drawn over the photo (:func:`motion_picture`), PNG.
+        save_project: also write the project as rendered (:func:`reproducible`, with the
+            automatic sky region when one was added), JSON.
+
+    Returns:
+        The video's path, or the frames when ``output`` is None.
     """
-    check_project(project, output, force)
-    if depth_output is not None or ply_output is not None:
-        from .checks import check_outputs
-
-        outs = [
-            ("-o/--output", output, "video"),
-            ("--depth-out", depth_output, "video"),
-            ("--ply", ply_output, "ply"),
-        ]
-        check_outputs(outs, project.paths(), force)
-    if depth_output is not None:
-        if project.stereo:
-            raise InputError("--depth-out", "a single view (no --stereo)", f"--stereo {project.stereo}")
-    prepared = prepare_project(project, allow_download=allow_download, neural=neural)
+    project = _as_project(
+        photo, {"motion": motion, "camera": camera, "depth": depth, "render": render, "output": video},
+        max_side, seed,
+    )  # fmt: skip
+    if output is None:
+        if any(v is not None for v in (depth_output, ply_output, mask_overlay, motion_png, save_project)):
+            raise InputError("output", "a video path when side outputs are asked for", "none")
+        check_project(project)
+        image = read_image(project.image, project.max_side)
+        if auto_sky:
+            project, note = with_auto_sky(project, image)
+            if note:
+                log.info(note)
+        prepared = prepare_project(project, image=image, allow_download=allow_download, models=models)
+        return list(project_frames(prepared))
+    sides = {
+        "depth_output": depth_output,
+        "ply_output": ply_output,
+        "mask_overlay": mask_overlay,
+        "motion_png": motion_png,
+        "save_project": save_project,
+    }
+    check_project(project, output, force, **sides)
+    image = read_image(project.image, project.max_side)
+    if auto_sky:
+        project, note = with_auto_sky(project, image)
+        if note:
+            log.info(note)
+    pictures = []  # computed before the render (they may refuse), written after it
+    if mask_overlay is not None:
+        pictures.append((mask_overlay, region_overlay(project, image)))
+    if motion_png is not None:
+        pictures.append((motion_png, motion_picture(project, image)))
+    prepared = prepare_project(project, image=image, allow_download=allow_download, models=models)
     if prepared.trajectory.width != prepared.scene.camera.width:
-        raise InputError("trajectory", "frames at the photo's size", prepared.trajectory.width)
+        raise InputError("camera.path", "frames at the photo's size", prepared.trajectory.width)
     if depth_output is None:
         pairs = ((f, None) for f in project_frames(prepared))
     else:
         p = prepared
         pairs = render_frames(
-            p.scene, p.trajectory, p.motion, project.loop_steps, p.settings, return_aux=True
-        )
+            p.scene, p.trajectory, p.motion, project.motion.loop_steps, p.settings, return_aux=True,
+            models=p.models,
+        )  # fmt: skip
+    o = project.output
+    created: list[Path] = []
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(
             VideoWriter(
                 output,
-                project.fps,
+                o.fps,
                 force=force,
                 inputs=project.paths(),
-                codec=project.codec,
-                crf=project.quality,
-                bitrate=project.bitrate,
-                loops=project.loops,
-                live_photo=project.live_photo,
+                codec=o.codec,
+                crf=o.quality,
+                bitrate=o.bitrate,
+                loops=o.loops,
+                live_photo=o.live_photo,
             )
         )
         depth_writer = None
@@ -366,7 +574,7 @@ def animate(
             from .io import DepthWriter
 
             depth_writer = stack.enter_context(
-                DepthWriter(depth_output, project.fps, force=force, inputs=project.paths())
+                DepthWriter(depth_output, o.fps, force=force, inputs=project.paths())
             )
         bar = None
         if progress:
@@ -383,21 +591,28 @@ def animate(
         finally:
             if bar is not None:
                 bar.close()  # erases the bar, so an error message starts on a clean line
-    if ply_output is not None:
-        from .io import point_motion, write_ply
+    created += [writer.path] + ([Path(depth_output)] if depth_output is not None else [])
+    try:
+        if ply_output is not None:
+            from .io import point_motion, write_ply
 
-        scene = prepared.scene
-        try:
+            scene = prepared.scene
             motion = None
             if prepared.motion is not None:
                 motion = point_motion(scene.cloud, prepared.motion.forward(1.0), scene.camera, scene.donor)
             write_ply(ply_output, scene.cloud, motion, force=force)
-        except BaseException:
-            if writer.path.is_dir():  # all outputs or none
-                import shutil
+            created.append(Path(ply_output))
+        if pictures:
+            from .io import write_png
 
-                shutil.rmtree(writer.path, ignore_errors=True)
-            else:
-                writer.path.unlink(missing_ok=True)
-            raise
+            for path, picture in pictures:
+                write_png(path, picture)
+                created.append(Path(path))
+        if save_project is not None:
+            from .project import save_project as _save
+
+            created.append(_save(reproducible(project), save_project))
+    except BaseException:
+        _remove(created)
+        raise
     return writer.path

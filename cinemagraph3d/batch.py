@@ -22,7 +22,6 @@ changed, new and failed jobs.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -223,19 +222,19 @@ def discover_jobs(
         InputError: a missing input, an unknown file type, bad settings (field named), an
             unknown camera or format.
     """
-    from .project import Project, check_schema, load_project
+    from .project import V1_FIELDS, Project, load_project, nest_flat
 
     if fmt not in BATCH_FORMATS:
-        raise InputError("--format", f"one of {', '.join(BATCH_FORMATS)}", repr(fmt))
+        raise InputError("format", f"one of {', '.join(BATCH_FORMATS)}", repr(fmt))
     settings = dict(settings or {})
-    bad = sorted(set(settings) - {f.name for f in dataclasses.fields(Project)} | ({"image"} & set(settings)))
+    bad = sorted(set(settings) - set(V1_FIELDS) | ({"image"} & set(settings)))
     if bad:
-        raise InputError("batch settings", "Project fields other than image", f"keys {bad}")
-    from .project import _PROJECT_SCHEMA
-
-    check_schema(settings, _PROJECT_SCHEMA, "batch settings: ")
+        raise InputError(
+            "batch settings", "project fields (the option names) other than image", f"keys {bad}"
+        )
+    Project.from_dict({**nest_flat(settings, "batch settings"), "image": "x"}, where="batch settings")
     for cam in cameras or []:
-        Project(image="x", camera=cam).validate()
+        Project(image="x", camera={"path": cam}).validate()
     sources = _collect(inputs)
     stems = _stem_names([p for p, _ in sources])
     jobs = []
@@ -244,11 +243,13 @@ def discover_jobs(
             base = load_project(path)
         else:
             extra = {"labelme": str(path.with_suffix(".json"))} if kind == "labelme" else {}
-            base = Project(**{**settings, **extra, "image": str(path)}).resolved(Path.cwd()).validate()
+            base = (
+                Project.from_flat(**{**settings, **extra, "image": str(path)}).resolved(Path.cwd()).validate()
+            )
         for cam in cameras or [None]:
-            p = base if cam is None else dataclasses.replace(base, camera=cam).validate()
+            p = base if cam is None else base.replace(camera={"path": cam}).validate()
             name = f"{stem}.{cam}.{fmt}" if cam is not None else f"{stem}.{fmt}"
-            jobs.append(Job(name, str(path), kind, dataclasses.asdict(p), auto_sky))
+            jobs.append(Job(name, str(path), kind, p.to_dict(), auto_sky))
     names = [j.name for j in jobs]
     assert len(set(names)) == len(names), names
     return jobs
@@ -280,7 +281,7 @@ def fingerprint(job: Job, cache: dict | None = None) -> str:
     from .project import Project
 
     cache = {} if cache is None else cache
-    project = Project(**job.project)
+    project = Project.from_dict(job.project)
     files = {p: _file_digest(p, cache) for p in sorted(set(project.paths()))}
     doc = {"version": __version__, "project": job.project, "files": files, "auto_sky": job.auto_sky}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
@@ -290,12 +291,12 @@ _NEURAL_CACHE: dict = {}
 
 
 def _neural(weights: str):
-    """The neural preset of ``weights``, loaded once per process."""
-    from .neural import load_neural_preset
+    """The neural preset's :class:`~cinemagraph3d.models.Models` of ``weights``, loaded once per process."""
+    from .models.bundle import load_models
 
     key = os.path.realpath(weights)
     if key not in _NEURAL_CACHE:
-        _NEURAL_CACHE[key] = load_neural_preset(weights)
+        _NEURAL_CACHE[key] = load_models(weights)
     return _NEURAL_CACHE[key]
 
 
@@ -316,11 +317,11 @@ def render_job(job: Job) -> JobResult:
     tmp = Path(tempfile.mkdtemp(prefix="c3d-batch-"))
     note = None
     try:
-        project = Project(**job.project).validate()
+        project = Project.from_dict(job.project).validate()
         if job.auto_sky:
             project, note = with_auto_sky(project)
-        neural = _neural(project.weights) if project.preset == "neural" else None
-        out = animate(project, tmp / job.name, neural=neural)
+        models = _neural(project.render.weights) if project.render.preset == "neural" else None
+        out = animate(project, tmp / job.name, models=models)
         data = out.read_bytes()
         return JobResult(job.name, True, time.perf_counter() - t0, note=note, data=data)
     except Cinemagraph3DError as exc:

@@ -54,7 +54,7 @@ def _within(inner: Path, outer: Path) -> bool:
 def check_output_path(
     path: str | os.PathLike,
     *,
-    name: str = "-o/--output",
+    name: str = "output",
     kind: str = "video",
     force: bool = False,
     inputs: Iterable[str | os.PathLike] = (),
@@ -118,7 +118,7 @@ def check_output_path(
     if os.path.lexists(p):
         if not force:
             raise InputError(
-                name, "a path that does not exist yet (or --force to replace it)", f"{str(p)!r} exists"
+                name, "a path that does not exist yet (or force, to replace it)", f"{str(p)!r} exists"
             )
         if p.is_dir() != is_dir or p.is_symlink() and is_dir:
             raise InputError(
@@ -127,7 +127,7 @@ def check_output_path(
         if is_dir and not (p / OUTPUT_MARK).is_file():
             raise InputError(
                 name,
-                "a directory cinemagraph3d created (--force replaces only those)",
+                "a directory cinemagraph3d created (force replaces only those)",
                 f"{str(p)!r} was not created by cinemagraph3d",
             )
     return p
@@ -195,7 +195,7 @@ def decode_reduction(size: tuple[int, int], max_side: int | None, label: str = "
             return max(keep) if keep else fits[0]
     raise InputError(
         "image",
-        f"at most {MAX_DECODE_PIXELS // 1_000_000} megapixels (or --max-side to decode it reduced, "
+        f"at most {MAX_DECODE_PIXELS // 1_000_000} megapixels (or max_side to decode it reduced, "
         f"up to {64 * MAX_DECODE_PIXELS // 1_000_000} megapixels)",
         f"{w}×{h} pixels in {label}",
     )
@@ -221,43 +221,44 @@ def check_inputs(project) -> tuple[int, int]:
         InputError: naming the first input that fails.
     """
     from . import limits as L
-    from .project import _is_camera_file, is_hub_id
+    from .project import is_hub_id
 
     project.validate()
     size = image_size(project.image)
     decode_reduction(size, project.max_side, Path(project.image).name)
     w, h = working_size(size, project.max_side)
-    if project.depth:
-        _exists(project.depth, "--depth")
-    for m in project.masks:
-        _exists(m, "--mask")
-    for f in project.freeze:
-        _exists(f, "--freeze")
-    if project.hints:
-        _exists(project.hints, "--hints")
-    if project.labelme:
-        _exists(project.labelme, "--labelme")
-    if _is_camera_file(project.camera):
-        _exists(project.camera, "--camera")
-    if project.weights:
-        _exists(project.weights, "--weights", "dir")
-    if project.sam_checkpoint:
-        _exists(project.sam_checkpoint, "--sam-checkpoint")
-    if project.depth_model and not is_hub_id(project.depth_model):
-        _exists(project.depth_model, "--depth-model", "dir")
-    for r in project.regions:
+    d, m = project.depth, project.motion
+    if d.file:
+        _exists(d.file, "depth.file")
+    for k, x in enumerate(m.masks):
+        _exists(x, f"motion.masks[{k}]")
+    for k, x in enumerate(m.freeze):
+        _exists(x, f"motion.freeze[{k}]")
+    if m.hints:
+        _exists(m.hints, "motion.hints")
+    if m.labelme:
+        _exists(m.labelme, "motion.labelme")
+    if project.camera.is_file:
+        _exists(project.camera.path, "camera.path")
+    if project.render.weights:
+        _exists(project.render.weights, "render.weights", "dir")
+    if m.sam_checkpoint:
+        _exists(m.sam_checkpoint, "motion.sam_checkpoint")
+    if d.model and not is_hub_id(d.model):
+        _exists(d.model, "depth.model", "dir")
+    for k, r in enumerate(m.regions):
         if r.mask is not None:
-            _exists(r.mask, "--mask")
+            _exists(r.mask, f"motion.regions[{k}].mask")
         if r.video is not None:
-            _exists(r.video.path, "--motion-video", "any")
-    need = 16 * project.loop_steps * w * h
+            _exists(r.video.path, f"motion.regions[{k}].video", "any")
+    need = 16 * m.loop_steps * w * h
     if need > L.MOTION_MEMORY_BYTES:
         most = L.MOTION_MEMORY_BYTES // (16 * w * h)
         raise InputError(
-            "--loop-steps",
+            "motion.loop_steps",
             f"at most {most} steps at {w}×{h} (the motion of a loop takes 16·N·W·H bytes, "
             f"limit {L.MOTION_MEMORY_BYTES / 1024**3:g} GiB)",
-            project.loop_steps,
+            m.loop_steps,
         )
     return w, h
 

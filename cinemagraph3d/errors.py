@@ -6,7 +6,7 @@ print it as one line and exit with status 2.
 
 from __future__ import annotations
 
-__all__ = ["Cinemagraph3DError", "InputError", "WeightsError", "BackendError"]
+__all__ = ["Cinemagraph3DError", "InputError", "ShapeError", "WeightsError", "BackendError"]
 
 
 class Cinemagraph3DError(Exception):
@@ -30,6 +30,11 @@ class InputError(Cinemagraph3DError, ValueError):
         if len(text) > 200:
             text = text[:197] + "..."
         super().__init__(f"{name}: expected {expected}, found {text}")
+
+
+class ShapeError(InputError):
+    """A tensor has the wrong shape; the message shows the expected and the found shape
+    (see :func:`cinemagraph3d.ops.check_shape`)."""
 
 
 class WeightsError(Cinemagraph3DError, ValueError):

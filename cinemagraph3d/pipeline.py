@@ -15,13 +15,17 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
-from .features import lift_ldi
+from .features import encode_layers, lift_ldi
 from .geometry.camera import PinholeCamera, pixel_grid, transform_points, unproject_depth
 from .geometry.trajectory import Trajectory, safe_zoom
 from .ldi import LDISettings, build_ldi
+from .models.bundle import Models
+from .motion.integrate import Displacements
+from .motion.lift import lift_offsets
+from .render.decode import decode_frame
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, splat_points
-from .types import DepthMap, FeatureCloud, LayeredDepthImage, SplatResult
+from .types import DepthMap, FeatureCloud, LayeredDepthImage, SceneFlow, SplatResult
 
 __all__ = [
     "Scene",
@@ -76,9 +80,6 @@ class RenderSettings:
         fill_far_bias: background preference ``β`` of the hole filling (see
             :func:`~cinemagraph3d.render.fill_holes`; 0: plain push–pull).
         backend: splatting backend (``None``: automatic).
-        neural: a :class:`~cinemagraph3d.neural.NeuralPreset`: frames are decoded by its U-Net
-            from 37-channel splats (the scene's points must carry RGB + 32 features); ``None``:
-            the classic fusion and hole filling.
         stretch_footprints: widen the footprint of points the fluid stretches apart (see
             :class:`_MovedClouds`; ``False``: the camera's radius only, as before issue 13).
         border_ghosts: mirror the fluid beyond the image border so fluid flowing in through the
@@ -92,7 +93,6 @@ class RenderSettings:
     fill_holes: bool = True
     fill_far_bias: float = FAR_BIAS
     backend: str | None = None
-    neural: object | None = None
     stretch_footprints: bool = True
     border_ghosts: bool = True
 
@@ -121,7 +121,8 @@ def prepare_scene(
     depth: DepthMap,
     camera: PinholeCamera | None = None,
     ldi_settings: LDISettings | None = None,
-    features=None,
+    features: torch.Tensor | None = None,
+    models: Models | None = None,
 ) -> Scene:
     """Build the LDI and the point cloud of a photo.
 
@@ -129,9 +130,10 @@ def prepare_scene(
         image: ``(3, H, W)`` float in [0, 1].
         depth: :class:`DepthMap` ``(1, H, W)``.
         camera: input intrinsics (default ``fx = fy = max(W, H)``, centred principal point).
-        ldi_settings: :class:`LDISettings`.
-        features: optional ``(L, C, H, W)`` per-layer features, or a function
-            ``ldi -> (L, C, H, W)`` (e.g. the neural encoder); default RGB.
+        ldi_settings: :class:`LDISettings` (``inpaint="learned"`` uses ``models.inpaint``).
+        features: optional ``(L, C, H, W)`` per-layer features; default RGB, or with
+            ``models`` the neural encoder's (:func:`~cinemagraph3d.features.encode_layers`).
+        models: the neural preset's :class:`~cinemagraph3d.models.Models`, or None (classic).
 
     Returns:
         :class:`Scene`.
@@ -142,12 +144,13 @@ def prepare_scene(
     camera = camera or PinholeCamera.default(W, H)
     if (camera.width, camera.height) != (W, H):
         raise InputError("camera", f"intrinsics for {W}×{H}", f"{camera.width}×{camera.height}")
-    ldi = build_ldi(image, depth, ldi_settings)
-    if callable(features):
-        features = features(ldi)
+    ldi = build_ldi(image, depth, ldi_settings, inpaint_nets=None if models is None else models.inpaint)
+    if features is None and models is not None:
+        features = encode_layers(models.encoder, ldi)
     cloud = lift_ldi(ldi, camera, features)
     z = depth.depth.flatten()
-    q = torch.quantile(z[:: max(1, z.numel() // 100000)].float(), torch.tensor([0.05, 0.5]))
+    sample = z[:: max(1, z.numel() // 100000)].float()
+    q = torch.quantile(sample, torch.tensor([0.05, 0.5], device=sample.device))
     return Scene(image, camera, depth, ldi, cloud, _donors(ldi, cloud), float(q[0]), float(q[1]))
 
 
@@ -159,9 +162,10 @@ def scene_times(num_frames: int, num_steps: int) -> list[float]:
 def border_points(scene: Scene, per_side: int = 256) -> dict[str, torch.Tensor]:
     """World points of the photo's four borders (at the photo depth), for the safe zoom."""
     _, H, W = scene.image.shape
-    K = scene.camera.matrix(dtype=torch.float64)
-    uv = pixel_grid(H, W, dtype=torch.float64).permute(1, 2, 0)
-    z = scene.depth.depth[0].double().cpu()
+    dev = scene.depth.depth.device
+    K = scene.camera.matrix(device=dev, dtype=torch.float64)
+    uv = pixel_grid(H, W, device=dev, dtype=torch.float64).permute(1, 2, 0)
+    z = scene.depth.depth[0].double()
     sides = {
         "left": (slice(None), 0),
         "right": (slice(None), W - 1),
@@ -256,7 +260,7 @@ class _MovedClouds:
         self.scene, self.motion, self.ghosts = scene, motion, ghosts
         pts = scene.cloud.points
         self.sel: torch.Tensor | None = None
-        if hasattr(motion, "moving_at") and hasattr(motion, "index"):
+        if isinstance(motion, Displacements):
             H, W = scene.camera.height, scene.camera.width
             row = torch.full((H * W,), -1, dtype=torch.int64, device=motion.index.device)
             row[motion.index] = torch.arange(len(motion.index), device=row.device)
@@ -319,7 +323,7 @@ class _MovedClouds:
             for m in (self.motion.forward(t), self.motion.backward(t)):
                 m = m.to(device=pts0.device, dtype=pts0.dtype)
                 d = m.reshape(2, -1)[:, donor].T
-                out.append(torch.cat([pts0[:, :2] + d * self.z / self.focal, pts0[:, 2:]], 1))
+                out.append(torch.cat([pts0[:, :2] + lift_offsets(d, self.z, self.focal), pts0[:, 2:]], 1))
                 stretch.append(self._stretch_map(m)[donor])
         else:  # moving pixels only
             for dm in self.motion.moving_at(t):
@@ -328,7 +332,7 @@ class _MovedClouds:
                 # One (P + ghosts, 3) buffer per cloud, written in place: no (P, 2) + (P, 1) cat along
                 # dim 1 (~13 ms per million rows here) and no second copy to append the ghosts.
                 new = self.pts_sel.clone()
-                new[:, :2] += d * self.z / self.focal
+                new[:, :2] += lift_offsets(d, self.z, self.focal)
                 buf = pts0.new_empty((n_all, 3))
                 buf[:P].copy_(pts0)
                 out.append(buf.index_copy_(0, self.sel, new))
@@ -343,10 +347,10 @@ class _MovedClouds:
                 if out[k].shape[0] == n_all:  # the buffers above have the ghosts' rows already
                     dst = out[k][P:]
                     dst.copy_(g.points)
-                    dst[:, :2] += d * gz / self.focal
+                    dst[:, :2] += lift_offsets(d, gz, self.focal)
                     continue
                 moved = g.points.clone()
-                moved[:, :2] += d * gz / self.focal
+                moved[:, :2] += lift_offsets(d, gz, self.focal)
                 out[k] = torch.cat([out[k], moved])
                 stretch[k] = torch.cat([stretch[k], gones])
         return out[0], out[1], stretch[0], stretch[1]
@@ -394,7 +398,7 @@ def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts 
     outside the view. ``None`` when the motion has no moving pixel near a border or is not an
     integrated :class:`~cinemagraph3d.motion.integrate.Displacements`.
     """
-    if not (hasattr(motion, "extend") and hasattr(motion, "index")) or motion.num_moving == 0:
+    if not isinstance(motion, Displacements) or motion.num_moving == 0:
         return None
     H, W = scene.camera.height, scene.camera.width
     c = scene.cloud
@@ -447,7 +451,7 @@ def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts 
         return None
     pt, pos = pt[ok], pos[ok]
     ext = _compact_states(ext, ok)
-    K = scene.camera.matrix(dtype=c.points.dtype).to(c.points.device)
+    K = scene.camera.matrix(device=c.points.device, dtype=c.points.dtype)
     z = c.points[pt, 2]
     pts = unproject_depth(pos, z, K)
     ghost = FeatureCloud(
@@ -494,20 +498,23 @@ def point_phases(
 def render_frames(
     scene: Scene,
     trajectory: Trajectory,
-    motion=None,
+    motion: SceneFlow | None = None,
     num_steps: int = 60,
     settings: RenderSettings | None = None,
     return_aux: bool = False,
     times: list[float] | None = None,
+    models: Models | None = None,
 ) -> Iterator[torch.Tensor]:
     """Render the frames of a (3D) cinemagraph, one at a time.
 
     Frame ``k`` uses camera ``trajectory[k]`` and scene time ``t = k·N/K``. Without ``motion``
-    the cloud is static (a parallax video). With ``motion`` (an object with ``forward(t)`` and
-    ``backward(t)`` returning ``(2, H, W)`` pixel displacements, e.g. from
-    :func:`cinemagraph3d.motion.integrate_motion`), the cloud is moved by the forward and the
-    backward displacement (lifted to 3-D at each point's depth), both are splatted and fused
-    (:func:`fuse_bidirectional`).
+    the cloud is static (a parallax video). With ``motion`` (a
+    :class:`~cinemagraph3d.types.SceneFlow`, e.g. the :class:`~cinemagraph3d.motion.Displacements`
+    of :func:`cinemagraph3d.motion.integrate_motion`), the cloud is moved by the forward and the
+    backward displacement (lifted to 3-D at each point's depth), both are splatted and turned
+    into the frame: fused (:func:`fuse_bidirectional`) and hole-filled, or, with ``models``,
+    decoded by the learned decoder (:func:`~cinemagraph3d.render.decode_frame`; the scene's
+    points must then carry RGB + 32 features).
 
     Args:
         scene: :class:`Scene`.
@@ -518,11 +525,16 @@ def render_frames(
         return_aux: yield ``(frame, fused SplatResult)`` instead of frames.
         times: scene time of each frame (default :func:`scene_times`: ``t_k = k·N/K``), each in
             ``[0, N]``; e.g. ``[N]`` renders the wrap-around frame.
+        models: the neural preset's :class:`~cinemagraph3d.models.Models` (its decoder makes the
+            frames), or None (the classic fusion and hole filling).
 
     Yields:
         ``(3, H, W)`` frames in [0, 1] (first ``C`` feature channels for RGB scenes).
     """
     settings = settings or RenderSettings()
+    if motion is not None and not isinstance(motion, SceneFlow):
+        raise InputError("motion", "a SceneFlow (e.g. integrate_motion's Displacements) or None",
+                         type(motion).__name__)  # fmt: skip
     if settings.mode not in ("symmetric", "forward"):
         raise InputError("render mode", "'symmetric' or 'forward'", repr(settings.mode))
     if (trajectory.width, trajectory.height) != (scene.camera.width, scene.camera.height):
@@ -538,9 +550,8 @@ def render_frames(
     if len(times) != K_frames:
         raise InputError("times", f"{K_frames} scene times (one per camera)", len(times))
     pts0 = scene.cloud.points
-    if settings.neural is not None:
-        from .neural import neural_frame
-
+    decoder = None if models is None else models.decoder
+    if decoder is not None:
         inv = 1.0 / pts0[:, 2].clamp(min=1e-12)
         disp_range = (float(inv.min()), float(inv.max()))
     ghosts = None
@@ -548,7 +559,8 @@ def render_frames(
         ghosts = border_ghosts(scene, motion)
     moved = None if motion is None else _MovedClouds(scene, motion, ghosts)
     phases = None
-    if moved is not None and settings.mode == "symmetric" and settings.fusion.method == "dissolve":
+    dissolve = settings.mode == "symmetric" and settings.fusion.method == "dissolve" and decoder is None
+    if moved is not None and dissolve:
         phases = point_phases(scene, motion, num_steps, settings.fusion, ghosts)
     if ghosts is not None:  # splat the photo's points and the ghosts together
         g = ghosts.cloud
@@ -563,41 +575,30 @@ def render_frames(
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
-        if settings.neural is not None:
-            if motion is None:
-                fwd = bwd = _splat(scene, pts0, T, K, settings)
-            else:
-                p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
-                if not settings.stretch_footprints:
-                    s_fwd = s_bwd = None
-                fwd = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
-                bwd = (
-                    fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings, stretch=s_bwd)
-                )
-            tau = 0.0 if settings.mode == "forward" else t / num_steps
-            frame = neural_frame(settings.neural, fwd, bwd, tau, disp_range)
-            yield (frame, fwd) if return_aux else frame
-            continue
+        # The two splats of the frame (one when nothing moves or in "forward" mode).
         if motion is None:
-            res = _splat(scene, pts0, T, K, settings)
+            fwd = bwd = _splat(scene, pts0, T, K, settings)
         else:
             p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
             if not settings.stretch_footprints:
                 s_fwd = s_bwd = None
-            if settings.mode == "forward":
-                res = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
-            elif phases is None:
-                fwd = _splat(scene, p_fwd, T, K, settings, stretch=s_fwd)
-                bwd = _splat(scene, p_bwd, T, K, settings, stretch=s_bwd)
-                res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
-            else:  # the switch times travel with the points as one more feature channel
-                fwd = _splat(scene, p_fwd, T, K, settings, phases[0], s_fwd)
-                bwd = _splat(scene, p_bwd, T, K, settings, phases[1], s_bwd)
-                split = [
-                    (SplatResult(r.features[:-1], r.depth, r.alpha), r.features[-1:]) for r in (fwd, bwd)
-                ]
-                res = fuse_bidirectional(split[0][0], split[1][0], t, num_steps, scene.z_near, settings.fusion,
-                                         phase=(split[0][1], split[1][1]))  # fmt: skip
+            extra = (None, None) if phases is None else phases  # switch times ride as one more channel
+            fwd = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd)
+            bwd = fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd)
+        # The frame from the two splats: learned decoding, or fusion + hole filling.
+        if decoder is not None:
+            tau = 0.0 if settings.mode == "forward" else t / num_steps
+            frame = decode_frame(decoder, fwd, bwd, tau, disp_range)
+            yield (frame, fwd) if return_aux else frame
+            continue
+        if motion is None or settings.mode == "forward":
+            res = fwd
+        elif phases is None:
+            res = fuse_bidirectional(fwd, bwd, t, num_steps, scene.z_near, settings.fusion)
+        else:
+            f, b = (SplatResult(r.features[:-1], r.depth, r.alpha) for r in (fwd, bwd))
+            res = fuse_bidirectional(f, b, t, num_steps, scene.z_near, settings.fusion,
+                                     phase=(fwd.features[-1:], bwd.features[-1:]))  # fmt: skip
         feats = (
             fill_holes(res.features, res.alpha, res.depth, settings.fill_far_bias)
             if settings.fill_holes

@@ -19,6 +19,13 @@ from .errors import InputError
 
 __all__ = [
     "Project",
+    "DepthSpec",
+    "MotionSpec",
+    "CameraSpec",
+    "RenderSpec",
+    "OutputSpec",
+    "V1_FIELDS",
+    "nest_flat",
     "RegionSpec",
     "PromptSpec",
     "VideoSpec",
@@ -29,7 +36,7 @@ __all__ = [
     "PROJECT_VERSION",
 ]
 
-PROJECT_VERSION = 1
+PROJECT_VERSION = 2
 
 
 def _finite(v) -> bool:
@@ -45,45 +52,9 @@ def _describe(v) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-# Field types of the JSON schema: "str", "str?" (or null), "int", "int?", "num", "num?", "bool",
-# "list[str]", "list[num]", "points" (list of [x, y]), "arrows" (list of [x0, y0, x1, y1]),
-# "list" and "dict" (checked further by their own classes), "prompt" (a string or an object).
-_PROJECT_SCHEMA = {
-    "image": "str",
-    "depth": "str?",
-    "depth_kind": "str",
-    "depth_backend": "str",
-    "depth_model": "str?",
-    "max_side": "int?",
-    "fov": "num?",
-    "camera": "str",
-    "amplitude": "num",
-    "frames": "int",
-    "fps": "num",
-    "loop_steps": "int",
-    "safe_zoom": "bool",
-    "seed": "int",
-    "masks": "list[str]",
-    "region_speeds": "list[num]",
-    "arrows": "arrows",
-    "hints": "str?",
-    "anchors": "points",
-    "labelme": "str?",
-    "speed": "num",
-    "preset": "str",
-    "weights": "str?",
-    "regions": "list",
-    "freeze": "list[str]",
-    "sam_checkpoint": "str?",
-    "extra": "dict",
-    "codec": "str?",
-    "quality": "num?",
-    "bitrate": "str?",
-    "loops": "int",
-    "stereo": "str?",
-    "live_photo": "bool",
-    "baseline": "num?",
-}
+# Field types of the JSON schemas (the sections' are in ``_SCHEMAS`` below): "str", "str?" (or
+# null), "int", "int?", "num", "num?", "bool", "list[str]", "list[num]", "points" (list of [x, y]),
+# "arrows" (list of [x0, y0, x1, y1]), "list" and "dict" (checked further by their own classes).
 _REGION_SCHEMA = {
     "mask": "str?",
     "clicks": "points",
@@ -160,7 +131,12 @@ def _from_dict(cls, data, name: str):
     unknown = sorted(set(data) - names)
     if unknown:
         raise InputError(name, f"only the keys {sorted(names)}", f"unknown keys {unknown}")
-    schema = {RegionSpec: _REGION_SCHEMA, PromptSpec: _PROMPT_SCHEMA, VideoSpec: _VIDEO_SCHEMA}.get(cls)
+    schema = {
+        RegionSpec: _REGION_SCHEMA,
+        PromptSpec: _PROMPT_SCHEMA,
+        VideoSpec: _VIDEO_SCHEMA,
+        **_SCHEMAS,
+    }.get(cls)
     if schema is not None:
         check_schema(data, schema, f"{name}.")
     try:
@@ -191,10 +167,10 @@ class PromptSpec:
     text: str
     magnitude: float | str | None = None
 
-    def validate(self, name: str = "--prompt") -> PromptSpec:
+    def validate(self, name: str = "prompt") -> PromptSpec:
         from .controls.prompts import parse_prompt
 
-        check_schema({"text": self.text, "magnitude": self.magnitude}, _PROMPT_SCHEMA, f"{name} ")
+        check_schema({"text": self.text, "magnitude": self.magnitude}, _PROMPT_SCHEMA, f"{name}.")
 
         parse_prompt(self.text, self.magnitude, name=name)
         return self
@@ -218,26 +194,26 @@ class VideoSpec:
     fit: str = "region"
     max_frames: int = 60
 
-    def validate(self, name: str = "--motion-video") -> VideoSpec:
+    def validate(self, name: str = "video") -> VideoSpec:
         check_schema(
-            {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, _VIDEO_SCHEMA, f"{name} "
+            {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, _VIDEO_SCHEMA, f"{name}."
         )
         if not self.max_frames <= 10_000:
-            raise InputError(f"{name} max_frames", "an integer in [2, 10000]", self.max_frames)
+            raise InputError(f"{name}.max_frames", "an integer in [2, 10000]", self.max_frames)
         if not isinstance(self.path, str) or not self.path:
             raise InputError(name, "a video path", self.path)
         if not (_finite(self.scale) and self.scale > 0):
-            raise InputError("--motion-video-scale", "a finite number > 0", self.scale)
+            raise InputError(f"{name}.scale", "a finite number > 0", self.scale)
         if not _finite(self.rotate):
-            raise InputError("--motion-video-rotate", "a finite angle in degrees", self.rotate)
+            raise InputError(f"{name}.rotate", "a finite angle in degrees", self.rotate)
         if self.fit not in ("region", "image"):
-            raise InputError("--motion-video-fit", "'region' or 'image'", repr(self.fit))
+            raise InputError(f"{name}.fit", "'region' or 'image'", repr(self.fit))
         if not (
             isinstance(self.max_frames, int)
             and not isinstance(self.max_frames, bool)
             and self.max_frames >= 2
         ):
-            raise InputError(f"{name} max_frames", "an integer >= 2", self.max_frames)
+            raise InputError(f"{name}.max_frames", "an integer >= 2", self.max_frames)
         return self
 
 
@@ -280,74 +256,211 @@ class RegionSpec:
 
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values.pop("video")  # a VideoSpec by now (checked below)
-        check_schema(values, _REGION_SCHEMA, f"{name} ")
+        check_schema(values, _REGION_SCHEMA, f"{name}.")
         if not all(isinstance(p, PromptSpec) for p in self.prompts):
-            raise InputError(f"{name} prompts", "prompt strings or {text, magnitude} objects", self.prompts)
+            raise InputError(f"{name}.prompts", "prompt strings or {text, magnitude} objects", self.prompts)
         if self.video is not None and not isinstance(self.video, VideoSpec):
-            raise InputError(f"{name} video", "a {path, scale, rotate, fit, max_frames} object", self.video)
+            raise InputError(f"{name}.video", "a {path, scale, rotate, fit, max_frames} object", self.video)
         if not self.speed <= L.SPEED_MAX:
-            raise InputError("--region-speed", f"a number in (0, {L.SPEED_MAX:g}]", self.speed)
+            raise InputError(f"{name}.speed", f"a number in (0, {L.SPEED_MAX:g}]", self.speed)
         chosen = [self.mask is not None, bool(self.clicks), bool(self.sky)]
         if sum(chosen) != 1:
             raise InputError(name, "exactly one of a mask, clicks or the sky", f"{sum(chosen)} of them")
         if self.mask is not None and (not isinstance(self.mask, str) or not self.mask):
-            raise InputError(f"{name} mask", "a mask image path", self.mask)
-        self.clicks = _points(self.clicks, "--click")
-        self.unclicks = _points(self.unclicks, "--unclick")
+            raise InputError(f"{name}.mask", "a mask image path", self.mask)
+        self.clicks = _points(self.clicks, f"{name}.clicks")
+        self.unclicks = _points(self.unclicks, f"{name}.unclicks")
         if self.unclicks and not self.clicks:
             raise InputError(
-                "--unclick", "negative clicks together with --click in the same region", "no --click"
+                f"{name}.unclicks", "negative clicks together with clicks in the same region", "no clicks"
             )
         if not isinstance(self.sky, bool):
-            raise InputError(f"{name} sky", "true or false", self.sky)
+            raise InputError(f"{name}.sky", "true or false", self.sky)
         if not isinstance(self.prompts, list):
-            raise InputError(f"{name} prompts", "a list of prompts", self.prompts)
-        for p in self.prompts:
-            p.validate()
+            raise InputError(f"{name}.prompts", "a list of prompts", self.prompts)
+        for k, p in enumerate(self.prompts):
+            p.validate(f"{name}.prompts[{k}]")
         if self.video is not None:
-            self.video.validate()
+            self.video.validate(f"{name}.video")
         if not (_finite(self.speed) and self.speed > 0):
-            raise InputError("--region-speed", "a finite number > 0", self.speed)
+            raise InputError(f"{name}.speed", "a finite number > 0", self.speed)
         return self
 
 
 @dataclass
-class Project:
-    """All inputs of one cinemagraph.
+class DepthSpec:
+    """Where the photo's depth comes from (the ``depth`` section of a project).
 
     Attributes:
-        image: photo path.
-        depth: depth/disparity file path or None (then ``depth_backend`` estimates it).
-        depth_kind: ``"depth"`` or ``"disparity"``.
-        depth_backend: ``"auto"`` (the fetched learned model, else the heuristic), ``"heuristic"``
-            or a learned back-end name (``"hf"``).
-        depth_model: model directory for a learned depth back-end.
-        max_side: downscale so ``max(H, W) <= max_side`` (None: keep).
-        fov: horizontal/vertical field of view in degrees of the longer side (None: ``f = max(W,H)``).
-        camera: built-in path name or a trajectory JSON path.
-        amplitude: camera amplitude as a fraction of the near depth.
-        frames: number of output frames ``K``.
-        fps: frames per second.
-        loop_steps: motion steps ``N`` per loop.
-        safe_zoom: automatic zoom against empty borders.
-        seed: random seed.
+        file: depth/disparity file path, or None (then ``backend`` estimates it).
+        kind: ``"depth"`` (z-depth, kept in its units) or ``"disparity"`` (of ``file``, or of
+            what a learned back-end predicts).
+        backend: ``"auto"`` (the fetched learned model, else the heuristic), ``"heuristic"`` or a
+            learned back-end name (``"hf"``).
+        model: model directory or Hub id of a learned back-end.
+    """
+
+    file: str | None = None
+    kind: str = "depth"
+    backend: str = "auto"
+    model: str | None = None
+
+    def validate(self, where: str = "depth") -> DepthSpec:
+        check_schema(_values(self), _SCHEMAS[DepthSpec], f"{where}.")
+        if self.kind not in ("depth", "disparity"):
+            raise InputError(f"{where}.kind", "'depth' or 'disparity'", repr(self.kind))
+        return self
+
+
+@dataclass
+class MotionSpec:
+    """The fluid's motion (the ``motion`` section): regions, hints, anchors, speeds, freeze.
+
+    Regions are numbered in this order: every ``masks`` entry, the ``motion*`` polygons of the
+    ``labelme`` file (one region), then every :class:`RegionSpec` of ``regions``.
+
+    Attributes:
         masks: mask image paths, one region each.
         region_speeds: per-region speed multipliers (same length as ``masks`` or empty).
-        arrows: arrows ``[x0, y0, x1, y1]`` in pixels; each applies to every region containing
-            its start.
-        hints: hints JSON path.
-        anchors: ``[x, y]`` pixels where motion is zero.
-        labelme: labelme JSON path.
+        arrows: arrows ``[x0, y0, x1, y1]`` in pixels of the photo; each drives every region
+            containing its start; ``L`` pixels long is ``L × 0.02`` px/step.
+        hints: hints JSON path (``dx, dy`` in px/step).
+        anchors: ``[x, y]`` pixels of the photo where motion is zero.
+        labelme: labelme JSON path (``motion*`` polygons, ``hint*`` lines).
         speed: global speed multiplier (> 0).
-        preset: ``"classic"`` (RGB points, training-free) or ``"neural"`` (learned features,
-            decoder and motion estimator loaded from ``weights``).
-        weights: directory of converted/trained weights for the neural preset.
+        loop_steps: motion steps ``N`` per loop.
         regions: further regions (:class:`RegionSpec`: mask, clicks or sky, with prompts,
-            reference video and speed), after the ``masks`` and the labelme region.
+            reference video and speed).
         freeze: freeze-brush mask paths: motion is forced to zero in their union.
         sam_checkpoint: Segment Anything checkpoint; clicks are segmented with SAM instead of
             GrabCut when set.
-        extra: free-form settings of later features (clicks, prompts...), kept verbatim.
+    """
+
+    masks: list[str] = field(default_factory=list)
+    region_speeds: list[float] = field(default_factory=list)
+    arrows: list[list[float]] = field(default_factory=list)
+    hints: str | None = None
+    anchors: list[list[float]] = field(default_factory=list)
+    labelme: str | None = None
+    speed: float = 1.0
+    loop_steps: int = 60
+    regions: list[RegionSpec] = field(default_factory=list)
+    freeze: list[str] = field(default_factory=list)
+    sam_checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.regions, list):
+            self.regions = [
+                _from_dict(RegionSpec, r, f"motion.regions[{k}]") for k, r in enumerate(self.regions)
+            ]
+
+    @property
+    def has_inputs(self) -> bool:
+        """Whether any fluid motion is asked for (regions, arrows, hints, anchors, freeze)."""
+        return bool(
+            self.masks
+            or self.labelme
+            or self.regions
+            or self.arrows
+            or self.hints
+            or self.anchors
+            or self.freeze
+        )
+
+    @property
+    def has_regions_or_hints(self) -> bool:
+        """Whether a region or a hint is given (what the automatic sky waits for)."""
+        return bool(self.masks or self.regions or self.labelme or self.arrows or self.hints)
+
+    def validate(self, where: str = "motion") -> MotionSpec:
+        from . import limits as L
+
+        check_schema(_values(self), _SCHEMAS[MotionSpec], f"{where}.")
+        if not 0 < self.speed <= L.SPEED_MAX:
+            raise InputError(f"{where}.speed", f"a number in (0, {L.SPEED_MAX:g}]", self.speed)
+        if not 1 <= self.loop_steps <= L.MAX_LOOP_STEPS:
+            raise InputError(f"{where}.loop_steps", f"an integer in [1, {L.MAX_LOOP_STEPS}]", self.loop_steps)
+        if self.region_speeds and len(self.region_speeds) != len(self.masks):
+            raise InputError(
+                f"{where}.region_speeds", f"{len(self.masks)} values (one per mask)", len(self.region_speeds)
+            )
+        for v in self.region_speeds:
+            if not 0 < v <= L.SPEED_MAX:
+                raise InputError(f"{where}.region_speeds", f"numbers in (0, {L.SPEED_MAX:g}]", v)
+        for k, r in enumerate(self.regions):
+            r.validate(f"{where}.regions[{k}]")
+        return self
+
+
+@dataclass
+class CameraSpec:
+    """The virtual camera (the ``camera`` section).
+
+    Attributes:
+        path: built-in path name (:data:`cinemagraph3d.limits.CAMERA_PATHS`) or a trajectory
+            JSON path.
+        amplitude: camera amplitude as a fraction of the near depth.
+        frames: number of output frames ``K``.
+        fov: field of view in degrees of the longer side (None: ``f = max(W, H)`` pixels).
+        safe_zoom: automatic zoom against empty borders.
+    """
+
+    path: str = "circle"
+    amplitude: float = 0.03
+    frames: int = 60
+    fov: float | None = None
+    safe_zoom: bool = True
+
+    @property
+    def is_file(self) -> bool:
+        """Whether ``path`` names a trajectory file rather than a built-in path."""
+        return _is_camera_file(self.path)
+
+    def validate(self, where: str = "camera") -> CameraSpec:
+        from . import limits as L
+
+        check_schema(_values(self), _SCHEMAS[CameraSpec], f"{where}.")
+        if not 1 <= self.frames <= L.MAX_FRAMES:
+            raise InputError(f"{where}.frames", f"an integer in [1, {L.MAX_FRAMES}]", self.frames)
+        if not 0 <= self.amplitude <= L.AMPLITUDE_MAX:
+            raise InputError(f"{where}.amplitude", f"a number in [0, {L.AMPLITUDE_MAX:g}]", self.amplitude)
+        if self.fov is not None and not L.FOV_RANGE[0] <= self.fov <= L.FOV_RANGE[1]:
+            raise InputError(f"{where}.fov", "degrees in [{:g}, {:g}]".format(*L.FOV_RANGE), self.fov)
+        if not self.is_file and self.path not in L.CAMERA_PATHS:
+            raise InputError(
+                f"{where}.path", f"one of {', '.join(L.CAMERA_PATHS)} or a trajectory .json", repr(self.path)
+            )
+        return self
+
+
+@dataclass
+class RenderSpec:
+    """How frames are made (the ``render`` section).
+
+    Attributes:
+        preset: ``"classic"`` (RGB points, training-free) or ``"neural"`` (learned features,
+            decoder and motion estimator loaded from ``weights``).
+        weights: directory of converted/trained weights for the neural preset.
+    """
+
+    preset: str = "classic"
+    weights: str | None = None
+
+    def validate(self, where: str = "render") -> RenderSpec:
+        check_schema(_values(self), _SCHEMAS[RenderSpec], f"{where}.")
+        if self.preset not in ("classic", "neural"):
+            raise InputError(f"{where}.preset", "'classic' or 'neural'", repr(self.preset))
+        if self.preset == "neural" and not self.weights:
+            raise InputError(f"{where}.weights", "a weights directory for the neural preset", "none")
+        return self
+
+
+@dataclass
+class OutputSpec:
+    """The written file (the ``output`` section).
+
+    Attributes:
+        fps: frames per second.
         codec: video codec (``h264``, ``hevc``, ``vp9``, ``gif``, ``webp``; None: by the output
             suffix, see :data:`cinemagraph3d.io.CODECS`).
         quality: CRF-style quality of the codec (lower is better; WebP: 0–100, higher is
@@ -361,33 +474,7 @@ class Project:
             ``.jpg`` key photo beside it sharing one content identifier).
     """
 
-    image: str
-    depth: str | None = None
-    depth_kind: str = "depth"
-    depth_backend: str = "auto"
-    depth_model: str | None = None
-    max_side: int | None = None
-    fov: float | None = None
-    camera: str = "circle"
-    amplitude: float = 0.03
-    frames: int = 60
     fps: float = 30.0
-    loop_steps: int = 60
-    safe_zoom: bool = True
-    seed: int = 0
-    masks: list[str] = field(default_factory=list)
-    region_speeds: list[float] = field(default_factory=list)
-    arrows: list[list[float]] = field(default_factory=list)
-    hints: str | None = None
-    anchors: list[list[float]] = field(default_factory=list)
-    labelme: str | None = None
-    speed: float = 1.0
-    preset: str = "classic"
-    weights: str | None = None
-    regions: list[RegionSpec] = field(default_factory=list)
-    freeze: list[str] = field(default_factory=list)
-    sam_checkpoint: str | None = None
-    extra: dict = field(default_factory=dict)
     codec: str | None = None
     quality: float | None = None
     bitrate: str | None = None
@@ -396,70 +483,224 @@ class Project:
     baseline: float | None = None
     live_photo: bool = False
 
+    def validate(self, where: str = "output") -> OutputSpec:
+        from . import limits as L
+
+        check_schema(_values(self), _SCHEMAS[OutputSpec], f"{where}.")
+        lo, hi = L.FPS_RANGE
+        if not lo <= self.fps <= hi:
+            raise InputError(f"{where}.fps", f"a number in [{lo:g}, {hi:g}]", self.fps)
+        if self.stereo is not None and self.stereo not in ("sbs", "tb", "anaglyph"):
+            raise InputError(f"{where}.stereo", "'sbs', 'tb' or 'anaglyph'", repr(self.stereo))
+        if self.baseline is not None and not 0 < self.baseline <= 0.2:
+            raise InputError(f"{where}.baseline", "a fraction of the near depth in (0, 0.2]", self.baseline)
+        if not 1 <= self.loops <= 100:
+            raise InputError(f"{where}.loops", "an integer in [1, 100]", self.loops)
+        return self
+
+
+_SECTIONS = {
+    "depth": DepthSpec,
+    "motion": MotionSpec,
+    "camera": CameraSpec,
+    "render": RenderSpec,
+    "output": OutputSpec,
+}
+_SCHEMAS = {
+    DepthSpec: {"file": "str?", "kind": "str", "backend": "str", "model": "str?"},
+    MotionSpec: {
+        "masks": "list[str]",
+        "region_speeds": "list[num]",
+        "arrows": "arrows",
+        "hints": "str?",
+        "anchors": "points",
+        "labelme": "str?",
+        "speed": "num",
+        "loop_steps": "int",
+        "regions": "list",
+        "freeze": "list[str]",
+        "sam_checkpoint": "str?",
+    },
+    CameraSpec: {"path": "str", "amplitude": "num", "frames": "int", "fov": "num?", "safe_zoom": "bool"},
+    RenderSpec: {"preset": "str", "weights": "str?"},
+    OutputSpec: {
+        "fps": "num",
+        "codec": "str?",
+        "quality": "num?",
+        "bitrate": "str?",
+        "loops": "int",
+        "stereo": "str?",
+        "baseline": "num?",
+        "live_photo": "bool",
+    },
+}
+_TOP_SCHEMA = {"image": "str", "max_side": "int?", "seed": "int"}
+
+#: Version-1 (flat) field → ``(section, field)`` of version 2 (``None``: a top-level field).
+#: The migration of old project files and :meth:`Project.from_flat` both read this table.
+V1_FIELDS: dict[str, tuple[str | None, str]] = {
+    "image": (None, "image"),
+    "max_side": (None, "max_side"),
+    "seed": (None, "seed"),
+    "depth": ("depth", "file"),
+    "depth_kind": ("depth", "kind"),
+    "depth_backend": ("depth", "backend"),
+    "depth_model": ("depth", "model"),
+    "masks": ("motion", "masks"),
+    "region_speeds": ("motion", "region_speeds"),
+    "arrows": ("motion", "arrows"),
+    "hints": ("motion", "hints"),
+    "anchors": ("motion", "anchors"),
+    "labelme": ("motion", "labelme"),
+    "speed": ("motion", "speed"),
+    "loop_steps": ("motion", "loop_steps"),
+    "regions": ("motion", "regions"),
+    "freeze": ("motion", "freeze"),
+    "sam_checkpoint": ("motion", "sam_checkpoint"),
+    "camera": ("camera", "path"),
+    "amplitude": ("camera", "amplitude"),
+    "frames": ("camera", "frames"),
+    "fov": ("camera", "fov"),
+    "safe_zoom": ("camera", "safe_zoom"),
+    "preset": ("render", "preset"),
+    "weights": ("render", "weights"),
+    "fps": ("output", "fps"),
+    "codec": ("output", "codec"),
+    "quality": ("output", "quality"),
+    "bitrate": ("output", "bitrate"),
+    "loops": ("output", "loops"),
+    "stereo": ("output", "stereo"),
+    "baseline": ("output", "baseline"),
+    "live_photo": ("output", "live_photo"),
+}
+
+
+def _values(obj) -> dict:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def nest_flat(flat: dict, where: str = "project") -> dict:
+    """A version-2 nested dict from version-1 flat keys (see :data:`V1_FIELDS`).
+
+    ``extra`` (a free-form object of version 1 that nothing read) is dropped when empty and
+    refused otherwise. Raises :class:`InputError` naming an unknown key.
+    """
+    out: dict = {}
+    for key, value in flat.items():
+        if key == "extra":
+            if value not in ({}, None):
+                raise InputError(f"{where}.extra", "an empty object (nothing reads it)", _describe(value))
+            continue
+        if key not in V1_FIELDS:
+            raise InputError(where, f"only the keys {sorted(V1_FIELDS)}", f"unknown key {key!r}")
+        section, name = V1_FIELDS[key]
+        if section is None:
+            out[name] = value
+        else:
+            out.setdefault(section, {})[name] = value
+    return out
+
+
+@dataclass
+class Project:
+    """All inputs of one cinemagraph, nested by stage.
+
+    Attributes:
+        image: photo path.
+        max_side: downscale so ``max(H, W) <= max_side`` (None: keep). Clicks, arrows and
+            anchors stay in the photo's own pixels (they are scaled to the working size).
+        seed: random seed.
+        depth: :class:`DepthSpec`.
+        motion: :class:`MotionSpec`.
+        camera: :class:`CameraSpec`.
+        render: :class:`RenderSpec`.
+        output: :class:`OutputSpec`.
+
+    A project file is this as JSON with ``"version": 2`` (:func:`save_project`); version-1
+    files (flat keys) still load (:func:`load_project` migrates them).
+    """
+
+    image: str
+    max_side: int | None = None
+    seed: int = 0
+    depth: DepthSpec = field(default_factory=DepthSpec)
+    motion: MotionSpec = field(default_factory=MotionSpec)
+    camera: CameraSpec = field(default_factory=CameraSpec)
+    render: RenderSpec = field(default_factory=RenderSpec)
+    output: OutputSpec = field(default_factory=OutputSpec)
+
     def __post_init__(self) -> None:
-        if isinstance(self.regions, list):
-            self.regions = [_from_dict(RegionSpec, r, f"regions[{k}]") for k, r in enumerate(self.regions)]
+        for name, cls in _SECTIONS.items():
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, _from_dict(cls, value, name))
+            elif not isinstance(value, cls):
+                raise InputError(name, f"a {cls.__name__} or a JSON object", _describe(value))
+
+    @classmethod
+    def from_flat(cls, **fields) -> Project:
+        """Build from version-1 flat field names (``Project.from_flat(image=..., frames=24,
+        masks=[...])``), the names the command line's options follow."""
+        return cls.from_dict(nest_flat(fields))
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "project") -> Project:
+        """Build from a version-2 nested dict (no ``version`` key), refusing unknown keys and
+        wrong types with the key named."""
+        if not isinstance(data, dict):
+            raise InputError(where, "a JSON object", type(data).__name__)
+        allowed = set(_TOP_SCHEMA) | set(_SECTIONS)
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise InputError(where, f"only the keys {sorted(allowed)}", f"unknown keys {unknown}")
+        if "image" not in data:
+            raise InputError(f"{where}.image", "an image path string", "no 'image' key")
+        check_schema(data, _TOP_SCHEMA, f"{where}.")
+        kwargs = dict(data)
+        for name, sec in _SECTIONS.items():
+            if name in data:
+                kwargs[name] = _from_dict(sec, data[name], name)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict:
+        """The version-2 JSON form (without ``version``)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> Project:
+        """Copy with fields changed; a section may be given as a dict of its changed fields,
+        e.g. ``p.replace(camera={"frames": 24}, seed=3)``."""
+        out = {}
+        for key, value in changes.items():
+            if key in _SECTIONS and isinstance(value, dict):
+                value = dataclasses.replace(getattr(self, key), **value)
+            out[key] = value
+        return dataclasses.replace(self, **out)
 
     def validate(self) -> Project:
         """Check every field's type and range (see :mod:`cinemagraph3d.limits`); raises
-        :class:`InputError` naming the field and showing the value. Files are not opened here."""
+        :class:`InputError` naming the field (``camera.frames``, ``motion.regions[0].speed``...)
+        and showing the value. Files are not opened here."""
         from . import limits as L
 
-        check_schema({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, _PROJECT_SCHEMA, "")
-        if not 1 <= self.frames <= L.MAX_FRAMES:
-            raise InputError("--frames", f"an integer in [1, {L.MAX_FRAMES}]", self.frames)
-        lo, hi = L.FPS_RANGE
-        if not lo <= self.fps <= hi:
-            raise InputError("--fps", f"a number in [{lo:g}, {hi:g}]", self.fps)
-        if not 0 < self.speed <= L.SPEED_MAX:
-            raise InputError("--speed", f"a number in (0, {L.SPEED_MAX:g}]", self.speed)
-        if not 1 <= self.loop_steps <= L.MAX_LOOP_STEPS:
-            raise InputError("--loop-steps", f"an integer in [1, {L.MAX_LOOP_STEPS}]", self.loop_steps)
-        if not 0 <= self.amplitude <= L.AMPLITUDE_MAX:
-            raise InputError("--amplitude", f"a number in [0, {L.AMPLITUDE_MAX:g}]", self.amplitude)
-        if self.fov is not None and not L.FOV_RANGE[0] <= self.fov <= L.FOV_RANGE[1]:
-            raise InputError("--fov", "degrees in [{:g}, {:g}]".format(*L.FOV_RANGE), self.fov)
+        check_schema({k: getattr(self, k) for k in _TOP_SCHEMA}, _TOP_SCHEMA, "")
         if self.max_side is not None and not L.MAX_SIDE_RANGE[0] <= self.max_side <= L.MAX_SIDE_RANGE[1]:
-            raise InputError("--max-side", "pixels in [{}, {}]".format(*L.MAX_SIDE_RANGE), self.max_side)
+            raise InputError("max_side", "pixels in [{}, {}]".format(*L.MAX_SIDE_RANGE), self.max_side)
         if not 0 <= self.seed <= L.SEED_MAX:
-            raise InputError("--seed", f"an integer in [0, {L.SEED_MAX}]", self.seed)
-        cam = self.camera
-        if not (cam.lower().endswith(".json") or "/" in cam or os.sep in cam) and cam not in L.CAMERA_PATHS:
-            raise InputError(
-                "--camera", f"one of {', '.join(L.CAMERA_PATHS)} or a trajectory .json", repr(cam)
-            )
-        if self.preset not in ("classic", "neural"):
-            raise InputError("--preset", "'classic' or 'neural'", repr(self.preset))
-        if self.preset == "neural" and not self.weights:
-            raise InputError("--weights", "a weights directory for --preset neural", "none")
-        if self.depth_kind not in ("depth", "disparity"):
-            raise InputError("--depth-kind", "'depth' or 'disparity'", repr(self.depth_kind))
-        if self.region_speeds and len(self.region_speeds) != len(self.masks):
-            raise InputError(
-                "region speeds", f"{len(self.masks)} values (one per --mask)", len(self.region_speeds)
-            )
-        for v in self.region_speeds:
-            if not 0 < v <= L.SPEED_MAX:
-                raise InputError("region speed", f"a number in (0, {L.SPEED_MAX:g}]", v)
-        for k, r in enumerate(self.regions):
-            r.validate(f"region {len(self.masks) + bool(self.labelme) + k + 1}")
-        if self.stereo is not None and self.stereo not in ("sbs", "tb", "anaglyph"):
-            raise InputError("--stereo", "'sbs', 'tb' or 'anaglyph'", repr(self.stereo))
-        if self.baseline is not None and not 0 < self.baseline <= 0.2:
-            raise InputError("--baseline", "a fraction of the near depth in (0, 0.2]", self.baseline)
-        if not 1 <= self.loops <= 100:
-            raise InputError("--loops", "an integer in [1, 100]", self.loops)
+            raise InputError("seed", f"an integer in [0, {L.SEED_MAX}]", self.seed)
+        for name in _SECTIONS:
+            getattr(self, name).validate(name)
         return self
 
     def paths(self) -> list[str]:
         """Every input file or directory path of the project (a hub id is not a path)."""
-        out = [self.image, self.depth, self.hints, self.labelme, self.weights, self.sam_checkpoint]
-        if self.depth_model and not is_hub_id(self.depth_model):
-            out.append(self.depth_model)
-        if _is_camera_file(self.camera):
-            out.append(self.camera)
-        out += list(self.masks) + list(self.freeze)
-        for r in self.regions:
+        d, m = self.depth, self.motion
+        out = [self.image, d.file, m.hints, m.labelme, self.render.weights, m.sam_checkpoint]
+        if d.model and not is_hub_id(d.model):
+            out.append(d.model)
+        if self.camera.is_file:
+            out.append(self.camera.path)
+        out += list(m.masks) + list(m.freeze)
+        for r in m.regions:
             out += [r.mask, None if r.video is None else r.video.path]
         return [p for p in out if p]
 
@@ -474,8 +715,8 @@ class Project:
         def f(p):
             return None if p is None else fix(p)
 
-        cam = f(self.camera) if _is_camera_file(self.camera) else self.camera
-        model = self.depth_model if self.depth_model and is_hub_id(self.depth_model) else f(self.depth_model)
+        d, m = self.depth, self.motion
+        model = d.model if d.model and is_hub_id(d.model) else f(d.model)
         regions = [
             dataclasses.replace(
                 r,
@@ -483,21 +724,28 @@ class Project:
                 prompts=[dataclasses.replace(p) for p in r.prompts],
                 video=None if r.video is None else dataclasses.replace(r.video, path=f(r.video.path)),
             )
-            for r in self.regions
+            for r in m.regions
         ]
+        cam = self.camera
         return dataclasses.replace(
             self,
             image=f(self.image),
-            depth=f(self.depth),
-            depth_model=model,
-            camera=cam,
-            masks=[f(m) for m in self.masks],
-            hints=f(self.hints),
-            labelme=f(self.labelme),
-            weights=f(self.weights),
-            regions=regions,
-            freeze=[f(x) for x in self.freeze],
-            sam_checkpoint=f(self.sam_checkpoint),
+            depth=dataclasses.replace(d, file=f(d.file), model=model),
+            camera=dataclasses.replace(cam, path=f(cam.path)) if cam.is_file else dataclasses.replace(cam),
+            motion=dataclasses.replace(
+                m,
+                masks=[f(x) for x in m.masks],
+                hints=f(m.hints),
+                labelme=f(m.labelme),
+                regions=regions,
+                freeze=[f(x) for x in m.freeze],
+                sam_checkpoint=f(m.sam_checkpoint),
+                arrows=[list(a) for a in m.arrows],
+                anchors=[list(a) for a in m.anchors],
+                region_speeds=list(m.region_speeds),
+            ),
+            render=dataclasses.replace(self.render, weights=f(self.render.weights)),
+            output=dataclasses.replace(self.output),
         )
 
 
@@ -533,7 +781,7 @@ def save_project(project: Project, path: str | os.PathLike, base: str | os.PathL
         q = Path(p) if Path(p).is_absolute() else base / p
         return os.path.relpath(os.path.abspath(q), folder)
 
-    data = {"version": PROJECT_VERSION, **dataclasses.asdict(project.map_paths(rel))}
+    data = {"version": PROJECT_VERSION, **project.map_paths(rel).to_dict()}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         tmp.write_text(json.dumps(data, indent=2))
@@ -580,18 +828,16 @@ def load_project(path: str | os.PathLike, allow_outside_paths: bool = False) -> 
     where = f"project {path.name}"
     if not isinstance(data, dict):
         raise InputError(where, "a JSON object", type(data).__name__)
+    data = dict(data)
     version = data.pop("version", None)
-    if version != PROJECT_VERSION or isinstance(version, bool):
-        raise InputError(f"{where}: version", str(PROJECT_VERSION), version)
-    names = {f.name for f in dataclasses.fields(Project)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise InputError(where, f"only the keys {sorted(names)}", f"unknown keys {unknown}")
-    if "image" not in data:
-        raise InputError(f"{where}: image", "an image path string", "no 'image' key")
-    check_schema(data, _PROJECT_SCHEMA, f"{where}: ")
+    if version not in (1, PROJECT_VERSION) or isinstance(version, bool):
+        raise InputError(f"{where}: version", f"1 or {PROJECT_VERSION}", version)
     try:
-        project = Project(**data)
+        if version == 1:  # flat keys, written before the sections existed
+            if "image" not in data:
+                raise InputError("image", "an image path string", "no 'image' key")
+            data = nest_flat(data, where="project")
+        project = Project.from_dict(data, where="project")
         folder = path.resolve().parent
         if not allow_outside_paths:
             _check_inside(project, folder, where)
@@ -601,4 +847,7 @@ def load_project(path: str | os.PathLike, allow_outside_paths: bool = False) -> 
     except InputError as exc:
         if exc.name.startswith(where):
             raise
-        raise InputError(f"{where}: {exc.name}", exc.expected, exc.found) from None
+        name = exc.name[len("project.") :] if exc.name.startswith("project.") else exc.name
+        raise InputError(
+            f"{where}: {name}" if name != "project" else where, exc.expected, exc.found
+        ) from None

@@ -7,6 +7,7 @@ resolution, ``L`` for the number of LDI layers, ``P`` for points, ``C`` for feat
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 
 import torch
@@ -138,18 +139,25 @@ class MotionField:
     turbulence: object | None = None
 
 
-@dataclass(frozen=True)
-class SceneFlow:
-    """Per-point 3D displacements for the forward and backward clouds at one scene time.
+class SceneFlow(abc.ABC):
+    """The scene flow the renderer takes: the integrated 2-D displacement of every source pixel
+    at any scene time of one loop; the renderer lifts it to 3-D at each point's depth
+    (fronto-parallel, :func:`cinemagraph3d.motion.lift_offsets`).
+
+    :class:`cinemagraph3d.motion.Displacements` (from
+    :func:`~cinemagraph3d.motion.integrate_motion`) is the implementation the pipeline builds;
+    an analytic flow subclasses this and implements the two maps.
 
     Attributes:
-        forward: ``(P, 3)`` displacement from time 0 to time t, scene units, input camera frame.
-        backward: ``(P, 3)`` displacement from time 0 to time t - N.
-        t: scene time in motion steps (may be fractional).
         num_steps: loop length ``N`` in motion steps.
     """
 
-    forward: torch.Tensor
-    backward: torch.Tensor
-    t: float
     num_steps: int
+
+    @abc.abstractmethod
+    def forward(self, t: float) -> torch.Tensor:
+        """``(2, H, W)`` displacement in pixels from time 0 to ``t`` (``0 <= t <= N``)."""
+
+    @abc.abstractmethod
+    def backward(self, t: float) -> torch.Tensor:
+        """``(2, H, W)`` displacement in pixels from time 0 to ``t − N``."""

@@ -258,7 +258,8 @@ def test_cli_bad_project_file(lake_files, capsys):
 
 
 def test_fill_holes_equals_push_pull_composite():
-    from cinemagraph3d.render.fuse import fill_holes, push_pull
+    from cinemagraph3d.ops import push_pull
+    from cinemagraph3d.render.fuse import fill_holes
 
     g = torch.Generator().manual_seed(5)
     for h, w in [(37, 51), (8, 9), (64, 32)]:
@@ -272,7 +273,7 @@ def test_fill_holes_equals_push_pull_composite():
 
 
 def test_push_pull_keeps_valid_and_fills_constant():
-    from cinemagraph3d.render.fuse import push_pull
+    from cinemagraph3d.ops import push_pull
 
     w = torch.zeros(1, 16, 16)
     w[:, ::3, ::3] = 1

@@ -46,7 +46,7 @@ def test_animate_and_render_project(photo, capsys):
     assert code == 0, e
     assert out.stat().st_size > 0
     data = json.loads((photo / "p.json").read_text())
-    assert data["frames"] == 4 and data["depth"].endswith("depth.npy")
+    assert data["camera"]["frames"] == 4 and data["depth"]["file"].endswith("depth.npy")
     frames_dir = photo / "frames"
     code, o, e = run(capsys, ["render", photo / "p.json", "-o", frames_dir])
     assert code == 0, e

@@ -562,7 +562,7 @@ def test_cli_controls_and_project_reproduce_exactly(files, capsys):
     code, err = run(capsys, args + ["-o", d / "a"])
     assert code == 0, err
     data = json.loads((d / "p.json").read_text())
-    water, sky = data["regions"]
+    water, sky = data["motion"]["regions"]
     assert water["clicks"] == [[60.5, 52.5]] and water["unclicks"] == [[20.5, 48.5]]
     assert water["prompts"] == [
         {"text": "flow left", "magnitude": 0.6},
@@ -570,7 +570,7 @@ def test_cli_controls_and_project_reproduce_exactly(files, capsys):
     ]
     assert water["speed"] == 1.5 and sky["sky"] is True
     assert sky["video"]["scale"] == 0.5 and sky["video"]["rotate"] == 90 and sky["video"]["fit"] == "image"
-    assert data["freeze"][0].endswith("rock.png") and data["anchors"] == [[70.0, 55.0]]
+    assert data["motion"]["freeze"][0].endswith("rock.png") and data["motion"]["anchors"] == [[70.0, 55.0]]
     assert cv2.imread(str(d / "overlay.png")).shape == (64, 96, 3)
     code, err = run(capsys, ["render", d / "p.json", "-o", d / "b"])
     assert code == 0, err

@@ -13,7 +13,7 @@ import pytest
 import torch
 from _optional import require
 
-from cinemagraph3d.depth_learned import HFDepthEstimator, estimate_depth_hf
+from cinemagraph3d.depth.learned import HFDepthEstimator, estimate_depth_hf
 from cinemagraph3d.errors import BackendError, InputError, WeightsError
 
 

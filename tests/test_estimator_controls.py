@@ -13,7 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from test_neural_pipeline import ConstantFlow, stub_preset  # noqa: E402
 
-from cinemagraph3d.motion_inputs import estimated_motion_field  # noqa: E402
+from cinemagraph3d.motion import estimated_motion_field  # noqa: E402
 from cinemagraph3d.project import Project  # noqa: E402
 
 H, W = 48, 64
@@ -33,11 +33,11 @@ def test_estimator_field_takes_speeds_anchors_and_freeze(tmp_path):
     frozen = _mask(tmp_path / "freeze.png", (40, 48), (0, 8))
     image = torch.full((3, H, W), 0.5)
     preset = stub_preset(ConstantFlow(1.0, 0.0))
-    plain = Project(image=str(tmp_path / "photo.png"), masks=[left, right], preset="neural", weights="w")
-    base = estimated_motion_field(plain, image, preset).flow
+    plain = Project.from_flat(image=str(tmp_path / "photo.png"), masks=[left, right], preset="neural", weights="w")
+    base = estimated_motion_field(plain.motion, image, preset.motion).flow
     assert float(base[0, 30, 10]) > 0 and bool((base[:, 20:, :] != 0).any(0).all())
 
-    p = Project(
+    p = Project.from_flat(
         image=str(tmp_path / "photo.png"),
         masks=[left, right],
         region_speeds=[2.0, 0.5],
@@ -47,7 +47,7 @@ def test_estimator_field_takes_speeds_anchors_and_freeze(tmp_path):
         preset="neural",
         weights="w",
     )
-    f = estimated_motion_field(p, image, preset)
+    f = estimated_motion_field(p.motion, image, preset.motion)
     flow = f.flow
     left_px, right_px = base[0, 25, 12], base[0, 22, 62]
     assert abs(float(flow[0, 25, 12] / left_px) - 3.0) < 1e-6  # left mask: region speed 2 × global 1.5

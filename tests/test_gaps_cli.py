@@ -182,8 +182,9 @@ def test_round_trip_labelme_disparity_fov_custom_camera(files, capsys):
     extra = ["--labelme", files / "lm.json", "--depth", files / "disp.npy", "--depth-kind", "disparity"]
     extra += ["--fov", "55", "--camera", files / "cam.json", "--speed", "1.3"]
     data, frames = _round_trip(capsys, files, extra)
-    assert data["labelme"].endswith("lm.json") and data["depth_kind"] == "disparity"
-    assert data["fov"] == 55.0 and data["camera"].endswith("cam.json") and data["speed"] == 1.3
+    assert data["motion"]["labelme"].endswith("lm.json") and data["depth"]["kind"] == "disparity"
+    cam = data["camera"]
+    assert cam["fov"] == 55.0 and cam["path"].endswith("cam.json") and data["motion"]["speed"] == 1.3
     assert not np.array_equal(frames[0], frames[1])  # the camera and the water did move
 
 
@@ -196,8 +197,9 @@ def test_round_trip_hints_keyframes_anchor_region_speed(files, capsys):
     extra += ["--anchor", "30,28", "--depth", files / "depth.npy", "--camera", files / "kf.json"]
     extra += ["--no-safe-zoom", "--seed", "7", "--amplitude", "0.05"]
     data, _ = _round_trip(capsys, files, extra)
-    assert data["hints"].endswith("h.json") and data["anchors"] == [[30.0, 28.0]]
-    assert data["region_speeds"] == [0.7] and data["safe_zoom"] is False and data["seed"] == 7
+    m = data["motion"]
+    assert m["hints"].endswith("h.json") and m["anchors"] == [[30.0, 28.0]]
+    assert m["region_speeds"] == [0.7] and data["camera"]["safe_zoom"] is False and data["seed"] == 7
 
 
 def test_same_seed_identical_frames_through_cli(files, capsys):

@@ -77,7 +77,7 @@ def direct_fill(nets, image, z, context, holes):
 
 def test_band_equals_the_nets_called_directly(scene, nets):
     image, depth = scene
-    ldi = build_ldi(image, depth, settings(inpaint="learned", inpaint_nets=nets))
+    ldi = build_ldi(image, depth, settings(inpaint="learned"), inpaint_nets=nets)
     assert ldi.num_layers == 3
     checked = 0
     for k in range(1, ldi.num_layers):
@@ -96,7 +96,7 @@ def test_band_equals_the_nets_called_directly(scene, nets):
 def test_outside_the_band_equals_the_classic_ldi(scene, nets):
     image, depth = scene
     classic = build_ldi(image, depth, settings())
-    learned = build_ldi(image, depth, settings(inpaint="learned", inpaint_nets=nets))
+    learned = build_ldi(image, depth, settings(inpaint="learned"), inpaint_nets=nets)
     for name in ("alpha", "visible", "labels"):
         assert torch.equal(getattr(learned, name), getattr(classic, name)), name
     bands = torch.stack([band_of(classic, k) for k in range(classic.num_layers)])[:, None]
@@ -112,7 +112,7 @@ def test_outside_the_band_equals_the_classic_ldi(scene, nets):
 
 def test_inpainted_depth_stays_behind_the_occluder(scene, nets):
     image, depth = scene
-    ldi = build_ldi(image, depth, settings(inpaint="learned", inpaint_nets=nets))
+    ldi = build_ldi(image, depth, settings(inpaint="learned"), inpaint_nets=nets)
     for k in range(1, ldi.num_layers):
         band = band_of(ldi, k)
         zb = ldi.depth[k, 0][band]
@@ -125,11 +125,11 @@ def test_inpainted_depth_stays_behind_the_occluder(scene, nets):
 def test_no_foreground_colour_enters_the_context(scene, nets):
     """Changing the pixels of nearer layers (the occluders) does not change a back layer's fill."""
     image, depth = scene
-    ldi = build_ldi(image, depth, settings(inpaint="learned", inpaint_nets=nets))
+    ldi = build_ldi(image, depth, settings(inpaint="learned"), inpaint_nets=nets)
     other = image.clone()
     near = ldi.labels == 0
     other[:, near] = torch.rand(3, int(near.sum()), generator=torch.Generator().manual_seed(5))
-    ldi2 = build_ldi(other, depth, settings(inpaint="learned", inpaint_nets=nets))
+    ldi2 = build_ldi(other, depth, settings(inpaint="learned"), inpaint_nets=nets)
     for k in range(1, ldi.num_layers):
         band = band_of(ldi, k)
         assert torch.equal(ldi.color[k][:, band], ldi2.color[k][:, band])
@@ -137,7 +137,7 @@ def test_no_foreground_colour_enters_the_context(scene, nets):
 
 def test_learned_inpainting_is_deterministic(scene, weights, nets):
     image, depth = scene
-    a = build_ldi(image, depth, settings(inpaint="learned", inpaint_nets=nets))
+    a = build_ldi(image, depth, settings(inpaint="learned"), inpaint_nets=nets)
     b = build_ldi_learned(image, depth, weights, settings())  # loads the nets again from disk
     for name in ("color", "depth", "alpha", "visible", "labels"):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
@@ -161,7 +161,7 @@ def test_explicit_learned_request_without_weights(scene, tmp_path, weights):
         (tmp_path / "half" / f"color_inpaint{suffix}").symlink_to(weights / f"color_inpaint{suffix}")
     with pytest.raises(WeightsError, match=r"missing depth_inpaint\.safetensors, depth_inpaint\.json\."):
         load_inpaint_nets(tmp_path / "half")
-    with pytest.raises(WeightsError, match="needs inpaint_nets"):
+    with pytest.raises(WeightsError, match="needs the inpaint_nets argument"):
         build_ldi(image, depth, LDISettings(inpaint="learned"))
     with pytest.raises(InputError, match="'classic' or 'learned'"):
         build_ldi(image, depth, LDISettings(inpaint="telea"))
@@ -204,7 +204,7 @@ def test_prepare_project_neural_uses_learned_inpainting_when_present(photo, neur
     base, full = neural_dirs
 
     def prepared(weights):
-        p = Project(
+        p = Project.from_flat(
             image=str(photo / "photo.png"),
             depth=str(photo / "depth.npy"),
             preset="neural",
@@ -215,7 +215,7 @@ def test_prepare_project_neural_uses_learned_inpainting_when_present(photo, neur
         return prepare_project(p)
 
     with_nets, without = prepared(full), prepared(base)
-    assert with_nets.settings.neural.inpaint is not None and without.settings.neural.inpaint is None
+    assert with_nets.models.inpaint is not None and without.models.inpaint is None
     scene = with_nets.scene
     expect = build_ldi_learned(scene.image, scene.depth, load_inpaint_nets(full))
     classic = build_ldi(scene.image, scene.depth)
@@ -228,11 +228,11 @@ def test_prepare_project_neural_uses_learned_inpainting_when_present(photo, neur
 
 
 def test_neural_preset_with_only_one_inpainting_net_warns_and_stays_classic(tmp_path, neural_dirs, weights):
-    from cinemagraph3d.neural import load_neural_preset
+    from cinemagraph3d.models import load_models
 
     base, _ = neural_dirs
     for f in list(base.iterdir()) + [weights / "depth_inpaint.safetensors", weights / "depth_inpaint.json"]:
         (tmp_path / f.name).symlink_to(f)
     with pytest.warns(UserWarning, match=r"missing color_inpaint\.safetensors, color_inpaint\.json"):
-        preset = load_neural_preset(tmp_path)
-    assert preset.inpaint is None and preset.ldi_settings().inpaint == "classic"
+        models = load_models(tmp_path)
+    assert models.inpaint is None

@@ -69,10 +69,10 @@ def test_neural_preset_renders_deterministically(photo, weights, capsys):
 
 
 def test_mask_without_arrows_uses_the_motion_estimator(photo, weights, capsys, monkeypatch):
-    import cinemagraph3d.motion as motion_pkg
+    import cinemagraph3d.motion.integrate as motion_pkg
     from cinemagraph3d.io import read_image
-    from cinemagraph3d.motion import load_mask
-    from cinemagraph3d.neural import estimate_motion, load_neural_preset
+    from cinemagraph3d.models import load_models
+    from cinemagraph3d.motion import estimate_motion, load_mask
 
     integrated = []  # (field, num_steps) of every motion integration of the render
     real_integrate = motion_pkg.integrate_motion
@@ -112,7 +112,7 @@ def test_mask_without_arrows_uses_the_motion_estimator(photo, weights, capsys, m
     assert steps == 8
     image = read_image(photo / "photo.png")
     mask = load_mask(photo / "water.png", 40, 64)
-    expected = estimate_motion(load_neural_preset(weights), image, mask)
+    expected = estimate_motion(load_models(weights).motion, image, mask)
     torch.testing.assert_close(used.flow, expected.flow, rtol=0, atol=0)
     torch.testing.assert_close(used.mask, expected.mask, rtol=0, atol=0)
     assert used.flow[:, mask].abs().max() > 0 and bool((used.flow[:, ~mask] == 0).all())
@@ -141,15 +141,14 @@ class EchoHint(torch.nn.Module):
 
 
 def stub_preset(net: torch.nn.Module):
-    """A neural preset whose motion estimator runs ``net`` in place of the SPADE U-Net (all the
-    estimator's pre- and post-processing is kept)."""
-    from cinemagraph3d.models import create_model
-    from cinemagraph3d.neural import NeuralPreset
+    """Neural-preset models whose motion estimator runs ``net`` in place of the SPADE U-Net (all
+    the estimator's pre- and post-processing is kept)."""
+    from cinemagraph3d.models import Models, create_model
 
     estimator = create_model("motion_estimator", base_filters=8, spade_hidden=16)  # input_size 768
     assert estimator.config["input_size"] == 768
     estimator.forward = net.forward  # the instance attribute wins over the class's forward
-    return NeuralPreset(encoder=None, decoder=None, motion=estimator)
+    return Models(encoder=None, decoder=None, motion=estimator)
 
 
 def box(h, w, top, bottom, left, right):
@@ -166,14 +165,14 @@ def test_estimator_flow_is_rescaled_from_768_to_the_working_size():
     equality is checked on the mask eroded by 2 working pixels (> 7 px at 768 plus the area
     resampling of the mask edge); over the whole mask the field lies between 0 and that value.
     """
-    from cinemagraph3d.neural import estimate_motion
+    from cinemagraph3d.motion import estimate_motion
 
     H, W = 40, 64  # 768/64 = 12 and 768/40 = 19.2: different scales per axis
     net = ConstantFlow(6.0, -9.6)
     preset = stub_preset(net)
     image = torch.rand(3, H, W, generator=torch.Generator().manual_seed(0))
     mask = box(H, W, 8, 32, 12, 52)
-    field = estimate_motion(preset, image, mask)
+    field = estimate_motion(preset.motion, image, mask)
     assert tuple(net.seen.shape) == (1, 6, 768, 768)  # the network ran at 768x768
     expected = torch.tensor([6.0 * W / 768, -9.6 * H / 768]).view(2, 1, 1)  # (0.5, -0.5) px/frame
     interior = box(H, W, 10, 30, 14, 50)
@@ -188,14 +187,14 @@ def test_estimator_flow_is_rescaled_from_768_to_the_working_size():
 def test_estimator_hint_round_trips_through_the_network_scale():
     """A hint in px/frame at the working size is scaled by (768/W, 768/H) for the network and the
     output back by (W/768, H/768): a network that echoes its hint returns the hint."""
-    from cinemagraph3d.neural import estimate_motion
+    from cinemagraph3d.motion import estimate_motion
 
     H, W = 40, 64
     preset = stub_preset(EchoHint())
     image = torch.rand(3, H, W, generator=torch.Generator().manual_seed(1))
     mask = box(H, W, 8, 32, 12, 52)
     hint = torch.tensor([1.5, 0.75]).view(2, 1, 1).expand(2, H, W).clone()
-    field = estimate_motion(preset, image, mask, hint)
+    field = estimate_motion(preset.motion, image, mask, hint)
     interior = box(H, W, 10, 30, 14, 50)
     torch.testing.assert_close(field.flow[:, interior], hint[:, interior], rtol=1e-5, atol=1e-6)
     assert bool((field.flow[:, ~mask] == 0).all())
@@ -203,11 +202,12 @@ def test_estimator_hint_round_trips_through_the_network_scale():
 
 def test_estimate_motion_is_zero_outside_mask(weights):
     from cinemagraph3d.demo import demo_scene
-    from cinemagraph3d.neural import estimate_motion, load_neural_preset
+    from cinemagraph3d.models import load_models
+    from cinemagraph3d.motion import estimate_motion
 
     d = demo_scene(64, 40)
-    preset = load_neural_preset(weights)
-    field = estimate_motion(preset, d.image, d.water)
+    models = load_models(weights)
+    field = estimate_motion(models.motion, d.image, d.water)
     assert field.flow.shape == (2, 40, 64)
     assert bool((field.flow[:, ~d.water] == 0).all())
 
@@ -215,13 +215,10 @@ def test_estimate_motion_is_zero_outside_mask(weights):
 def test_neural_features_carried_by_points(weights):
     import cinemagraph3d as c3
     from cinemagraph3d.demo import demo_scene
-    from cinemagraph3d.neural import encode_layers, load_neural_preset
+    from cinemagraph3d.models import load_models
 
     d = demo_scene(48, 32)
-    preset = load_neural_preset(weights)
-    scene = c3.prepare_scene(
-        d.image, c3.DepthMap(d.depth, True, "demo"), features=lambda ldi: encode_layers(preset, ldi)
-    )
+    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"), models=load_models(weights))
     assert scene.cloud.features.shape[1] == 35
     vis = ~scene.cloud.inpainted
     # the first three channels are the photo's colour

@@ -136,7 +136,7 @@ def test_stereo_disparity_matches_the_geometry(tmp_path):
     depth = np.empty((h, w), np.float32)
     depth[:, : w // 3], depth[:, w // 3 : 2 * w // 3], depth[:, 2 * w // 3 :] = 2.0, 3.0, 5.0
     np.save(tmp_path / "depth.npy", depth)
-    project = Project(
+    project = Project.from_flat(
         image=str(tmp_path / "photo.png"),
         depth=str(tmp_path / "depth.npy"),
         camera="static",
@@ -484,7 +484,7 @@ def test_stereo_refuses_eyes_that_cannot_be_framed(tmp_path):
     cv2.imwrite(str(tmp_path / "photo.png"), _textured(40, 64))
     np.save(tmp_path / "depth.npy", np.full((40, 64), 2.0, np.float32))
     prepared = prepare_project(
-        Project(image=str(tmp_path / "photo.png"), depth=str(tmp_path / "depth.npy"), frames=2)
+        Project.from_flat(image=str(tmp_path / "photo.png"), depth=str(tmp_path / "depth.npy"), frames=2)
     )
     t = prepared.trajectory
     T = t.cam_from_world.clone()

@@ -66,7 +66,8 @@ def test_saved_project_is_portable_and_confined(tmp_path, monkeypatch, capsys):
     argv += ["--frames", "3", "--loop-steps", "6", "-o", "a/v", "--save-project", "a/p.json"]
     assert main(argv) == 0, capsys.readouterr().err
     data = json.loads((a / "p.json").read_text())
-    assert data["image"] == "photo.png" and data["masks"] == ["mask.png"] and data["depth"] == "depth.npy"
+    assert data["version"] == 2 and data["image"] == "photo.png"
+    assert data["motion"]["masks"] == ["mask.png"] and data["depth"]["file"] == "depth.npy"
     moved = tmp_path / "elsewhere" / "b"
     shutil.copytree(a, moved)
     monkeypatch.chdir(tmp_path / "elsewhere")
@@ -92,26 +93,29 @@ def test_hub_ids_are_not_paths(tmp_path):
     _scene(tmp_path)
     p = {"version": 1, "image": "photo.png", "depth_backend": "hf", "depth_model": "org/model-name"}
     (tmp_path / "p.json").write_text(json.dumps(p))
-    assert load_project(tmp_path / "p.json").depth_model == "org/model-name"
+    assert load_project(tmp_path / "p.json").depth.model == "org/model-name"
 
 
 def test_max_side_scales_clicks_arrows_and_anchors(tmp_path):
     """Coordinates are given at the photo's own size: the motion field of a project at
     --max-side S equals the full-size field downscaled (same region, same direction, speed scaled)."""
-    from cinemagraph3d.motion_inputs import build_motion_field, coordinate_scale
+    import torch
+
+    from cinemagraph3d.motion import build_motion_field, coordinate_scale
     from cinemagraph3d.project import Project
 
     _scene(tmp_path, 192, 128)
-    full = Project(
+    full = Project.from_flat(
         image=str(tmp_path / "photo.png"),
         masks=[str(tmp_path / "mask.png")],
         arrows=[[20.0, 100.0, 80.0, 100.0]],
         anchors=[[150.0, 110.0]],
     )
-    small = Project(**{**full.__dict__, "max_side": 96})
-    assert coordinate_scale(small, 64, 96) == (0.5, 0.5)
-    f_full = build_motion_field(full, 128, 192).flow
-    f_small = build_motion_field(small, 64, 96).flow
+    small = full.replace(max_side=96)
+    scale = coordinate_scale((192, 128), 64, 96)
+    assert scale == (0.5, 0.5)
+    f_full = build_motion_field(full.motion, torch.zeros(3, 128, 192)).flow
+    f_small = build_motion_field(small.motion, torch.zeros(3, 64, 96), scale).flow
     # the arrow's speed halves with the image; the direction and the anchor's notch stay
     import torch.nn.functional as F
 
@@ -128,7 +132,7 @@ def test_library_animate_refuses_to_overwrite(tmp_path):
 
     _scene(tmp_path)
     (tmp_path / "v.mp4").write_bytes(b"keep me")
-    p = Project(image=str(tmp_path / "photo.png"), depth=str(tmp_path / "depth.npy"), frames=2)
+    p = Project.from_flat(image=str(tmp_path / "photo.png"), depth=str(tmp_path / "depth.npy"), frames=2)
     with pytest.raises(InputError, match="exists"):
         animate(p, tmp_path / "v.mp4")
     with pytest.raises(InputError, match="input"):

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..limits import DEPTH_RANGE
+from ..ops import box_mean
 from ..types import DepthMap
 from .popup import PopupSettings, popup_disparity
 
@@ -204,23 +205,14 @@ def _file_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
     return load_depth_file(settings.path, image.shape[-2], image.shape[-1], settings.kind)
 
 
-def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Mean over a ``(2r+1)²`` window with replicated borders; ``x`` is ``(1, H, W)``."""
-    import cv2
-
-    k = 2 * r + 1
-    out = cv2.blur(x[0].numpy().astype(np.float32), (k, k), borderType=cv2.BORDER_REPLICATE)
-    return torch.from_numpy(out)[None]
-
-
 def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
     """Edge-preserving smoothing of ``src (1, H, W)`` guided by the grey ``guide (1, H, W)``
     (He et al.'s guided filter, box windows of side ``2 radius + 1``)."""
     g, s = guide.float(), src.float()
-    mg, ms = _box(g, radius), _box(s, radius)
-    a = (_box(g * s, radius) - mg * ms) / (_box(g * g, radius) - mg * mg + eps)
+    mg, ms = box_mean(g, radius), box_mean(s, radius)
+    a = (box_mean(g * s, radius) - mg * ms) / (box_mean(g * g, radius) - mg * mg + eps)
     b = ms - a * mg
-    return _box(a, radius) * g + _box(b, radius)
+    return box_mean(a, radius) * g + box_mean(b, radius)
 
 
 def heuristic_depth(image: torch.Tensor, settings: PopupSettings | None = None) -> DepthMap:
@@ -273,7 +265,7 @@ def ramp_depth(image: torch.Tensor) -> DepthMap:
     lum = 0.299 * r + 0.587 * g + 0.114 * b
     # Local texture: gradient magnitude smoothed over a small window.
     gy, gx = torch.gradient(lum)
-    tex = _box((gx.abs() + gy.abs())[None], max(1, min(h, w) // 100))[0]
+    tex = box_mean((gx.abs() + gy.abs())[None], max(1, min(h, w) // 100))[0]
     skyish = (lum > 0.45) & (b >= r - 0.02) & (tex < 0.04)
     # Keep sky pixels connected to the top rows (flood down column-wise while sky persists).
     sky = torch.cumprod(skyish.float(), dim=0) > 0 if skyish[0].any() else torch.zeros_like(skyish)
@@ -339,7 +331,7 @@ def _auto_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
 
 @register_depth_backend("hf")
 def _hf_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
-    from ..depth_learned import estimate_depth_hf  # optional learned back-end
+    from .learned import estimate_depth_hf  # optional learned back-end
 
     if not settings.path:
         raise InputError("--depth-model", "a local Hugging Face depth model directory", "none")

@@ -7,7 +7,7 @@ import torch
 from ..geometry.camera import PinholeCamera, pixel_grid, unproject_depth
 from ..types import FeatureCloud, LayeredDepthImage
 
-__all__ = ["lift_ldi", "rgb_features"]
+__all__ = ["lift_ldi", "rgb_features", "encode_layers"]
 
 
 def rgb_features(ldi: LayeredDepthImage) -> torch.Tensor:
@@ -46,3 +46,17 @@ def lift_ldi(
         layer=lyr,
         inpainted=~ldi.visible[lyr, 0, row, col],
     )
+
+
+@torch.no_grad()
+def encode_layers(encoder: torch.nn.Module, ldi: LayeredDepthImage) -> torch.Tensor:
+    """Neural-preset features: per-layer point features ``(L, 35, H, W)``, the layer colour
+    and the 32 channels of the learned encoder (:class:`~cinemagraph3d.models.FeatureEncoder`,
+    ``Models.encoder``).
+
+    All layers are encoded as one batch (the encoder normalises with batch statistics, as the
+    reference renderer does).
+    """
+    rgba = torch.cat([ldi.color, ldi.alpha], dim=1)
+    feats = encoder(rgba)
+    return torch.cat([ldi.color, feats.to(ldi.color.dtype)], dim=1)

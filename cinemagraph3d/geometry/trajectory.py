@@ -325,7 +325,7 @@ def safe_zoom(
     for T, K in zip(trajectory.cam_from_world, trajectory.K):
         cx, cy = float(K[0, 2]), float(K[1, 2])
         for side, pts in border_points.items():
-            p = pts.double() @ T[:3, :3].T + T[:3, 3]
+            p = pts.to(T.device).double() @ T[:3, :3].T.double() + T[:3, 3].double()
             z = p[:, 2].clamp(min=1e-9)
             u = K[0, 0] * p[:, 0] / z + K[0, 2]
             v = K[1, 1] * p[:, 1] / z + K[1, 2]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from ..errors import InputError, WeightsError
-from ..render.fuse import push_pull
+from ..ops import push_pull
 from ..types import DepthMap, LayeredDepthImage
 from .learned import INPAINT_WEIGHTS, InpaintNets, learned_fill, load_inpaint_nets
 
@@ -47,9 +47,8 @@ class LDISettings:
             layer boundary.
         inpaint: back-end filling the band: ``"classic"`` (push–pull, training-free) or
             ``"learned"`` (the depth then colour partial-convolution U-Nets of 3D photo
-            inpainting, :mod:`cinemagraph3d.ldi.learned`; needs ``inpaint_nets``).
-        inpaint_nets: :class:`InpaintNets` for ``inpaint="learned"`` (load them with
-            :func:`load_inpaint_nets`); ignored by the classic back-end.
+            inpainting, :mod:`cinemagraph3d.ldi.learned`; needs the nets, passed to
+            :func:`build_ldi` as ``inpaint_nets``).
     """
 
     max_layers: int = 3
@@ -60,7 +59,6 @@ class LDISettings:
     min_layer_fraction: float = 0.01
     edge_ratio: float = 0.1
     inpaint: str = "classic"
-    inpaint_nets: InpaintNets | None = field(default=None, repr=False)
 
 
 def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor:
@@ -79,7 +77,7 @@ def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor
     flat = disp.flatten().double()
     lo, hi = float(flat.min()), float(flat.max())
     if hi - lo < 1e-9 * max(abs(hi), 1e-12):
-        return torch.zeros(0, dtype=disp.dtype)
+        return torch.zeros(0, dtype=disp.dtype, device=disp.device)
     norm = (flat - lo) / (hi - lo)
     stride = max(1, norm.numel() // settings.sample_size)
     sample = norm[::stride].numpy()[:, None]
@@ -108,7 +106,7 @@ def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor
                 break
     groups.sort(key=lambda g: -float(g.mean()))
     cuts = [0.5 * (float(groups[i].min()) + float(groups[i + 1].max())) for i in range(len(groups) - 1)]
-    return torch.tensor([lo + c * (hi - lo) for c in cuts], dtype=disp.dtype)
+    return torch.tensor([lo + c * (hi - lo) for c in cuts], dtype=disp.dtype, device=disp.device)
 
 
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -118,7 +116,12 @@ def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return torch.from_numpy(cv2.dilate(mask.numpy().astype(np.uint8), k) > 0)
 
 
-def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None = None) -> LayeredDepthImage:
+def build_ldi(
+    image: torch.Tensor,
+    depth: DepthMap,
+    settings: LDISettings | None = None,
+    inpaint_nets: InpaintNets | None = None,
+) -> LayeredDepthImage:
     """Build a layered depth image with inpainted back layers.
 
     Pixels are labelled by :func:`cluster_disparity`. Layer ``k`` holds its visible pixels plus an
@@ -137,6 +140,8 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
         image: ``(3, H, W)`` float in [0, 1].
         depth: :class:`DepthMap` with ``(1, H, W)`` z-depth.
         settings: :class:`LDISettings`.
+        inpaint_nets: the learned inpainting nets (:class:`InpaintNets`, e.g.
+            ``Models.inpaint``), needed by ``settings.inpaint == "learned"``.
 
     Returns:
         :class:`LayeredDepthImage` with ``L`` layers, near to far.
@@ -151,9 +156,9 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
     if settings.inpaint not in INPAINT_BACKENDS:
         raise InputError("LDISettings.inpaint", "'classic' or 'learned'", repr(settings.inpaint))
     learned = settings.inpaint == "learned"
-    if learned and settings.inpaint_nets is None:
+    if learned and inpaint_nets is None:
         raise WeightsError(
-            "LDISettings(inpaint='learned') needs inpaint_nets: load them with "
+            "LDISettings(inpaint='learned') needs the inpaint_nets argument: load them with "
             "cinemagraph3d.ldi.load_inpaint_nets(DIR) from a directory holding "
             + ", ".join(f"{n}.safetensors + {n}.json" for n in INPAINT_WEIGHTS)
             + " (or call build_ldi_learned(image, depth, DIR))"
@@ -165,7 +170,7 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
     disp = (1.0 / z[0]).cpu()
     cuts = cluster_disparity(disp, settings)
     labels = (
-        (disp[None] < cuts[:, None, None]).sum(0).long() if len(cuts) else torch.zeros(h, w, dtype=torch.long)
+        (disp[None] < cuts[:, None, None]).sum(0).long() if len(cuts) else torch.zeros(h, w, dtype=torch.long, device=disp.device)
     )
     L = int(labels.max()) + 1
     band = settings.band if settings.band is not None else max(2, round(0.06 * max(h, w)))
@@ -188,7 +193,7 @@ def build_ldi(image: torch.Tensor, depth: DepthMap, settings: LDISettings | None
             hidden = torch.zeros_like(vis)
         if hidden.any():
             if learned:
-                col, zf = learned_fill(settings.inpaint_nets, img, z.cpu(), vis, hidden)
+                col, zf = learned_fill(inpaint_nets, img, z.cpu(), vis, hidden)
             else:
                 wgt = vis[None].float()
                 col = push_pull(img, wgt)
@@ -228,7 +233,7 @@ def build_ldi_learned(
         weights: loaded :class:`InpaintNets`, or a directory holding ``depth_inpaint`` and
             ``color_inpaint`` (``.safetensors`` + ``.json``, as ``cinemagraph3d convert-weights``
             writes them from ``depth-model.pth`` and ``color-model.pth``).
-        settings: the other :class:`LDISettings` (``inpaint``/``inpaint_nets`` are overridden).
+        settings: the other :class:`LDISettings` (``inpaint`` is overridden).
 
     Raises:
         WeightsError: the directory lacks any of the four files (all of them are named).
@@ -237,4 +242,4 @@ def build_ldi_learned(
         >>> ldi = build_ldi_learned(image, depth, "weights/")  # doctest: +SKIP
     """
     nets = weights if isinstance(weights, InpaintNets) else load_inpaint_nets(weights, device="cpu")
-    return build_ldi(image, depth, replace(settings or LDISettings(), inpaint="learned", inpaint_nets=nets))
+    return build_ldi(image, depth, replace(settings or LDISettings(), inpaint="learned"), inpaint_nets=nets)

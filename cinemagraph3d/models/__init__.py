@@ -16,6 +16,7 @@ Build one with :func:`create_model` (random weights) or load trained weights wit
 
 from __future__ import annotations
 
+from .bundle import Models, load_models
 from .decoder import ImageDecoder, fusion_weights
 from .encoder import FeatureEncoder
 from .inpaint import ColorInpaintNet, DepthInpaintNet, PartialConv2d, inpaint_color, inpaint_depth
@@ -23,6 +24,8 @@ from .motion_net import SPADE, MotionEstimator
 from .registry import create_model, list_models, model_class, register_model
 
 __all__ = [
+    "Models",
+    "load_models",
     "FeatureEncoder",
     "ImageDecoder",
     "MotionEstimator",

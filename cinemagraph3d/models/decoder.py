@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import check
+from ..ops import fusion_weights as _fusion
 from .registry import register_model
 
 __all__ = ["ImageDecoder", "fusion_weights"]
@@ -48,7 +49,9 @@ def fusion_weights(
     a: float | torch.Tensor,
     eps: float = 1e-6,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised forward/backward blending weights ``(w_f, w_b)``, each ``(B, 1, H, W)``.
+    """Normalised forward/backward blending weights ``(w_f, w_b)``, each ``(B, 1, H, W)``: the
+    method's fusion formula (:func:`cinemagraph3d.ops.fusion_weights`) divided by
+    ``max(w_f + w_b, eps)``.
 
     ``tau`` is a float or a ``(B,)`` tensor in [0, 1]; alphas and disparities are ``(B, 1, H, W)``;
     ``a`` weighs nearer points (larger disparity) more. ``w_f + w_b = 1`` wherever either
@@ -56,8 +59,7 @@ def fusion_weights(
     """
     if isinstance(tau, torch.Tensor) and tau.ndim > 0:
         tau = tau.reshape(-1, 1, 1, 1)
-    w_f = (1.0 - tau) * torch.exp(a * disp_f) * alpha_f
-    w_b = tau * torch.exp(a * disp_b) * alpha_b
+    w_f, w_b = _fusion(tau, alpha_f, disp_f, alpha_b, disp_b, a)
     total = torch.clamp(w_f + w_b, min=eps)
     return w_f / total, w_b / total
 

@@ -25,6 +25,7 @@ from .hints import (
     DEFAULT_HINT_SCALE,
     HINT_UNITS,
     MotionHints,
+    arrow_hint,
     check_hints,
     check_points,
     hints_to_dict,
@@ -35,13 +36,24 @@ from .hints import (
     parse_point,
 )
 from .integrate import Displacements, integrate_motion
-from .lift import diffuse_field, lift_displacement
+from .learned import estimate_motion
+from .lift import diffuse_field, lift_displacement, lift_offsets
+from .spec import (
+    build_motion,
+    build_motion_field,
+    build_region_masks,
+    coordinate_scale,
+    estimated_motion_field,
+    has_motion_inputs,
+    wants_motion_estimator,
+)
 
 __all__ = [
     "MotionHints",
     "HINT_UNITS",
     "DEFAULT_HINT_SCALE",
     "parse_arrow",
+    "arrow_hint",
     "parse_point",
     "load_hints",
     "hints_to_dict",
@@ -60,5 +72,14 @@ __all__ = [
     "Displacements",
     "integrate_motion",
     "lift_displacement",
+    "lift_offsets",
+    "estimate_motion",
+    "build_motion",
+    "build_motion_field",
+    "build_region_masks",
+    "coordinate_scale",
+    "estimated_motion_field",
+    "has_motion_inputs",
+    "wants_motion_estimator",
     "diffuse_field",
 ]

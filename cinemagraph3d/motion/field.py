@@ -343,7 +343,7 @@ def _kernel_coefficients(
     a = torch.softmax(-d2 / (2.0 * sigma * sigma), dim=1)
     v = vectors.double()
     try:
-        c = torch.linalg.solve(a + ridge * torch.eye(k, dtype=a.dtype), v * (1.0 + ridge))
+        c = torch.linalg.solve(a + ridge * torch.eye(k, dtype=a.dtype, device=a.device), v * (1.0 + ridge))
     except RuntimeError:
         return vectors
     if not bool(torch.isfinite(c).all()):

@@ -243,7 +243,7 @@ def parse_arrow(
     width: int | None = None,
     *,
     scale: float = 1.0,
-    name: str = "--arrow",
+    name: str = "arrow",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Parse an arrow ``"x0,y0,x1,y1"`` (pixels) into a hint.
 
@@ -265,22 +265,51 @@ def parse_arrow(
         InputError: malformed text, an end point outside the image, a zero-length arrow or a
             non-positive ``scale``.
     """
-    x0, y0, x1, y1 = _parse_numbers(text, 4, name, "an arrow 'x0,y0,x1,y1' in pixels")
+    arrow = _parse_numbers(text, 4, name, "an arrow 'x0,y0,x1,y1' in pixels")
+    return arrow_hint(arrow, height, width, scale=scale, name=name)
+
+
+def arrow_hint(
+    arrow,
+    height: int | None = None,
+    width: int | None = None,
+    *,
+    scale: float = 1.0,
+    name: str = "arrow",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hint of an arrow given as numbers ``(x0, y0, x1, y1)`` in pixels (see
+    :func:`parse_arrow` for the meaning; this is its numeric core, used by the motion stage).
+
+    Returns:
+        ``start`` ``(2,)`` in pixels and ``vector`` ``(2,)`` in pixels per motion step (float32).
+
+    Raises:
+        InputError: not four finite numbers, an end point outside the image, a zero-length
+            arrow or a non-positive ``scale``.
+    """
+    vals = list(arrow) if isinstance(arrow, (list, tuple)) else None
+    if (
+        vals is None
+        or len(vals) != 4
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals)
+    ):
+        raise InputError(name, "an arrow [x0, y0, x1, y1] of finite numbers in pixels", repr(arrow))
+    x0, y0, x1, y1 = (float(v) for v in vals)
     if not (math.isfinite(scale) and scale > 0):
         raise InputError(f"{name} scale", "a finite number > 0", scale)
     if height is not None and width is not None:
         for px, py in ((x0, y0), (x1, y1)):
             if not (0 <= px <= width and 0 <= py <= height):
-                raise InputError(name, f"end points inside the {width}x{height} image", repr(text))
+                raise InputError(name, f"end points inside the {width}x{height} image", vals)
     if x0 == x1 and y0 == y1:
-        raise InputError(name, "an arrow of non-zero length", repr(text))
+        raise InputError(name, "an arrow of non-zero length", vals)
     start = torch.tensor([x0, y0], dtype=torch.float32)
     vector = torch.tensor([(x1 - x0) * scale, (y1 - y0) * scale], dtype=torch.float32)
     return start, vector
 
 
 def parse_point(
-    text: str, height: int | None = None, width: int | None = None, *, name: str = "--anchor"
+    text: str, height: int | None = None, width: int | None = None, *, name: str = "anchor"
 ) -> torch.Tensor:
     """Parse a point ``"x,y"`` in pixels.
 

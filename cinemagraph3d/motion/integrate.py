@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ..types import MotionField
+from ..types import MotionField, SceneFlow
 
 __all__ = ["Displacements", "PointDisplacements", "integrate_motion"]
 
@@ -88,7 +88,7 @@ class _Stepper:
         return torch.sub(state, v, out=out)
 
 
-class Displacements:
+class Displacements(SceneFlow):
     """Forward and backward Euler displacements of every source pixel over one motion loop.
 
     Built by :func:`integrate_motion`. Only the ``P_m`` moving pixels (``M != 0``) are stored;

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 
-__all__ = ["lift_displacement", "diffuse_field"]
+__all__ = ["lift_offsets", "lift_displacement", "diffuse_field"]
 
 
 def _check_rows(x, name: str, cols: int, rows: int | None = None) -> torch.Tensor:
@@ -18,6 +18,20 @@ def _check_rows(x, name: str, cols: int, rows: int | None = None) -> torch.Tenso
     if not x.is_floating_point():
         raise InputError(name, "a floating-point tensor", x.dtype)
     return x
+
+
+def lift_offsets(disp: torch.Tensor, z: torch.Tensor, focal: torch.Tensor) -> torch.Tensor:
+    """The fronto-parallel lift of 2-D displacements: ``(d_x z / f_x, d_y z / f_y)``.
+
+    Args:
+        disp: ``(P, 2)`` pixel displacements.
+        z: ``(P, 1)`` z-depths of the points, scene units.
+        focal: ``(2,)`` ``(f_x, f_y)`` in pixels.
+
+    Returns:
+        ``(P, 2)`` x/y displacements in scene units (z is unchanged).
+    """
+    return disp * z / focal
 
 
 def lift_displacement(
@@ -50,15 +64,10 @@ def lift_displacement(
         raise InputError("K", "finite intrinsics with fx, fy > 0", K.tolist())
     dtype = points.dtype
     K = K.to(device=points.device, dtype=dtype)
-    pixels = pixels.to(dtype)
     disp = disp.to(dtype)
-    z = points[:, 2]
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    moved_x = (pixels[:, 0] + disp[:, 0] - cx) * z / fx
-    moved_y = (pixels[:, 1] + disp[:, 1] - cy) * z / fy
-    orig_x = (pixels[:, 0] - cx) * z / fx
-    orig_y = (pixels[:, 1] - cy) * z / fy
-    return torch.stack([moved_x - orig_x, moved_y - orig_y, torch.zeros_like(z)], dim=1)
+    z = points[:, 2:3]
+    xy = lift_offsets(disp, z, torch.stack([K[0, 0], K[1, 1]]))
+    return torch.cat([xy, torch.zeros_like(z)], dim=1)
 
 
 def diffuse_field(field: torch.Tensor, valid: torch.Tensor, levels: int | None = None) -> torch.Tensor:

@@ -113,4 +113,5 @@ def make_turbulence(amplitude: torch.Tensor, wavelength_px: float, seed: int = 0
         rows.append([k * math.cos(th), k * math.sin(th), float(m), rng.uniform(0.0, 2.0 * math.pi),
                      math.sqrt(2.0 / NUM_WAVES)])  # fmt: skip
     cell = max(1.0, wavelength_px * math.exp(-0.4) / 8.0)
-    return Turbulence(amplitude.float().contiguous(), torch.tensor(rows, dtype=torch.float64), cell)
+    waves = torch.tensor(rows, dtype=torch.float64, device=amplitude.device)
+    return Turbulence(amplitude.float().contiguous(), waves, cell)

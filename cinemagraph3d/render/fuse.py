@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..ops import box3_sum, box_sum, fusion_weights, normalised_disparity, push_pull, surface_weight
 from ..types import SplatResult
 
 __all__ = [
@@ -16,7 +17,6 @@ __all__ = [
     "FusionSettings",
     "fuse_bidirectional",
     "dissolve_phase",
-    "push_pull",
     "fill_holes",
 ]
 
@@ -94,14 +94,14 @@ def dissolve_phase(
         cell = max(2.0, settings.phase_scale * max(height, width))
         gh, gw = int(math.ceil(height / cell)) + 3, int(math.ceil(width / cell)) + 3
         gen = torch.Generator().manual_seed(int(settings.seed))
-        grid = torch.rand(1, 1, gh, gw, generator=gen, dtype=torch.float64)
+        grid = torch.rand(1, 1, gh, gw, generator=gen, dtype=torch.float64, device="cpu")  # CPU: same on every device
         # Cell k covers pixels [(k - 1.5)·cell, (k - 0.5)·cell): sample the grid at pixel centres.
-        ys = ((torch.arange(height, dtype=torch.float64) + 0.5) / cell + 1.5) / (gh - 1) * 2 - 1
-        xs = ((torch.arange(width, dtype=torch.float64) + 0.5) / cell + 1.5) / (gw - 1) * 2 - 1
+        ys = ((torch.arange(height, dtype=torch.float64, device="cpu") + 0.5) / cell + 1.5) / (gh - 1) * 2 - 1
+        xs = ((torch.arange(width, dtype=torch.float64, device="cpu") + 0.5) / cell + 1.5) / (gw - 1) * 2 - 1
         g = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)[None]
         smooth = F.grid_sample(grid, g, mode="bicubic", align_corners=True).reshape(-1)
         rank = torch.empty_like(smooth)
-        rank[torch.argsort(smooth, stable=True)] = torch.arange(smooth.numel(), dtype=torch.float64)
+        rank[torch.argsort(smooth, stable=True)] = torch.arange(smooth.numel(), dtype=torch.float64, device="cpu")
         u = (rank + 0.5) / smooth.numel()
         d = float(settings.dissolve_width)
         phase = (d / 2 + (1 - d) * u).reshape(1, height, width).float()
@@ -109,16 +109,6 @@ def dissolve_phase(
             _PHASE_CACHE.clear()
         _PHASE_CACHE[key] = phase
     return phase.to(device) if device is not None else phase
-
-
-def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Box sum over ``(2r+1)²`` pixels of a ``(C, H, W)`` map (zero outside), by running sums
-    along each axis. Only ratios of two box sums are used, so the sums need no normalisation."""
-    k = 2 * r + 1
-    p = F.pad(x, (r + 1, r, 0, 0)).cumsum(2)
-    x = p[:, :, k:] - p[:, :, :-k]
-    p = F.pad(x, (0, 0, r + 1, r)).cumsum(1)
-    return p[:, k:] - p[:, :-k]
 
 
 def _restore_detail(
@@ -134,12 +124,12 @@ def _restore_detail(
     keeping the local variance of the detail band (see :func:`fuse_bidirectional`)."""
     r = settings.detail_radius
     # Coverage-normalised low pass, so empty pixels (features 0) do not leak into the band.
-    lf = _box(torch.cat([xf * af, af]), r)
-    lb = _box(torch.cat([xb * ab, ab]), r)
+    lf = box_sum(torch.cat([xf * af, af]), r)
+    lb = box_sum(torch.cat([xb * ab, ab]), r)
     C = xf.shape[0]
     hf = xf - lf[:C] / lf[C:].clamp(min=1e-6)
     hb = xb - lb[:C] / lb[C:].clamp(min=1e-6)
-    stats = _box(torch.cat([(hf * hf).sum(0, keepdim=True), (hb * hb).sum(0, keepdim=True),
+    stats = box_sum(torch.cat([(hf * hf).sum(0, keepdim=True), (hb * hb).sum(0, keepdim=True),
                             (hf * hb).sum(0, keepdim=True)]), settings.stats_radius)  # fmt: skip
     vf, vb, cfb = stats[0:1], stats[1:2], stats[2:3]
     want = wf * vf + wb * vb  # the variance the band would have in either splat, interpolated
@@ -219,17 +209,18 @@ def fuse_bidirectional(
     if tau == 0.0 or tau == 1.0:  # the formula's limits, returned exactly (the loop closes bit for bit)
         return forward if tau == 0.0 else backward
 
+    def disp(res: SplatResult) -> torch.Tensor:
+        return normalised_disparity(res.depth, 0.0, 1.0 / depth_ref).clamp(max=4.0)
+
     def weight(res: SplatResult) -> torch.Tensor:
-        disp = torch.where(res.depth > 0, depth_ref / res.depth.clamp(min=1e-12), torch.zeros_like(res.depth))
-        return res.alpha * torch.exp(a * disp.clamp(max=4.0))
+        return surface_weight(res.alpha, disp(res), a)
 
     # Where both splats agree exactly (e.g. regions nothing moves through) return them bit for bit,
     # so static pixels are identical in every frame.
     same = (forward.features == backward.features).all(0, keepdim=True) & (forward.depth == backward.depth)
     same = same & (forward.alpha == backward.alpha)
     if settings.method == "linear":
-        wf = weight(forward) * (1.0 - tau)
-        wb = weight(backward) * tau
+        wf, wb = fusion_weights(tau, forward.alpha, disp(forward), backward.alpha, disp(backward), a)
         wsum = wf + wb
         denom = wsum.clamp(min=settings.eps)
         feats = (wf * forward.features + wb * backward.features) / denom
@@ -271,8 +262,7 @@ def fuse_bidirectional(
         u = ((tau - ph) / settings.dissolve_width + 0.5).clamp(0.0, 1.0)
         s = u * u * (3.0 - 2.0 * u)
     if settings.method == "variance":
-        wf = weight(f) * (1.0 - s)
-        wb = weight(b) * s
+        wf, wb = fusion_weights(s, f.alpha, disp(f), b.alpha, disp(b), a)
     else:
         wf = weight(f) * (1.0 - s + s * (1.0 - b.alpha))
         wb = weight(b) * (s + (1.0 - s) * (1.0 - f.alpha))
@@ -287,45 +277,6 @@ def fuse_bidirectional(
     depth[box] = torch.where(sm, f.depth, fd)
     alpha[box] = torch.where(sm, f.alpha, fa)
     return SplatResult(feats, depth, alpha)
-
-
-def _pull(x: torch.Tensor, C: int) -> torch.Tensor:
-    """Push–pull on a premultiplied ``(1, C + 1, H, W)`` tensor ``[v·w, w]`` → ``(1, C, H, W)``."""
-    pyramid = [x]
-    while min(x.shape[-2:]) > 1:
-        x = F.avg_pool2d(x, 2, ceil_mode=True)
-        pyramid.append(x)
-    out = None
-    for x in reversed(pyramid):
-        v, w = x[:, :C], x[:, C:]
-        cur = v / w.clamp(min=1e-12)
-        if out is None:
-            out = torch.where(w > 0, cur, torch.zeros_like(cur))
-            continue
-        up = F.interpolate(out, size=v.shape[-2:], mode="bilinear", align_corners=False)
-        out = torch.where(w >= 1, cur, torch.lerp(up, cur, w.clamp(max=1.0)))
-    return out
-
-
-def push_pull(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Fill a weighted image from its valid pixels with a push–pull pyramid.
-
-    Push: ``(v·w, w)`` are average-pooled 2×2 down to 1 pixel. Pull: from the coarsest level up,
-    ``out_l = min(w_l, 1)·(v_l / w_l) + (1 - min(w_l, 1))·upsample(out_{l+1})``. Pixels with
-    ``w >= 1`` keep their value exactly; holes get a smooth blend of the nearest valid values.
-
-    Args:
-        values: ``(C, H, W)``.
-        weight: ``(1, H, W)`` non-negative confidence (alpha, or a 0/1 validity mask).
-
-    Returns:
-        ``(C, H, W)`` filled values (zeros if no pixel is valid).
-    """
-    if values.ndim != 3 or weight.shape != (1, *values.shape[1:]):
-        raise InputError("push_pull", "values (C, H, W) and weight (1, H, W)", (values.shape, weight.shape))
-    C = values.shape[0]
-    w0 = weight.to(values.dtype)
-    return _pull(torch.cat([values * w0, w0], 0)[None], C)[0]
 
 
 def _upsample_at(
@@ -345,16 +296,6 @@ def _upsample_at(
     top = coarse[:, r0, c0] * (1 - fc) + coarse[:, r0, c1] * fc
     bot = coarse[:, r1, c0] * (1 - fc) + coarse[:, r1, c1] * fc
     return top * (1 - fr) + bot * fr
-
-
-def _box3(x: torch.Tensor) -> torch.Tensor:
-    """3×3 box sums of a ``(C, H, W)`` map (zero outside the image), separable."""
-    p = F.pad(x, (1, 1, 1, 1))
-    h = p[:, :, :-2] + p[:, :, 1:-1]
-    h += p[:, :, 2:]
-    v = h[:, :-2] + h[:, 1:-1]
-    v += h[:, 2:]
-    return v
 
 
 #: Default strength ``β`` of the background preference of :func:`fill_holes` with a depth map.
@@ -412,8 +353,8 @@ def fill_holes(
         zmin = float(torch.where(a > 0, z, torch.full_like(z, math.inf)).min())
         if math.isfinite(zmin) and zmin > 0:  # something covered, with a usable depth
             # b = exp(-β·d/d_max), d = 1/z, d_max = 1/z_min; 0 where nothing landed (α = 0).
-            ba = torch.exp((-far_bias * zmin) / z.clamp(min=1e-12)) * a
-            box = _box3(torch.cat([features * ba, ba], 0))
+            ba = surface_weight(a, normalised_disparity(z, 0.0, 1.0 / zmin), -far_bias)
+            box = box3_sum(torch.cat([features * ba, ba], 0))
             den = box[C, rows, cols]
             # Partly covered pixels (and empty ones next to covered ones): the background-weighted
             # mean of the 3×3 neighbourhood at full resolution (the pyramid's half-resolution
@@ -423,7 +364,7 @@ def fill_holes(
             pyramid = (den <= 0).nonzero(as_tuple=True)[0]
     if pyramid is None or pyramid.numel():
         half = F.avg_pool2d(torch.cat([features * a, a], 0)[None], 2, ceil_mode=True)
-        coarse = _pull(half, C)[0]
+        coarse = push_pull(half[0, :C], half[0, C:], premultiplied=True)
         if pyramid is None:
             up = _upsample_at(coarse, rows, cols, H, W)
         else:

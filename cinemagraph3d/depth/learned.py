@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .errors import BackendError, WeightsError, check
+from ..errors import BackendError, WeightsError, check
 
 __all__ = ["HFDepthEstimator", "estimate_depth_hf"]
 
