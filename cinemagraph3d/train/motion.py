@@ -127,12 +127,13 @@ def validation_epe(estimator: nn.Module, data, device="cpu") -> float:
 
 
 def train_motion(
-    data, settings: MotionTrainSettings, run, *, resume=False, force=False, progress=True
+    data, settings: MotionTrainSettings, run, *, resume=False, force=False, progress=True, stop_at=None
 ) -> TrainResult:
     """Train stage 1 into the run directory ``run`` (``motion_estimator.safetensors/.json`` plus
-    logs and checkpoints). ``data`` is a dataset directory or a :class:`TrainData`."""
+    logs and checkpoints). ``data`` is a dataset directory or a :class:`TrainData`; ``stop_at``
+    stops after that step (resumable, see :meth:`GanTrainer.fit`)."""
     from .dataset import TrainData
 
     if not isinstance(data, TrainData):
         data = TrainData(data)
-    return MotionTrainer(data, settings, run, resume=resume, force=force, progress=progress).fit()
+    return MotionTrainer(data, settings, run, resume=resume, force=force, progress=progress).fit(stop_at)

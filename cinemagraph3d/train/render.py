@@ -234,11 +234,13 @@ def validation_scores(render, data, scene_of) -> dict[str, float]:
 
 
 def train_render(data, settings: RenderTrainSettings, run, motion, *, resume=False, force=False,
-                 progress=True) -> TrainResult:  # fmt: skip
+                 progress=True, stop_at=None) -> TrainResult:  # fmt: skip
     """Train stage 2 into ``run`` (``feature_encoder``, ``image_decoder`` and a copy of the
     ``motion_estimator`` of ``motion``: a complete ``--preset neural`` weights directory)."""
     from .dataset import TrainData
 
     if not isinstance(data, TrainData):
         data = TrainData(data)
-    return RenderTrainer(data, settings, run, motion, resume=resume, force=force, progress=progress).fit()
+    return RenderTrainer(data, settings, run, motion, resume=resume, force=force, progress=progress).fit(
+        stop_at
+    )

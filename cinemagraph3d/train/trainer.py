@@ -193,6 +193,7 @@ class GanTrainer:
                 start = 0 if ck is None else load_checkpoint(ck, modules, optims, scheds, dist.device)
             else:
                 start = 0
+            self.nets, self.disc = nets, disc
             gen = _Generate(self, nets)
             gen_step, disc_step = gen, disc
             if dist.world > 1:
@@ -307,12 +308,12 @@ class GanTrainer:
         self._clip(params_g)
         opt_g.step()
         values = {
-            "loss_d": float(loss_d),
+            "loss_d": float(loss_d.detach()),
             "loss_g": float(loss_g.detach()),
-            "gan": float(gan),
-            "fm": float(fm),
+            "gan": float(gan.detach()),
+            "fm": float(fm.detach()),
         }
-        values.update({k: float(v) for k, v in terms.items()})
+        values.update({k: float(v.detach()) for k, v in terms.items()})
         if dist.world > 1:  # log the mean over ranks
             t = torch.tensor(list(values.values()), dtype=torch.float64, device=dist.device)
             torch.distributed.all_reduce(t)
