@@ -273,8 +273,8 @@ def web_scene(inputs: WebInputs, settings: WebSettings | None = None) -> WebScen
     Returns:
         :class:`WebScene`.
     """
-    from ..pipeline import border_points
     from ..geometry.trajectory import safe_zoom
+    from ..pipeline import border_points
     from ..render.fuse import dissolve_phase, fill_holes
 
     settings = (settings or WebSettings()).validate()
