@@ -521,7 +521,7 @@ def animate(
         if auto_sky:
             project, note = with_auto_sky(project, image)
             if note:
-                log.info(note)
+                log.warning(note)
         prepared = prepare_project(project, image=image, allow_download=allow_download, models=models)
         return list(project_frames(prepared))
     sides = {
@@ -536,7 +536,7 @@ def animate(
     if auto_sky:
         project, note = with_auto_sky(project, image)
         if note:
-            log.info(note)
+            log.warning(note)
     pictures = []  # computed before the render (they may refuse), written after it
     if mask_overlay is not None:
         pictures.append((mask_overlay, region_overlay(project, image)))

@@ -111,7 +111,7 @@ def _type_ok(kind: str, v) -> bool:
 
 
 def check_schema(values: dict, schema: dict, where: str) -> None:
-    """Check each present field of ``values`` against ``schema`` (see ``_PROJECT_SCHEMA``);
+    """Check each present field of ``values`` against ``schema`` (see ``_SCHEMAS``);
     raises :class:`InputError` naming ``where.field`` and showing the value."""
     for key, kind in schema.items():
         if key in values and not _type_ok(kind, values[key]):

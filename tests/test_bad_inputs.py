@@ -337,7 +337,7 @@ CASES = {
     "project-list": (["render", "p.json", "-o", "v.mp4"], write("p.json", "[]")),
     "project-version": (
         ["render", "p.json", "-o", "v.mp4"],
-        write("p.json", json.dumps({"version": 2, "image": "photo.png"})),
+        write("p.json", json.dumps({"version": 3, "image": "photo.png"})),
     ),
     "project-unknown-key": (["render", "p.json", "-o", "v.mp4"], lambda w: _project(w, "p.json", bogus=1)),
     "project-deep-nesting": (

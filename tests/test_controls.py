@@ -150,7 +150,7 @@ def test_click_to_mask_bad_inputs():
         segment_clicks(torch.zeros(1, 40, 48), [[3.0, 3.0]])
     with pytest.raises(InputError, match="segmenter"):
         SegmentSettings(method="magic")
-    with pytest.raises(InputError, match="--sam-checkpoint"):
+    with pytest.raises(InputError, match="settings.sam_checkpoint"):
         segment_clicks(img, [[3.0, 3.0]], settings=SegmentSettings(method="sam"))
 
 
@@ -456,7 +456,7 @@ def test_load_video_frames(tmp_path):
         cv2.imwrite(str(tmp_path / "frames" / f"{k:03d}.png"), f)
     assert np.array_equal(load_video_frames(tmp_path / "frames", max_frames=2), frames[:2])
     (tmp_path / "junk.mp4").write_bytes(b"\x00garbage" * 64)
-    with pytest.raises(InputError, match="--motion-video"):
+    with pytest.raises(InputError, match="^video: expected a video"):
         load_video_frames(tmp_path / "junk.mp4")
     with pytest.raises(InputError, match="no file"):
         load_video_frames(tmp_path / "none.mp4")
@@ -512,7 +512,7 @@ def test_sky_detector_synthetic_skies_and_non_skies():
     for name, img in non_skies().items():
         det = detect_sky(as_tensor(img))
         assert not det.found, name
-        assert "no sky found" in det.note and "--click" in det.note
+        assert "no sky found" in det.note and "clicks" in det.note
 
 
 # --------------------------------------------------------------------------- CLI
@@ -584,7 +584,7 @@ def test_cli_automatic_sky(files, capsys):
     base = ["animate", "--depth", d / "depth.npy", "--frames", 3, "--loop-steps", 60, "--camera", "static"]
     code, err = run(capsys, base + [d / "photo.png", "-o", d / "sky", "--save-project", d / "sky.json"])
     assert code == 0 and "note" not in err, err
-    regions = json.loads((d / "sky.json").read_text())["regions"]
+    regions = json.loads((d / "sky.json").read_text())["motion"]["regions"]
     assert regions == [
         {"mask": None, "clicks": [], "unclicks": [], "sky": True,
          "prompts": [{"text": "drift right slow", "magnitude": None}], "video": None, "speed": 1.0}
@@ -600,8 +600,10 @@ def test_cli_automatic_sky(files, capsys):
     assert np.array_equal(s[0], s[1])
     # no sky: a one-line note on stderr saying what to supply, parallax only, exit 0
     code, err = run(capsys, ["animate", d / "grass.png", "--frames", 2, "--camera", "static", "-o", d / "g"])
-    lines = [x for x in err.strip().splitlines() if x.strip() and not x.startswith("rendering")]
-    assert code == 0 and len(lines) == 1 and "no sky found" in lines[0] and "--click" in lines[0], err
+    lines = [x[x.index("cinemagraph3d:") :] for x in err.splitlines() if "cinemagraph3d:" in x]
+    sky = [x for x in lines if "no sky found" in x]
+    assert code == 0 and len(sky) == 1 and "clicks" in sky[0], err
+    assert all(x.startswith("cinemagraph3d: note: ") for x in lines), err  # notes only, no error
     g = frames_of(d / "g")
     assert np.array_equal(g[0], g[1])
 

@@ -10,7 +10,7 @@ import cinemagraph3d as c3
 from cinemagraph3d.eval import motion_metrics as mm
 from cinemagraph3d.pipeline import RenderSettings, point_phases, prepare_scene, render_frames
 from cinemagraph3d.render.fuse import FUSION_METHODS, FusionSettings, dissolve_phase, fuse_bidirectional
-from cinemagraph3d.types import DepthMap, SplatResult
+from cinemagraph3d.types import DepthMap, SceneFlow, SplatResult
 
 
 def _texture(seed: int, H: int = 64, W: int = 96) -> torch.Tensor:
@@ -89,11 +89,12 @@ def _plane_scene(H=36, W=48):
     return prepare_scene(img, DepthMap(torch.full((1, H, W), 2.0), True, "test"))
 
 
-class _Expand:
+class _Expand(SceneFlow):
     """Full-map motion stretching the image about its centre column: D_x = g·t·(x − cx)."""
 
     def __init__(self, H, W, N, g):
         self.N, self.g = N, g
+        self.num_steps = N
         x = torch.arange(W, dtype=torch.float32) + 0.5
         self.base = (x - W / 2).expand(H, W)
 

@@ -110,9 +110,9 @@ def test_hints_structured(units, items):
 @SETTINGS
 @given(st.data())
 def test_project_structured(data):
-    from cinemagraph3d.project import _PROJECT_SCHEMA
+    from cinemagraph3d.project import V1_FIELDS
 
-    keys = data.draw(st.lists(st.sampled_from(sorted(_PROJECT_SCHEMA)), max_size=5, unique=True))
+    keys = data.draw(st.lists(st.sampled_from(sorted(V1_FIELDS)), max_size=5, unique=True))
     obj = {"version": data.draw(st.sampled_from([1, 1, 1, 2, "1", None])), "image": "photo.png"}
     for k in keys:
         obj[k] = data.draw(json_values)

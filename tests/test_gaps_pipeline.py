@@ -14,7 +14,7 @@ from cinemagraph3d.motion import integrate_motion
 from cinemagraph3d.pipeline import RenderSettings, _MovedClouds
 from cinemagraph3d.render.fuse import fill_holes, fuse_bidirectional
 from cinemagraph3d.render.splat import native_available
-from cinemagraph3d.types import MotionField
+from cinemagraph3d.types import MotionField, SceneFlow
 from tests.conftest import psnr
 
 
@@ -66,7 +66,9 @@ def test_hidden_background_follows_its_donor_displacement():
 
     disp = integrate_motion(field, 8)
 
-    class Maps:  # the same displacements as full maps (the generic path of the renderer)
+    class Maps(SceneFlow):  # the same displacements as full maps (the generic path of the renderer)
+        num_steps = disp.num_steps
+
         def forward(self, t):
             return disp.forward(t)
 

@@ -134,11 +134,24 @@ def run(args) -> int:
     if getattr(args, "func", None) is not None:
         return int(args.func(args))
     if args.command == "animate":
-        from ..api import animate
+        from ..checks import check_inputs, check_outputs
 
         project = project_from_args(args)
         if args.allow_download:
             _check_allow_download(project)
+        # The checks that need no torch first, so a wrong argument is refused at once.
+        check_inputs(project)
+        outputs = [
+            ("output", args.output, "video"),
+            ("save_project", args.save_project, "json"),
+            ("mask_overlay", args.mask_overlay, "png"),
+            ("motion_png", args.motion_png, "png"),
+            ("depth_output", args.depth_out, "video"),
+            ("ply_output", args.ply, "ply"),
+        ]
+        check_outputs(outputs, inputs=project.paths(), force=args.force)
+        from ..api import animate
+
         out = animate(
             project,
             args.output,

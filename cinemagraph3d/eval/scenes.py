@@ -32,6 +32,7 @@ import torch
 from ..errors import InputError
 from ..geometry.camera import PinholeCamera
 from ..geometry.trajectory import Trajectory
+from ..types import SceneFlow
 
 __all__ = [
     "Texture",
@@ -371,7 +372,7 @@ class FluidRegionTruth:
     vectors: torch.Tensor
 
 
-class AnalyticMotion:
+class AnalyticMotion(SceneFlow):
     """Exact Lagrangian displacements of the input pixels, usable as ``motion`` by
     :func:`cinemagraph3d.pipeline.render_frames`.
 

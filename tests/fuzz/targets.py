@@ -118,7 +118,7 @@ def weights_manifest(data: bytes) -> None:
 
 def cli_values(data: bytes) -> None:
     """The text parsers of command-line values: arrows, points, prompts, magnitudes."""
-    from cinemagraph3d.cli import _floats
+    from cinemagraph3d.cli.parser import _floats
     from cinemagraph3d.controls import parse_magnitude, parse_prompt
     from cinemagraph3d.motion import parse_arrow, parse_point
 
@@ -133,7 +133,7 @@ def cli_values(data: bytes) -> None:
 
 def project_fields(data: bytes) -> None:
     """A project JSON whose keys are the real ones and whose values are drawn from the bytes."""
-    from cinemagraph3d.project import _PROJECT_SCHEMA
+    from cinemagraph3d.project import V1_FIELDS
 
     try:
         values = json.loads(data.decode("utf-8", errors="replace"))
@@ -141,7 +141,7 @@ def project_fields(data: bytes) -> None:
         return
     if not isinstance(values, list):
         values = [values]
-    keys = sorted(_PROJECT_SCHEMA)
+    keys = sorted(V1_FIELDS)
     obj = {"version": 1, "image": "photo.png"}
     for k, v in enumerate(values[:8]):
         obj[keys[(k * 7 + len(str(v))) % len(keys)]] = v
