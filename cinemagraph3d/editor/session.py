@@ -1,0 +1,506 @@
+"""The editor's server side, without gradio: the working folder, uploads, overlays, the cached
+low-resolution preview, saving and the full render.
+
+Files: the editor writes only inside its working folder (created by it and marked with
+:data:`~cinemagraph3d.checks.OUTPUT_MARK`): ``photo.<ext>`` (a copy of the photo),
+``depth.<ext>``, ``masks/*.png``, ``trajectory.json``, ``project.json`` and ``renders/``. The
+browser never names a server path: uploads arrive as files the web server received, and the
+only paths opened are the working folder's and the ones given on the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .state import EditorState, RegionState, apply_stroke, drag_to_arrow, point_in_photo, state_to_project
+
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_PIXELS",
+    "PREVIEW_SIDE",
+    "PREVIEW_FRAMES",
+    "OUTPUT_FORMATS",
+    "Workspace",
+    "PreviewCache",
+    "check_upload",
+    "apply_canvas_event",
+    "render",
+    "suggest_sky",
+    "overlay_picture",
+    "depth_picture",
+]
+
+#: Largest upload (photo or depth file), bytes.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+#: Largest uploaded photo, pixels (40 megapixels).
+MAX_UPLOAD_PIXELS = 40_000_000
+#: Longer side of the preview, pixels.
+PREVIEW_SIDE = 320
+#: Frames of the preview loop.
+PREVIEW_FRAMES = 24
+#: Output formats of the Render button: label → suffix ("" is a folder of PNG frames).
+OUTPUT_FORMATS = {
+    "mp4 (H.264)": ".mp4",
+    "mp4 (HEVC)": ".mp4",
+    "webm (VP9)": ".webm",
+    "mov": ".mov",
+    "gif": ".gif",
+    "webp": ".webp",
+    "jpg (Android Motion Photo)": ".jpg",
+    "png (one still)": ".png",
+    "png frames (zip)": "",
+}
+_PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+_DEPTH_SUFFIXES = (".png", ".npy", ".exr", ".tif", ".tiff")
+
+
+def check_upload(path: str | os.PathLike, kind: str = "photo") -> tuple[int, int] | None:
+    """Refuse an upload that is too large, of a wrong type or (a photo) of too many pixels.
+
+    Args:
+        path: the uploaded file as the web server stored it.
+        kind: ``"photo"`` or ``"depth"``.
+
+    Returns:
+        ``(W, H)`` of a photo (None for a depth file).
+
+    Raises:
+        InputError: naming the upload, what is allowed and what was found.
+    """
+    from ..checks import image_size
+
+    p = Path(path)
+    suffixes = _PHOTO_SUFFIXES if kind == "photo" else _DEPTH_SUFFIXES
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"{kind} upload", f"a {'/'.join(suffixes)} file", p.name)
+    size = p.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise InputError(
+            f"{kind} upload", f"at most {MAX_UPLOAD_BYTES // 2**20} MB", f"{size / 2**20:.1f} MB"
+        )
+    if kind != "photo":
+        return None
+    w, h = image_size(p, name="photo upload")
+    if w * h > MAX_UPLOAD_PIXELS:
+        raise InputError(
+            "photo upload",
+            f"at most {MAX_UPLOAD_PIXELS // 1_000_000} megapixels",
+            f"{w}x{h} ({w * h / 1e6:.1f} MP)",
+        )
+    return w, h
+
+
+class Workspace:
+    """The editor's working folder: created when missing, reused when the editor made it,
+    refused otherwise (it never writes into a folder it did not create)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        from ..checks import OUTPUT_MARK
+
+        self.folder = Path(folder).resolve()
+        if self.folder.exists():
+            if not (self.folder.is_dir() and (self.folder / OUTPUT_MARK).is_file()):
+                raise InputError(
+                    "workdir", "a new folder or one the editor created", f"{str(folder)!r} exists"
+                )
+        else:
+            if not self.folder.parent.is_dir():
+                raise InputError("workdir", "a folder in an existing directory", str(folder))
+            self.folder.mkdir()
+            (self.folder / OUTPUT_MARK).touch()
+        self._lock = threading.Lock()
+
+    @property
+    def project_path(self) -> Path:
+        """``project.json`` inside the folder."""
+        return self.folder / "project.json"
+
+    def _atomic(self, rel: str, write) -> Path:
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    def import_file(self, source: str | os.PathLike, stem: str) -> Path:
+        """Copy ``source`` (an upload, or a file named on the command line) in as
+        ``stem<suffix>``; returns the copy's path."""
+        suffix = Path(source).suffix.lower()
+        if suffix == ".jpeg":
+            suffix = ".jpg"
+        for old in self.folder.glob(f"{stem}.*"):
+            if old.suffix.lower() != suffix:
+                old.unlink()
+        return self._atomic(f"{stem}{suffix}", lambda tmp: shutil.copyfile(source, tmp))
+
+    def save(self, state: EditorState) -> Path:
+        """Write the masks, the trajectory and ``project.json`` of ``state``; returns the project
+        file's path. Masks of earlier saves that the state no longer has are removed."""
+        from ..io import write_png
+        from ..project import save_project
+
+        with self._lock:
+            project, files = state_to_project(state)
+            for old in (self.folder / "masks").glob("*.png"):
+                if f"masks/{old.name}" not in files:
+                    old.unlink()
+            for rel, content in files.items():
+                if isinstance(content, np.ndarray):
+                    (self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                    write_png(self.folder / rel, content.astype(np.uint8) * 255)
+                else:
+                    text = json.dumps(content, indent=2)
+                    self._atomic(rel, lambda tmp, text=text: Path(tmp).write_text(text))
+            save_project(project.resolved(self.folder), self.project_path, base=self.folder)
+            return self.project_path
+
+    def render_path(self, suffix: str) -> Path:
+        """A new path ``renders/render-N<suffix>`` (N counts up; nothing is replaced)."""
+        d = self.folder / "renders"
+        d.mkdir(exist_ok=True)
+        n = 1
+        while any(d.glob(f"render-{n}*")) or any(d.glob(f".render-{n}*")):
+            n += 1
+        return d / f"render-{n}{suffix}"
+
+
+def render(workspace: Workspace, state: EditorState, progress: bool = False) -> tuple[Path, Path]:
+    """The Render button: save ``state`` as ``project.json``, load that file back and render it
+    at full size with :func:`cinemagraph3d.api.animate` — what ``cinemagraph3d render
+    WORKDIR/project.json -o OUT`` does — into a new ``renders/render-N<suffix>``.
+
+    Returns:
+        ``(output path, project file path)``.
+
+    Raises:
+        InputError: a setting or input the render refuses (nothing is left behind then).
+    """
+    from ..api import animate, check_project
+    from ..project import load_project
+
+    path = workspace.save(state)
+    project = load_project(path)
+    out = workspace.render_path(state.fmt)
+    check_project(project, out)
+    animate(project, out, progress=progress)
+    return out, path
+
+
+def apply_canvas_event(state: EditorState, event: dict, tool: str, region: int, radius: float) -> EditorState:
+    """A new state with one canvas gesture applied.
+
+    Args:
+        state: the current state (not changed).
+        event: ``{"points": [[x, y], ...]}`` in photo pixels, the gesture from press to release.
+        tool: ``"paint"``, ``"erase"`` (region ``region``), ``"arrow"`` (the drag's start → end),
+            ``"anchor"`` (the release point), ``"freeze"``, ``"unfreeze"`` (freeze brush),
+            ``"click"`` / ``"unclick"`` (click-to-mask: GrabCut, or SAM with a checkpoint, on
+            the click; the result is added to / cut from region ``region``).
+        region: index of the region being edited.
+        radius: brush radius in photo pixels.
+
+    Raises:
+        InputError: no such region for a region tool, or an unknown tool.
+    """
+    pts = event.get("points") if isinstance(event, dict) else None
+    if not isinstance(pts, list) or not pts:
+        raise InputError("canvas event", "a gesture with points", repr(event)[:60])
+    new = state.copy()
+    if tool in ("paint", "erase", "click", "unclick"):
+        if not 0 <= region < len(new.regions):
+            raise InputError(
+                "region", "a region to edit (press 'New region' first)", f"{len(new.regions)} regions"
+            )
+        r = new.regions[region]
+        if tool in ("paint", "erase"):
+            r.mask = apply_stroke(r.mask, pts, radius, erase=tool == "erase")
+        else:
+            r.mask = _click_mask(
+                new, r.mask, point_in_photo(pts[-1], new.width, new.height, "click"), tool == "unclick"
+            )
+    elif tool in ("freeze", "unfreeze"):
+        base = new.freeze if new.freeze is not None else new.empty_mask()
+        new.freeze = apply_stroke(base, pts, radius, erase=tool == "unfreeze")
+    elif tool == "arrow":
+        arrow = drag_to_arrow(pts, new.width, new.height)
+        if arrow is not None:
+            new.arrows.append(arrow)
+    elif tool == "anchor":
+        new.anchors.append(point_in_photo(pts[-1], new.width, new.height, "anchor"))
+    else:
+        raise InputError(
+            "tool", "paint, erase, arrow, anchor, freeze, unfreeze, click or unclick", repr(tool)
+        )
+    return new
+
+
+def _click_mask(state: EditorState, mask: np.ndarray, point: list[float], negative: bool) -> np.ndarray:
+    """Click-to-mask with the project's segmenter at up to 640 px; the segment (positive click)
+    is added to ``mask``, or (negative) the segment of that point is removed from it."""
+    import cv2
+
+    from ..controls import segment_clicks
+    from ..io import read_image
+
+    side = min(640, max(state.width, state.height))
+    image = read_image(state.image, side)
+    _, h, w = image.shape
+    sx, sy = w / state.width, h / state.height
+    seg = segment_clicks(image, [[point[0] * sx, point[1] * sy]]).numpy().astype(np.uint8)
+    full = cv2.resize(seg, (state.width, state.height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return mask & ~full if negative else mask | full
+
+
+def suggest_sky(state: EditorState) -> EditorState:
+    """A new state with the detected sky as a region drifting with the automatic sky's prompt.
+
+    Raises:
+        InputError: no sky found (the detector's one-line note).
+    """
+    import cv2
+
+    from ..controls import SKY_PROMPT, detect_sky
+    from ..io import read_image
+
+    image = read_image(state.image, min(640, max(state.width, state.height)))
+    det = detect_sky(image)
+    if not det.found:
+        raise InputError("sky", "a photo with a sky the detector finds", det.note)
+    m = det.mask.cpu().numpy().astype(np.uint8)
+    mask = cv2.resize(m, (state.width, state.height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    new = state.copy()
+    new.regions.append(RegionState("sky", mask, 1.0, SKY_PROMPT, None))
+    return new
+
+
+def overlay_picture(
+    state: EditorState, selected: int | None = None, field=None, max_side: int = 960
+) -> np.ndarray:
+    """The photo with the regions (tinted in their colours, the selected one outlined thicker),
+    the freeze mask (dark), arrows (white with a black rim), anchors (red rings) and, when
+    given, the dense motion field's arrows; at most ``max_side`` pixels.
+
+    Args:
+        state: the editor state.
+        selected: the region being edited.
+        field: optional :class:`~cinemagraph3d.types.MotionField` of the working image (drawn
+            with :func:`~cinemagraph3d.motion.draw_motion_field` first).
+        max_side: longer side of the picture.
+
+    Returns:
+        ``(h, w, 3)`` uint8 RGB; coordinates scale by ``w / W0``.
+    """
+    import cv2
+
+    from ..io import read_image, to_uint8
+
+    side = min(max_side, max(state.width, state.height))
+    image = read_image(state.image, side)
+    _, h, w = image.shape
+    if field is not None:
+        from ..motion import draw_motion_field
+
+        fl = field.flow
+        if fl.shape[1:] != (h, w):
+            import torch
+
+            s = torch.tensor([w / fl.shape[2], h / fl.shape[1]]).view(2, 1, 1)
+            fl = torch.nn.functional.interpolate(fl[None].float(), size=(h, w), mode="bilinear")[0] * s
+            field = dataclasses.replace(field, flow=fl) if dataclasses.is_dataclass(field) else field
+        out = draw_motion_field(field, image).astype(np.float32)
+    else:
+        out = to_uint8(image).astype(np.float32)
+
+    def small(mask):
+        return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    if state.freeze is not None and state.freeze.any():
+        f = small(state.freeze)
+        out[f] = 0.45 * out[f] + 0.55 * np.array([20, 20, 20], np.float32)
+    masks = [small(r.mask) for r in state.regions]
+    for k, m in enumerate(masks):
+        out[m] = 0.55 * out[m] + 0.45 * np.array(state.colour(k), np.float32)
+    out = np.ascontiguousarray(np.round(out).astype(np.uint8))
+    for k, m in enumerate(masks):
+        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, state.colour(k), 3 if k == selected else 1)
+    sx, sy = w / state.width, h / state.height
+    lw = max(2, round(max(w, h) / 320))
+    for x0, y0, x1, y1 in state.arrows:
+        a = (round(x0 * sx), round(y0 * sy))
+        b = (round(x1 * sx), round(y1 * sy))
+        cv2.arrowedLine(out, a, b, (0, 0, 0), lw + 2, cv2.LINE_AA, tipLength=0.25)
+        cv2.arrowedLine(out, a, b, (255, 255, 255), lw, cv2.LINE_AA, tipLength=0.25)
+    for x, y in state.anchors:
+        c = (round(x * sx), round(y * sy))
+        cv2.circle(out, c, 3 * lw, (0, 0, 0), lw + 2, cv2.LINE_AA)
+        cv2.circle(out, c, 3 * lw, (255, 50, 50), lw, cv2.LINE_AA)
+    return out
+
+
+def depth_picture(depth) -> np.ndarray:
+    """A :class:`~cinemagraph3d.types.DepthMap` as a picture: near bright, far dark (inverse
+    depth normalised to [0, 1]), ``(H, W, 3)`` uint8."""
+    z = depth.depth[0].detach().cpu().float().numpy()
+    inv = 1.0 / np.maximum(z, 1e-9)
+    lo, hi = float(inv.min()), float(inv.max())
+    g = np.zeros_like(inv) if hi <= lo else (inv - lo) / (hi - lo)
+    return np.repeat(np.round(g * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+@dataclass
+class _Entry:
+    key: tuple
+    image: object
+    scene: object
+
+
+class PreviewCache:
+    """The prepared low-resolution scene of the preview (photo, depth, LDI, point cloud), kept
+    while only the motion or the camera change: the key is the photo's content, the depth
+    settings (and depth file's content) and the preview size.
+
+    Attributes:
+        side: longer side of the preview, pixels.
+        frames: frames of the preview loop.
+        hits, misses: how often the scene was reused / built (for the benchmark and tests).
+    """
+
+    def __init__(self, side: int = PREVIEW_SIDE, frames: int = PREVIEW_FRAMES) -> None:
+        self.side, self.frames = side, frames
+        self.hits = self.misses = 0
+        self._entry: _Entry | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def key(self, project) -> tuple:
+        """The cache key of ``project``'s scene at the preview size."""
+        d = project.depth
+        return (
+            self._digest(project.image),
+            self.side,
+            d.file and self._digest(d.file),
+            d.kind,
+            d.backend,
+            d.model,
+            project.camera.fov,
+        )
+
+    def scene(self, project):
+        """``(image, scene)`` of ``project`` at the preview size (cached)."""
+        from ..api import read_photo
+        from ..depth import DepthSettings, estimate_depth
+        from ..geometry.camera import PinholeCamera
+        from ..pipeline import prepare_scene
+
+        key = self.key(project)
+        with self._lock:
+            if self._entry is not None and self._entry.key == key:
+                self.hits += 1
+                return self._entry.image, self._entry.scene
+            small = project.replace(max_side=self._side_for(project))
+            image = read_photo(small)
+            _, H, W = image.shape
+            d = project.depth
+            ds = (
+                DepthSettings("file", d.file, d.kind) if d.file else DepthSettings(d.backend, d.model, d.kind)
+            )
+            scene = prepare_scene(
+                image, estimate_depth(image, ds), PinholeCamera.default(W, H, project.camera.fov)
+            )
+            self._entry = _Entry(key, image, scene)
+            self.misses += 1
+            return image, scene
+
+    def _side_for(self, project) -> int:
+        from ..checks import image_size
+
+        w, h = image_size(project.image)
+        return min(self.side, max(w, h))
+
+    def preview_project(self, project):
+        """``project`` at the preview's size and frame count (the loop keeps its length in
+        seconds: fps = frames / loop seconds)."""
+        seconds = project.camera.frames / project.output.fps
+        n = min(self.frames, project.camera.frames)
+        fps = min(max(n / seconds, 1.0), 240.0)
+        return project.replace(
+            max_side=self._side_for(project),
+            camera={"frames": n},
+            output={
+                "fps": fps,
+                "stereo": None,
+                "live_photo": False,
+                "loops": 1,
+                "codec": None,
+                "quality": None,
+            },
+        ).validate()
+
+    def frames_of(self, project) -> tuple[list, object]:
+        """The preview frames of ``project`` (``(3, h, w)`` tensors) and its motion field
+        (None without motion), reusing the cached scene."""
+        from ..api import Prepared, project_frames
+        from ..checks import image_size
+        from ..geometry.trajectory import TrajectorySettings, load_trajectory, make_trajectory
+        from ..motion import build_motion, build_motion_field, coordinate_scale
+        from ..pipeline import RenderSettings, seed_everything
+
+        p = self.preview_project(project)
+        image, scene = self.scene(p)
+        seed_everything(p.seed)
+        _, H, W = image.shape
+        scale = coordinate_scale(image_size(p.image), H, W)
+        motion = build_motion(p.motion, image, scale)
+        field = build_motion_field(p.motion, image, scale) if motion is not None else None
+        cam = p.camera
+        if cam.is_file:
+            traj = load_trajectory(cam.path, scene.camera, cam.frames)
+        else:
+            traj = make_trajectory(
+                TrajectorySettings(cam.path, cam.frames, cam.amplitude),
+                scene.camera,
+                scene.z_near,
+                scene.z_subject,
+            )
+        prepared = Prepared(p, scene, traj, motion, RenderSettings(safe_zoom=cam.safe_zoom))
+        return list(project_frames(prepared)), field
+
+    def preview(self, project, out_dir: str | os.PathLike) -> tuple[Path, object]:
+        """Render the preview loop of ``project`` into a new mp4 in ``out_dir``; returns its
+        path and the motion field."""
+        from ..io import VideoWriter
+
+        frames, field = self.frames_of(project)
+        fps = self.preview_project(project).output.fps
+        fd, name = tempfile.mkstemp(prefix="preview-", suffix=".mp4", dir=out_dir)
+        os.close(fd)
+        os.unlink(name)
+        with VideoWriter(name, fps) as writer:
+            for f in frames:
+                writer.write(f)
+        return Path(name), field
