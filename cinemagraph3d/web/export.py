@@ -160,12 +160,17 @@ class WebLayer:
         disparity: ``(Gy, Gx)`` float32 inverse z-depth (1/scene units) at the mesh vertices.
         motion: ``(H, W, 2)`` float16 Eulerian motion of the layer's points in px/step (each
             point follows its donor pixel, as offline), or None where nothing in it moves.
+        cells: ``(Gy - 1, Gx - 1)`` uint8 flags of the mesh cells: bit 0 the cell shows
+            something (alpha > 0 within 1 px of it), bit 1 the fluid moves in it (M != 0 within
+            1 px). The page draws only the cells that show something, and runs the fluid
+            shader only on the moving ones.
     """
 
     color: np.ndarray
     alpha: np.ndarray
     disparity: np.ndarray
     motion: np.ndarray | None
+    cells: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,22 @@ def _vertex_disparity(disp: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     p = np.pad(disp, 1, mode="edge")
     c = 0.25 * (p[:-1, :-1] + p[:-1, 1:] + p[1:, :-1] + p[1:, 1:])  # (H+1, W+1) corners
     return c[np.ix_(ys.astype(np.int64), xs.astype(np.int64))].astype(np.float32)
+
+
+def _cell_flags(covered: np.ndarray, moving: np.ndarray | None, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Per mesh cell: bit 0 any ``covered`` pixel, bit 1 any ``moving`` pixel, each within 1 px
+    of the cell (the reach of a bilinear lookup from inside it)."""
+    from scipy.ndimage import binary_dilation
+
+    def per_cell(mask: np.ndarray) -> np.ndarray:
+        m = binary_dilation(mask, np.ones((3, 3), bool)).astype(np.uint8)
+        rows = np.maximum.reduceat(m, ys[:-1].astype(np.int64), axis=0)
+        return np.maximum.reduceat(rows, xs[:-1].astype(np.int64), axis=1)
+
+    out = per_cell(covered)
+    if moving is not None:
+        out = out | (per_cell(moving) << 1)
+    return out.astype(np.uint8)
 
 
 def orbit_pose(ox: float, oy: float, dolly: float, radius: float, z_subject: float) -> torch.Tensor:
@@ -321,7 +342,9 @@ def web_scene(inputs: WebInputs, settings: WebSettings | None = None) -> WebScen
             z = np.full_like(z, float(scene.depth.depth.max()))
         disp = _nearest_fill((1.0 / np.where(ok, z, 1.0))[..., None], ok)[..., 0]
         alpha = (a.clamp(0, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
-        layers.append(WebLayer(rgb, alpha, _vertex_disparity(disp, xs, ys), layer_motion[k]))
+        moving = None if layer_motion[k] is None else (layer_motion[k] != 0).any(-1)
+        cells = _cell_flags(alpha > 0, moving, xs, ys)
+        layers.append(WebLayer(rgb, alpha, _vertex_disparity(disp, xs, ys), layer_motion[k], cells))
     # Time weighting of the offline fusion.
     fusion = rs.fusion
     method = "dissolve" if (rs.mode == "symmetric" and fusion.method == "dissolve") else "linear"
@@ -409,6 +432,7 @@ def scene_script(web: WebScene, settings: WebSettings | None = None) -> str:
                 "color": _image(ly.color, settings.texture_format, settings.texture_quality),
                 "alpha": _raw(ly.alpha, "u1"),
                 "disparity": _raw(ly.disparity, "<f4"),
+                "cells": _raw(ly.cells, "u1"),
                 "motion": None if ly.motion is None else _raw(ly.motion, "<f2"),
             }
         )

@@ -76,7 +76,7 @@ void main() {
   // Fragment: two-phase Eulerian advection of one layer. The offline renderer splats the layer's
   // points moved forward by F(0->t) and, a second time, backward by F(0->t-N), and fuses the two
   // with the time weight s of the backward one. Here, for the photo position p the fragment sees,
-  // the source of each phase is traced back through the motion field M (uSubsteps Euler steps):
+  // the source of each phase is traced back through the motion field M (SUBSTEPS Euler steps):
   // forward q_f = p - t M (stepwise), backward q_b = p + (N - t) M, and the two colours are mixed
   // with the offline weights (method "dissolve": s = smoothstep of (tau - phi(q_f)) / delta + 1/2,
   // phi the exported switch time; "linear": s = tau). Pixels where M = 0 are the photo exactly.
@@ -96,29 +96,33 @@ uniform float uT;            // scene time t in [0, N), motion steps
 uniform float uN;            // loop length N
 uniform float uDelta;        // dissolve width delta
 uniform int uMethod;         // 0: forward only, 1: linear, 2: dissolve
-uniform int uSubsteps;       // Euler steps of each backward trace
-uniform bool uMoving;        // does anything in this layer move
-uniform bool uOpaque;        // the backdrop layer: coverage 1 everywhere
+// compiled in three variants: MOVING (the fluid cells of a layer), OPAQUE (the backdrop layer:
+// coverage 1 everywhere), neither (a still layer: colour and coverage lookups only)
 
 vec2 motionAt(vec2 q) {      // bilinear between pixel centres, border values replicated outside
   return texture(uMotion, q / uSize).rg;
 }
 vec4 layerAt(vec2 q) {
   vec2 uv = q / uSize;
-  return vec4(texture(uColor, uv).rgb, uOpaque ? 1.0 : texture(uAlpha, uv).r);
+#ifdef OPAQUE
+  return vec4(texture(uColor, uv).rgb, 1.0);
+#else
+  return vec4(texture(uColor, uv).rgb, texture(uAlpha, uv).r);
+#endif
 }
 void main() {
   vec2 p = vec2(uCam.x * vWorld.x / vWorld.z + uCam.z, uCam.y * vWorld.y / vWorld.z + uCam.w);
   vec4 c;
-  if (!uMoving || uT <= 0.0 || motionAt(p) == vec2(0.0)) {
+#ifndef MOVING
+  c = layerAt(p);
+#else
+  if (uT <= 0.0 || motionAt(p) == vec2(0.0)) {
     c = layerAt(p);
   } else {
-    float n = float(uSubsteps);
     vec2 qf = p, qb = p;
-    for (int i = 0; i < 64; i++) {
-      if (i >= uSubsteps) break;
-      qf -= (uT / n) * motionAt(qf);
-      qb += ((uN - uT) / n) * motionAt(qb);
+    for (int i = 0; i < SUBSTEPS; i++) {  // a constant: the loop unrolls
+      qf -= (uT / float(SUBSTEPS)) * motionAt(qf);
+      qb += ((uN - uT) / float(SUBSTEPS)) * motionAt(qb);
     }
     vec4 cf = layerAt(qf), cb = layerAt(qb);
     float tau = uT / uN;
@@ -136,6 +140,7 @@ void main() {
     float w = wf + wb;
     c = w > 1e-6 ? vec4((wf * cf.rgb + wb * cb.rgb) / w, (wf * cf.a + wb * cb.a) / w) : vec4(0.0);
   }
+#endif
   fragColor = vec4(c.rgb * c.a, c.a);  // premultiplied; layers are drawn far to near, "over"
 }`;
 
@@ -326,55 +331,65 @@ void main() {
           pos[o + 2] = z;
         }
       }
-      const nIdx = (gx - 1) * (gy - 1) * 6;
-      const idx = gx * gy > 65535 ? new Uint32Array(nIdx) : new Uint16Array(nIdx);
-      let n = 0;
+      // two index lists over the same vertices: the still cells that show something, and the
+      // cells the fluid moves in (the rest of the layer is empty and not drawn)
+      const cells = await rawArray(ly.cells);
+      const lists = [[], []];
       for (let i = 0; i + 1 < gy; i++) {
         for (let j = 0; j + 1 < gx; j++) {
+          const f = cells[i * (gx - 1) + j];
+          if (!f) continue;
           const a = i * gx + j, b = a + 1, c = a + gx, d = c + 1;
-          idx[n++] = a; idx[n++] = c; idx[n++] = b;
-          idx[n++] = b; idx[n++] = c; idx[n++] = d;
+          lists[f & 2 ? 1 : 0].push(a, c, b, b, c, d);
         }
       }
-      const geom = new THREE.BufferGeometry();
-      geom.setAttribute("position", new THREE.BufferAttribute(pos, 3));
-      geom.setIndex(new THREE.BufferAttribute(idx, 1));
-      const colorTex = mirrored(setupTexture(new THREE.Texture(img)));
-      const material = new THREE.RawShaderMaterial({
-        glslVersion: THREE.GLSL3,
-        vertexShader: VERTEX,
-        fragmentShader: FRAGMENT,
-        uniforms: {
-          uCamFromWorld: { value: new THREE.Matrix4() },
-          uView: { value: new THREE.Vector4() },
-          uSize: { value: new THREE.Vector2(W, H) },
-          uColor: { value: colorTex },
-          uAlpha: { value: mirrored(dataTexture(alpha, THREE.RedFormat, THREE.UnsignedByteType)) },
-          uMotion: { value: motion ? dataTexture(motion, THREE.RGFormat, THREE.HalfFloatType) : zeroMotion },
-          uPhase: { value: phase },
-          uCam: { value: new THREE.Vector4(cam0.fx, cam0.fy, cam0.cx, cam0.cy) },
-          uT: { value: 0 },
-          uN: { value: N },
-          uDelta: { value: meta.fusion.dissolve_width },
-          uMethod: { value: methods[meta.fusion.method] },
-          uSubsteps: { value: meta.substeps },
-          uMoving: { value: !!motion },
-          uOpaque: { value: k === L - 1 },
-        },
-        transparent: true,
-        depthTest: false,
-        depthWrite: false,
-        side: THREE.DoubleSide,
-        blending: THREE.CustomBlending,
-        blendEquation: THREE.AddEquation,
-        blendSrc: THREE.OneFactor,
-        blendDst: THREE.OneMinusSrcAlphaFactor,
-      });
-      const mesh = new THREE.Mesh(geom, material);
-      mesh.frustumCulled = false;  // the projection is the shader's own
-      mesh.renderOrder = L - 1 - k;  // far layers first
-      three.scene.add(mesh);
-      three.layers.push(mesh);
+      const position = new THREE.BufferAttribute(pos, 3);
+      const textures = {
+        uColor: { value: mirrored(setupTexture(new THREE.Texture(img))) },
+        uAlpha: { value: mirrored(dataTexture(alpha, THREE.RedFormat, THREE.UnsignedByteType)) },
+        uMotion: { value: motion ? dataTexture(motion, THREE.RGFormat, THREE.HalfFloatType) : zeroMotion },
+        uPhase: { value: phase },
+      };
+      for (const fluid of [false, true]) {
+        const list = lists[fluid ? 1 : 0];
+        if (!list.length) continue;
+        const geom = new THREE.BufferGeometry();
+        geom.setAttribute("position", position);
+        geom.setIndex(new THREE.BufferAttribute(gx * gy > 65535 ? new Uint32Array(list) : new Uint16Array(list), 1));
+        const defines = {};
+        if (fluid) { defines.MOVING = 1; defines.SUBSTEPS = meta.substeps; }
+        if (k === L - 1) defines.OPAQUE = 1;
+        const material = new THREE.RawShaderMaterial({
+          glslVersion: THREE.GLSL3,
+          vertexShader: VERTEX,
+          fragmentShader: FRAGMENT,
+          defines,
+          uniforms: {
+            ...textures,
+            uCamFromWorld: { value: new THREE.Matrix4() },
+            uView: { value: new THREE.Vector4() },
+            uSize: { value: new THREE.Vector2(W, H) },
+            uCam: { value: new THREE.Vector4(cam0.fx, cam0.fy, cam0.cx, cam0.cy) },
+            uT: { value: 0 },
+            uN: { value: N },
+            uDelta: { value: meta.fusion.dissolve_width },
+            uMethod: { value: methods[meta.fusion.method] },
+          },
+          transparent: true,
+          depthTest: false,
+          depthWrite: false,
+          side: THREE.DoubleSide,
+          blending: THREE.CustomBlending,
+          blendEquation: THREE.AddEquation,
+          blendSrc: THREE.OneFactor,
+          blendDst: THREE.OneMinusSrcAlphaFactor,
+        });
+        const mesh = new THREE.Mesh(geom, material);
+        mesh.frustumCulled = false;  // the projection is the shader's own
+        mesh.renderOrder = 2 * (L - 1 - k) + (fluid ? 1 : 0);  // far layers first
+        three.scene.add(mesh);
+        three.layers.push(mesh);
+      }
     }
     installControls(renderer.domElement);
     setMode(state.mode);

@@ -1,0 +1,185 @@
+"""The web page of ``export-web`` at 1280×720: folder size, frame rate in headless Chromium with
+software GL (SwiftShader), and closeness to the offline render.
+
+Usage: python benchmarks/bench_web.py [--size 1280x720] [--seconds 3]
+
+The scene is the demo lake (``cinemagraph3d demo``'s procedural landscape with its water mask and
+arrows) at the given size, prepared once; it is written with WebP textures (the default) and
+with lossless PNG textures. Frame rates: ``rAF`` is what a viewer sees (frames drawn by the
+page's own requestAnimationFrame loop while playing, capped by the display's 60 Hz);
+``throughput`` draws frames back to back and waits for each (``gl.readPixels``), uncapped.
+PSNR is against the offline renderer (``render_frames``) from the input camera at scene times
+0, N/4 and N/2, over the whole frame and inside the water only, and frame 0 of the project's
+camera path (safe-zoomed). One run; timings on a shared CPU are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import io
+import math
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist",
+]
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    e = ((a.double() - b.double()) ** 2).mean(0)
+    mse = float(e[mask].mean() if mask is not None else e.mean())
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def _png(data: bytes) -> torch.Tensor:
+    from PIL import Image
+
+    a = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(a).permute(2, 0, 1)
+
+
+def _folder_mb(d: Path) -> float:
+    return sum(p.stat().st_size for p in d.rglob("*") if p.is_file()) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    W, H = (int(v) for v in args.size.split("x"))
+    import imageio.v3 as iio
+    from playwright.sync_api import sync_playwright
+
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.geometry.trajectory import Trajectory
+    from cinemagraph3d.motion import DEFAULT_HINT_SCALE
+    from cinemagraph3d.pipeline import render_frames
+    from cinemagraph3d.web import WebSettings, prepared_from_project, project_from_photo, web_scene, write_web
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sc = demo_scene(W, H)
+        iio.imwrite(tmp / "photo.png", (sc.image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+        np.save(tmp / "depth.npy", sc.depth[0].numpy())
+        iio.imwrite(tmp / "water.png", (sc.water.numpy() * 255).astype(np.uint8))
+        k = 1.0 / DEFAULT_HINT_SCALE
+        arrows = [[x, y, min(x + k * dx, W), min(y + k * dy, H)] for x, y, dx, dy in sc.hints.tolist()]
+        project = project_from_photo(
+            tmp / "photo.png", depth=str(tmp / "depth.npy"), masks=[str(tmp / "water.png")], arrows=arrows
+        )
+        t0 = time.perf_counter()
+        inputs = prepared_from_project(project)
+        t_prep = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        web = web_scene(inputs, WebSettings())
+        t_scene = time.perf_counter() - t0
+        N = inputs.loop_steps
+        folders = {}
+        for fmt in ("webp", "png"):
+            t0 = time.perf_counter()
+            folders[fmt] = write_web(web, tmp / f"page_{fmt}", settings=WebSettings(texture_format=fmt))
+            print(f"written {fmt}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        p = inputs.prepared
+        K0 = p.scene.camera.matrix(dtype=torch.float64)
+        times = [0.0, N / 4, N / 2]
+        still = Trajectory(
+            torch.eye(4, dtype=torch.float64)[None].repeat(3, 1, 1), K0[None].repeat(3, 1, 1), W, H
+        )
+        offline = list(render_frames(p.scene, still, p.motion, N, p.settings, times=times))
+        from cinemagraph3d.api import project_frames
+
+        offline_path0 = next(iter(project_frames(p)))
+        water = sc.water
+        rows = []
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            for fmt, folder in folders.items():
+
+                class Quiet(http.server.SimpleHTTPRequestHandler):
+                    def log_message(self, *a):
+                        pass
+
+                srv = http.server.ThreadingHTTPServer(
+                    ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+                )
+                threading.Thread(target=srv.serve_forever, daemon=True).start()
+                page = browser.new_page(viewport={"width": W, "height": H})
+                errors = []
+                page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+                t0 = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{srv.server_port}/index.html?ui=0&paused=1")
+                page.wait_for_function("document.body.dataset.ready === '1'", timeout=120000)
+                t_load = time.perf_counter() - t0
+                psnrs = []
+                for t, off in zip(times, offline):
+                    page.evaluate(f"cg3d.setMode('input'); cg3d.setTime({t})")
+                    page.wait_for_timeout(100)
+                    shot = _png(page.locator("canvas").screenshot())
+                    psnrs.append((_psnr(shot, off), _psnr(shot, off, water)))
+                page.evaluate("cg3d.setMode('auto'); cg3d.setTime(0)")
+                page.wait_for_timeout(100)
+                p_path = _psnr(_png(page.locator("canvas").screenshot()), offline_path0)
+                fps = {}
+                for mode in ("auto", "orbit"):
+                    page.evaluate(
+                        "cg3d.setOrbit(0.5, -0.3, 0.2)" if mode == "orbit" else "cg3d.setMode('auto')"
+                    )
+                    fps[mode, "throughput"] = page.evaluate("cg3d.benchmark(40)")
+                    page.evaluate("cg3d.play()")
+                    page.wait_for_timeout(int(args.seconds * 1000))
+                    fps[mode, "rAF"] = page.evaluate("cg3d.fps")
+                    page.evaluate("cg3d.pause()")
+                rows.append((fmt, _folder_mb(folder), t_load, psnrs, p_path, fps, errors))
+                page.close()
+                srv.shutdown()
+            renderer = "?"
+            page = browser.new_page()
+            page.goto((folders["png"] / "index.html").as_uri() + "?ui=0")
+            page.wait_for_function("document.body.dataset.ready === '1'", timeout=120000)
+            renderer = page.evaluate(
+                "(() => { const gl = document.querySelector('canvas').getContext('webgl2');"
+                " const e = gl.getExtension('WEBGL_debug_renderer_info');"
+                " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })()"
+            )
+            version = browser.version
+            browser.close()
+    print(
+        f"web page of the demo lake at {W}x{H}, {len(web.layers)} layers, N = {N}; Chromium {version}, {renderer}"
+    )
+    print(f"prepare_project {t_prep:.1f} s, web_scene {t_scene:.1f} s\n")
+    print(
+        "| textures | folder MB | load s | PSNR t=0 (water) | t=N/4 (water) | t=N/2 (water) | path frame 0 "
+        "| fps auto rAF / throughput | fps orbit rAF / throughput | console errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for fmt, mb, t_load, psnrs, p_path, fps, errors in rows:
+        cells = " | ".join(f"{a:.1f} ({b:.1f})" for a, b in psnrs)
+        print(
+            f"| {fmt} | {mb:.2f} | {t_load:.1f} | {cells} | {p_path:.1f} | {fps['auto', 'rAF']:.0f} / "
+            f"{fps['auto', 'throughput']:.0f} | {fps['orbit', 'rAF']:.0f} / {fps['orbit', 'throughput']:.0f} "
+            f"| {len(errors)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
