@@ -162,16 +162,18 @@ def load_perceptual(path: str | os.PathLike | None) -> nn.Module | None:
     if not isinstance(state, dict):
         raise InputError("perceptual weights", "a state dict", type(state).__name__)
     convs = sorted(int(k.split(".")[1]) for k in state if k.startswith("features.") and k.endswith(".weight"))
-    import torchvision
 
     if len(convs) in (13, 16):
-        vgg = (torchvision.models.vgg16 if len(convs) == 13 else torchvision.models.vgg19)(weights=None)
+        from torchvision.models.vgg import cfgs, make_layers
+
+        # the convolutional part only (torchvision's own builder; the classifier is not needed)
+        features = make_layers(cfgs["D" if len(convs) == 13 else "E"], batch_norm=False)
         feats = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
         try:
-            vgg.features.load_state_dict(feats)
+            features.load_state_dict(feats)
         except RuntimeError as exc:
             raise InputError("perceptual weights", "a torchvision VGG state dict", str(exc)) from None
-        return PerceptualLoss(vgg.features)
+        return PerceptualLoss(features)
     if len(convs) == 5:
         try:
             import lpips
