@@ -94,6 +94,22 @@ def _trajectory(project: Project, scene: Scene) -> Trajectory:
     )
 
 
+def _auto_sky(project: Project, image: torch.Tensor) -> tuple[Project, str | None, torch.Tensor | None]:
+    """:func:`with_auto_sky` and the detected sky mask (None when none was added)."""
+    if project.motion.has_regions_or_hints:
+        return project, None, None
+    from .controls import SKY_PROMPT, detect_sky
+    from .project import PromptSpec, RegionSpec
+
+    det = detect_sky(image)
+    if det.found:
+        sky = RegionSpec(sky=True, prompts=[PromptSpec(SKY_PROMPT)])
+        return project.replace(motion={"regions": [sky]}).validate(), None, det.mask
+    if project.motion.anchors or project.motion.freeze:
+        raise InputError("motion.anchors/freeze", "a region to act on", det.note)
+    return project, f"{det.note}; rendering parallax only", None
+
+
 def with_auto_sky(project: Project, image: torch.Tensor | None = None) -> tuple[Project, str | None]:
     """The automatic sky: a project with no motion input at all (no mask, region, labelme,
     arrows or hints) gets the detected sky as a region drifting with
@@ -112,28 +128,23 @@ def with_auto_sky(project: Project, image: torch.Tensor | None = None) -> tuple[
     """
     if project.motion.has_regions_or_hints:
         return project, None
-    from .controls import SKY_PROMPT, detect_sky
-    from .project import PromptSpec, RegionSpec
-
     if image is None:
         image = read_image(project.image, project.max_side)
-    det = detect_sky(image)
-    if det.found:
-        sky = RegionSpec(sky=True, prompts=[PromptSpec(SKY_PROMPT)])
-        return project.replace(motion={"regions": [sky]}).validate(), None
-    if project.motion.anchors or project.motion.freeze:
-        raise InputError("motion.anchors/freeze", "a region to act on", det.note)
-    return project, f"{det.note}; rendering parallax only"
+    project, note, _ = _auto_sky(project, image)
+    return project, note
 
 
-def region_overlay(project: Project, image: torch.Tensor) -> torch.Tensor:
+def region_overlay(
+    project: Project, image: torch.Tensor, sky_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """The regions, freeze mask and clicks of ``project`` drawn over its working photo
-    ``(3, H, W)`` → ``(3, H, W)`` in [0, 1] (see :func:`~cinemagraph3d.controls.draw_mask_overlay`)."""
+    ``(3, H, W)`` → ``(3, H, W)`` in [0, 1] (see :func:`~cinemagraph3d.controls.draw_mask_overlay`;
+    ``sky_mask``: the photo's sky when already detected)."""
     from .controls import draw_mask_overlay
     from .motion.spec import build_region_masks
 
     scale = _scale(project, image)
-    masks, freeze = build_region_masks(project.motion, image, scale)
+    masks, freeze = build_region_masks(project.motion, image, scale, sky_mask)
     sx, sy = scale
     regions = project.motion.regions
     clicks = [[x * sx, y * sy] for r in regions for x, y in r.clicks]
@@ -141,9 +152,12 @@ def region_overlay(project: Project, image: torch.Tensor) -> torch.Tensor:
     return draw_mask_overlay(image, masks, clicks, unclicks, freeze=freeze)
 
 
-def motion_picture(project: Project, image: torch.Tensor) -> torch.Tensor:
+def motion_picture(
+    project: Project, image: torch.Tensor, sky_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """The dense motion field of ``project`` drawn over its working photo (arrows and colour
-    wheel, :func:`~cinemagraph3d.motion.draw_motion_field`), ``(3, H, W)`` in [0, 1].
+    wheel, :func:`~cinemagraph3d.motion.draw_motion_field`), ``(3, H, W)`` in [0, 1]
+    (``sky_mask``: the photo's sky when already detected).
 
     Raises:
         InputError: nothing to draw, or masks whose motion the learned estimator predicts only
@@ -158,7 +172,7 @@ def motion_picture(project: Project, image: torch.Tensor) -> torch.Tensor:
             "arrows, hints, labelme, prompts or a video to draw",
             "masks whose motion the neural estimator predicts during the render",
         )
-    field = build_motion_field(project.motion, image, _scale(project, image))
+    field = build_motion_field(project.motion, image, _scale(project, image), sky_mask)
     if field is None:
         raise InputError("motion_png", "motion inputs to draw (a mask, arrows or a prompt)", "none")
     return draw_motion_field(field, image)
@@ -182,6 +196,7 @@ def prepare_project(
     image: torch.Tensor | None = None,
     allow_download: bool = False,
     models: Models | None = None,
+    sky_mask: torch.Tensor | None = None,
 ) -> Prepared:
     """Read the inputs of ``project`` and build scene, trajectory and motion.
 
@@ -197,6 +212,8 @@ def prepare_project(
             offline from that cache).
         models: the already loaded :class:`~cinemagraph3d.models.Models` of ``render.weights``
             (batch rendering loads them once).
+        sky_mask: the ``(H, W)`` sky of ``image`` when already detected (sky regions use it
+            instead of detecting it again).
     """
     from .motion.spec import build_motion
 
@@ -222,7 +239,9 @@ def prepare_project(
         models = load_models(project.render.weights, device=image.device)
     # Motion inputs are read before the heavy work so a bad mask fails fast.
     estimator = None if models is None else models.motion
-    motion = build_motion(project.motion, image, _scale(project, image), estimator=estimator)
+    motion = build_motion(
+        project.motion, image, _scale(project, image), estimator=estimator, sky_mask=sky_mask
+    )
     depth = estimate_depth(image, ds)
     ldi_settings = None
     if models is not None and models.inpaint is not None:
@@ -518,11 +537,14 @@ def animate(
             raise InputError("output", "a video path when side outputs are asked for", "none")
         check_project(project)
         image = read_image(project.image, project.max_side)
+        sky = None
         if auto_sky:
-            project, note = with_auto_sky(project, image)
+            project, note, sky = _auto_sky(project, image)
             if note:
                 log.warning(note)
-        prepared = prepare_project(project, image=image, allow_download=allow_download, models=models)
+        prepared = prepare_project(
+            project, image=image, allow_download=allow_download, models=models, sky_mask=sky
+        )
         return list(project_frames(prepared))
     sides = {
         "depth_output": depth_output,
@@ -532,17 +554,20 @@ def animate(
         "save_project": save_project,
     }
     check_project(project, output, force, **sides)
-    image = read_image(project.image, project.max_side)
+    image = read_image(project.image, project.max_side)  # the photo is read once
+    sky = None
     if auto_sky:
-        project, note = with_auto_sky(project, image)
+        project, note, sky = _auto_sky(project, image)
         if note:
             log.warning(note)
     pictures = []  # computed before the render (they may refuse), written after it
     if mask_overlay is not None:
-        pictures.append((mask_overlay, region_overlay(project, image)))
+        pictures.append((mask_overlay, region_overlay(project, image, sky)))
     if motion_png is not None:
-        pictures.append((motion_png, motion_picture(project, image)))
-    prepared = prepare_project(project, image=image, allow_download=allow_download, models=models)
+        pictures.append((motion_png, motion_picture(project, image, sky)))
+    prepared = prepare_project(
+        project, image=image, allow_download=allow_download, models=models, sky_mask=sky
+    )
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("camera.path", "frames at the photo's size", prepared.trajectory.width)
     if depth_output is None:

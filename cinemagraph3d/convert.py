@@ -30,7 +30,6 @@ Renaming rules:
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -49,8 +48,6 @@ __all__ = [
     "NEURAL_MODELS",
     "convert_official",
     "convert_state_dict",
-    "main",
-    "main_convert",
 ]
 
 #: Official file name of each source checkpoint.
@@ -284,33 +281,7 @@ def convert_official(
     return {t.name: written[t.name] for t in targets}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cinemagraph3d.convert SRC DST``: convert and print one line per file.
+if __name__ == "__main__":  # ``python -m cinemagraph3d.convert SRC DST``: the CLI's convert-weights
+    from .cli import main as _cli_main
 
-    Returns the exit status: 0 on success, 2 on a user error (one line on stderr).
-    """
-    parser = argparse.ArgumentParser(
-        prog="cinemagraph3d convert-weights",
-        description="Convert the official 3D-Cinemagraphy checkpoints into cinemagraph3d weights.",
-    )
-    parser.add_argument(
-        "src", help="folder with model_150000.pth, sceneflow_model.pth, depth-model.pth, color-model.pth"
-    )
-    parser.add_argument("dst", help="output folder for <name>.safetensors + <name>.json")
-    args = parser.parse_args(argv)
-    try:
-        paths = convert_official(args.src, args.dst)
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name, path in paths.items():
-        print(f"{name}: {path}")
-    return 0
-
-
-#: Alias of :func:`main` for the CLI's ``convert-weights`` sub-command.
-main_convert = main
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_cli_main(["convert-weights", *sys.argv[1:]]))

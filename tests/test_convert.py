@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cinemagraph3d.convert import NEURAL_MODELS, convert_official, main
+from cinemagraph3d.convert import NEURAL_MODELS, convert_official
 from cinemagraph3d.errors import WeightsError
 from cinemagraph3d.weights import load_model, read_torch_checkpoint
 
@@ -517,10 +517,19 @@ def test_not_a_directory(tmp_path):
         convert_official(tmp_path / "nope", tmp_path / "out")
 
 
-def test_cli_entry_returns_2_on_user_error(tmp_path, capsys):
-    assert main([str(tmp_path), str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+def test_module_entry_is_the_cli_command(tmp_path):
+    """``python -m cinemagraph3d.convert SRC DST`` runs ``cinemagraph3d convert-weights``: one
+    error line, exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "cinemagraph3d.convert", str(tmp_path), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and out.stderr.startswith("cinemagraph3d: error: ")
+    assert out.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
 def test_unexpected_and_missing_tensors_are_listed(official, tmp_path):

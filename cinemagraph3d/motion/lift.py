@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import InputError
+from ..ops import push_pull
 
 __all__ = ["lift_offsets", "lift_displacement", "diffuse_field"]
 
@@ -71,13 +71,10 @@ def lift_displacement(
 
 
 def diffuse_field(field: torch.Tensor, valid: torch.Tensor, levels: int | None = None) -> torch.Tensor:
-    """Fill a field into invalid pixels from the valid ones (push-pull pyramid).
-
-    Push: ``s_0 = valid * field``, ``w_0 = valid``; each coarser level sums 2x2 blocks of ``s``
-    and ``w``. Pull, from the coarsest level up:
-    ``f_l = min(w_l, 1) * s_l / w_l + (1 - min(w_l, 1)) * up(f_{l+1})`` with ``up`` bilinear.
-    Valid pixels keep their values exactly; invalid pixels get a smooth normalised average of the
-    valid values around them, the nearer ones weighing most.
+    """Fill a field into invalid pixels from the valid ones: the push–pull pyramid of
+    :func:`cinemagraph3d.ops.push_pull` with the validity as weight (the one diffusion of the
+    code base). Valid pixels keep their values exactly; invalid pixels get a smooth normalised
+    average of the valid values around them, the nearer ones weighing most.
 
     Args:
         field: ``(C, H, W)`` float field (e.g. ``(2, H, W)`` motion in px/step).
@@ -96,24 +93,5 @@ def diffuse_field(field: torch.Tensor, valid: torch.Tensor, levels: int | None =
     if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 0):
         raise InputError("levels", "None or an integer >= 0", levels)
     valid = valid.to(field.device)
-    if not bool(valid.any()):
-        return torch.zeros_like(field)
-    if bool(valid.all()):
-        return field.clone()
-
-    wgt = valid.to(field.dtype)[None, None]
-    s = (field * wgt[0])[None]
-    pyramid = [(s, wgt)]
-    while (levels is None or len(pyramid) <= levels) and max(s.shape[-2:]) > 1:
-        s = F.avg_pool2d(s, 2, ceil_mode=True, divisor_override=1)
-        wgt = F.avg_pool2d(wgt, 2, ceil_mode=True, divisor_override=1)
-        pyramid.append((s, wgt))
-
-    s, wgt = pyramid[-1]
-    filled = s / wgt.clamp(min=1e-12)
-    for s, wgt in reversed(pyramid[:-1]):
-        up = F.interpolate(filled, size=s.shape[-2:], mode="bilinear", align_corners=False)
-        a = wgt.clamp(max=1.0)
-        filled = a * (s / wgt.clamp(min=1e-12)) + (1.0 - a) * up
-    out = filled[0]
+    out = push_pull(field, valid[None].to(field.dtype), levels=levels)
     return torch.where(valid[None], field, out)

@@ -83,7 +83,7 @@ def _check_image(image) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[2])
 
 
-def _spec_mask(region: RegionSpec, name: str, spec: MotionSpec, image, scale) -> torch.Tensor:
+def _spec_mask(region: RegionSpec, name: str, spec: MotionSpec, image, scale, sky_mask=None) -> torch.Tensor:
     from ..controls import SegmentSettings, detect_sky, segment_clicks
     from .hints import load_mask
 
@@ -91,6 +91,8 @@ def _spec_mask(region: RegionSpec, name: str, spec: MotionSpec, image, scale) ->
     if region.mask is not None:
         return load_mask(region.mask, height, width, name=f"{name}.mask {region.mask}")
     if region.sky:
+        if sky_mask is not None:  # detected already by the caller (e.g. the automatic sky)
+            return sky_mask.to(image.device)
         det = detect_sky(image)
         if not det.found:
             raise InputError(f"{name}.sky", "a photo with a sky the detector finds", det.note)
@@ -104,7 +106,7 @@ def _spec_mask(region: RegionSpec, name: str, spec: MotionSpec, image, scale) ->
     return segment_clicks(image, clicks, unclicks, settings)
 
 
-def _collect(spec: MotionSpec, image, scale):
+def _collect(spec: MotionSpec, image, scale, sky_mask=None):
     """Regions as ``(name, mask, speed, region spec)``, the freeze mask (or None) and the
     labelme hints (or None)."""
     from .hints import load_labelme, load_mask
@@ -121,7 +123,7 @@ def _collect(spec: MotionSpec, image, scale):
         entries.append((f"region {len(entries) + 1}", lm_mask, 1.0, None))
     for k, region in enumerate(spec.regions):
         name = f"motion.regions[{k}]"
-        entries.append((f"region {len(entries) + 1}", _spec_mask(region, name, spec, image, scale),
+        entries.append((f"region {len(entries) + 1}", _spec_mask(region, name, spec, image, scale, sky_mask),
                         region.speed, region))  # fmt: skip
     freeze = None
     for k, f in enumerate(spec.freeze):
@@ -130,19 +132,20 @@ def _collect(spec: MotionSpec, image, scale):
     return entries, freeze, lm_hints
 
 
-def build_region_masks(spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0)):
+def build_region_masks(spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0), sky_mask=None):
     """Masks of every region of ``spec`` and the freeze mask (for checks and overlays).
 
     Args:
         spec: a validated :class:`~cinemagraph3d.project.MotionSpec`.
         image: the ``(3, H, W)`` working photo (clicks and the sky segment it).
         scale: ``(sx, sy)`` from the photo's pixels to the working image's.
+        sky_mask: the ``(H, W)`` sky of ``image`` when already detected (sky regions use it).
 
     Returns:
         ``(masks, freeze)``: a list of ``(H, W)`` bool tensors in region order, and the union of
         the freeze masks (or None).
     """
-    entries, freeze, _ = _collect(spec, image, scale)
+    entries, freeze, _ = _collect(spec, image, scale, sky_mask)
     return [e[1] for e in entries], freeze
 
 
@@ -173,7 +176,9 @@ def _base_field(region: RegionSpec | None, mask: torch.Tensor, videos: dict):
     return base
 
 
-def build_motion_field(spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0)) -> MotionField | None:
+def build_motion_field(
+    spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0), sky_mask=None
+) -> MotionField | None:
     """The Eulerian :class:`~cinemagraph3d.types.MotionField` of ``spec`` (px/step at the
     working size), or ``None`` when ``spec`` asks for no motion.
 
@@ -182,6 +187,7 @@ def build_motion_field(spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0)) 
         image: the ``(3, H, W)`` working photo in [0, 1].
         scale: ``(sx, sy)`` from the photo's pixels (clicks, arrows, anchors, hints) to the
             working image's (:func:`coordinate_scale`).
+        sky_mask: the ``(H, W)`` sky of ``image`` when already detected (sky regions use it).
 
     Raises:
         InputError: a region without motion, hints without a region, a point outside the image.
@@ -192,7 +198,7 @@ def build_motion_field(spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0)) 
     if not spec.has_inputs:
         return None
     height, width = _check_image(image)
-    entries, freeze, lm_hints = _collect(spec, image, scale)
+    entries, freeze, lm_hints = _collect(spec, image, scale, sky_mask)
     starts, vectors = [], []
     if lm_hints is not None:
         starts.append(lm_hints.starts)
@@ -284,7 +290,7 @@ def estimated_motion_field(spec: MotionSpec, image: torch.Tensor, estimator, sca
 
 
 def build_motion(
-    spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0), estimator=None
+    spec: MotionSpec, image: torch.Tensor, scale=(1.0, 1.0), estimator=None, sky_mask=None
 ) -> Displacements | None:
     """The whole motion stage: ``spec`` → field (drawn, or from ``estimator`` when
     :func:`wants_motion_estimator` holds) → integrated forward/backward
@@ -296,13 +302,14 @@ def build_motion(
         image: the ``(3, H, W)`` working photo.
         scale: ``(sx, sy)`` photo pixels → working pixels.
         estimator: the learned motion estimator, or None (drawn motion only).
+        sky_mask: the ``(H, W)`` sky of ``image`` when already detected.
     """
     from .integrate import integrate_motion
 
     if estimator is not None and wants_motion_estimator(spec):
         field = estimated_motion_field(spec, image, estimator, scale)
     else:
-        field = build_motion_field(spec, image, scale)
+        field = build_motion_field(spec, image, scale, sky_mask)
     if field is None:
         return None
     return integrate_motion(field, spec.loop_steps)

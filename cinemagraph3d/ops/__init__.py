@@ -97,10 +97,11 @@ def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
     return torch.from_numpy(out)[None].to(x.device)
 
 
-def _pull(x: torch.Tensor, C: int) -> torch.Tensor:
-    """Push–pull on a premultiplied ``(1, C + 1, H, W)`` tensor ``[v·w, w]`` → ``(1, C, H, W)``."""
+def _pull(x: torch.Tensor, C: int, levels: int | None = None) -> torch.Tensor:
+    """Push–pull on a premultiplied ``(1, C + 1, H, W)`` tensor ``[v·w, w]`` → ``(1, C, H, W)``
+    (``levels``: coarser levels at most; default down to one pixel)."""
     pyramid = [x]
-    while min(x.shape[-2:]) > 1:
+    while min(x.shape[-2:]) > 1 and (levels is None or len(pyramid) <= levels):
         x = F.avg_pool2d(x, 2, ceil_mode=True)
         pyramid.append(x)
     out = None
@@ -115,7 +116,9 @@ def _pull(x: torch.Tensor, C: int) -> torch.Tensor:
     return out
 
 
-def push_pull(values: torch.Tensor, weight: torch.Tensor, premultiplied: bool = False) -> torch.Tensor:
+def push_pull(
+    values: torch.Tensor, weight: torch.Tensor, premultiplied: bool = False, levels: int | None = None
+) -> torch.Tensor:
     """Fill a weighted image from its valid pixels with a push–pull pyramid.
 
     Push: ``(v·w, w)`` are average-pooled 2×2 down to 1 pixel. Pull: from the coarsest level up,
@@ -126,6 +129,8 @@ def push_pull(values: torch.Tensor, weight: torch.Tensor, premultiplied: bool = 
         values: ``(C, H, W)`` (``v·w`` when ``premultiplied``).
         weight: ``(1, H, W)`` non-negative confidence (alpha, or a 0/1 validity mask).
         premultiplied: ``values`` already holds ``v·w`` (e.g. a pooled level).
+        levels: number of coarser levels (default: down to one pixel); fewer levels fill only
+            holes up to about ``2**levels`` pixels from valid ones (0 farther).
 
     Returns:
         ``(C, H, W)`` filled values (zeros if no pixel is valid).
@@ -141,7 +146,7 @@ def push_pull(values: torch.Tensor, weight: torch.Tensor, premultiplied: bool = 
     check_shape(weight, (1, values.shape[1], values.shape[2]), "weight")
     w0 = weight.to(values.dtype)
     v = values if premultiplied else values * w0
-    return _pull(torch.cat([v, w0], 0)[None], C)[0]
+    return _pull(torch.cat([v, w0], 0)[None], C, levels)[0]
 
 
 def normalised_disparity(depth: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
