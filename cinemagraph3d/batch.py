@@ -371,7 +371,9 @@ def _ray_results(todo: list[Job], address: str, cpus: float, gpus: float, retrie
     except ImportError:
         from .errors import BackendError
 
-        raise BackendError("--ray needs the optional Ray extra: pip install 'cinemagraph3d[batch]'") from None
+        raise BackendError(
+            "engine 'ray' needs the optional Ray extra: pip install 'cinemagraph3d[batch]'"
+        ) from None
     started = False
     if not ray.is_initialized():
         env = {k: os.environ[k] for k in (KILL_SWITCH,) if k in os.environ}
@@ -404,10 +406,11 @@ def _ray_results(todo: list[Job], address: str, cpus: float, gpus: float, retrie
             ray.shutdown()
 
 
-def check_batch_output(outdir: str | os.PathLike) -> Path:
+def check_batch_output(outdir: str | os.PathLike, *, name: str = "outdir") -> Path:
     """The output folder of a batch: a new path (the rule of
     :func:`~cinemagraph3d.checks.check_output_path`), or a folder a batch created before (it
-    holds the cinemagraph3d marker), which is resumed. Nothing is created here."""
+    holds the cinemagraph3d marker), which is resumed. Nothing is created here; ``name`` is what
+    the folder is called in error messages."""
     from .checks import OUTPUT_MARK, check_output_path
 
     out = Path(outdir)
@@ -415,11 +418,11 @@ def check_batch_output(outdir: str | os.PathLike) -> Path:
         return out
     if out.is_dir():
         raise InputError(
-            "-o/--output",
+            name,
             "a new folder, or one an earlier batch created (to resume it)",
             f"{str(out)!r} was not created by cinemagraph3d",
         )
-    return check_output_path(out, name="-o/--output", kind="dir")
+    return check_output_path(out, name=name, kind="dir")
 
 
 def run_batch(

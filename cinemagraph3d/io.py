@@ -83,20 +83,29 @@ DEFAULT_CODECS = {
 MAX_LOOPS = 100
 
 
-def _bitrate(text) -> str:
-    """``--bitrate`` as ffmpeg reads it: a number of bits per second with an optional k or M
+def _bitrate(text, name: str = "bitrate") -> str:
+    """A bit rate as ffmpeg reads it: a number of bits per second with an optional k or M
     (``"800k"``, ``"4M"``), between 10k and 500M."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", str(text)) if text is not None else None
     if m is None:
-        raise InputError("--bitrate", "bits per second such as 800k or 4M", repr(text))
+        raise InputError(name, "bits per second such as 800k or 4M", repr(text))
     value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()]
     if not 1e4 <= value <= 5e8:
-        raise InputError("--bitrate", "between 10k and 500M", text)
+        raise InputError(name, "between 10k and 500M", text)
     return f"{int(value)}"
 
 
-def check_codec(suffix: str, codec: str | None = None, quality: float | None = None, bitrate=None) -> str:
+def check_codec(
+    suffix: str, codec: str | None = None, quality: float | None = None, bitrate=None, *, name: str = "output"
+) -> str:
     """The codec for an output ``suffix`` (``.mp4``, ``.webm``, ...) and the checked options.
+
+    Args:
+        suffix: the output's suffix.
+        codec, quality, bitrate: the options (None: the suffix's default codec, its default
+            quality, no fixed bit rate).
+        name: what the output is called in error messages; the options are
+            ``{name}.codec``, ``{name}.quality`` and ``{name}.bitrate``.
 
     Raises:
         InputError: an unknown codec, one the suffix cannot hold, a quality out of the codec's
@@ -106,29 +115,27 @@ def check_codec(suffix: str, codec: str | None = None, quality: float | None = N
     if codec is None:
         codec = DEFAULT_CODECS.get(suffix)
         if codec is None:
-            raise InputError(
-                "-o/--output", "a video suffix " + "/".join(DEFAULT_CODECS), suffix or "no suffix"
-            )
+            raise InputError(name, "a video suffix " + "/".join(DEFAULT_CODECS), suffix or "no suffix")
     spec = CODECS.get(str(codec).lower())
     if spec is None:
-        raise InputError("--codec", f"one of {', '.join(CODECS)}", repr(codec))
+        raise InputError(f"{name}.codec", f"one of {', '.join(CODECS)}", repr(codec))
     codec = str(codec).lower()
     if suffix not in spec["suffixes"]:
         raise InputError(
-            "--codec",
+            f"{name}.codec",
             f"a {'/'.join(spec['suffixes'])} output for {codec}",
-            f"-o with {suffix or 'no suffix'}",
+            f"a {suffix} output" if suffix else "an output with no suffix",
         )
     if quality is not None:
         rng = spec["quality"]
         ok = isinstance(quality, (int, float)) and not isinstance(quality, bool) and rng is not None
         if not (ok and rng[0] <= quality <= rng[1]):
             want = f"{rng[0]}–{rng[1]} for {codec}" if rng else f"no quality setting for {codec}"
-            raise InputError("--quality", want, quality)
+            raise InputError(f"{name}.quality", want, quality)
     if bitrate is not None:
         if codec == "gif":
-            raise InputError("--bitrate", "an mp4, mov, webm or webp output", "gif")
-        _bitrate(bitrate)
+            raise InputError(f"{name}.bitrate", "an mp4, mov, webm or webp output", "gif")
+        _bitrate(bitrate, f"{name}.bitrate")
     return codec
 
 
@@ -213,7 +220,7 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> torch.Te
     if not path.is_file():
         raise InputError("image", "an existing image file", f"no file at {str(path)!r}")
     if max_side is not None and (isinstance(max_side, bool) or int(max_side) < 2):
-        raise InputError("--max-side", "an integer >= 2", max_side)
+        raise InputError("max_side", "an integer >= 2", max_side)
     arr = _decode(path, decode_reduction(image_size(path), max_side, path.name))
     if arr.ndim == 4:  # animated/multi-page: first frame
         arr = arr[0]
@@ -244,7 +251,7 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> torch.Te
 def resize_image(image: torch.Tensor, max_side: int) -> torch.Tensor:
     """Downscale ``(C, H, W)`` so ``max(H, W) <= max_side`` (area filter); never upscales."""
     if int(max_side) < 2:
-        raise InputError("--max-side", "an integer >= 2", max_side)
+        raise InputError("max_side", "an integer >= 2", max_side)
     c, h, w = image.shape
     s = max_side / max(h, w)
     if s >= 1.0:
@@ -293,7 +300,7 @@ def replace_output(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
 def replacing_dirs(paths: Iterable[str | os.PathLike]):
     """Context for commands that fill output directories in place (``eval``): each existing
     directory in ``paths`` (already allowed by :func:`check_output_path`, so created by this tool
-    and replaced under ``--force``) is moved aside first; on success the new directories are
+    and replaced under ``force``) is moved aside first; on success the new directories are
     marked with :data:`OUTPUT_MARK` and the old ones deleted, on failure the partial new ones are
     deleted and the old ones put back."""
     moved: list[tuple[Path, Path]] = []
@@ -391,6 +398,13 @@ class VideoWriter(_AtomicWriter):
             file size for these short loops.
         force: replace an existing output (a file, or a directory this tool created).
         inputs: the run's input paths; an output equal to or containing one is refused.
+        codec, crf, bitrate: encoder, its quality and a fixed bit rate (:func:`check_codec`;
+            None: the suffix's defaults).
+        loops: times the loop is repeated inside the file (1–:data:`MAX_LOOPS`).
+        live_photo: also write the key photo beside a ``.mov`` (an Apple Live Photo pair).
+        name: what the output is called in error messages; its options are ``{name}.fps``,
+            ``{name}.codec``, ``{name}.quality`` (``crf``), ``{name}.bitrate``, ``{name}.loops``
+            and ``{name}.live_photo``.
     """
 
     _PRESETS = (
@@ -419,35 +433,39 @@ class VideoWriter(_AtomicWriter):
         bitrate: str | None = None,
         loops: int = 1,
         live_photo: bool = False,
+        name: str = "output",
     ) -> None:
-        self.path = check_output_path(path, force=force, inputs=inputs)
+        self.path = check_output_path(path, name=name, force=force, inputs=inputs)
+        self.name = name
         suffix = self.path.suffix.lower()
         self.live_photo = bool(live_photo)
         self._still = None
         if self.live_photo:
             if suffix != ".mov":
                 raise InputError(
-                    "--live-photo",
+                    f"{name}.live_photo",
                     "a .mov output (the key photo is written beside it as .jpg)",
                     str(self.path),
                 )
             self.key_photo = check_output_path(
-                self.path.with_suffix(".jpg"), name="--live-photo key photo", kind="video", force=force,
+                self.path.with_suffix(".jpg"), name=f"{name}.live_photo key photo", kind="video", force=force,
                 inputs=inputs, others=[self.path],
             )  # fmt: skip
-        self.codec = check_codec(suffix, codec, crf, bitrate) if suffix not in ("", ".png") else None
+        self.codec = (
+            check_codec(suffix, codec, crf, bitrate, name=name) if suffix not in ("", ".png") else None
+        )
         if (crf is not None or bitrate is not None or codec is not None) and self.codec is None:
-            raise InputError("--codec/--quality/--bitrate", "a video file output", "PNG frames")
+            raise InputError(f"{name}.codec/quality/bitrate", "a video file output", "PNG frames")
         self.crf = crf
-        self.bitrate = None if bitrate is None else _bitrate(bitrate)
+        self.bitrate = None if bitrate is None else _bitrate(bitrate, f"{name}.bitrate")
         if not (isinstance(loops, int) and not isinstance(loops, bool) and 1 <= loops <= MAX_LOOPS):
-            raise InputError("--loops", f"an integer in [1, {MAX_LOOPS}]", loops)
+            raise InputError(f"{name}.loops", f"an integer in [1, {MAX_LOOPS}]", loops)
         if loops > 1 and suffix == ".png":
-            raise InputError("--loops", "a video or a frames directory", "a .png still")
+            raise InputError(f"{name}.loops", "a video or a frames directory", "a .png still")
         self.loops = loops
         self._raw = None  # frames kept on disk (uint8) to repeat the loop at the end
         if not (isinstance(fps, (int, float)) and np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
-            raise InputError("--fps", f"a number in [{MIN_FPS:g}, {MAX_FPS:g}]", fps)
+            raise InputError(f"{name}.fps", f"a number in [{MIN_FPS:g}, {MAX_FPS:g}]", fps)
         self.fps = float(fps)
         self.quality = quality
         if preset not in self._PRESETS:
@@ -484,7 +502,7 @@ class VideoWriter(_AtomicWriter):
                     self._video = Path(vtmp)
         except OSError as exc:
             raise InputError(
-                "-o/--output",
+                name,
                 "a directory where files can be created",
                 f"{str(parent)!r}: {exc.strerror or exc}",
             ) from None
@@ -507,7 +525,7 @@ class VideoWriter(_AtomicWriter):
         if self.kind == "png":
             if self.count:
                 raise InputError(
-                    "-o/--output", "one frame for a .png still (a directory holds more)", "a second frame"
+                    self.name, "one frame for a .png still (a directory holds more)", "a second frame"
                 )
             bgr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
             ok, buf = cv2.imencode(".png", bgr)
@@ -749,13 +767,18 @@ def depth_picture(depth: torch.Tensor, z_near: float) -> np.ndarray:
 class DepthWriter(_AtomicWriter):
     """Streams per-frame depth pictures (:func:`depth_picture`) to ``path``: a directory of 16-bit
     grey PNGs (``0000.png`` … , value ``65535 · min(1, z_near / z)``), or a grey video of the
-    same (8-bit) in any :class:`VideoWriter` format. Atomic like :class:`VideoWriter`."""
+    same (8-bit) in any :class:`VideoWriter` format. Atomic like :class:`VideoWriter`; ``name`` is
+    what the output is called in error messages."""
 
-    def __init__(self, path, fps: float, *, force: bool = False, inputs: Iterable = ()) -> None:
-        self.path = check_output_path(path, name="--depth-out", force=force, inputs=inputs)
+    def __init__(
+        self, path, fps: float, *, force: bool = False, inputs: Iterable = (), name: str = "depth_output"
+    ) -> None:
+        self.path = check_output_path(path, name=name, force=force, inputs=inputs)
         if self.path.suffix.lower() == ".png":
-            raise InputError("--depth-out", "a directory (16-bit PNGs) or a video file", str(self.path))
-        self._video = VideoWriter(path, fps, force=force, inputs=inputs) if self.path.suffix else None
+            raise InputError(name, "a directory (16-bit PNGs) or a video file", str(self.path))
+        self._video = (
+            VideoWriter(path, fps, force=force, inputs=inputs, name=name) if self.path.suffix else None
+        )
         self._tmp = make_output_dir(self.path) if self._video is None else None
         self.count = 0
 
@@ -829,7 +852,12 @@ def _write_layer_files(d: Path, ldi) -> list[str]:
 
 
 def write_ply(
-    path: str | os.PathLike, cloud, motion: torch.Tensor | None = None, *, force: bool = False
+    path: str | os.PathLike,
+    cloud,
+    motion: torch.Tensor | None = None,
+    *,
+    force: bool = False,
+    name: str = "ply_output",
 ) -> Path:
     """Write a :class:`~cinemagraph3d.types.FeatureCloud` as a binary little-endian PLY point
     cloud (written here, no open3d needed; open3d, MeshLab and Blender read it).
@@ -843,11 +871,12 @@ def write_ply(
         cloud: the point cloud.
         motion: ``(P, 3)`` per-point motion in scene units per step (see :func:`point_motion`).
         force: replace an existing file.
+        name: what the output is called in error messages.
 
     Returns:
         The written path.
     """
-    path = check_output_path(path, name="--ply", kind="ply", force=force)
+    path = check_output_path(path, name=name, kind="ply", force=force)
     pts = cloud.points.detach().cpu().float().numpy()
     n = pts.shape[0]
     rgb = (cloud.features[:, :3].detach().cpu().float().clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)

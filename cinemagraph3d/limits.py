@@ -42,7 +42,7 @@ FPS_RANGE = (1.0, 240.0)
 AMPLITUDE_MAX = 0.1
 #: Field of view in degrees across the longer side.
 FOV_RANGE = (5.0, 170.0)
-#: ``--max-side`` in pixels.
+#: ``max_side`` (the longer side of the working image) in pixels.
 MAX_SIDE_RANGE = (8, 16384)
 #: Random seeds are integers in ``[0, SEED_MAX]`` (numpy's seed range).
 SEED_MAX = 2**32 - 1

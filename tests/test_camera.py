@@ -19,7 +19,7 @@ def test_fov_intrinsics():
 
 @pytest.mark.parametrize("fov", [0.0, 180.0, float("nan"), -5.0])
 def test_bad_fov(fov):
-    with pytest.raises(InputError, match="--fov"):
+    with pytest.raises(InputError, match="fov_deg"):
         PinholeCamera.default(10, 10, fov)
 
 

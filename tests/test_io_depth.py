@@ -107,7 +107,7 @@ def test_unwritable_output(tmp_path):
         VideoWriter(tmp_path / "nope" / "v.mp4", 10)
     with pytest.raises(InputError, match="output"):
         VideoWriter(tmp_path / "v.avi", 10)
-    with pytest.raises(InputError, match="--fps"):
+    with pytest.raises(InputError, match="output.fps"):
         VideoWriter(tmp_path / "v.mp4", 0)
 
 
@@ -171,7 +171,7 @@ def test_closed_paths_loop():
         assert len(a) == n
         # the pose after the last one (phase 2π) is the first: poses are periodic in k/K
         torch.testing.assert_close(a.cam_from_world[0], b.cam_from_world[0])
-    with pytest.raises(InputError, match="--camera"):
+    with pytest.raises(InputError, match="settings.name"):
         c3.make_trajectory(c3.TrajectorySettings("spiral", 4), cam, 1, 1)
 
 

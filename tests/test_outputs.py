@@ -80,18 +80,18 @@ def test_loops_repeat_the_loop_exactly(tmp_path, name):
 @pytest.mark.parametrize(
     "name, kw, word",
     [
-        ("v.webm", {"codec": "h264"}, "--codec"),
-        ("v.mp4", {"codec": "vp9"}, "--codec"),
-        ("v.mp4", {"codec": "av1x"}, "--codec"),
-        ("v.mp4", {"crf": 70}, "--quality"),
-        ("v.webm", {"crf": -1}, "--quality"),
-        ("v.gif", {"crf": 5}, "--quality"),
-        ("v.gif", {"bitrate": "1M"}, "--bitrate"),
-        ("v.mp4", {"bitrate": "fast"}, "--bitrate"),
-        ("v.mp4", {"bitrate": "1"}, "--bitrate"),
-        ("v.mp4", {"loops": 0}, "--loops"),
-        ("v.mp4", {"loops": 1000}, "--loops"),
-        ("frames", {"codec": "h264"}, "--codec"),
+        ("v.webm", {"codec": "h264"}, "output.codec"),
+        ("v.mp4", {"codec": "vp9"}, "output.codec"),
+        ("v.mp4", {"codec": "av1x"}, "output.codec"),
+        ("v.mp4", {"crf": 70}, "output.quality"),
+        ("v.webm", {"crf": -1}, "output.quality"),
+        ("v.gif", {"crf": 5}, "output.quality"),
+        ("v.gif", {"bitrate": "1M"}, "output.bitrate"),
+        ("v.mp4", {"bitrate": "fast"}, "output.bitrate"),
+        ("v.mp4", {"bitrate": "1"}, "output.bitrate"),
+        ("v.mp4", {"loops": 0}, "output.loops"),
+        ("v.mp4", {"loops": 1000}, "output.loops"),
+        ("frames", {"codec": "h264"}, "output.codec"),
     ],
 )
 def test_bad_output_settings_are_refused_before_writing(tmp_path, name, kw, word):
@@ -431,7 +431,7 @@ def test_live_photo_pair_carries_one_identifier_and_a_still_time(tmp_path):
 
 
 def test_live_photo_needs_a_mov(tmp_path):
-    with pytest.raises(InputError, match="--live-photo"):
+    with pytest.raises(InputError, match="output.live_photo"):
         VideoWriter(tmp_path / "x.mp4", 10, live_photo=True)
     (tmp_path / "x.jpg").write_bytes(b"mine")
     with pytest.raises(InputError, match="key photo"):

@@ -99,11 +99,20 @@ def run(args) -> int:
         raise InputError(
             "--cpus-per-job/--gpus-per-job", "CPUs > 0 and GPUs >= 0", (args.cpus_per_job, args.gpus_per_job)
         )
-    check_batch_output(args.output)
+    check_batch_output(args.output, name="output")
     cameras = [c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None
-    jobs = discover_jobs(
-        args.inputs, _settings(args), cameras, args.format.lower().lstrip("."), auto_sky=not args.no_auto_sky
-    )
+    try:
+        jobs = discover_jobs(
+            args.inputs,
+            _settings(args),
+            cameras,
+            args.format.lower().lstrip("."),
+            auto_sky=not args.no_auto_sky,
+        )
+    except InputError as exc:
+        if exc.name == "format":  # the library's argument name; the rest are field names
+            raise InputError("--format", exc.expected, exc.found) from None
+        raise
     bar = tqdm(total=len(jobs), unit="job", desc="batch", file=sys.stderr)
 
     def progress(name: str, status: str) -> None:

@@ -375,6 +375,11 @@ FLAGS = {
     "weights": "--weights",
     "force": "--force",
     "allow_download": "--allow-download",
+    # names of library functions the commands call directly (their own argument names)
+    "fov_deg": "--fov",
+    "clicks": "--click",
+    "unclicks": "--unclick",
+    "settings.sam_checkpoint": "--sam-checkpoint",
 }
 _REGION_FLAGS = {
     "mask": "--mask",
@@ -383,6 +388,8 @@ _REGION_FLAGS = {
     "sky": "--sky",
     "speed": "--region-speed",
     "prompts": "--prompt",
+    "prompts.text": "--prompt",
+    "prompts.magnitude": "--magnitude",
     "video": "--motion-video",
     "video.scale": "--motion-video-scale",
     "video.rotate": "--motion-video-rotate",
@@ -405,11 +412,13 @@ def flag_name(name: str) -> str:
     if m:
         field = m.group("field") or ""
         if m.group("sub") and field == "prompts":
-            field = "prompts"
+            field = f"prompts.{m.group('sub')}" if f"prompts.{m.group('sub')}" in _REGION_FLAGS else "prompts"
         elif m.group("sub"):
             field = f"{field}.{m.group('sub')}"
         flag = _REGION_FLAGS.get(field, "region")
         return f"{flag} (region {int(m.group('k')) + 1}){m.group('rest')}"
+    if name in FLAGS:  # names with spaces (``live photo key photo``) as a whole
+        return FLAGS[name]
     m = _FIELD.match(name)
     if m and m.group("field") in FLAGS:
         return FLAGS[m.group("field")] + m.group("rest")

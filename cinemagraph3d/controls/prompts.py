@@ -133,7 +133,7 @@ def _bad_prompt(text, name: str) -> InputError:
     return InputError(name, f"a motion prompt: {KNOWN_PROMPTS}", repr(text))
 
 
-def parse_magnitude(value, name: str = "--magnitude") -> str | float:
+def parse_magnitude(value, name: str = "magnitude") -> str | float:
     """Check a magnitude: ``"slow" | "medium" | "fast"`` or a number of px/step > 0.
 
     Args:
@@ -165,7 +165,7 @@ def parse_magnitude(value, name: str = "--magnitude") -> str | float:
     return v
 
 
-def parse_prompt(text: str, magnitude=None, *, name: str = "--prompt") -> MotionPrompt:
+def parse_prompt(text: str, magnitude=None, *, name: str = "prompt") -> MotionPrompt:
     """Parse a short motion prompt.
 
     Args:
@@ -173,7 +173,8 @@ def parse_prompt(text: str, magnitude=None, *, name: str = "--prompt") -> Motion
             ``"drift 0.5"``. Case and extra spaces are ignored.
         magnitude: optional magnitude that overrides the one in ``text`` (see
             :func:`parse_magnitude`).
-        name: what the input is called in error messages.
+        name: what the prompt is called in error messages (a bad ``magnitude`` is
+            ``{name}.magnitude``).
 
     Returns:
         :class:`MotionPrompt` with defaults filled in (see the module docstring's table).
@@ -217,7 +218,7 @@ def parse_prompt(text: str, magnitude=None, *, name: str = "--prompt") -> Motion
             raise InputError(name, f"a direction after 'flow' ({KNOWN_PROMPTS})", repr(text))
         direction = default_dir
     if magnitude is not None:
-        mag = parse_magnitude(magnitude)
+        mag = parse_magnitude(magnitude, f"{name}.magnitude")
     return MotionPrompt(verb, direction, mag)
 
 

@@ -156,7 +156,7 @@ def _image_uint8(image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def check_clicks(points, height: int, width: int, name: str = "--click") -> np.ndarray:
+def check_clicks(points, height: int, width: int, name: str = "clicks") -> np.ndarray:
     """Clicks as a float64 ``(K, 2)`` array of ``(x, y)`` pixels inside ``[0, W] x [0, H]``.
 
     Raises:
@@ -418,7 +418,7 @@ def _sam_config(state: dict) -> dict:
     }
 
 
-def load_sam(checkpoint, device=None):
+def load_sam(checkpoint, device=None, *, name: str = "checkpoint"):
     """Load a Segment Anything model from a local checkpoint (no download).
 
     The architecture (ViT-B/L/H or any smaller encoder built with ``segment_anything``'s
@@ -431,6 +431,7 @@ def load_sam(checkpoint, device=None):
     Args:
         checkpoint: path of a SAM state dict (``sam_vit_b_01ec64.pth`` etc., or ``.safetensors``).
         device: torch device (default CPU).
+        name: what the checkpoint is called in error messages.
 
     Returns:
         A ``segment_anything.modeling.Sam`` in eval mode.
@@ -456,7 +457,7 @@ def load_sam(checkpoint, device=None):
         ) from None
     path = Path(os.fspath(checkpoint))
     if not path.is_file():
-        raise InputError("--sam-checkpoint", "an existing SAM checkpoint file", f"no file {str(path)!r}")
+        raise InputError(name, "an existing SAM checkpoint file", f"no file {str(path)!r}")
     device = torch.device(device or "cpu")
     key = (str(path.resolve()), path.stat().st_mtime_ns, str(device))
     if key in _SAM_CACHE:
@@ -567,15 +568,17 @@ def segment_clicks(
         raise InputError("settings", "a SegmentSettings", type(settings).__name__)
     img = _image_uint8(image)
     h, w = img.shape[:2]
-    pos = check_clicks(clicks, h, w, "--click")
-    neg = check_clicks(unclicks, h, w, "--unclick")
+    pos = check_clicks(clicks, h, w, "clicks")
+    neg = check_clicks(unclicks, h, w, "unclicks")
     if len(pos) == 0:
-        raise InputError("--click", "at least one positive click inside the region", "none")
+        raise InputError("clicks", "at least one positive click inside the region", "none")
     if sam_model is not None or settings.method == "sam":
         if sam_model is None:
             if not settings.sam_checkpoint:
-                raise InputError("--sam-checkpoint", "a SAM checkpoint for the 'sam' segmenter", "none")
-            sam_model = load_sam(settings.sam_checkpoint)
+                raise InputError(
+                    "settings.sam_checkpoint", "a SAM checkpoint for the 'sam' segmenter", "none"
+                )
+            sam_model = load_sam(settings.sam_checkpoint, name="settings.sam_checkpoint")
         mask = _sam_segment(img, pos, neg, sam_model)
     else:
         scale = min(1.0, settings.max_side / float(max(h, w)))
@@ -592,7 +595,7 @@ def segment_clicks(
         for p in neg:
             mask[_pixel(p, h, w)] = False
     if not mask.any():
-        raise InputError("--click", "clicks that select a non-empty region", "an empty mask")
+        raise InputError("clicks", "clicks that select a non-empty region", "an empty mask")
     return torch.from_numpy(np.ascontiguousarray(mask))
 
 

@@ -65,9 +65,7 @@ __all__ = [
 ]
 
 #: What to supply when no sky is found (one line).
-SKY_ADVICE = (
-    "give --mask MASK or --click X,Y (with --prompt, e.g. 'flow right', or --arrow) to choose what moves"
-)
+SKY_ADVICE = "give a mask or clicks (with a prompt, e.g. 'flow right', or arrows) to choose what moves"
 
 #: Prompt given to the sky when it is animated automatically.
 SKY_PROMPT = "drift right slow"

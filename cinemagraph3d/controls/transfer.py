@@ -72,19 +72,19 @@ class VideoMotionSettings:
         if self.method not in ("dis", "farneback"):
             raise InputError("VideoMotionSettings.method", "'dis' or 'farneback'", repr(self.method))
         if not (isinstance(self.max_frames, int) and self.max_frames >= 2):
-            raise InputError("--motion-video frames", "an integer >= 2", self.max_frames)
+            raise InputError("VideoMotionSettings.max_frames", "an integer >= 2", self.max_frames)
         if not (isinstance(self.max_side, int) and self.max_side >= 16):
             raise InputError("VideoMotionSettings.max_side", "an integer >= 16", self.max_side)
         if not (isinstance(self.smooth, (int, float)) and math.isfinite(self.smooth) and self.smooth >= 0):
             raise InputError("VideoMotionSettings.smooth", "a finite number >= 0", self.smooth)
 
 
-def _rgb(frame: np.ndarray) -> np.ndarray:
+def _rgb(frame: np.ndarray, name: str = "frames") -> np.ndarray:
     a = np.asarray(frame)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] < 3:
-        raise InputError("--motion-video", "colour or grey frames", f"frames of shape {a.shape}")
+        raise InputError(name, "colour or grey frames", f"frames of shape {a.shape}")
     a = a[..., :3]
     if a.dtype != np.uint8:
         top = 65535.0 if a.dtype == np.uint16 else (255.0 if np.issubdtype(a.dtype, np.integer) else 1.0)
@@ -92,13 +92,14 @@ def _rgb(frame: np.ndarray) -> np.ndarray:
     return a
 
 
-def load_video_frames(path, max_frames: int = 60) -> np.ndarray:
+def load_video_frames(path, max_frames: int = 60, *, name: str = "video") -> np.ndarray:
     """Read up to ``max_frames`` frames of a clip (mp4/webm/gif/... via imageio, or a directory of
     image files in name order).
 
     Args:
         path: video file or frame directory.
         max_frames: frames to read (>= 2).
+        name: what the clip is called in error messages.
 
     Returns:
         ``(T, h, w, 3)`` uint8 RGB, ``2 <= T <= max_frames``.
@@ -106,7 +107,6 @@ def load_video_frames(path, max_frames: int = 60) -> np.ndarray:
     Raises:
         InputError: missing or unreadable file, fewer than 2 frames, frames of different sizes.
     """
-    name = "--motion-video"
     p = Path(os.fspath(path))
     if not p.exists():
         raise InputError(name, "an existing video file or frame directory", f"no file {str(p)!r}")
@@ -117,12 +117,12 @@ def load_video_frames(path, max_frames: int = 60) -> np.ndarray:
 
             files = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
             for f in files[:max_frames]:
-                frames.append(_rgb(iio.imread(f)))
+                frames.append(_rgb(iio.imread(f), name))
         else:
             import imageio.v3 as iio
 
             for frame in iio.imiter(p):
-                frames.append(_rgb(frame))
+                frames.append(_rgb(frame, name))
                 if len(frames) >= max_frames:
                     break
     except InputError:
@@ -234,13 +234,13 @@ def transfer_motion(
         ``(2, H, W)`` float32 field in px/step on the mask's device, exactly 0 outside the mask.
     """
     if fit not in VIDEO_FITS:
-        raise InputError("--motion-video-fit", "'region' or 'image'", repr(fit))
+        raise InputError("fit", "'region' or 'image'", repr(fit))
     if isinstance(scale, bool) or not (
         isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0
     ):
-        raise InputError("--motion-video-scale", "a finite number > 0", scale)
+        raise InputError("scale", "a finite number > 0", scale)
     if isinstance(rotate, bool) or not (isinstance(rotate, (int, float)) and math.isfinite(rotate)):
-        raise InputError("--motion-video-rotate", "a finite angle in degrees", rotate)
+        raise InputError("rotate", "a finite angle in degrees", rotate)
     if not isinstance(video_flow, torch.Tensor) or video_flow.dim() != 3 or video_flow.shape[0] != 2:
         found = tuple(video_flow.shape) if isinstance(video_flow, torch.Tensor) else type(video_flow).__name__
         raise InputError("video_flow", "a (2, h, w) tensor", found)

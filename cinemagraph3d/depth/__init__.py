@@ -128,7 +128,9 @@ def _read_depth_array(path: Path) -> np.ndarray:
             if arr.ndim == 3 and arr.shape[2] >= 3:
                 arr = arr[:, :, [2, 1, 0, 3][: arr.shape[2]]]  # BGR(A) -> RGB(A)
     except Exception as exc:  # noqa: BLE001
-        raise InputError("--depth", "a readable .png/.npy/.exr depth file", f"{path.name}: {exc}") from None
+        raise InputError(
+            "depth.file", "a readable .png/.npy/.exr depth file", f"{path.name}: {exc}"
+        ) from None
     arr = np.asarray(arr)
     if arr.ndim == 3:
         if arr.shape[2] in (3, 4) and suffix != ".npy":
@@ -138,11 +140,11 @@ def _read_depth_array(path: Path) -> np.ndarray:
         elif arr.shape[2] == 1:
             arr = arr[:, :, 0]
     if arr.ndim != 2:
-        raise InputError("--depth", "a single-channel (H, W) depth map", f"array of shape {arr.shape}")
+        raise InputError("depth.file", "a single-channel (H, W) depth map", f"array of shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise InputError("--depth", "real numeric depth values", f"dtype {arr.dtype}")
+        raise InputError("depth.file", "real numeric depth values", f"dtype {arr.dtype}")
     if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise InputError("--depth", "a map of at least 2×2 values", f"shape {arr.shape}")
+        raise InputError("depth.file", "a map of at least 2×2 values", f"shape {arr.shape}")
     return arr.astype(np.float64)
 
 
@@ -163,30 +165,32 @@ def load_depth_file(path: str | os.PathLike, height: int, width: int, kind: str 
         :class:`DepthMap` ``(1, H, W)``.
     """
     if kind not in ("depth", "disparity"):
-        raise InputError("--depth-kind", "'depth' or 'disparity'", repr(kind))
+        raise InputError("depth.kind", "'depth' or 'disparity'", repr(kind))
     path = Path(path)
     if not path.is_file():
-        raise InputError("--depth", "an existing depth file", f"no file at {str(path)!r}")
+        raise InputError("depth.file", "an existing depth file", f"no file at {str(path)!r}")
     arr = _read_depth_array(path)
     if not np.isfinite(arr).all():
-        raise InputError("--depth", "finite values", f"{int((~np.isfinite(arr)).sum())} NaN/inf values")
+        raise InputError("depth.file", "finite values", f"{int((~np.isfinite(arr)).sum())} NaN/inf values")
     if kind == "depth" and arr.min() <= 0:
-        raise InputError("--depth", "z-depth > 0 everywhere", f"minimum {arr.min():g}")
+        raise InputError("depth.file", "z-depth > 0 everywhere", f"minimum {arr.min():g}")
     lo, hi = DEPTH_RANGE
     if kind == "depth" and not (lo <= arr.min() and arr.max() <= hi):
         raise InputError(
-            "--depth", f"z-depth in [{lo:g}, {hi:g}] (its own units)", f"{arr.min():g} to {arr.max():g}"
+            "depth.file", f"z-depth in [{lo:g}, {hi:g}] (its own units)", f"{arr.min():g} to {arr.max():g}"
         )
     if kind == "disparity" and not (lo <= arr.max() <= hi):
         raise InputError(
-            "--depth", f"disparity whose maximum is in [{lo:g}, {hi:g}]", f"maximum {arr.max():g}"
+            "depth.file", f"disparity whose maximum is in [{lo:g}, {hi:g}]", f"maximum {arr.max():g}"
         )
     if kind == "disparity" and arr.min() < 0:
-        raise InputError("--depth", "disparity >= 0 everywhere", f"minimum {arr.min():g}")
+        raise InputError("depth.file", "disparity >= 0 everywhere", f"minimum {arr.min():g}")
     h, w = arr.shape
     if (h, w) != (height, width):
         if abs((w / h) / (width / height) - 1.0) > 0.02:
-            raise InputError("--depth", f"a map with the image's aspect ratio ({width}×{height})", f"{w}×{h}")
+            raise InputError(
+                "depth.file", f"a map with the image's aspect ratio ({width}×{height})", f"{w}×{h}"
+            )
     t = torch.from_numpy(arr)[None, None]
     if kind == "depth":
         disp = 1.0 / t
@@ -201,7 +205,7 @@ def load_depth_file(path: str | os.PathLike, height: int, width: int, kind: str 
 @register_depth_backend("file")
 def _file_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
     if not settings.path:
-        raise InputError("--depth", "a depth file path for the 'file' back-end", "none")
+        raise InputError("depth.file", "a depth file path for the 'file' back-end", "none")
     return load_depth_file(settings.path, image.shape[-2], image.shape[-1], settings.kind)
 
 
@@ -334,6 +338,6 @@ def _hf_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
     from .learned import estimate_depth_hf  # optional learned back-end
 
     if not settings.path:
-        raise InputError("--depth-model", "a local Hugging Face depth model directory", "none")
+        raise InputError("depth.model", "a local Hugging Face depth model directory", "none")
     disp = estimate_depth_hf(image, settings.path, allow_download=settings.allow_download)
     return DepthMap(depth_from_disparity(disp.clamp(min=0)), metric=False, source="hf")

@@ -2,7 +2,7 @@
 
 Models load from a local directory (``save_pretrained`` layout: ``config.json``, weights and
 ``preprocessor_config.json``) or from the local Hugging Face cache only. Nothing is downloaded
-unless the caller passes ``allow_download=True`` (CLI: ``animate --allow-download``), which
+unless the caller passes ``allow_download=True`` (the command line has a flag for it), which
 loads with ``local_files_only=False``; remote code is never executed
 (``trust_remote_code=False``). ``transformers`` is an optional dependency, imported on first use.
 

@@ -6,10 +6,10 @@ Typical use::
     result = run_suite("tiny")
     print(format_tables(result)[0])
 
-or ``cinemagraph3d eval --suite standard --out report/``. The metrics (:mod:`.metrics`) work on
-any video; the scenes (:mod:`.scenes`) give exact frames, depth, masks, hints and motion; the
-baselines (:mod:`.baselines`) are the still photo, 2-D animation without parallax, the forward
-splat only, and the full method. See ``docs/quality.md`` for the current numbers.
+or the ``cinemagraph3d eval`` command (:mod:`cinemagraph3d.cli.eval`). The metrics
+(:mod:`.metrics`) work on any video; the scenes (:mod:`.scenes`) give exact frames, depth, masks,
+hints and motion; the baselines (:mod:`.baselines`) are the still photo, 2-D animation without
+parallax, the forward splat only, and the full method. See ``docs/quality.md`` for the current numbers.
 """
 
 from typing import TYPE_CHECKING

@@ -43,6 +43,10 @@ __all__ = [
     "LandscapeResult",
     "run_landscapes",
     "format_landscape_report",
+    "landscape_picture",
+    "run_landscape_sizes",
+    "landscapes_markdown",
+    "SIZES",
 ]
 
 
@@ -353,56 +357,26 @@ def landscape_picture(pics: dict) -> np.ndarray:
 #: Sizes of the ``landscapes`` suite: the methods must not depend on the resolution.
 SIZES = ((320, 192), (640, 384))
 
-LANDSCAPES_COMMAND = (
-    "cinemagraph3d eval --suite landscapes --out docs/quality_depth --report docs/quality_depth.md"
-)
 
-
-def run_cli(args) -> int:
-    """``cinemagraph3d eval --suite landscapes``: score, print the report, write it with pictures.
-
-    ``args`` needs ``out`` (picture directory) and ``report`` (Markdown path or None: OUT/report.md).
-    """
-    import os
-    import sys
-    from pathlib import Path
-
-    import imageio.v3 as iio
-
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("--out", "a directory (created if missing)", f"a file at {str(out)!r}")
-    report = Path(args.report) if args.report else out / "report.md"
-    if report.is_dir():
-        raise InputError("--report", "a Markdown file path", f"a directory at {str(report)!r}")
-
-    def progress(line: str) -> None:
-        print(f"  {line}", file=sys.stderr, flush=True)
-
-    print("evaluating suite 'landscapes' (depth, single clicks, automatic sky)", file=sys.stderr, flush=True)
+def run_landscape_sizes(
+    sizes: tuple[tuple[int, int], ...] = SIZES, progress: Callable[[str], None] | None = None
+) -> list[LandscapeResult]:
+    """:func:`run_landscapes` at every ``(W, H)`` of ``sizes`` (the ``landscapes`` suite)."""
     results = []
-    for w, h in SIZES:
-        progress(f"{w}×{h}")
+    for w, h in sizes:
+        if progress is not None:
+            progress(f"{w}×{h}")
         results.append(run_landscapes(w, h, progress=progress))
-    out.mkdir(parents=True, exist_ok=True)
-    pics = {}
-    for scene, p in results[0].pictures.items():
-        path = out / f"{scene}.png"
-        iio.imwrite(path, landscape_picture(p))
-        pics[scene] = os.path.relpath(path, report.parent)
-    command = (
-        f"cinemagraph3d eval --suite landscapes --out {args.out}"
-        + (f" --report {args.report}" if args.report else "")
-        + (" --force" if getattr(args, "force", False) else "")
-    )
-    text = format_landscape_report(results[0], command, pics)
+    return results
+
+
+def landscapes_markdown(
+    results: list[LandscapeResult], command: str, pictures: dict[str, str] | None = None
+) -> str:
+    """The Markdown report of :func:`run_landscape_sizes` (``docs/quality_depth.md``): the first
+    size's tables with ``pictures`` (``{scene: relative path}``), then the tables of the others."""
+    text = format_landscape_report(results[0], command, pictures)
     for extra in results[1:]:
         body = format_landscape_report(extra, command).split("## Depth (training-free)", 1)[1]
         text += f"\n# The same at {extra.size[0]}×{extra.size[1]}\n\n## Depth (training-free)" + body
-    report.parent.mkdir(parents=True, exist_ok=True)
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(report)
-    print(text)
-    print(f"wrote {report}")
-    return 0
+    return text

@@ -103,7 +103,7 @@ SUITES: dict[str, Suite] = {
 def get_suite(name: str) -> Suite:
     """The suite called ``name``; raises :class:`InputError` for an unknown name."""
     if name not in SUITES:
-        raise InputError("--suite", f"one of {', '.join(SUITES)}", repr(name))
+        raise InputError("suite", f"one of {', '.join(SUITES)}", repr(name))
     return SUITES[name]
 
 
@@ -248,11 +248,11 @@ def run_suite(
     methods = list(methods)
     for m in methods:
         if m not in METHODS:
-            raise InputError("--methods", f"names among {', '.join(METHODS)}", repr(m))
+            raise InputError("methods", f"names among {', '.join(METHODS)}", repr(m))
     if not methods:
-        raise InputError("--methods", "at least one method", "none")
+        raise InputError("methods", "at least one method", "none")
     if motion not in MOTION_SOURCES:
-        raise InputError("--motion", f"one of {', '.join(MOTION_SOURCES)}", repr(motion))
+        raise InputError("motion", f"one of {', '.join(MOTION_SOURCES)}", repr(motion))
     if use_lpips is None:
         use_lpips = M.lpips_available()
     from ..render import active_backend

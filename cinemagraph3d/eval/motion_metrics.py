@@ -783,33 +783,7 @@ def study_markdown(result: StudyResult, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    """``python -m cinemagraph3d.eval.motion_metrics [--out FILE] [--size WxH] [--no-analytic]``."""
-    import argparse
-    import sys
-    from pathlib import Path
+if __name__ == "__main__":  # pragma: no cover - the command line lives in cinemagraph3d.cli.eval
+    from cinemagraph3d.cli.eval import motion_study_main
 
-    ap = argparse.ArgumentParser(description="issue-13 motion quality study")
-    ap.add_argument("--out", default="docs/quality_motion.md")
-    ap.add_argument("--size", default="384x216")
-    ap.add_argument("--no-analytic", action="store_true")
-    ap.add_argument(
-        "--notes", help="a Markdown file appended as the section 'Notes' (measurements made by hand)"
-    )
-    args = ap.parse_args(argv)
-    w, h = (int(v) for v in args.size.split("x"))
-    result = run_study((w, h), analytic=not args.no_analytic,
-                       progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))  # fmt: skip
-    cmd = "python -m cinemagraph3d.eval.motion_metrics " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    text = study_markdown(result, cmd.strip())
-    if args.notes:
-        text += "\n## Notes\n\n" + Path(args.notes).read_text()
-    Path(args.out).write_text(text)
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    raise SystemExit(motion_study_main())

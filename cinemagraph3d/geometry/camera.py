@@ -42,7 +42,7 @@ class PinholeCamera:
         if fov_deg is None:
             f = float(side)
         else:
-            check(math.isfinite(fov_deg) and 0.0 < fov_deg < 180.0, "--fov", "degrees in (0, 180)", fov_deg)
+            check(math.isfinite(fov_deg) and 0.0 < fov_deg < 180.0, "fov_deg", "degrees in (0, 180)", fov_deg)
             f = 0.5 * side / math.tan(math.radians(fov_deg) / 2.0)
         return PinholeCamera(f, f, width / 2.0, height / 2.0, int(width), int(height))
 

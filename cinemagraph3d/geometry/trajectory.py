@@ -109,12 +109,12 @@ def make_trajectory(
     """
     name, n = settings.name, settings.num_frames
     if name not in CAMERA_PATHS:
-        raise InputError("--camera", f"one of {', '.join(CAMERA_PATHS)} or a .json file", repr(name))
+        raise InputError("settings.name", f"one of {', '.join(CAMERA_PATHS)}", repr(name))
     if not isinstance(n, int) or n < 1:
-        raise InputError("--frames", "an integer >= 1", n)
+        raise InputError("settings.num_frames", "an integer >= 1", n)
     amp = settings.amplitude
     if not (isinstance(amp, (int, float)) and math.isfinite(amp) and amp >= 0):
-        raise InputError("--amplitude", "a finite number >= 0", amp)
+        raise InputError("settings.amplitude", "a finite number >= 0", amp)
     A = float(amp) * float(z_near)
     poses, Ks = [], []
     K0 = camera.matrix(dtype=torch.float64)
@@ -212,7 +212,11 @@ def _euler(deg: torch.Tensor) -> torch.Tensor:
 
 
 def load_trajectory(
-    path: str | os.PathLike, camera: PinholeCamera, num_frames: int | None = None
+    path: str | os.PathLike,
+    camera: PinholeCamera,
+    num_frames: int | None = None,
+    *,
+    name: str = "camera.path",
 ) -> Trajectory:
     """Read a custom trajectory JSON.
 
@@ -222,16 +226,24 @@ def load_trajectory(
     "closed": true}`` interpolated with a Catmull–Rom spline to ``num_frames`` frames (closed
     loops by default) with the input camera's intrinsics. Translations are in scene units.
 
+    Args:
+        path: the trajectory ``.json`` file.
+        camera: intrinsics of the working image (its size; the keyframe form's ``K``).
+        num_frames: frames wanted; the per-frame form must hold exactly this many poses
+            (None: as many as it holds), the keyframe form is sampled at it (None: 60).
+        name: what the file is called in error messages (followed by the file name).
+
     Raises:
         InputError: unreadable/malformed JSON or matrices of the wrong shape.
     """
     path = Path(path)
-    name = f"--camera {path.name}"
+    field_name = name
+    name = f"{field_name} {path.name}"
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(
-            "--camera", "an existing trajectory .json file", f"no file at {str(path)!r}"
+            field_name, "an existing trajectory .json file", f"no file at {str(path)!r}"
         ) from None
     except Exception as exc:  # noqa: BLE001
         raise InputError(name, "valid JSON", str(exc)) from None
@@ -246,7 +258,7 @@ def load_trajectory(
         if num_frames is not None and len(poses) != num_frames:
             raise InputError(
                 f"{name}: cam_from_world",
-                f"one pose per frame ({num_frames} frames; or give --frames {len(poses)})",
+                f"one pose per frame ({num_frames} frames, or {len(poses)} frames to use them all)",
                 f"{len(poses)} poses",
             )
         T = torch.stack([_matrix(p, (4, 4), f"{name}: cam_from_world[{i}]") for i, p in enumerate(poses)])
@@ -287,7 +299,7 @@ def load_trajectory(
             raise InputError(f"{name}: closed", "true or false", repr(closed))
         n = num_frames or 60
         if not (isinstance(n, int) and 1 <= n <= MAX_FRAMES):
-            raise InputError("--frames", f"an integer in [1, {MAX_FRAMES}]", n)
+            raise InputError("num_frames", f"an integer in [1, {MAX_FRAMES}]", n)
         if float(pos.abs().max()) > 1e6:
             raise InputError(f"{name}: position", "coordinates under 1e6 scene units", float(pos.abs().max()))
         poses = []

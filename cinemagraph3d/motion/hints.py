@@ -579,7 +579,7 @@ def load_mask(path_or_array, height: int, width: int, *, name: str | None = None
             ``(H, W, C)`` numpy array, or an ``(H, W)`` / ``(1, H, W)`` tensor.
         height, width: working image size in pixels. A mask of another size with the same
             aspect ratio (within 2 %: a mask drawn on the photo at its own size, when
-            ``--max-side`` shrinks the working image) is resized to it by area averaging and
+            ``max_side`` shrinks the working image) is resized to it by area averaging and
             thresholded at 0.5; any other size is refused.
         name: what the input is called in error messages (default: the path or ``"mask"``).
 
