@@ -249,10 +249,17 @@ class RunLog:
             for k, v in values.items():
                 self.tb.add_scalar(k, v, step)
 
+    def plot(self) -> None:
+        """Redraw ``loss.png`` from the CSV (and flush TensorBoard)."""
+        plot_curves(self.path, self.png)
+        if self.tb is not None:
+            self.tb.flush()
+
     def close(self) -> None:
         plot_curves(self.path, self.png)
         if self.tb is not None:
             self.tb.close()
+            self.tb = None
 
 
 _COLOURS = [(200, 80, 40), (40, 140, 200), (60, 170, 60), (160, 60, 170), (30, 160, 160), (120, 120, 30)]

@@ -135,7 +135,13 @@ class RenderTrainer(GanTrainer):
 
         self.perceptual = None
         if settings.w_perceptual > 0:
-            self.perceptual = load_perceptual(settings.perceptual_weights)
+            import os
+            import warnings
+
+            with warnings.catch_warnings():
+                if int(os.environ.get("RANK", "0")) != 0:  # one warning per run, not per process
+                    warnings.simplefilter("ignore")
+                self.perceptual = load_perceptual(settings.perceptual_weights)
         self._scenes: dict[str, _ClipScene] = {}
 
     def settings_json(self) -> dict:

@@ -204,7 +204,7 @@ class GanTrainer:
                 disc_step = DDP(disc, device_ids=ids)
             batches = GlobalBatches(len(self.data.train), s.batch_size, s.seed, dist.world, dist.rank)
             log = RunLog(self.run, ["lr_g", "loss_d", "loss_g", "gan", "fm", *self.loss_names, *self.val_names],
-                         resume_step=start if self.resume else None) if dist.main else None  # fmt: skip
+                         resume_step=start if self.resume and start > 0 else None) if dist.main else None  # fmt: skip
             initial = None
             if dist.main and start == 0:
                 initial = self._validate(nets)
@@ -233,7 +233,7 @@ class GanTrainer:
                 if done % s.checkpoint_every == 0 or done in (s.steps, end):
                     if dist.main:
                         save_checkpoint(self.run, done, modules, optims, scheds, s.keep_checkpoints)
-                        log.close()
+                        log.plot()
                     dist.barrier()
             bar.close()
             weights = []
