@@ -46,7 +46,8 @@ def check_shape(x, shape: Sequence[int | str | None], name: str, dims: dict | No
     Raises:
         ShapeError: naming ``name``, the expected and the found shape.
     """
-    dims = {} if dims is None else dict(dims)
+    given = {} if dims is None else dict(dims)
+    dims = dict(given)
     want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
     if not isinstance(x, torch.Tensor):
         raise ShapeError(name, f"a tensor of shape {want}", type(x).__name__)
@@ -59,7 +60,7 @@ def check_shape(x, shape: Sequence[int | str | None], name: str, dims: dict | No
         elif spec is not None and spec != size:
             ok = False
     if not ok:
-        named = {k: v for k, v in dims.items() if any(k == s for s in shape)}
+        named = {k: v for k, v in given.items() if any(k == s for s in shape)}
         hint = f" with {', '.join(f'{k}={v}' for k, v in named.items())}" if named else ""
         raise ShapeError(name, f"shape {want}{hint}", found)
     return {k: v for k, v in dims.items() if k in shape}
@@ -137,10 +138,10 @@ def push_pull(
 
     Example:
         >>> import torch
-        >>> v = torch.tensor([[[1.0, 0.0, 3.0]]])
-        >>> w = torch.tensor([[[1.0, 0.0, 1.0]]])
-        >>> push_pull(v, w)[0, 0].tolist()
-        [1.0, 2.0, 3.0]
+        >>> v = torch.tensor([[[1.0, 3.0], [5.0, 0.0]]])
+        >>> w = torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])
+        >>> push_pull(v, w)[0].tolist()  # the hole gets the mean of the three valid pixels
+        [[1.0, 3.0], [5.0, 3.0]]
     """
     C = check_shape(values, ("C", "H", "W"), "values")["C"]
     check_shape(weight, (1, values.shape[1], values.shape[2]), "weight")
