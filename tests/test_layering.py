@@ -27,9 +27,6 @@ PENDING_FLAGS: set[str] = {
     "checks.py",  # a comment naming the force flag
     "project.py",  # the allow_outside_paths advice in a project path error
     "render/splat.py",  # pip's no-build-isolation option in the native-build warning
-    "train/__init__.py",  # docstrings naming animate/train flags
-    "train/render.py",
-    "train/settings.py",
 }
 
 

@@ -8,7 +8,7 @@
 
 Both run in one process (CPU or GPU) or data-parallel under ``torchrun`` (DDP, ``gloo`` on CPU,
 ``nccl`` on GPU), write checkpoints that ``resume`` continues exactly, and end with weights
-that ``cinemagraph3d animate --preset neural --weights RUN`` loads.
+that the neural preset loads (``load_models(RUN)``).
 """
 
 from __future__ import annotations

@@ -242,7 +242,7 @@ def validation_scores(render, data, scene_of) -> dict[str, float]:
 def train_render(data, settings: RenderTrainSettings, run, motion, *, resume=False, force=False,
                  progress=True, stop_at=None) -> TrainResult:  # fmt: skip
     """Train stage 2 into ``run`` (``feature_encoder``, ``image_decoder`` and a copy of the
-    ``motion_estimator`` of ``motion``: a complete ``--preset neural`` weights directory)."""
+    ``motion_estimator`` of ``motion``: a complete neural-preset weights directory)."""
     from .dataset import TrainData
 
     if not isinstance(data, TrainData):

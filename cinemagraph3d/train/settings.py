@@ -1,7 +1,7 @@
 """Settings dataclasses of the training code: the dataset builder and the two training stages.
 
 Every default is documented in ``docs/training.md``; a run stores its settings as JSON
-(``settings.json`` in the run directory) so ``--resume`` can check it continues the same run.
+(``settings.json`` in the run directory) so a resumed run can check it continues the same run.
 """
 
 from __future__ import annotations
