@@ -55,3 +55,80 @@ def test_study_photo_is_deterministic_and_its_regions_hold_their_hints():
         assert kind in ("water", "clouds") and bool(mask.any())
         assert starts.shape == vectors.shape and starts.shape[1] == 2
     assert a.regions[0][2][:, 0].any() and a.regions[0][2][:, -1].any()  # the sea touches both sides
+
+
+# --------------------------------------------------------------------------- command line
+def _fake_study(monkeypatch):
+    """The study replaced by a record of its arguments (the real one renders for minutes): the
+    command line's own work is what is tested here."""
+    calls = []
+
+    def run_study(size, analytic=True, progress=None):
+        calls.append((size, analytic))
+        return "result"
+
+    monkeypatch.setattr(mm, "run_study", run_study)
+    monkeypatch.setattr(mm, "study_markdown", lambda result, command: f"# {result}\n\n{command}\n")
+    return calls
+
+
+def test_eval_suite_motion_writes_the_report_by_the_output_rule(tmp_path, monkeypatch, capsys):
+    from cinemagraph3d.cli import main
+
+    calls = _fake_study(monkeypatch)
+    notes = tmp_path / "notes.md"
+    notes.write_text("measured by hand\n")
+    report = tmp_path / "motion.md"
+    argv = ["eval", "--suite", "motion", "--report", str(report), "--size", "64x36", "--no-analytic"]
+    assert main([*argv, "--notes", str(notes)]) == 0
+    assert calls == [((64, 36), False)]
+    text = report.read_text()
+    assert text.startswith("# result\n") and text.endswith("## Notes\n\nmeasured by hand\n")
+    assert f"cinemagraph3d eval --suite motion --report {report} --size 64x36 --no-analytic" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["motion.md", "notes.md"]  # no --out, no temporary
+    capsys.readouterr()
+    # an existing report is replaced only with --force; errors are one line naming the flag
+    assert main(argv) == 2 and "exists" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 0 and "## Notes" not in report.read_text()
+    for bad, flag in ((["--size", "abc"], "--size"), (["--notes", str(tmp_path / "none.md")], "--notes")):
+        capsys.readouterr()
+        assert main([*argv, "--force", *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"cinemagraph3d: error: {flag}:"), err
+    assert len(calls) == 2
+    # without --report: OUT/report.md in a new folder marked as ours
+    assert main(["eval", "--suite", "motion", "--out", str(tmp_path / "o"), "--size", "64x36"]) == 0
+    assert (tmp_path / "o" / "report.md").is_file() and (tmp_path / "o" / ".cinemagraph3d-output").is_file()
+    assert calls[-1] == ((64, 36), True)
+
+
+def test_python_m_motion_metrics_forwards_to_the_eval_command(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    from cinemagraph3d.cli.eval import motion_study_main
+
+    calls = _fake_study(monkeypatch)
+    out = tmp_path / "q.md"
+    assert motion_study_main(["--out", str(out), "--size", "96x54"]) == 0
+    assert calls == [((96, 54), True)] and "cinemagraph3d eval --suite motion --report" in out.read_text()
+    assert motion_study_main(["--out", str(out)]) == 2  # exists: --force to replace
+    # the module's own entry point (a real process: one error line, exit 2, before any rendering)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cinemagraph3d.eval.motion_metrics",
+            "--out",
+            str(tmp_path / "x.md"),
+            "--size",
+            "7",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith("cinemagraph3d: error: --size:"), (
+        run.stderr
+    )
+    assert not (tmp_path / "x.md").exists()
