@@ -21,6 +21,8 @@ import tempfile  # noqa: E402
 import zipfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import gradio as gr  # noqa: E402  (at module level: handlers' EventData hints resolve here)
+
 from ..errors import Cinemagraph3DError, InputError  # noqa: E402
 from .canvas import CANVAS_CSS, CANVAS_HTML, CANVAS_JS, canvas_value  # noqa: E402
 from .session import (  # noqa: E402
@@ -127,8 +129,6 @@ def build_app(
         ``(blocks, temp_dir)``; ``temp_dir`` holds the previews and download bundles (delete it
         when the server stops).
     """
-    import gradio as gr
-
     from ..depth import DepthSettings, resolve_auto_depth
     from ..limits import AMPLITUDE_MAX, CAMERA_PATHS
 
@@ -380,6 +380,8 @@ def build_app(
             if st is None:
                 raise InputError("photo", "an uploaded photo", "none")
             event = getattr(evt, "_data", None) or {}
+            if not event.get("points"):
+                return (gr.update(),) * 5
             new = apply_canvas_event(st, event, tool_, -1 if sel is None else int(sel), float(rad))
             hist = (hist + [st])[-20:]
             return (new, hist, *view(new, sel, show)[:2], status(_describe(new, tool_)))
@@ -391,7 +393,7 @@ def build_app(
                 f"{len(st.anchors)} anchor{'s' * (len(st.anchors) != 1)} (last tool: {tool_})"
             )
 
-        gesture = canvas.click(
+        gesture = canvas.edit(
             on_gesture,
             [holder, history, tool, region, radius, show_field],
             [holder, history, canvas, region, status_md],
@@ -701,8 +703,6 @@ def launch(
     Returns:
         ``(demo, url, temp_dir)``.
     """
-    import gradio as gr
-
     demo, tmp = build_app(workspace, state)
     theme = gr.themes.Default(
         font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]

@@ -3,7 +3,7 @@ script turns pointer gestures into one event per gesture.
 
 Python → page: the component's value ``{"src": data URL of the overlay picture, "w": W0,
 "h": H0}`` is drawn whenever it changes. Page → Python: press-move-release is sent as
-``trigger("click", {"points": [[x, y], ...]})`` in photo pixels (the canvas may be shown at any
+``trigger("edit", {"points": [[x, y], ...]})`` in photo pixels (the canvas may be shown at any
 size; coordinates are scaled by ``W0 / displayed width``). What a gesture means (brush, arrow,
 anchor, click-to-mask) is decided on the server by the selected tool.
 """
@@ -82,7 +82,7 @@ function finish(e) {
   const p = toPhoto(e);
   pts.push(p);
   const gesture = pts; pts = null;
-  trigger('click', {points: gesture});
+  trigger('edit', {points: gesture});
 }
 canvas.addEventListener('pointerup', finish);
 canvas.addEventListener('pointercancel', () => { pts = null; shown = null; draw(); });
