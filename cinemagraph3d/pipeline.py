@@ -16,12 +16,12 @@ import torch.nn.functional as F
 
 from .errors import InputError
 from .features import encode_layers, lift_ldi
-from .geometry.camera import PinholeCamera, pixel_grid, transform_points, unproject_depth
-from .geometry.trajectory import Trajectory, safe_zoom
+from .geometry.camera import PinholeCamera, transform_points, unproject_depth
+from .geometry.trajectory import Trajectory, photo_border_points, safe_zoom
 from .ldi import LDISettings, build_ldi
 from .models.bundle import Models
 from .motion.integrate import Displacements
-from .motion.lift import lift_offsets
+from .motion.lift import donor_pixels, lift_offsets
 from .render.decode import decode_frame
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, splat_points
@@ -97,25 +97,6 @@ class RenderSettings:
     border_ghosts: bool = True
 
 
-def _donors(ldi: LayeredDepthImage, cloud: FeatureCloud) -> torch.Tensor:
-    from scipy.ndimage import distance_transform_edt
-
-    H, W = ldi.labels.shape
-    flat = (cloud.pixels[:, 1].long() * W + cloud.pixels[:, 0].long()).clamp(0, H * W - 1)
-    donor = flat.clone()
-    hid = cloud.inpainted
-    if hid.any():
-        for k in torch.unique(cloud.layer[hid]).tolist():
-            vis = ldi.visible[k, 0].cpu().numpy()
-            if not vis.any():
-                continue
-            _, (ri, ci) = distance_transform_edt(~vis, return_indices=True)
-            nearest = torch.from_numpy((ri.astype(np.int64) * W + ci).reshape(-1)).to(flat.device)
-            sel = hid & (cloud.layer == k)
-            donor[sel] = nearest[flat[sel]]
-    return donor
-
-
 def prepare_scene(
     image: torch.Tensor,
     depth: DepthMap,
@@ -151,7 +132,7 @@ def prepare_scene(
     z = depth.depth.flatten()
     sample = z[:: max(1, z.numel() // 100000)].float()
     q = torch.quantile(sample, torch.tensor([0.05, 0.5], device=sample.device))
-    return Scene(image, camera, depth, ldi, cloud, _donors(ldi, cloud), float(q[0]), float(q[1]))
+    return Scene(image, camera, depth, ldi, cloud, donor_pixels(ldi, cloud), float(q[0]), float(q[1]))
 
 
 def scene_times(num_frames: int, num_steps: int) -> list[float]:
@@ -160,34 +141,9 @@ def scene_times(num_frames: int, num_steps: int) -> list[float]:
 
 
 def border_points(scene: Scene, per_side: int = 256) -> dict[str, torch.Tensor]:
-    """World points of the photo's four borders (at the photo depth), for the safe zoom."""
-    _, H, W = scene.image.shape
-    dev = scene.depth.depth.device
-    K = scene.camera.matrix(device=dev, dtype=torch.float64)
-    uv = pixel_grid(H, W, device=dev, dtype=torch.float64).permute(1, 2, 0)
-    z = scene.depth.depth[0].double()
-    sides = {
-        "left": (slice(None), 0),
-        "right": (slice(None), W - 1),
-        "top": (0, slice(None)),
-        "bottom": (H - 1, slice(None)),
-    }
-    out = {}
-    for name, (r, c) in sides.items():
-        pix, zz = uv[r, c], z[r, c]
-        step = max(1, len(zz) // per_side)
-        pix, zz = pix[::step].clone(), zz[::step]
-        # the outer edge of the border pixel, not its centre
-        if name == "left":
-            pix[:, 0] = 0.0
-        elif name == "right":
-            pix[:, 0] = W
-        elif name == "top":
-            pix[:, 1] = 0.0
-        else:
-            pix[:, 1] = H
-        out[name] = unproject_depth(pix, zz, K)
-    return out
+    """World points of the photo's four borders (at the photo depth), for the safe zoom (see
+    :func:`~cinemagraph3d.geometry.photo_border_points`)."""
+    return photo_border_points(scene.depth.depth, scene.camera, per_side)
 
 
 def _splat(

@@ -17,7 +17,6 @@ from cinemagraph3d.motion import (
     MotionRegion,
     MotionSettings,
     assign_hints,
-    diffuse_field,
     draw_motion_field,
     edge_feather,
     hints_to_dict,
@@ -590,27 +589,6 @@ def test_lift_displacement_fronto_parallel():
         lift_displacement(points, pixels[:10], disp, K)
     with pytest.raises(InputError):
         lift_displacement(points, pixels, disp, K[:2])
-
-
-def test_diffuse_field():
-    valid = box_mask(0, 20, 0, W)
-    field = torch.zeros(2, H, W)
-    field[0][valid] = 1.5
-    field[1][valid] = -0.5
-    out = diffuse_field(field, valid)
-    assert torch.equal(out[:, valid], field[:, valid])  # valid pixels untouched
-    torch.testing.assert_close(out, torch.tensor([1.5, -0.5])[:, None, None].expand(2, H, W))
-    # A ramp: fill values stay within the range of the valid ones, nearer values weigh more.
-    ramp = torch.linspace(0, 1, W)[None, None].expand(2, H, W).clone()
-    hole = box_mask(10, 40, 20, 40)
-    out = diffuse_field(ramp, ~hole)
-    assert torch.equal(out[:, ~hole], ramp[:, ~hole])
-    assert out[0, 25, 21] < out[0, 25, 38] and 0 <= out.min() and out.max() <= 1
-    assert (diffuse_field(ramp, torch.zeros(H, W, dtype=torch.bool)) == 0).all()
-    with pytest.raises(InputError):
-        diffuse_field(ramp, valid[:-1])
-    with pytest.raises(InputError):
-        diffuse_field(ramp, valid, levels=-1)
 
 
 def test_end_to_end_labelme_to_displacements(tmp_path):

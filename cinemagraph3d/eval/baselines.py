@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..errors import InputError
-from ..geometry.trajectory import Trajectory, safe_zoom
-from ..pipeline import RenderSettings, Scene, border_points, render_frames
+from ..geometry.trajectory import Trajectory, photo_border_points, safe_zoom
+from ..pipeline import RenderSettings, Scene, render_frames
 
 __all__ = ["METHODS", "MethodOutput", "zoomed_trajectory", "static_trajectory", "render_method"]
 
@@ -45,7 +45,7 @@ class MethodOutput:
 def zoomed_trajectory(scene: Scene, trajectory: Trajectory) -> Trajectory:
     """``trajectory`` with the renderer's automatic safe zoom applied (so that the truth and
     every method see the same framing; render it with ``safe_zoom=False``)."""
-    return trajectory.zoomed(safe_zoom(trajectory, border_points(scene)))
+    return trajectory.zoomed(safe_zoom(trajectory, photo_border_points(scene.depth.depth, scene.camera)))
 
 
 def static_trajectory(trajectory: Trajectory) -> Trajectory:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from .camera import PinholeCamera
+from .camera import PinholeCamera, pixel_grid, unproject_depth
 
 __all__ = [
     "Trajectory",
@@ -309,6 +309,51 @@ def load_trajectory(
         K0 = camera.matrix(dtype=torch.float64)
         return Trajectory(torch.stack(poses), K0[None].repeat(n, 1, 1), camera.width, camera.height)
     raise InputError(name, "a 'cam_from_world' list or a 'keyframes' list", f"keys {sorted(data)}")
+
+
+def photo_border_points(
+    depth: torch.Tensor, camera: PinholeCamera, per_side: int = 256
+) -> dict[str, torch.Tensor]:
+    """World points of the photo's four borders, for :func:`safe_zoom`.
+
+    The outer edge of each border pixel (``u = 0`` or ``W``, ``v = 0`` or ``H``), sampled at most
+    ``per_side`` times per side, unprojected with the pixel's depth through the input camera.
+
+    Args:
+        depth: ``(1, H, W)`` z-depth of the photo, scene units.
+        camera: the input camera (the world frame).
+        per_side: samples per side.
+
+    Returns:
+        ``{"left"|"right"|"top"|"bottom": (P, 3)}`` float64 points on ``depth``'s device.
+    """
+    _, H, W = depth.shape
+    dev = depth.device
+    K = camera.matrix(device=dev, dtype=torch.float64)
+    uv = pixel_grid(H, W, device=dev, dtype=torch.float64).permute(1, 2, 0)
+    z = depth[0].double()
+    sides = {
+        "left": (slice(None), 0),
+        "right": (slice(None), W - 1),
+        "top": (0, slice(None)),
+        "bottom": (H - 1, slice(None)),
+    }
+    out = {}
+    for name, (r, c) in sides.items():
+        pix, zz = uv[r, c], z[r, c]
+        step = max(1, len(zz) // per_side)
+        pix, zz = pix[::step].clone(), zz[::step]
+        # the outer edge of the border pixel, not its centre
+        if name == "left":
+            pix[:, 0] = 0.0
+        elif name == "right":
+            pix[:, 0] = W
+        elif name == "top":
+            pix[:, 1] = 0.0
+        else:
+            pix[:, 1] = H
+        out[name] = unproject_depth(pix, zz, K)
+    return out
 
 
 def safe_zoom(

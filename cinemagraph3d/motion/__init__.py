@@ -37,7 +37,7 @@ from .hints import (
 )
 from .integrate import Displacements, integrate_motion
 from .learned import estimate_motion
-from .lift import diffuse_field, lift_displacement, lift_offsets
+from .lift import donor_pixels, lift_displacement, lift_offsets
 from .spec import (
     build_motion,
     build_motion_field,
@@ -81,5 +81,5 @@ __all__ = [
     "estimated_motion_field",
     "has_motion_inputs",
     "wants_motion_estimator",
-    "diffuse_field",
+    "donor_pixels",
 ]

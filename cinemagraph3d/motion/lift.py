@@ -1,13 +1,14 @@
-"""From 2D pixel displacements to 3D scene flow, and filling a flow field into invalid pixels."""
+"""From 2D pixel displacements to 3D scene flow, and the flow of the points hidden behind nearer layers."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..errors import InputError
-from ..ops import push_pull
+from ..types import FeatureCloud, LayeredDepthImage
 
-__all__ = ["lift_offsets", "lift_displacement", "diffuse_field"]
+__all__ = ["lift_offsets", "lift_displacement", "donor_pixels"]
 
 
 def _check_rows(x, name: str, cols: int, rows: int | None = None) -> torch.Tensor:
@@ -70,28 +71,32 @@ def lift_displacement(
     return torch.cat([xy, torch.zeros_like(z)], dim=1)
 
 
-def diffuse_field(field: torch.Tensor, valid: torch.Tensor, levels: int | None = None) -> torch.Tensor:
-    """Fill a field into invalid pixels from the valid ones: the push–pull pyramid of
-    :func:`cinemagraph3d.ops.push_pull` with the validity as weight (the one diffusion of the
-    code base). Valid pixels keep their values exactly; invalid pixels get a smooth normalised
-    average of the valid values around them, the nearer ones weighing most.
+def donor_pixels(ldi: LayeredDepthImage, cloud: FeatureCloud) -> torch.Tensor:
+    """How the fluid's motion reaches the points hidden behind nearer layers (the flow
+    diffusion of the method): each point follows the 2-D motion of one *donor* pixel, its own
+    pixel for a visible point, the nearest visible pixel of its own layer for an inpainted one
+    (so revealed background moves with the fluid next to it, never with the occluder).
 
     Args:
-        field: ``(C, H, W)`` float field (e.g. ``(2, H, W)`` motion in px/step).
-        valid: ``(H, W)`` bool, True where ``field`` is known.
-        levels: number of coarser levels (default: until the coarsest level is 1x1). Fewer levels
-            fill only holes up to about ``2**levels`` pixels from valid ones (0 elsewhere).
+        ldi: :class:`~cinemagraph3d.types.LayeredDepthImage` ``(L, ·, H, W)``.
+        cloud: :class:`~cinemagraph3d.types.FeatureCloud` lifted from it (``P`` points).
 
     Returns:
-        ``(C, H, W)`` filled field; all zeros when no pixel is valid.
+        ``(P,)`` int64 flat pixel indices ``i·W + j`` on the cloud's device.
     """
-    if not isinstance(field, torch.Tensor) or field.dim() != 3 or not field.is_floating_point():
-        raise InputError("field", "a (C, H, W) float tensor", getattr(field, "shape", type(field).__name__))
-    _, h, w = field.shape
-    if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or tuple(valid.shape) != (h, w):
-        raise InputError("valid", f"an ({h}, {w}) bool tensor", getattr(valid, "shape", type(valid).__name__))
-    if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 0):
-        raise InputError("levels", "None or an integer >= 0", levels)
-    valid = valid.to(field.device)
-    out = push_pull(field, valid[None].to(field.dtype), levels=levels)
-    return torch.where(valid[None], field, out)
+    from scipy.ndimage import distance_transform_edt
+
+    H, W = ldi.labels.shape
+    flat = (cloud.pixels[:, 1].long() * W + cloud.pixels[:, 0].long()).clamp(0, H * W - 1)
+    donor = flat.clone()
+    hid = cloud.inpainted
+    if hid.any():
+        for k in torch.unique(cloud.layer[hid]).tolist():
+            vis = ldi.visible[k, 0].cpu().numpy()
+            if not vis.any():
+                continue
+            _, (ri, ci) = distance_transform_edt(~vis, return_indices=True)
+            nearest = torch.from_numpy((ri.astype(np.int64) * W + ci).reshape(-1)).to(flat.device)
+            sel = hid & (cloud.layer == k)
+            donor[sel] = nearest[flat[sel]]
+    return donor
