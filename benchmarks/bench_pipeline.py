@@ -1,40 +1,54 @@
-"""End-to-end benchmark: a 1280×720 photo → a looping video, every stage timed.
+"""End-to-end benchmark: a photo → a looping video, every stage timed, optionally against a
+previous implementation in the same run.
 
 Usage: python benchmarks/bench_pipeline.py [--size 1280x720] [--frames 90] [--backend torch|native|auto]
-                                           [--motion] [--depth heuristic|exact]
+                                           [--motion] [--depth heuristic|exact] [--camera circle]
+                                           [--compare-with DIR] [--repeats N]
 
-Prints one table (stage, seconds, share) and the peak RSS of the process. The photo is the
-procedural demo scene (no download); with --motion the demo's lake flows along 6 arrows.
+The photo is the procedural demo scene (no download); with --motion the demo's lake flows along
+its 6 arrows (dissolve fusion, stretch footprints and border ghosts: the defaults). Each run is a
+fresh process (so its peak RSS is its own); the per-frame work is split by wrapping the
+pipeline's stage functions with timers (``_MovedClouds.__call__``, ``_splat``,
+``fuse_bidirectional``, ``fill_holes``; ``border_ghosts`` and ``point_phases`` once per video).
+
+``--compare-with DIR`` runs the same measurement on the package found in DIR (e.g. a
+``git archive`` of an earlier commit with its built ``_C`` extension copied in), alternating the
+two ``--repeats`` times, and prints one table with the minimum of each stage over the repeats,
+both implementations and their ratio. The machine may be shared: the minimum over repeats is
+the figure to quote, and the ratio of two runs made side by side is more robust than either.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import cinemagraph3d as c3  # noqa: E402
-from cinemagraph3d.demo import demo_scene  # noqa: E402
-from cinemagraph3d.io import VideoWriter  # noqa: E402
-from cinemagraph3d.pipeline import RenderSettings, border_points  # noqa: E402
+HERE = Path(__file__).resolve()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--size", default="1280x720")
-    ap.add_argument("--frames", type=int, default=90)
-    ap.add_argument("--backend", default="auto")
-    ap.add_argument("--motion", action="store_true")
-    ap.add_argument("--depth", default="heuristic", choices=["heuristic", "exact"])
-    ap.add_argument("--camera", default="circle")
-    args = ap.parse_args()
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(root: str, args) -> dict:
+    """One measurement in this process, on the package under ``root``; returns the stage times."""
+    sys.path.insert(0, root)
+    import torch
+
+    rss_torch = _rss_mb()
+    import cinemagraph3d as c3
+    from cinemagraph3d import pipeline as pl
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.io import VideoWriter
+
     warnings.simplefilter("ignore")
     w, h = (int(v) for v in args.size.split("x"))
     times: dict[str, float] = {}
@@ -42,6 +56,27 @@ def main() -> None:
     def tick(name, t0):
         times[name] = times.get(name, 0.0) + time.perf_counter() - t0
         return time.perf_counter()
+
+    def timed(obj, name, label):
+        if not hasattr(obj, name):
+            return
+        fn = getattr(obj, name)
+
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                times[label] = times.get(label, 0.0) + time.perf_counter() - t0
+
+        setattr(obj, name, wrapper)
+
+    timed(pl, "border_ghosts", "  border ghosts (once)")
+    timed(pl, "point_phases", "  switch times (once)")
+    timed(pl._MovedClouds, "__call__", "  move clouds")
+    timed(pl, "_splat", "  splats (transform + kernel)")
+    timed(pl, "fuse_bidirectional", "  fusion")
+    timed(pl, "fill_holes", "  hole filling")
 
     t_all = t = time.perf_counter()
     d = demo_scene(w, h)
@@ -62,11 +97,10 @@ def main() -> None:
     traj = c3.make_trajectory(
         c3.TrajectorySettings(args.camera, args.frames, 0.03), scene.camera, scene.z_near, scene.z_subject
     )
-    zoom = c3.geometry.trajectory.safe_zoom(traj, border_points(scene))
-    t = tick("trajectory + safe zoom", t)
-    settings = RenderSettings(backend=None if args.backend == "auto" else args.backend)
+    t = tick("trajectory", t)
+    settings = pl.RenderSettings(backend=None if args.backend == "auto" else args.backend)
     backend = c3.active_backend("cpu", settings.backend)
-    frames = c3.render_frames(scene, traj, motion, steps, settings)
+    frames = pl.render_frames(scene, traj, motion, steps, settings)
     render_t = enc_t = 0.0
     with tempfile.TemporaryDirectory() as tmp, VideoWriter(Path(tmp) / "out.mp4", 30) as wr:
         while True:
@@ -82,19 +116,108 @@ def main() -> None:
         t0 = time.perf_counter()
     enc_t += time.perf_counter() - t0
     times["render frames"] = render_t
-    times["encode mp4"] = enc_t
-    total = time.perf_counter() - t_all
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"\n{w}x{h}, {args.frames} frames, camera {args.camera}, motion {args.motion}, backend {backend}, "
-        f"points {scene.cloud.num_points:,}, layers {scene.ldi.num_layers}, safe zoom {zoom:.3f}, threads {torch.get_num_threads()}"
+    times["encode mp4 (waiting for x264)"] = enc_t
+    times["total wall"] = time.perf_counter() - t_all
+    return {
+        "times": times,
+        "rss_mb": _rss_mb(),
+        "rss_torch_mb": rss_torch,
+        "points": scene.cloud.num_points,
+        "backend": backend,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
+ORDER = [
+    "photo (procedural)",
+    "depth",
+    "scene (LDI + inpainting + lift)",
+    "motion field",
+    "Euler integration",
+    "trajectory",
+    "render frames",
+    "  border ghosts (once)",
+    "  switch times (once)",
+    "  move clouds",
+    "  splats (transform + kernel)",
+    "  fusion",
+    "  hole filling",
+    "encode mp4 (waiting for x264)",
+    "total wall",
+]
+
+
+def run_child(root: str, argv: list[str]) -> dict:
+    cmd = [sys.executable, str(HERE), "--child", root, *argv]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ}).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--frames", type=int, default=90)
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--motion", action="store_true")
+    ap.add_argument("--depth", default="heuristic", choices=["heuristic", "exact"])
+    ap.add_argument("--camera", default="circle")
+    ap.add_argument(
+        "--compare-with", default=None, help="a directory holding a previous cinemagraph3d package"
     )
-    print(f"{'stage':32s} {'seconds':>9s} {'share':>7s}")
-    for k, v in times.items():
-        print(f"{k:32s} {v:9.2f} {100 * v / total:6.1f}%")
-    print(f"{'total wall':32s} {total:9.2f}")
-    print(f"{'per frame (render)':32s} {1000 * render_t / args.frames:8.1f}ms")
-    print(f"peak RSS {rss:.0f} MB (the Python process; the ffmpeg encoder runs beside it)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child is not None:
+        print(json.dumps(child(args.child, args)))
+        return
+    argv = [f"--size={args.size}", f"--frames={args.frames}", f"--backend={args.backend}",
+            f"--depth={args.depth}", f"--camera={args.camera}"] + (["--motion"] if args.motion else [])  # fmt: skip
+    roots = {"new": str(HERE.parents[1])}
+    if args.compare_with:
+        roots = {"previous": str(Path(args.compare_with).resolve()), **roots}
+    runs: dict[str, list[dict]] = {k: [] for k in roots}
+    for _ in range(args.repeats):
+        for name, root in roots.items():  # alternated, so both see the same load
+            runs[name].append(run_child(root, argv))
+    best = {k: {s: min(r["times"].get(s, float("nan")) for r in v) for s in ORDER} for k, v in runs.items()}
+    rss = {k: min(r["rss_mb"] for r in v) for k, v in runs.items()}
+    info = runs["new"][0]
+    print(
+        f"\n{args.size}, {args.frames} frames, camera {args.camera}, motion {args.motion}, backend {info['backend']}, "
+        f"points {info['points']:,}, torch {info['torch']}, {info['threads']} threads, "
+        f"minimum of {args.repeats} run(s) per implementation"
+    )
+    names = list(roots)
+    head = (
+        "| stage | "
+        + " | ".join(f"{n} (s)" for n in names)
+        + (" | previous ÷ new |" if len(names) > 1 else " |")
+    )
+    print(head)
+    print("|---" * (len(names) + 1 + (len(names) > 1)) + "|")
+    for s in ORDER:
+        vals = [best[n][s] for n in names]
+        if all(v != v for v in vals):  # nan: stage absent (e.g. no motion)
+            continue
+        row = f"| {s} | " + " | ".join(f"{v:.2f}" for v in vals)
+        if len(names) > 1:
+            row += f" | {vals[0] / vals[1]:.2f}×" if vals[1] > 0 else " | —"
+        print(row + " |")
+    per = [1000 * best[n]["render frames"] / args.frames for n in names]
+    print(
+        "| per frame (render, ms) | "
+        + " | ".join(f"{v:.0f}" for v in per)
+        + (f" | {per[0] / per[1]:.2f}× |" if len(names) > 1 else " |")
+    )
+    r = [rss[n] for n in names]
+    print(
+        "| peak RSS (MB) | "
+        + " | ".join(f"{v:.0f}" for v in r)
+        + (f" | {r[0] / r[1]:.2f}× |" if len(names) > 1 else " |")
+    )
+    print(f"(peak RSS of the Python process; importing torch alone: {info['rss_torch_mb']:.0f} MB; "
+          "the x264 encoder is a separate process)")  # fmt: skip
 
 
 if __name__ == "__main__":
