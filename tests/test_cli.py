@@ -187,3 +187,55 @@ def test_docs_cli_md_shows_the_current_help(monkeypatch, capsys):
         with pytest.raises(SystemExit):
             main([cmd, "--help"])
         assert capsys.readouterr().out.rstrip("\n") == block, f"docs/cli.md: `{cmd} --help` is out of date"
+
+
+def test_library_errors_name_fields_that_the_cli_prints_as_flags(tmp_path):
+    """The library names its arguments and fields (never a flag); each name the commands can meet
+    reads as the user's flag through the one translation table of the CLI."""
+    import torch
+
+    from cinemagraph3d.batch import check_batch_output
+    from cinemagraph3d.cli.parser import flag_name
+    from cinemagraph3d.controls import parse_prompt, segment_clicks
+    from cinemagraph3d.depth import load_depth_file
+    from cinemagraph3d.errors import InputError
+    from cinemagraph3d.geometry import PinholeCamera, load_trajectory
+    from cinemagraph3d.io import DepthWriter, VideoWriter, check_codec, read_image, write_ply
+    from cinemagraph3d.project import PromptSpec
+
+    (tmp_path / "t.json").write_text("[")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "x.txt").write_text("the user's")
+    Image.new("RGB", (8, 6)).save(tmp_path / "p.png")
+    cam = PinholeCamera.default(8, 6)
+    cases = [
+        (lambda: load_depth_file(tmp_path / "none.npy", 6, 8), "depth.file", "--depth"),
+        (lambda: load_depth_file(tmp_path / "none.npy", 6, 8, "z"), "depth.kind", "--depth-kind"),
+        (lambda: check_codec(".mp4", "av2"), "output.codec", "--codec"),
+        (lambda: check_codec(".gif", None, 5), "output.quality", "--quality"),
+        (lambda: check_codec(".mp4", None, None, "fast"), "output.bitrate", "--bitrate"),
+        (lambda: check_codec(".avi"), "output", "-o/--output"),
+        (lambda: VideoWriter(tmp_path / "v.mp4", 0), "output.fps", "--fps"),
+        (lambda: VideoWriter(tmp_path / "v.mp4", 10, loops=0), "output.loops", "--loops"),
+        (lambda: VideoWriter(tmp_path / "v.mp4", 10, live_photo=True), "output.live_photo", "--live-photo"),
+        (lambda: VideoWriter(tmp_path / "d", 10, codec="h264"), "output.codec/quality/bitrate",
+         "--codec/--quality/--bitrate"),
+        (lambda: DepthWriter(tmp_path / "d.png", 10), "depth_output", "--depth-out"),
+        (lambda: write_ply(tmp_path / "c.txt", None), "ply_output", "--ply"),
+        (lambda: read_image(tmp_path / "p.png", 1), "max_side", "--max-side"),
+        (lambda: PinholeCamera.default(8, 6, 180.0), "fov_deg", "--fov"),
+        (lambda: load_trajectory(tmp_path / "t.json", cam), "camera.path t.json", "--camera t.json"),
+        (lambda: segment_clicks(torch.zeros(3, 6, 8), []), "clicks", "--click"),
+        (lambda: segment_clicks(torch.zeros(3, 6, 8), [[1, 1]], [[99, 1]]), "unclicks", "--unclick"),
+        (lambda: parse_prompt("dance", name="motion.regions[1].prompts[0]"), "motion.regions[1].prompts[0]",
+         "--prompt (region 2)"),
+        (lambda: PromptSpec("flow left", "zoom").validate("motion.regions[0].prompts[0]"),
+         "motion.regions[0].prompts[0].magnitude", "--magnitude (region 1)"),
+        (lambda: check_batch_output(tmp_path / "mine", name="output"), "output", "-o/--output"),
+    ]  # fmt: skip
+    for call, field, flag in cases:
+        with pytest.raises(InputError) as exc:
+            call()
+        assert exc.value.name == field, (field, str(exc.value))
+        assert "--" not in exc.value.name and flag_name(exc.value.name) == flag, (field, flag)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "p.png", "t.json"]  # nothing written
