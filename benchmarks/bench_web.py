@@ -7,7 +7,10 @@ The scene is the demo lake (``cinemagraph3d demo``'s procedural landscape with i
 arrows) at the given size, prepared once; it is written with WebP textures (the default) and
 with lossless PNG textures. Frame rates: ``rAF`` is what a viewer sees (frames drawn by the
 page's own requestAnimationFrame loop while playing, capped by the display's 60 Hz);
-``throughput`` draws frames back to back and waits for each (``gl.readPixels``), uncapped.
+``throughput`` draws frames back to back and waits for each (``gl.readPixels``), uncapped;
+``auto resolution`` is the page's default, which lowers its drawing scale (down to 0.5) while
+it draws fewer than 30 frames a second. Pages differ in texture format and the number of
+Euler substeps of the shader's fluid trace (the same prepared scene).
 PSNR is against the offline renderer (``render_frames``) from the input camera at scene times
 0, N/4 and N/2, over the whole frame and inside the water only, and frame 0 of the project's
 camera path (safe-zoomed). One run; timings on a shared CPU are noisy.
@@ -16,6 +19,7 @@ camera path (safe-zoomed). One run; timings on a shared CPU are noisy.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import http.server
 import io
@@ -94,11 +98,18 @@ def main() -> None:
         web = web_scene(inputs, WebSettings())
         t_scene = time.perf_counter() - t0
         N = inputs.loop_steps
+        configs = {  # name: (texture format, substeps)
+            "webp, 2 substeps (default)": ("webp", 2),
+            "png, 2 substeps": ("png", 2),
+            "webp, 1 substep": ("webp", 1),
+            "webp, 4 substeps": ("webp", 4),
+        }
         folders = {}
-        for fmt in ("webp", "png"):
-            t0 = time.perf_counter()
-            folders[fmt] = write_web(web, tmp / f"page_{fmt}", settings=WebSettings(texture_format=fmt))
-            print(f"written {fmt}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        for name, (fmt, sub) in configs.items():
+            variant = dataclasses.replace(web, meta={**web.meta, "substeps": sub})
+            folders[name] = write_web(
+                variant, tmp / f"page{len(folders)}", settings=WebSettings(texture_format=fmt)
+            )
         p = inputs.prepared
         K0 = p.scene.camera.matrix(dtype=torch.float64)
         times = [0.0, N / 4, N / 2]
@@ -113,7 +124,8 @@ def main() -> None:
         rows = []
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            for fmt, folder in folders.items():
+            version = browser.version
+            for name, folder in folders.items():
 
                 class Quiet(http.server.SimpleHTTPRequestHandler):
                     def log_message(self, *a):
@@ -126,10 +138,16 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": W, "height": H})
                 errors = []
                 page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda x, e=errors: e.append(str(x)))
                 t0 = time.perf_counter()
-                page.goto(f"http://127.0.0.1:{srv.server_port}/index.html?ui=0&paused=1")
+                page.goto(f"http://127.0.0.1:{srv.server_port}/index.html?ui=0&paused=1&scale=1")
                 page.wait_for_function("document.body.dataset.ready === '1'", timeout=120000)
                 t_load = time.perf_counter() - t0
+                renderer = page.evaluate(
+                    "(() => { const gl = document.querySelector('canvas').getContext('webgl2');"
+                    " const e = gl.getExtension('WEBGL_debug_renderer_info');"
+                    " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })()"
+                )
                 psnrs = []
                 for t, off in zip(times, offline):
                     page.evaluate(f"cg3d.setMode('input'); cg3d.setTime({t})")
@@ -139,45 +157,32 @@ def main() -> None:
                 page.evaluate("cg3d.setMode('auto'); cg3d.setTime(0)")
                 page.wait_for_timeout(100)
                 p_path = _psnr(_png(page.locator("canvas").screenshot()), offline_path0)
-                fps = {}
-                for mode in ("auto", "orbit"):
-                    page.evaluate(
-                        "cg3d.setOrbit(0.5, -0.3, 0.2)" if mode == "orbit" else "cg3d.setMode('auto')"
-                    )
-                    fps[mode, "throughput"] = page.evaluate("cg3d.benchmark(40)")
-                    page.evaluate("cg3d.play()")
-                    page.wait_for_timeout(int(args.seconds * 1000))
-                    fps[mode, "rAF"] = page.evaluate("cg3d.fps")
-                    page.evaluate("cg3d.pause()")
-                rows.append((fmt, _folder_mb(folder), t_load, psnrs, p_path, fps, errors))
+                fps = {"throughput": page.evaluate("cg3d.setOrbit(0.5, -0.3, 0.2); cg3d.benchmark(20)")}
+                page.evaluate("cg3d.setMode('auto'); cg3d.play()")
+                page.wait_for_timeout(int(args.seconds * 1000))
+                fps["rAF"] = page.evaluate("cg3d.fps")
+                # automatic resolution: the page lowers its drawing scale while under 30 fps
+                page.evaluate("cg3d.setScale('auto')")
+                page.wait_for_timeout(int(2 * args.seconds * 1000))
+                fps["auto"] = page.evaluate("[cg3d.fps, cg3d.state.scale]")
+                rows.append((name, _folder_mb(folder), t_load, psnrs, p_path, fps, errors))
                 page.close()
                 srv.shutdown()
-            renderer = "?"
-            page = browser.new_page()
-            page.goto((folders["png"] / "index.html").as_uri() + "?ui=0")
-            page.wait_for_function("document.body.dataset.ready === '1'", timeout=120000)
-            renderer = page.evaluate(
-                "(() => { const gl = document.querySelector('canvas').getContext('webgl2');"
-                " const e = gl.getExtension('WEBGL_debug_renderer_info');"
-                " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })()"
-            )
-            version = browser.version
             browser.close()
     print(
         f"web page of the demo lake at {W}x{H}, {len(web.layers)} layers, N = {N}; Chromium {version}, {renderer}"
     )
     print(f"prepare_project {t_prep:.1f} s, web_scene {t_scene:.1f} s\n")
     print(
-        "| textures | folder MB | load s | PSNR t=0 (water) | t=N/4 (water) | t=N/2 (water) | path frame 0 "
-        "| fps auto rAF / throughput | fps orbit rAF / throughput | console errors |"
+        "| page | folder MB | load s | PSNR dB t=0 (water) | t=N/4 (water) | t=N/2 (water) | path frame 0 "
+        "| fps full res: throughput / rAF | fps, auto resolution (scale) | errors |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for fmt, mb, t_load, psnrs, p_path, fps, errors in rows:
+    for name, mb, t_load, psnrs, p_path, fps, errors in rows:
         cells = " | ".join(f"{a:.1f} ({b:.1f})" for a, b in psnrs)
         print(
-            f"| {fmt} | {mb:.2f} | {t_load:.1f} | {cells} | {p_path:.1f} | {fps['auto', 'rAF']:.0f} / "
-            f"{fps['auto', 'throughput']:.0f} | {fps['orbit', 'rAF']:.0f} / {fps['orbit', 'throughput']:.0f} "
-            f"| {len(errors)} |"
+            f"| {name} | {mb:.2f} | {t_load:.1f} | {cells} | {p_path:.1f} | {fps['throughput']:.1f} / "
+            f"{fps['rAF']:.1f} | {fps['auto'][0]:.1f} ({fps['auto'][1]:.2f}) | {len(errors)} |"
         )
 
 

@@ -184,7 +184,7 @@ def test_web_page_in_chromium(exported, record_property):
                     "console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type == "error" else None
                 )
                 page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
-                page.goto(f"http://127.0.0.1:{srv.server_port}/index.html?ui=0&paused=1")
+                page.goto(f"http://127.0.0.1:{srv.server_port}/index.html?ui=0&paused=1&scale=1")
                 page.wait_for_function("document.body.dataset.ready === '1'", timeout=30000)
 
                 def shot(js: str) -> torch.Tensor:
@@ -231,7 +231,7 @@ def test_web_page_in_chromium(exported, record_property):
                     lambda m: messages.append(f"file: {m.type}: {m.text}") if m.type == "error" else None,
                 )
                 page2.on("pageerror", lambda e: messages.append(f"file: pageerror: {e}"))
-                page2.goto((folder / "index.html").resolve().as_uri() + "?ui=0&paused=1&mode=input")
+                page2.goto((folder / "index.html").resolve().as_uri() + "?ui=0&paused=1&scale=1&mode=input")
                 page2.wait_for_function("document.body.dataset.ready === '1'", timeout=30000)
                 page2.wait_for_timeout(50)
                 web_file = _png(page2.locator("canvas").screenshot())

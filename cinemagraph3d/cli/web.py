@@ -65,7 +65,7 @@ def register(subparsers) -> None:
     g.add_argument("--seed", type=int, help="random seed (0)")
     g.add_argument("--no-auto-sky", action="store_true", help="without motion inputs, no drifting sky")
     w = p.add_argument_group("page")
-    w.add_argument("--mesh-step", type=int, default=4, help="mesh vertex spacing in pixels (default 4)")
+    w.add_argument("--mesh-step", type=int, default=8, help="mesh vertex spacing in pixels (default 8)")
     w.add_argument(
         "--texture-format", default="webp", help="colour textures: webp (default), jpeg or png (lossless)"
     )
@@ -75,7 +75,7 @@ def register(subparsers) -> None:
         type=float,
         help="reach of the interactive camera, fraction of the near depth (default: --amplitude)",
     )
-    w.add_argument("--substeps", type=int, default=4, help="Euler substeps of the shader's fluid trace (4)")
+    w.add_argument("--substeps", type=int, default=2, help="Euler substeps of the shader's fluid trace (2)")
     p.add_argument(
         "--force",
         action="store_true",

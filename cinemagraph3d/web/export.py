@@ -68,11 +68,11 @@ class WebSettings:
         substeps: Euler substeps of the shader's backward trace of the fluid (``>= 1``).
     """
 
-    mesh_step: int = 4
+    mesh_step: int = 8
     texture_format: str = "webp"
     texture_quality: int = 90
     orbit_amplitude: float | None = None
-    substeps: int = 4
+    substeps: int = 2
 
     def validate(self) -> WebSettings:
         """Check every field; raises :class:`InputError` naming the field."""

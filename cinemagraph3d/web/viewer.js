@@ -195,6 +195,9 @@ void main() {
     mode: params.get("mode") || "auto",
     ox: 0, oy: 0, dolly: 0,
     tilt: false, beta0: null,
+    // ?scale=0.5 fixes the drawing resolution; none (or ?scale=auto) adapts it to the frame rate
+    scale: Number(params.get("scale")) > 0 ? Math.max(0.25, Math.min(1, Number(params.get("scale")))) : 1,
+    autoScale: !(Number(params.get("scale")) > 0),
   };
   const rate = (N * meta.fps) / meta.frames;  // motion steps per second: the video's pace
   if (params.get("ui") === "0") document.body.classList.add("noui");
@@ -293,9 +296,24 @@ void main() {
     wake();
   }
 
+  // The canvas fills the window at the photo's aspect ratio; it is drawn at `state.scale` of its
+  // pixels (1: full resolution; "auto" resolution lowers it, down to 0.5, while the page draws
+  // fewer than 30 frames a second, and raises it again when there is room).
   function fit() {
     const s = Math.min(window.innerWidth / W, window.innerHeight / H);
+    three.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2) * state.scale);
     three.renderer.setSize(Math.max(1, Math.round(W * s)), Math.max(1, Math.round(H * s)));
+  }
+  function setScale(v) {
+    state.scale = Math.max(0.25, Math.min(1, v));
+    fit();
+    const el = document.getElementById("res");
+    if (el) el.textContent = Math.round(state.scale * 100) + "%";
+  }
+  function adapt(fps) {
+    if (!state.autoScale) return;
+    if (fps < 28 && state.scale > 0.5) setScale(Math.max(0.5, state.scale * Math.sqrt(fps / 30)));
+    else if (fps > 50 && state.scale < 1) setScale(state.scale * 1.1);
   }
 
   // ---------------------------------------------------------------- building the scene
@@ -412,6 +430,7 @@ void main() {
       fpsT0 = now;
       const el = document.getElementById("fps");
       if (el) el.textContent = api.fps.toFixed(0) + " fps";
+      adapt(api.fps);
     }
     requestAnimationFrame(tick);
   }
@@ -421,6 +440,7 @@ void main() {
     play() { setPlaying(true); },
     pause() { setPlaying(false); },
     setSpeed(v) { state.speed = Number(v); },
+    setScale(v) { state.autoScale = v === "auto"; if (v !== "auto") setScale(Number(v)); },
     setMode(m) { setMode(m); draw(); },
     setOrbit(ox, oy, dolly) { setMode("orbit"); state.ox = ox; state.oy = oy; state.dolly = dolly || 0; clampDisc(); draw(); },
     render() { draw(); },
