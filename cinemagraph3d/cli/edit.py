@@ -59,8 +59,8 @@ def _edit(args: argparse.Namespace) -> int:
         raise InputError(
             "edit", "the editor's extra (pip install 'cinemagraph3d[editor]')", "gradio not installed"
         ) from None
-    from ..editor.app import initial_state, launch
-    from ..editor.session import Workspace
+    from ..editor.app import launch
+    from ..editor.session import Workspace, initial_state
 
     try:
         workspace = Workspace(workdir)

@@ -14,7 +14,6 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import functools  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
@@ -37,9 +36,9 @@ from .session import (  # noqa: E402
     render,
     suggest_sky,
 )
-from .state import EditorState, RegionState, project_to_state  # noqa: E402
+from .state import EditorState, RegionState  # noqa: E402
 
-__all__ = ["build_app", "launch", "initial_state"]
+__all__ = ["build_app", "launch"]
 
 log = logging.getLogger("cinemagraph3d")
 
@@ -62,48 +61,6 @@ _PAGE_CSS = """
 .c3-error { color: #c0392b; font-weight: 600; }
 footer { display: none !important; }
 """
-
-
-def initial_state(source: str | os.PathLike | None, workspace: Workspace, allow_outside_paths: bool = False):
-    """The state of the editor at start: empty, a photo, a project file or a labelme file
-    (``.json`` with ``shapes``: its ``imagePath`` photo with the ``motion*`` polygons as one
-    region and the ``hint*`` lines as arrows). The photo (and a depth file) is copied into the
-    working folder, so what the editor saves is self-contained.
-
-    Raises:
-        InputError: an unreadable source (the photo, project or labelme file named).
-    """
-    if source is None:
-        return None
-    src = Path(source)
-    if not src.is_file():
-        raise InputError("source", "an existing photo, project .json or labelme .json", str(src))
-    if src.suffix.lower() != ".json":
-        check_upload(src, "photo")
-        photo = workspace.import_file(src, "photo")
-        from ..checks import image_size
-
-        w, h = image_size(photo)
-        return EditorState(image=str(photo), width=w, height=h)
-    try:
-        data = json.loads(src.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError("source", "a project or labelme .json", f"{src.name}: {exc}") from None
-    from ..project import Project, load_project
-
-    if isinstance(data, dict) and "shapes" in data:
-        image = data.get("imagePath")
-        if not isinstance(image, str) or not image:
-            raise InputError(f"labelme file {src.name}: imagePath", "the photo's file name", repr(image))
-        photo = (src.parent / image).resolve()
-        project = Project(image=str(photo), motion={"labelme": str(src.resolve())})
-    else:
-        project = load_project(src, allow_outside_paths=allow_outside_paths)
-    state = project_to_state(project)
-    state.image = str(workspace.import_file(project.image, "photo"))
-    if state.depth_file:
-        state.depth_file = str(workspace.import_file(state.depth_file, "depth"))
-    return state
 
 
 def _one_line(exc: BaseException) -> str:

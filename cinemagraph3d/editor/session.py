@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .state import EditorState, RegionState, apply_stroke, drag_to_arrow, point_in_photo, state_to_project
+from .state import (
+    EditorState,
+    RegionState,
+    apply_stroke,
+    drag_to_arrow,
+    point_in_photo,
+    project_to_state,
+    state_to_project,
+)
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -36,6 +44,7 @@ __all__ = [
     "check_upload",
     "apply_canvas_event",
     "render",
+    "initial_state",
     "suggest_sky",
     "overlay_picture",
     "depth_picture",
@@ -179,6 +188,48 @@ class Workspace:
         while any(d.glob(f"render-{n}*")) or any(d.glob(f".render-{n}*")):
             n += 1
         return d / f"render-{n}{suffix}"
+
+
+def initial_state(source: str | os.PathLike | None, workspace: Workspace, allow_outside_paths: bool = False):
+    """The state of the editor at start: empty, a photo, a project file or a labelme file
+    (``.json`` with ``shapes``: its ``imagePath`` photo with the ``motion*`` polygons as one
+    region and the ``hint*`` lines as arrows). The photo (and a depth file) is copied into the
+    working folder, so what the editor saves is self-contained.
+
+    Raises:
+        InputError: an unreadable source (the photo, project or labelme file named).
+    """
+    if source is None:
+        return None
+    src = Path(source)
+    if not src.is_file():
+        raise InputError("source", "an existing photo, project .json or labelme .json", str(src))
+    if src.suffix.lower() != ".json":
+        check_upload(src, "photo")
+        photo = workspace.import_file(src, "photo")
+        from ..checks import image_size
+
+        w, h = image_size(photo)
+        return EditorState(image=str(photo), width=w, height=h)
+    try:
+        data = json.loads(src.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError("source", "a project or labelme .json", f"{src.name}: {exc}") from None
+    from ..project import Project, load_project
+
+    if isinstance(data, dict) and "shapes" in data:
+        image = data.get("imagePath")
+        if not isinstance(image, str) or not image:
+            raise InputError(f"labelme file {src.name}: imagePath", "the photo's file name", repr(image))
+        photo = (src.parent / image).resolve()
+        project = Project(image=str(photo), motion={"labelme": str(src.resolve())})
+    else:
+        project = load_project(src, allow_outside_paths=allow_outside_paths)
+    state = project_to_state(project)
+    state.image = str(workspace.import_file(project.image, "photo"))
+    if state.depth_file:
+        state.depth_file = str(workspace.import_file(state.depth_file, "depth"))
+    return state
 
 
 def render(workspace: Workspace, state: EditorState, progress: bool = False) -> tuple[Path, Path]:
