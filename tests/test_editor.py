@@ -201,7 +201,9 @@ def test_preview_cache_reuses_the_scene_when_only_motion_or_camera_change(tmp_pa
 
     photo = _photo(tmp_path, 64, 40)
     ws = Workspace(tmp_path / "work")
-    st = EditorState(image=str(ws.import_file(photo, "photo")), width=64, height=40, camera="static")
+    st = EditorState(
+        image=str(ws.import_file(photo, "photo")), width=64, height=40, camera="static", loop_steps=6
+    )
     st.regions.append(RegionState("water", np.zeros((40, 64), bool)))
     st = apply_canvas_event(st, {"points": [[4, 30], [60, 30]]}, "paint", 0, 6.0)
     st = apply_canvas_event(st, {"points": [[8, 30], [30, 30]]}, "arrow", 0, 6.0)
@@ -211,7 +213,10 @@ def test_preview_cache_reuses_the_scene_when_only_motion_or_camera_change(tmp_pa
     st.arrows.append([10, 34, 10, 20])
     st.camera = "swing"
     cache.frames_of(load_project(ws.save(st)))
-    assert (cache.misses, cache.hits) == (1, 1)
+    assert (cache.misses, cache.hits, cache.motion_hits) == (1, 1, 0)
+    st.camera = "circle"  # only the camera: the integrated motion is reused too
+    cache.frames_of(load_project(ws.save(st)))
+    assert (cache.misses, cache.motion_hits) == (1, 1)
     st.depth_kind = "disparity"
     st.depth = "file"
     np.save(tmp_path / "d.npy", np.linspace(0.1, 1, 64 * 40, dtype=np.float32).reshape(40, 64))

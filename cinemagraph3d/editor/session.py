@@ -426,18 +426,21 @@ class _Entry:
 class PreviewCache:
     """The prepared low-resolution scene of the preview (photo, depth, LDI, point cloud), kept
     while only the motion or the camera change: the key is the photo's content, the depth
-    settings (and depth file's content) and the preview size.
+    settings (and depth file's content) and the preview size. The integrated motion is kept too
+    while only the camera changes (key: the motion section and its files' contents).
 
     Attributes:
         side: longer side of the preview, pixels.
         frames: frames of the preview loop.
         hits, misses: how often the scene was reused / built (for the benchmark and tests).
+        motion_hits: how often the integrated motion was reused (only the camera changed).
     """
 
     def __init__(self, side: int = PREVIEW_SIDE, frames: int = PREVIEW_FRAMES) -> None:
         self.side, self.frames = side, frames
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.motion_hits = 0
         self._entry: _Entry | None = None
+        self._motion: tuple | None = None
         self._lock = threading.Lock()
 
     @staticmethod
@@ -525,9 +528,22 @@ class PreviewCache:
         image, scene = self.scene(p)
         seed_everything(p.seed)
         _, H, W = image.shape
-        scale = coordinate_scale(image_size(p.image), H, W)
-        motion = build_motion(p.motion, image, scale)
-        field = build_motion_field(p.motion, image, scale) if motion is not None else None
+        m = p.motion
+        files = [*m.masks, *m.freeze, m.labelme, m.hints, *(r.mask for r in m.regions)]
+        mkey = (
+            self.key(p),
+            json.dumps(dataclasses.asdict(m), sort_keys=True),
+            tuple(self._digest(f) for f in files if f),
+            p.seed,
+        )
+        if self._motion is not None and self._motion[0] == mkey:
+            self.motion_hits += 1
+            motion, field = self._motion[1]
+        else:
+            scale = coordinate_scale(image_size(p.image), H, W)
+            motion = build_motion(m, image, scale)
+            field = build_motion_field(m, image, scale) if motion is not None else None
+            self._motion = (mkey, (motion, field))
         cam = p.camera
         if cam.is_file:
             traj = load_trajectory(cam.path, scene.camera, cam.frames)
