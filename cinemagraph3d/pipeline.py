@@ -22,6 +22,7 @@ from .ldi import LDISettings, build_ldi
 from .models.bundle import Models
 from .motion.integrate import Displacements
 from .motion.lift import donor_pixels, lift_offsets
+from .ops import check_shape
 from .render.decode import decode_frame
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, splat_points
@@ -119,8 +120,7 @@ def prepare_scene(
     Returns:
         :class:`Scene`.
     """
-    if image.ndim != 3 or image.shape[0] != 3:
-        raise InputError("image", "a (3, H, W) tensor", tuple(image.shape))
+    check_shape(image, (3, "H", "W"), "image")
     _, H, W = image.shape
     camera = camera or PinholeCamera.default(W, H)
     if (camera.width, camera.height) != (W, H):

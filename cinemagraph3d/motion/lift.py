@@ -6,16 +6,14 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..ops import check_shape
 from ..types import FeatureCloud, LayeredDepthImage
 
 __all__ = ["lift_offsets", "lift_displacement", "donor_pixels"]
 
 
 def _check_rows(x, name: str, cols: int, rows: int | None = None) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != cols:
-        raise InputError(name, f"a (P, {cols}) tensor", getattr(x, "shape", type(x).__name__))
-    if rows is not None and x.shape[0] != rows:
-        raise InputError(name, f"{rows} rows (one per point)", x.shape[0])
+    check_shape(x, ("P", cols), name, None if rows is None else {"P": rows})
     if not x.is_floating_point():
         raise InputError(name, "a floating-point tensor", x.dtype)
     return x

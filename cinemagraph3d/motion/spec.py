@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from ..ops import check_shape
 from ..project import MotionSpec, RegionSpec
 from ..types import MotionField
 from .integrate import Displacements
@@ -78,9 +79,8 @@ def has_motion_inputs(spec: MotionSpec) -> bool:
 
 
 def _check_image(image) -> tuple[int, int]:
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
-        raise InputError("image", "a (3, H, W) tensor", getattr(image, "shape", type(image).__name__))
-    return int(image.shape[1]), int(image.shape[2])
+    dims = check_shape(image, (3, "H", "W"), "image")
+    return dims["H"], dims["W"]
 
 
 def _spec_mask(region: RegionSpec, name: str, spec: MotionSpec, image, scale, sky_mask=None) -> torch.Tensor:

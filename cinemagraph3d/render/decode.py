@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..ops import normalised_disparity
+from ..ops import check_shape, normalised_disparity
 from ..types import SplatResult
 
 __all__ = ["decoder_input", "decode_frame"]
@@ -18,6 +18,9 @@ def decoder_input(res: SplatResult, disp_range: tuple[float, float]) -> torch.Te
     (:func:`~cinemagraph3d.ops.normalised_disparity`; 0 where nothing landed), ``(lo, hi)`` the
     inverse-depth range of the scene's points.
     """
+    C, H, W = check_shape(res.features, ("C", "H", "W"), "splat features").values()
+    check_shape(res.depth, (1, H, W), "splat depth")
+    check_shape(res.alpha, (1, H, W), "splat alpha")
     lo, hi = disp_range
     disp = normalised_disparity(res.depth, lo, hi)
     f = res.features

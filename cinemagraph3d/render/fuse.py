@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ..ops import box3_sum, box_sum, fusion_weights, normalised_disparity, push_pull, surface_weight
+from ..ops import (
+    box3_sum,
+    box_sum,
+    check_shape,
+    fusion_weights,
+    normalised_disparity,
+    push_pull,
+    surface_weight,
+)
 from ..types import SplatResult
 
 __all__ = [
@@ -94,14 +102,18 @@ def dissolve_phase(
         cell = max(2.0, settings.phase_scale * max(height, width))
         gh, gw = int(math.ceil(height / cell)) + 3, int(math.ceil(width / cell)) + 3
         gen = torch.Generator().manual_seed(int(settings.seed))
-        grid = torch.rand(1, 1, gh, gw, generator=gen, dtype=torch.float64, device="cpu")  # CPU: same on every device
+        grid = torch.rand(
+            1, 1, gh, gw, generator=gen, dtype=torch.float64, device="cpu"
+        )  # CPU: same on every device
         # Cell k covers pixels [(k - 1.5)·cell, (k - 0.5)·cell): sample the grid at pixel centres.
         ys = ((torch.arange(height, dtype=torch.float64, device="cpu") + 0.5) / cell + 1.5) / (gh - 1) * 2 - 1
         xs = ((torch.arange(width, dtype=torch.float64, device="cpu") + 0.5) / cell + 1.5) / (gw - 1) * 2 - 1
         g = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)[None]
         smooth = F.grid_sample(grid, g, mode="bicubic", align_corners=True).reshape(-1)
         rank = torch.empty_like(smooth)
-        rank[torch.argsort(smooth, stable=True)] = torch.arange(smooth.numel(), dtype=torch.float64, device="cpu")
+        rank[torch.argsort(smooth, stable=True)] = torch.arange(
+            smooth.numel(), dtype=torch.float64, device="cpu"
+        )
         u = (rank + 0.5) / smooth.numel()
         d = float(settings.dissolve_width)
         phase = (d / 2 + (1 - d) * u).reshape(1, height, width).float()
@@ -336,8 +348,10 @@ def fill_holes(
         ``(C, H, W)``.
     """
     aware = depth is not None and far_bias != 0
-    if depth is not None and depth.shape != alpha.shape:
-        raise InputError("depth", f"a {tuple(alpha.shape)} map like alpha", tuple(depth.shape))
+    C, H, W = check_shape(features, ("C", "H", "W"), "features").values()
+    check_shape(alpha, (1, H, W), "alpha")
+    if depth is not None:
+        check_shape(depth, (1, H, W), "depth")
     if not (math.isfinite(far_bias) and far_bias >= 0):
         raise InputError("far_bias", "a finite number >= 0", far_bias)
     holes = alpha[0] < 1
