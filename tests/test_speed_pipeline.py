@@ -1,0 +1,102 @@
+"""Issue 15: the faster frame loop computes what the plain formulas say.
+
+The ghost states compacted in place equal ``PointDisplacements.subset``; the moved clouds written
+into one buffer equal the photo's points and the ghosts moved by the fronto-parallel lift
+``x + d·z / f`` and appended; a splat given the features with their extra channel already
+joined equals the one that joins them itself; the fast decoder matches the decoder.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cinemagraph3d.errors import InputError
+from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
+from cinemagraph3d.pipeline import (
+    RenderSettings,
+    _compact_states,
+    _MovedClouds,
+    _splat,
+    border_ghosts,
+    prepare_scene,
+)
+from cinemagraph3d.types import DepthMap
+
+
+def _setup(H=24, W=40, N=6):
+    g = torch.Generator().manual_seed(3)
+    img = (0.5 + 0.2 * torch.randn(3, H, W, generator=g)).clamp(0, 1)
+    depth = 2.0 + torch.rand(1, H, W, generator=g)
+    scene = prepare_scene(img, DepthMap(depth, True, "test"))
+    mask = torch.zeros(H, W, dtype=torch.bool)
+    mask[:, : W // 2] = True  # the left half flows left, out through the border (and ghosts in)
+    hints = MotionHints.create([[10.0, 12.0]], [[-1.0, 0.3]])
+    disp = integrate_motion(motion_field(H, W, [MotionRegion(mask, hints, turbulence=0.0)]), N)
+    return scene, disp
+
+
+def test_compacted_states_equal_subset():
+    _, disp = _setup()
+    src = torch.tensor([[-1.5, 3.5], [-0.5, 10.5], [-2.5, 20.5], [-0.5, 1.5], [-3.5, 7.5]])
+    keep = torch.tensor([True, False, True, False, True])
+    want = disp.extend(src).subset(keep)
+    got = _compact_states(disp.extend(src), keep)
+    torch.testing.assert_close(got.sources, want.sources, rtol=0, atol=0)
+    for t in (0.0, 2.5, 6.0):
+        for a, b in zip(got.at(t), want.at(t)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_moved_clouds_with_ghosts_follow_the_lift_formula():
+    scene, disp = _setup()
+    ghosts = border_ghosts(scene, disp)
+    assert ghosts is not None and ghosts.cloud.num_points > 0
+    moved = _MovedClouds(scene, disp, ghosts)
+    P, G = scene.cloud.num_points, ghosts.cloud.num_points
+    f = torch.tensor([scene.camera.fx, scene.camera.fy])
+    for t in (1.0, 3.5):
+        p_f, p_b, s_f, s_b = moved(t)
+        assert p_f.shape == p_b.shape == (P + G, 3) and s_f.shape == s_b.shape == (P + G,)
+        for k, (pts, fullmap) in enumerate(((p_f, disp.forward(t)), (p_b, disp.backward(t)))):
+            d = fullmap.reshape(2, -1)[:, scene.donor].T  # each point follows its donor pixel
+            z = scene.cloud.points[:, 2:3]
+            want = torch.cat([scene.cloud.points[:, :2] + d * z / f, z], 1)
+            torch.testing.assert_close(pts[:P], want, rtol=1e-6, atol=1e-6)
+            gd = ghosts.motion.at(t)[k]
+            gz = ghosts.cloud.points[:, 2:3]
+            gwant = torch.cat([ghosts.cloud.points[:, :2] + gd * gz / f, gz], 1)
+            torch.testing.assert_close(pts[P:], gwant, rtol=1e-6, atol=1e-6)
+        assert float(s_f[P:].min()) == float(s_f[P:].max()) == 1.0  # ghosts are not stretched
+
+
+def test_splat_with_prejoined_extra_channel_is_the_same():
+    scene, _ = _setup()
+    T = torch.eye(4)
+    K = scene.camera.matrix()
+    extra = torch.linspace(0.0, 1.0, scene.cloud.num_points)
+    joined = torch.cat([scene.cloud.features, extra[:, None]], 1)
+    a = _splat(scene, scene.cloud.points, T, K, RenderSettings(), extra)
+    b = _splat(scene, scene.cloud.points, T, K, RenderSettings(), joined)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)
+
+
+def test_fast_decoder_matches_the_decoder():
+    from cinemagraph3d.models import create_model
+    from cinemagraph3d.models.runtime import fast_decoder
+
+    torch.manual_seed(0)
+    dec = create_model("image_decoder").eval()
+    state = {k: v.clone() for k, v in dec.state_dict().items()}
+    x_f, x_b = torch.rand(1, 37, 32, 48), torch.rand(1, 37, 32, 48)
+    with torch.inference_mode():
+        ref = dec(x_f, x_b, 0.3)
+        for precision, tol in (("float32", 1e-4), ("bfloat16", 5e-2)):
+            other = create_model("image_decoder").eval()
+            other.load_state_dict(state)
+            out = fast_decoder(other, precision)(x_f, x_b, 0.3)
+            assert out.dtype == torch.float32 and out.shape == ref.shape and out.is_contiguous()
+            assert float((out - ref).abs().max()) <= tol, precision
+    with pytest.raises(InputError, match="precision"):
+        fast_decoder(dec, "float16")
