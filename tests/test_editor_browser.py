@@ -172,6 +172,13 @@ def test_editor_in_a_real_browser(tmp_path):
                     timeout=90_000,
                 )
                 _wait_status(page, "preview ready")
+                ready = page.evaluate("document.querySelector('#c3-canvas canvas').dataset.ready")
+                page.locator("#c3-field").get_by_label("arrows").check()  # the dense field's overlay
+                page.wait_for_function(
+                    "n => document.querySelector('#c3-canvas canvas').dataset.ready > n",
+                    arg=int(ready),
+                    timeout=60_000,
+                )
                 shot = (
                     DOCS if os.environ.get("CINEMAGRAPH3D_DOCS_PICTURES") == "1" else tmp_path
                 ) / "editor.png"

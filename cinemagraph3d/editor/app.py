@@ -128,9 +128,9 @@ def build_app(
             else (len(st.regions) - 1 if st.regions else None)
         )
         field = None
-        if show_field and (st.regions or st.arrows):
+        if show_field not in (None, False, "off") and (st.regions or st.arrows):
             field = _field(st)
-        pic = overlay_picture(st, sel, field)
+        pic = overlay_picture(st, sel, field, mode="wheel" if show_field == "colour wheel" else "arrows")
         r = st.regions[sel] if sel is not None else None
         mag = MAGNITUDES[0] if r is None or r.magnitude is None else str(r.magnitude)
         return (
@@ -187,7 +187,12 @@ def build_app(
                     radius = gr.Slider(
                         1, 200, value=24, step=1, label="Brush radius (photo pixels)", elem_id="c3-radius"
                     )
-                    show_field = gr.Checkbox(value=False, label="Show motion field (arrows)")
+                    show_field = gr.Radio(
+                        ["off", "arrows", "colour wheel"],
+                        value="off",
+                        label="Motion field overlay",
+                        elem_id="c3-field",
+                    )
                 with gr.Row():
                     undo = gr.Button("Undo", size="sm")
                     clear_arrows = gr.Button("Clear arrows", size="sm")
@@ -257,7 +262,7 @@ def build_app(
                         stereo = gr.Dropdown(STEREO, value="none", label="Stereo")
                     with gr.Row():
                         max_side = gr.Number(
-                            None, precision=0, label="Working size (longer side; empty: the photo's)"
+                            None, precision=0, label="Working size (longer side; 0: the photo's)"
                         )
                         live_photo = gr.Checkbox(False, label="Apple Live Photo pair (mov)")
                     with gr.Row():

@@ -342,18 +342,20 @@ def suggest_sky(state: EditorState) -> EditorState:
 
 
 def overlay_picture(
-    state: EditorState, selected: int | None = None, field=None, max_side: int = 960
+    state: EditorState, selected: int | None = None, field=None, max_side: int = 960, mode: str = "arrows"
 ) -> np.ndarray:
     """The photo with the regions (tinted in their colours, the selected one outlined thicker),
     the freeze mask (dark), arrows (white with a black rim), anchors (red rings) and, when
-    given, the dense motion field's arrows; at most ``max_side`` pixels.
+    given, the dense motion field with a legend; at most ``max_side`` pixels.
 
     Args:
         state: the editor state.
         selected: the region being edited.
-        field: optional :class:`~cinemagraph3d.types.MotionField` of the working image (drawn
-            with :func:`~cinemagraph3d.motion.draw_motion_field` first).
+        field: optional :class:`~cinemagraph3d.types.MotionField` (any size; resampled).
         max_side: longer side of the picture.
+        mode: how ``field`` is drawn: ``"arrows"`` (:func:`~cinemagraph3d.motion.draw_motion_field`
+            over the photo) or ``"wheel"`` (its colour wheel, hue = direction and brightness =
+            speed, blended over the moving pixels, with a wheel legend in the corner).
 
     Returns:
         ``(h, w, 3)`` uint8 RGB; coordinates scale by ``w / W0``.
@@ -365,19 +367,7 @@ def overlay_picture(
     side = min(max_side, max(state.width, state.height))
     image = read_image(state.image, side)
     _, h, w = image.shape
-    if field is not None:
-        from ..motion import draw_motion_field
-
-        fl = field.flow
-        if fl.shape[1:] != (h, w):
-            import torch
-
-            s = torch.tensor([w / fl.shape[2], h / fl.shape[1]]).view(2, 1, 1)
-            fl = torch.nn.functional.interpolate(fl[None].float(), size=(h, w), mode="bilinear")[0] * s
-            field = dataclasses.replace(field, flow=fl) if dataclasses.is_dataclass(field) else field
-        out = draw_motion_field(field, image).astype(np.float32)
-    else:
-        out = to_uint8(image).astype(np.float32)
+    out = to_uint8(image).astype(np.float32)
 
     def small(mask):
         return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -386,8 +376,28 @@ def overlay_picture(
         f = small(state.freeze)
         out[f] = 0.45 * out[f] + 0.55 * np.array([20, 20, 20], np.float32)
     masks = [small(r.mask) for r in state.regions]
+    tint = 0.45 if field is None else 0.3
     for k, m in enumerate(masks):
-        out[m] = 0.55 * out[m] + 0.45 * np.array(state.colour(k), np.float32)
+        out[m] = (1 - tint) * out[m] + tint * np.array(state.colour(k), np.float32)
+    peak = None
+    if field is not None:
+        import torch
+
+        from ..motion import draw_motion_field
+        from ..types import MotionField
+
+        fl = field.flow.detach().cpu().float()
+        if fl.shape[1:] != (h, w):
+            s = torch.tensor([w / fl.shape[2], h / fl.shape[1]]).view(2, 1, 1)
+            fl = torch.nn.functional.interpolate(fl[None], size=(h, w), mode="bilinear")[0] * s
+        resized = MotionField(fl, field.mask)
+        peak = float(torch.linalg.vector_norm(field.flow.float(), dim=0).max())
+        if mode == "wheel":
+            wheel = draw_motion_field(resized).astype(np.float32)
+            moving = np.hypot(fl[0].numpy(), fl[1].numpy()) > 1e-6
+            out[moving] = 0.3 * out[moving] + 0.7 * wheel[moving]
+        else:
+            out = draw_motion_field(resized, np.round(out).astype(np.uint8)).astype(np.float32)
     out = np.ascontiguousarray(np.round(out).astype(np.uint8))
     for k, m in enumerate(masks):
         contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -403,7 +413,47 @@ def overlay_picture(
         c = (round(x * sx), round(y * sy))
         cv2.circle(out, c, 3 * lw, (0, 0, 0), lw + 2, cv2.LINE_AA)
         cv2.circle(out, c, 3 * lw, (255, 50, 50), lw, cv2.LINE_AA)
+    if peak is not None:
+        _legend(out, peak, mode)
     return out
+
+
+def _legend(out: np.ndarray, peak: float, mode: str) -> None:
+    """Draw the field's legend in the top-right corner of ``out`` (in place)."""
+    import cv2
+    import torch
+
+    from ..motion import draw_motion_field
+    from ..types import MotionField
+
+    h, w = out.shape[:2]
+    r = max(10, min(h, w) // 18)
+    x0, y0 = w - 2 * r - 10, 8
+    text = f"peak {peak:.2f} px/step"
+    scale = max(0.3, r / 60)
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    left = min(x0, w - tw - 10)
+    cv2.rectangle(out, (left - 6, 2), (w - 2, y0 + 2 * r + th + 12), (0, 0, 0), -1)
+    if mode == "wheel":
+        yy, xx = torch.meshgrid(torch.arange(2 * r) - r + 0.5, torch.arange(2 * r) - r + 0.5, indexing="ij")
+        inside = (xx**2 + yy**2 <= r * r).float()
+        disc = draw_motion_field(MotionField(torch.stack([xx, yy]) * inside, inside[None]))
+        out[y0 : y0 + 2 * r, x0 : x0 + 2 * r][inside.bool().numpy()] = disc[inside.bool().numpy()]
+    else:
+        cy = y0 + r
+        cv2.arrowedLine(
+            out, (x0 + 4, cy), (x0 + 2 * r - 4, cy), (255, 230, 40), 2, cv2.LINE_AA, tipLength=0.3
+        )
+    cv2.putText(
+        out,
+        text,
+        (left, y0 + 2 * r + th + 6),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
 
 
 def depth_picture(depth) -> np.ndarray:
