@@ -144,3 +144,20 @@ def test_rendered_cliff_translates_under_the_circle_camera():
 
     assert 0.9 <= top_over_base(c3.heuristic_depth(L.image)) <= 1.1
     assert top_over_base(ramp_depth(L.image)) < 0.5
+
+
+def test_eval_suite_landscapes_writes_pictures_and_report(tmp_path, monkeypatch, capsys):
+    """``cinemagraph3d eval --suite landscapes`` (one small scene instead of the two full sizes)."""
+    from cinemagraph3d.cli import main
+    from cinemagraph3d.eval import depth_metrics as dm
+
+    small = [dm.run_landscapes(160, 96, scenes=("bay",), clicks_per_region=1)]
+    monkeypatch.setattr(dm, "run_landscape_sizes", lambda progress=None: small)
+    out = tmp_path / "q"
+    assert main(["eval", "--suite", "landscapes", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "| bay | popup |" in report and "![bay](bay.png)" in report
+    assert "cinemagraph3d eval --suite landscapes --out" in report
+    assert (out / "bay.png").stat().st_size > 1000 and (out / ".cinemagraph3d-output").is_file()
+    assert main(["eval", "--suite", "landscapes", "--out", str(out)]) == 2  # ours, but no --force
+    assert "exists" in capsys.readouterr().err
