@@ -144,6 +144,9 @@ class RenderTrainer(GanTrainer):
                 self.perceptual = load_perceptual(settings.perceptual_weights)
         self._scenes: dict[str, _ClipScene] = {}
 
+    def inputs(self) -> list[Path]:
+        return [self.data.path, self.motion_dir]
+
     def settings_json(self) -> dict:
         return {**super().settings_json(), "motion": str(self.motion_dir.resolve())}
 

@@ -46,7 +46,7 @@ class TrainResult(dict):
     "weights"}``."""
 
 
-def prepare_run_dir(run: Path, resume: bool, force: bool, settings_json: dict) -> int | None:
+def prepare_run_dir(run: Path, resume: bool, force: bool, settings_json: dict, inputs=()) -> int | None:
     """Create (or reopen with ``resume``) a run directory; returns the checkpoint step to resume
     from (``None`` for a new run).
 
@@ -71,7 +71,7 @@ def prepare_run_dir(run: Path, resume: bool, force: bool, settings_json: dict) -
             )
         ck = latest_checkpoint(run)
         return None if ck is None else int(ck.name.split("_")[1])
-    check_output_path(run, name="output", kind="dir", force=force)
+    check_output_path(run, name="output", kind="dir", force=force, inputs=inputs)
     if run.exists():
         import shutil
 
@@ -140,6 +140,10 @@ class GanTrainer:
     def export(self, nets: nn.Module, out: Path, source: dict) -> list[Path]:
         raise NotImplementedError
 
+    def inputs(self) -> list[Path]:
+        """Directories the run reads (the run directory may be none of them)."""
+        return [self.data.path]
+
     def settings_json(self) -> dict:
         return {"stage": self.stage, "data": str(self.data.path.resolve()), **settings_dict(self.settings)}
 
@@ -164,7 +168,7 @@ class GanTrainer:
         self.dist = dist
         try:
             if dist.main:
-                prepare_run_dir(self.run, self.resume, self.force, self.settings_json())
+                prepare_run_dir(self.run, self.resume, self.force, self.settings_json(), self.inputs())
                 write_json(self.run / "settings.json", self.settings_json())
             dist.barrier()
             torch.manual_seed(s.seed)  # identical initial weights on every rank
