@@ -207,9 +207,10 @@ def test_preview_cache_reuses_the_scene_when_only_motion_or_camera_change(tmp_pa
     st.regions.append(RegionState("water", np.zeros((40, 64), bool)))
     st = apply_canvas_event(st, {"points": [[4, 30], [60, 30]]}, "paint", 0, 6.0)
     st = apply_canvas_event(st, {"points": [[8, 30], [30, 30]]}, "arrow", 0, 6.0)
-    cache = PreviewCache(side=32, frames=4)
+    st.frames = 2
+    cache = PreviewCache(side=32, frames=2)
     frames, field = cache.frames_of(load_project(ws.save(st)))
-    assert len(frames) == 4 and frames[0].shape == (3, 20, 32) and field is not None
+    assert len(frames) == 2 and frames[0].shape == (3, 20, 32) and field is not None
     st.arrows.append([10, 34, 10, 20])
     st.camera = "swing"
     cache.frames_of(load_project(ws.save(st)))
@@ -223,6 +224,17 @@ def test_preview_cache_reuses_the_scene_when_only_motion_or_camera_change(tmp_pa
     st.depth_file = str(ws.import_file(tmp_path / "d.npy", "depth"))
     cache.frames_of(load_project(ws.save(st)))
     assert cache.misses == 2
+
+
+def test_preview_keeps_the_loops_length_and_motion(tmp_path):
+    from cinemagraph3d.project import Project
+
+    p = Project(image=str(_photo(tmp_path)), motion={"loop_steps": 60, "speed": 1.5}, camera={"frames": 90})
+    q = PreviewCache(side=32, frames=24).preview_project(p.replace(output={"fps": 30.0}))
+    assert q.camera.frames == 24 and q.motion.loop_steps == 24
+    assert q.output.fps == pytest.approx(24 / 3.0)  # 90 frames at 30 fps: a 3 s loop
+    assert q.motion.speed * q.motion.loop_steps == pytest.approx(1.5 * 60)  # the same motion per loop
+    assert q.max_side == 32
 
 
 def test_saved_project_renders_bit_identically_from_the_cli(tmp_path):

@@ -407,7 +407,7 @@ def build_app(
 
         @guarded(6, 5)
         def on_select(st, sel, show):
-            return (*view(st, sel, show), status(""))
+            return (*view(st, sel, show), gr.update())
 
         region.input(on_select, [holder, region, show_field], [*region_outs, status_md])
         show_field.change(on_select, [holder, region, show_field], [*region_outs, status_md])

@@ -367,6 +367,12 @@ def overlay_picture(
     side = min(max_side, max(state.width, state.height))
     image = read_image(state.image, side)
     _, h, w = image.shape
+    if max(h, w) < min(640, max_side):  # small photos are shown enlarged, so strokes stay crisp
+        import torch
+
+        f = min(640, max_side) / max(h, w)
+        h, w = round(h * f), round(w * f)
+        image = torch.nn.functional.interpolate(image[None], size=(h, w), mode="bilinear")[0].clamp(0, 1)
     out = to_uint8(image).astype(np.float32)
 
     def small(mask):
@@ -547,13 +553,22 @@ class PreviewCache:
         return min(self.side, max(w, h))
 
     def preview_project(self, project):
-        """``project`` at the preview's size and frame count (the loop keeps its length in
-        seconds: fps = frames / loop seconds)."""
+        """``project`` at the preview's size and frame count: the loop keeps its length in
+        seconds (fps = frames / loop seconds) and its motion — it is integrated in as many
+        steps as the preview has frames (at most ``motion.loop_steps``), with the speed scaled
+        by ``loop_steps / steps``, so a loop moves the fluid as far as the render's does with
+        fewer, longer Euler steps (the render itself uses the project's ``loop_steps``)."""
+        from ..limits import SPEED_MAX
+
         seconds = project.camera.frames / project.output.fps
         n = min(self.frames, project.camera.frames)
         fps = min(max(n / seconds, 1.0), 240.0)
+        m = project.motion
+        steps = min(m.loop_steps, max(n, 1))
+        speed = min(m.speed * m.loop_steps / steps, SPEED_MAX)
         return project.replace(
             max_side=self._side_for(project),
+            motion={"loop_steps": steps, "speed": speed},
             camera={"frames": n},
             output={
                 "fps": fps,
