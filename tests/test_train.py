@@ -408,7 +408,7 @@ def test_perceptual_loss_loads_local_weights_and_never_downloads(tmp_path, monke
     for i in range(23):  # relu1_2 (3), relu2_2 (8), relu3_3 (15), relu4_3 (22)
         h = feats[i](h)
         if i in (3, 8, 15, 22):
-            ref += float((h[:2] - h[2:]).abs().mean())
+            ref += float((h[:2] - h[2:]).abs().mean().detach())
     assert abs(float(value.detach()) - ref) < 1e-5 * max(1.0, ref)
     with pytest.raises(Exception, match="perceptual weights"):
         torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")

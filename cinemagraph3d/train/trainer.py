@@ -220,11 +220,12 @@ class GanTrainer:
             t0 = time.perf_counter()
             end = s.steps if stop_at is None else max(start, min(int(stop_at), s.steps))
             for step in range(start, end):
+                lr_g = opt_g.param_groups[0]["lr"]  # the rate this step uses
                 values = self._step(step, batches, gen_step, disc, disc_step, opt_g, opt_d, params_g, dist)
                 sch_g.step()
                 sch_d.step()
                 done = step + 1
-                row = {"lr_g": opt_g.param_groups[0]["lr"], **values}
+                row = {"lr_g": lr_g, **values}
                 if done % s.validate_every == 0 or done == s.steps:
                     if dist.main:
                         last_val = self._validate(nets)
