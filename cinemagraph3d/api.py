@@ -414,7 +414,7 @@ def check_project(
         out = Path(output)
         if out.suffix.lower() == ".png" and project.camera.frames != 1:
             raise InputError(
-                "output", "a directory for several frames (a .png holds one: camera.frames 1)", str(out)
+                "output", "a directory for several frames (a .png still holds one frame)", str(out)
             )
         _check_writer(project, out)
         if side_outputs.get("depth_output") is not None and project.output.stereo:

@@ -27,7 +27,7 @@ __all__ = [
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".gif", ".webp", ".jpg")
 
 #: Name of the marker file inside every directory this tool creates as an output (PNG frames,
-#: layers, evaluation folders): ``--force`` replaces such a directory, never any other.
+#: layers, evaluation folders): ``force`` replaces such a directory, never any other.
 OUTPUT_MARK = ".cinemagraph3d-output"
 
 #: What each output kind may be: ``video`` (a .mp4/.gif/.webp file, a .png still or a directory
@@ -195,7 +195,7 @@ def decode_reduction(size: tuple[int, int], max_side: int | None, label: str = "
             return max(keep) if keep else fits[0]
     raise InputError(
         "image",
-        f"at most {MAX_DECODE_PIXELS // 1_000_000} megapixels (or max_side to decode it reduced, "
+        f"at most {MAX_DECODE_PIXELS // 1_000_000} megapixels (or a smaller working size, max_side, to decode it reduced, "
         f"up to {64 * MAX_DECODE_PIXELS // 1_000_000} megapixels)",
         f"{w}×{h} pixels in {label}",
     )

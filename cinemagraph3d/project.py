@@ -801,7 +801,7 @@ def _check_inside(project: Project, folder: Path, where: str) -> None:
         if q.is_absolute() or ".." in q.parts or not (target == real_folder or real_folder in target.parents):
             raise InputError(
                 f"{where}: path",
-                "a path inside the project's folder (or --allow-outside-paths)",
+                "a path inside the project's folder (or allow_outside_paths)",
                 repr(p),
             )
 

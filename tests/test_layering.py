@@ -23,11 +23,7 @@ STAGES = ("depth", "ldi", "features", "motion", "render", "geometry", "controls"
 UPPER = ("cinemagraph3d.cli", "cinemagraph3d.api", "cinemagraph3d.pipeline")
 #: Modules that still name a flag, waiting for their owners' rewording (each entry must still be
 #: needed: the test fails when a listed file is clean, so the list only shrinks).
-PENDING_FLAGS: set[str] = {
-    "checks.py",  # a comment naming the force flag
-    "project.py",  # the allow_outside_paths advice in a project path error
-    "render/splat.py",  # pip's no-build-isolation option in the native-build warning
-}
+PENDING_FLAGS: set[str] = set()
 
 
 def _sources(under: Path = PACKAGE):

@@ -85,7 +85,7 @@ def active_backend(device: str | torch.device = "cpu", backend: str | None = Non
         _warned = True
         warnings.warn(
             "cinemagraph3d native extension not built; using the pure-PyTorch splatting renderer "
-            "(slower). Reinstall with `pip install --no-build-isolation -e .` to build it.",
+            "(slower). Reinstall the package from source without build isolation to build it (README: set-up).",
             RuntimeWarning,
             stacklevel=3,
         )
