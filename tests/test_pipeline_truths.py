@@ -1,4 +1,4 @@
-"""Pipeline gaps closed against independent truth: donor flow under fluid, the LDI depth clamp
+"""Pipeline details against independent truth: donor flow under fluid, the LDI depth clamp
 and layer counts, the forward-dolly homography, fractional scene time, tent anti-aliasing."""
 
 import math

@@ -1,4 +1,4 @@
-"""CLI and I/O gaps: bad inputs (unwritable output, bad project files, empty image, loop length),
+"""CLI inputs and project files: bad inputs (unwritable output, bad project files, empty image, loop length),
 project round trips with every kind of input, H.264 output, 8-bit inputs, custom K, --seed."""
 
 import json
