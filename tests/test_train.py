@@ -169,6 +169,26 @@ def test_dataset_reads_video_files(clips, data, tmp_path):
     assert 10 * np.log10(1 / mse) > 25  # H.264 round trip of the same frames
 
 
+def test_dataset_uses_a_user_flow_file(clips, tmp_path):
+    import shutil
+
+    from cinemagraph3d.train import DatasetSettings, TrainData, build_dataset
+
+    _, good, _ = clips
+    folder, truth = good[1]
+    clip = tmp_path / "falls"
+    shutil.copytree(folder, clip)
+    np.save(clip / "flow.npy", truth.numpy().transpose(1, 2, 0))  # (h, w, 2) px/frame
+    build_dataset([clip], tmp_path / "d", DatasetSettings(size=(64, 64), val_fraction=0), progress=False)
+    d = TrainData(tmp_path / "d")
+    assert d.index["clips"][0]["flow_source"] == "file"
+    c = d.clip(d.train[0])
+    m = c.mask[0] > 0.5
+    assert torch.allclose(c.flow[:, m], truth[:, m]) and bool((c.flow[:, ~m] == 0).all())
+    tm = truth.abs().sum(0) > 0
+    assert float((m & tm).sum() / (m | tm).sum()) > 0.9  # the mask follows the given flow
+
+
 def test_dataset_cli_refuses_bad_inputs(clips, data, capsys, tmp_path):
     _, _, bad = clips
     code, _, err = run(capsys, ["dataset", "build", bad["still"], "-o", tmp_path / "d", "--size", "64"])

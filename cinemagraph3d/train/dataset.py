@@ -73,9 +73,17 @@ def _to_rgb8(a: np.ndarray) -> np.ndarray:
 
 def read_clip(path: Path, max_frames: int) -> np.ndarray:
     """Up to ``max_frames`` frames of a video file or a folder of frames, ``(T, h, w, 3)`` uint8."""
+    import warnings
+
+    with warnings.catch_warnings():  # a failed ffmpeg reader leaves its pipes to the collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        return _read_clip(path, max_frames)
+
+
+def _read_clip(path: Path, max_frames: int) -> np.ndarray:
     import imageio.v3 as iio
 
-    frames = []
+    frames, why = [], None
     try:
         if path.is_dir():
             files = sorted(f for f in path.iterdir() if f.suffix.lower() in FRAME_SUFFIXES)
@@ -89,7 +97,9 @@ def read_clip(path: Path, max_frames: int) -> np.ndarray:
     except _Skip:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure means an unreadable clip
-        raise _Skip(f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
+        why = f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+    if why is not None:
+        raise _Skip(why)
     if len({f.shape for f in frames}) > 1:
         raise _Skip("frames of different sizes")
     return np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
