@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import Cinemagraph3DError, InputError
 from .discriminator import MultiScaleDiscriminator
 from .infra import (
     GlobalBatches,
