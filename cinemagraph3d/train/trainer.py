@@ -305,7 +305,7 @@ class GanTrainer:
             terms = {k: v.float() for k, v in self.stage_losses(fake, real, batch).items()}
         loss_g = s.w_gan * gan + s.w_fm * fm + sum(terms.values())
         if not math.isfinite(float(loss_g.detach())):
-            raise FloatingPointError(
+            raise Cinemagraph3DError(
                 f"{self.stage} training diverged at step {step} (loss {float(loss_g.detach())})"
             )
         opt_g.zero_grad(set_to_none=True)
