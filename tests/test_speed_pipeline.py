@@ -100,3 +100,25 @@ def test_fast_decoder_matches_the_decoder():
             assert float((out - ref).abs().max()) <= tol, precision
     with pytest.raises(InputError, match="precision"):
         fast_decoder(dec, "float16")
+
+
+def test_automatic_store_every_keeps_the_values(monkeypatch):
+    import cinemagraph3d.motion.integrate as integ
+
+    field = motion_field(
+        24,
+        40,
+        [
+            MotionRegion(
+                torch.ones(24, 40, dtype=torch.bool), MotionHints.create([[10.0, 12.0]], [[-1.0, 0.3]])
+            )
+        ],
+    )
+    full = integ.integrate_motion(field, 6, store_every=1)
+    # a budget for about two states per direction: the smallest divisor of 6 that fits is 3
+    monkeypatch.setattr(integ, "STATE_BUDGET_BYTES", 2 * 3 * full.num_moving * 2 * 4)
+    auto = integ.integrate_motion(field, 6)
+    assert auto.store_every == 3 and auto.forward_states.shape[0] == 3
+    for t in (0.0, 1.0, 2.5, 4.0, 5.75, 6.0):
+        torch.testing.assert_close(auto.forward(t), full.forward(t), rtol=0, atol=0)
+        torch.testing.assert_close(auto.backward(t), full.backward(t), rtol=0, atol=0)
