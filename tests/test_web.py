@@ -397,3 +397,24 @@ def test_web_scene_data(exported):
     blob = payload["layers"][0]["alpha"]
     raw = np.frombuffer(zlib.decompress(base64.b64decode(blob["data"])), "u1").reshape(blob["shape"])
     assert np.array_equal(raw, near.alpha)
+
+
+def test_export_web_parallax_only(tmp_path):
+    """A photo with no motion input (and no sky): a page with no moving layer and no switch
+    times, still playable."""
+    import json
+
+    import imageio.v3 as iio
+
+    from cinemagraph3d.cli import main
+
+    yy, xx = np.mgrid[0:36, 0:48]
+    img = np.stack([(xx * 5) % 256, (yy * 7) % 256, np.full_like(xx, 90)], -1).astype(np.uint8)
+    iio.imwrite(tmp_path / "p.png", img)
+    out = tmp_path / "page"
+    argv = ["export-web", str(tmp_path / "p.png"), "-o", str(out), "--no-auto-sky", "--camera", "swing"]
+    assert main(argv) == 0
+    text = (out / "scene.js").read_text()
+    payload = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    assert payload["phase"] is None and all(ly["motion"] is None for ly in payload["layers"])
+    assert payload["meta"]["width"] == 48 and payload["meta"]["height"] == 36

@@ -75,7 +75,7 @@ def register(subparsers) -> None:
         type=float,
         help="reach of the interactive camera, fraction of the near depth (default: --amplitude)",
     )
-    w.add_argument("--substeps", type=int, default=2, help="Euler substeps of the shader's fluid trace (2)")
+    w.add_argument("--substeps", type=int, default=1, help="Euler substeps of the shader's fluid trace (1)")
     p.add_argument(
         "--force",
         action="store_true",

@@ -72,7 +72,7 @@ class WebSettings:
     texture_format: str = "webp"
     texture_quality: int = 90
     orbit_amplitude: float | None = None
-    substeps: int = 2
+    substeps: int = 1
 
     def validate(self) -> WebSettings:
         """Check every field; raises :class:`InputError` naming the field."""

@@ -116,13 +116,15 @@ void main() {
 #ifndef MOVING
   c = layerAt(p);
 #else
-  if (uT <= 0.0 || motionAt(p) == vec2(0.0)) {
+  vec2 m = motionAt(p);
+  if (uT <= 0.0 || m == vec2(0.0)) {
     c = layerAt(p);
   } else {
-    vec2 qf = p, qb = p;
-    for (int i = 0; i < SUBSTEPS; i++) {  // a constant: the loop unrolls
-      qf -= (uT / float(SUBSTEPS)) * motionAt(qf);
-      qb += ((uN - uT) / float(SUBSTEPS)) * motionAt(qb);
+    float hf = uT / float(SUBSTEPS), hb = (uN - uT) / float(SUBSTEPS);
+    vec2 qf = p - hf * m, qb = p + hb * m;  // the first step reads M(p), already at hand
+    for (int i = 1; i < SUBSTEPS; i++) {  // a constant: the loop unrolls
+      qf -= hf * motionAt(qf);
+      qb += hb * motionAt(qb);
     }
     vec4 cf = layerAt(qf), cb = layerAt(qb);
     float tau = uT / uN;
