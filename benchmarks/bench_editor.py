@@ -1,7 +1,7 @@
 """The editor's preview loop: how long from a change (a stroke, an arrow, a camera path) to a
 playable preview, for a 1280×720 photo, and what reusing the prepared scene saves.
 
-Usage: python benchmarks/bench_editor.py [--side 320] [--frames 24] [--runs 2]
+Usage: OMP_NUM_THREADS=1 python benchmarks/bench_editor.py [--side 320] [--frames 24] [--runs 2] [--threads 1]
 
 Rows (one run, so the ratios compare like with like on a loaded machine):
 - cold: the first preview (photo read, depth, LDI and point cloud built at the preview size);
@@ -11,7 +11,9 @@ Rows (one run, so the ratios compare like with like on a loaded machine):
 - full-size prepare: ``api.prepare_project`` at 1280×720 (what a preview without the
   low-resolution path would start with).
 CPU s is the process's CPU time over all its threads: on an idle 2-core machine the wall
-time lies between CPU s / 2 and CPU s; on a loaded one the wall time says little.
+time lies between CPU s / 2 and CPU s; on a loaded one the wall time says little, and with
+several threads the CPU time counts their spin-waiting too (use ``--threads 1`` there: then CPU s
+is what one idle core needs).
 Each time includes saving the project (masks as PNG), loading it back, rendering the frames and
 writing the mp4 the page plays; the browser's own start of playback is not included.
 """
@@ -31,8 +33,14 @@ def main() -> None:
     ap.add_argument("--side", type=int, default=320)
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument(
+        "--threads", type=int, help="torch threads (default: torch's); 1 makes CPU s a clean single-core time"
+    )
     args = ap.parse_args()
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from cinemagraph3d.api import prepare_project
     from cinemagraph3d.demo import demo_scene

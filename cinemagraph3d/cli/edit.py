@@ -53,12 +53,14 @@ def _edit(args: argparse.Namespace) -> int:
     if args.allow_outside_paths and (source is None or source.suffix.lower() != ".json"):
         raise InputError("--allow-outside-paths", "a project .json source", str(source))
     workdir = args.workdir or (f"{source.stem}-edit" if source is not None else "cinemagraph3d-edit")
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("gradio") is None:
         raise InputError(
             "edit", "the editor's extra (pip install 'cinemagraph3d[editor]')", "gradio not installed"
-        ) from None
+        )
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no phoning home
     from ..editor.app import launch
     from ..editor.session import Workspace, initial_state
 
