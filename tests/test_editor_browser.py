@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _optional import require
 
 CHROMIUM = "/usr/bin/chromium"
@@ -151,6 +150,11 @@ def test_editor_in_a_real_browser(tmp_path):
                 radius = page.locator("#c3-radius input[type=number]")
                 radius.fill("6")
                 radius.press("Enter")
+                radius.press("Tab")
+                page.wait_for_function(
+                    "() => document.querySelector('#c3-radius input[type=range]').value === '6'",
+                    timeout=30_000,
+                )
                 box = page.locator("#c3-canvas canvas").bounding_box()
                 for y in (62, 72, 82, 90):  # the right half of the lake, right of the rock
                     _drag(page, box, [(106, y), (130, y), (154, y)])
@@ -209,7 +213,7 @@ def test_editor_in_a_real_browser(tmp_path):
     mask = load_mask(str(workdir / "masks" / "region-01-water.png"), H, W).numpy()
     # the painted strokes: x in [100, 160], y in [56, 96]
     ys, xs = np.nonzero(mask)
-    assert xs.min() >= 98 and ys.min() >= 54 and mask.sum() > 1500
+    assert xs.min() >= 98 and ys.min() >= 54 and mask.sum() > 1500, (xs.min(), ys.min(), mask.sum())
     inner = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     outside = ~cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     grey = [cv2.cvtColor(f.astype(np.uint8), cv2.COLOR_RGB2GRAY) for f in frames]
