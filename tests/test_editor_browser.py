@@ -10,6 +10,7 @@ unchanged. The page's screenshot is the picture of docs/editor.md (written there
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -164,8 +165,10 @@ def test_editor_in_a_real_browser(tmp_path):
                 _wait_status(page, "1 arrow")
                 cam = page.locator("#c3-camera input")
                 cam.click()
-                cam.fill("static")
-                cam.press("Enter")
+                page.get_by_role("option", name="static", exact=True).click()
+                page.wait_for_function(
+                    "() => document.querySelector('#c3-camera input').value === 'static'", timeout=30_000
+                )
                 frames = page.locator("#c3-frames input")
                 frames.fill("12")
                 frames.press("Enter")
@@ -196,6 +199,9 @@ def test_editor_in_a_real_browser(tmp_path):
 
     project = workdir / "project.json"
     assert project.is_file(), "".join(editor.lines)
+    saved = json.loads(project.read_text())
+    assert saved["camera"]["path"] == "static" and saved["camera"]["frames"] == 12, saved["camera"]
+    assert np.allclose(saved["motion"]["arrows"], [[112, 76, 148, 76]], atol=0.6), saved["motion"]
     out = tmp_path / "frames"
     run = subprocess.run(
         [sys.executable, "-m", "cinemagraph3d", "render", str(project), "-o", str(out)],

@@ -142,14 +142,21 @@ def build_app(
         )
 
     def _field(st):
+        """The project's dense field, computed at the preview size and expressed in pixels per
+        motion step of the render's working size (what the legend reports)."""
+        import dataclasses
+
+        from ..checks import working_size
         from ..motion import build_motion_field, coordinate_scale
 
         project = _project(st)
-        p = cache.preview_project(project)
-        image, _ = cache.scene(p)
-        return build_motion_field(
-            p.motion, image, coordinate_scale((st.width, st.height), image.shape[1], image.shape[2])
-        )
+        image, _ = cache.scene(cache.preview_project(project))
+        _, h, w = image.shape
+        field = build_motion_field(project.motion, image, coordinate_scale((st.width, st.height), h, w))
+        if field is None:
+            return None
+        work_w, _ = working_size((st.width, st.height), project.max_side)
+        return dataclasses.replace(field, flow=field.flow * (work_w / w))
 
     def _project(st):
         from ..project import load_project
@@ -624,7 +631,7 @@ def build_app(
 
         def on_load(st):
             if st is None:
-                return (*view(None, None), status("Upload a photo to start."), *([gr.update()] * 6))
+                return (*view(None, None), status("Upload a photo to start."), *([gr.update()] * 10))
             return (
                 *view(st, 0 if st.regions else None),
                 status(f"opened {Path(st.image).name}: {_describe(st, 'none')}"),
@@ -634,10 +641,17 @@ def build_app(
                 st.amplitude,
                 st.frames,
                 st.fps,
+                round(st.frames / st.fps, 3),
+                st.keyframes if st.keyframes else gr.update(),
+                STEREO[0] if st.stereo is None else st.stereo,
+                st.max_side or 0,
             )
 
         demo.load(
-            on_load, [holder], [*region_outs, status_md, depth_src, depth_kind, cam, amplitude, frames, fps]
+            on_load,
+            [holder],
+            [*region_outs, status_md, depth_src, depth_kind, cam, amplitude, frames, fps, seconds, keyframes]
+            + [stereo, max_side],
         )
     demo.queue(default_concurrency_limit=1)
     return demo, tmp
