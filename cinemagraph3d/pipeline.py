@@ -126,7 +126,7 @@ def prepare_scene(
     if (camera.width, camera.height) != (W, H):
         raise InputError("camera", f"intrinsics for {W}×{H}", f"{camera.width}×{camera.height}")
     ldi = build_ldi(image, depth, ldi_settings, inpaint_nets=None if models is None else models.inpaint)
-    if features is None and models is not None:
+    if features is None and models is not None and models.encoder is not None:
         features = encode_layers(models.encoder, ldi)
     cloud = lift_ldi(ldi, camera, features)
     z = depth.depth.flatten()

@@ -8,59 +8,18 @@
 
 #include <vector>
 
+#include "splat/splat_ops.h"
+
 namespace cg3d {
 namespace splat {
-
-void splat_check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
-                        const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
-                        double max_radius);
-
-std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points, const at::Tensor& features,
-                                          const at::Tensor& opacity, const at::Tensor& radius,
-                                          const at::Tensor& K, int64_t height, int64_t width, double znear,
-                                          double depth_tolerance, double max_radius, double eps,
-                                          bool save_for_backward);
-
-std::vector<at::Tensor> splat_backward_cpu(const at::Tensor& grad_feat, const at::Tensor& grad_alpha,
-                                           const at::Tensor& points, const at::Tensor& features,
-                                           const at::Tensor& opacity, const at::Tensor& radius,
-                                           const at::Tensor& K, const at::Tensor& out_feat,
-                                           const at::Tensor& wsum, const at::Tensor& zmin, int64_t height,
-                                           int64_t width, double znear, double depth_tolerance,
-                                           double max_radius, double eps, bool need_features,
-                                           bool need_opacity);
-
-#ifdef CG3D_WITH_CUDA
-std::vector<at::Tensor> splat_forward_cuda(const at::Tensor& points, const at::Tensor& features,
-                                           const at::Tensor& opacity, const at::Tensor& radius,
-                                           const at::Tensor& K, int64_t height, int64_t width, double znear,
-                                           double depth_tolerance, double max_radius, double eps,
-                                          bool save_for_backward);
-
-std::vector<at::Tensor> splat_backward_cuda(const at::Tensor& grad_feat, const at::Tensor& grad_alpha,
-                                            const at::Tensor& points, const at::Tensor& features,
-                                            const at::Tensor& opacity, const at::Tensor& radius,
-                                            const at::Tensor& K, const at::Tensor& out_feat,
-                                            const at::Tensor& wsum, const at::Tensor& zmin, int64_t height,
-                                            int64_t width, double znear, double depth_tolerance,
-                                            double max_radius, double eps, bool need_features,
-                                            bool need_opacity);
-#endif
-
 namespace {
 
-void check_same_device(const at::Tensor& ref, std::initializer_list<std::pair<const char*, const at::Tensor*>> ts) {
-  for (const auto& nt : ts)
-    TORCH_CHECK(nt.second->device() == ref.device(), "splat: ", nt.first, ": expected a tensor on ", ref.device(),
-                ", found a tensor on ", nt.second->device());
-}
-
+// Each call is checked once here (splat_common.cpp), then dispatched on the device of `features`.
 std::vector<at::Tensor> splat_forward(const at::Tensor& points, const at::Tensor& features,
                                       const at::Tensor& opacity, const at::Tensor& radius, const at::Tensor& K,
                                       int64_t height, int64_t width, double znear, double depth_tolerance,
                                       double max_radius, double eps, bool save_for_backward) {
-  splat_check_inputs(points, features, opacity, radius, K, height, width, max_radius);
-  check_same_device(features, {{"points", &points}, {"opacity", &opacity}, {"radius", &radius}, {"K", &K}});
+  check_forward_inputs(points, features, opacity, radius, K, height, width, max_radius);
   if (features.is_cuda()) {
 #ifdef CG3D_WITH_CUDA
     return splat_forward_cuda(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
@@ -69,7 +28,6 @@ std::vector<at::Tensor> splat_forward(const at::Tensor& points, const at::Tensor
     TORCH_CHECK(false, "splat: cinemagraph3d._C was built without CUDA (rebuild with CINEMAGRAPH3D_CUDA=1)");
 #endif
   }
-  TORCH_CHECK(features.device().is_cpu(), "splat: unsupported device ", features.device());
   return splat_forward_cpu(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
                            max_radius, eps, save_for_backward);
 }
@@ -80,27 +38,20 @@ std::vector<at::Tensor> splat_backward(const at::Tensor& grad_feat, const at::Te
                                        const at::Tensor& out_feat, const at::Tensor& wsum, const at::Tensor& zmin,
                                        int64_t height, int64_t width, double znear, double depth_tolerance,
                                        double max_radius, double eps, bool need_features, bool need_opacity) {
-  check_same_device(features, {{"grad_features", &grad_feat},
-                               {"grad_alpha", &grad_alpha},
-                               {"points", &points},
-                               {"opacity", &opacity},
-                               {"radius", &radius},
-                               {"K", &K},
-                               {"features output", &out_feat},
-                               {"coverage", &wsum},
-                               {"z-min buffer", &zmin}});
-  if (features.is_cuda()) {
+  BackwardArgs args = prepare_backward(grad_feat, grad_alpha, points, features, opacity, radius, K, out_feat, wsum,
+                                       zmin, height, width, max_radius, need_features, need_opacity);
+  if (!args.empty) {
+    if (features.is_cuda()) {
 #ifdef CG3D_WITH_CUDA
-    return splat_backward_cuda(grad_feat, grad_alpha, points, features, opacity, radius, K, out_feat, wsum, zmin,
-                               height, width, znear, depth_tolerance, max_radius, eps, need_features,
-                               need_opacity);
+      splat_backward_cuda(args, height, width, znear, depth_tolerance, max_radius, eps);
 #else
-    TORCH_CHECK(false, "splat: cinemagraph3d._C was built without CUDA (rebuild with CINEMAGRAPH3D_CUDA=1)");
+      TORCH_CHECK(false, "splat: cinemagraph3d._C was built without CUDA (rebuild with CINEMAGRAPH3D_CUDA=1)");
 #endif
+    } else {
+      splat_backward_cpu(args, height, width, znear, depth_tolerance, max_radius, eps);
+    }
   }
-  TORCH_CHECK(features.device().is_cpu(), "splat: unsupported device ", features.device());
-  return splat_backward_cpu(grad_feat, grad_alpha, points, features, opacity, radius, K, out_feat, wsum, zmin,
-                            height, width, znear, depth_tolerance, max_radius, eps, need_features, need_opacity);
+  return {args.grad_features, args.grad_opacity};
 }
 
 }  // namespace

@@ -26,17 +26,18 @@ class Models:
 
     Attributes:
         encoder: feature encoder, RGBA ``(L, 4, H, W)`` → ``(L, 32, H, W)`` (used by
-            :func:`cinemagraph3d.features.encode_layers`).
+            :func:`cinemagraph3d.features.encode_layers`), or ``None`` (RGB points).
         decoder: image decoder, two ``(1, 37, H, W)`` maps + τ → ``(1, 3, H, W)`` (used by
-            :func:`cinemagraph3d.render.decode_frame`).
+            :func:`cinemagraph3d.render.decode_frame`), or ``None`` (the classic fusion and
+            hole filling). Encoder and decoder come together.
         motion: motion estimator or ``None`` when its weights are absent (used by
             :func:`cinemagraph3d.motion.estimate_motion`).
         inpaint: the LDI inpainting nets (:class:`~cinemagraph3d.ldi.InpaintNets`), or ``None``
             when either of their weights is absent (the classic push–pull inpainting is used then).
     """
 
-    encoder: torch.nn.Module
-    decoder: torch.nn.Module
+    encoder: torch.nn.Module | None
+    decoder: torch.nn.Module | None
     motion: torch.nn.Module | None = None
     inpaint: object | None = None
 
@@ -46,11 +47,14 @@ def load_models(weights: str | os.PathLike, device: str | torch.device = "cpu") 
 
     The networks of :data:`OPTIONAL` are loaded when their files are there: the motion estimator,
     and the two inpainting nets (both needed; with only one of them a warning is given and the
-    classic inpainting is used).
+    classic inpainting is used). A directory holding only ``motion_estimator`` (what stage 1 of
+    ``cinemagraph3d train`` writes) gives a learned motion estimator for the classic renderer:
+    ``encoder`` and ``decoder`` are then ``None``.
 
     Raises:
         WeightsError: naming exactly which files are missing (``<name>.safetensors`` + ``<name>.json``
-            for each of :data:`REQUIRED`) and how to produce them.
+            for each of :data:`REQUIRED`, when there is no motion estimator either) and how to
+            produce them.
     """
     from ..ldi.learned import load_inpaint_nets
     from ..weights import load_model, missing_weights
@@ -59,15 +63,18 @@ def load_models(weights: str | os.PathLike, device: str | torch.device = "cpu") 
     if not d.is_dir():
         raise WeightsError(f"weights: expected a directory of neural-preset weights, found {str(d)!r}")
     missing = missing_weights(d, REQUIRED)
-    if missing:
+    motion_only = len(missing) == 2 * len(REQUIRED) and not missing_weights(d, ("motion_estimator",))
+    if missing and not motion_only:
         names = ", ".join(p.name for p in missing)
         raise WeightsError(
             f"weights {d}: the neural preset needs {', '.join(f'{n}.safetensors/.json' for n in REQUIRED)}; "
             f"missing {names}. Convert the official 3D-Cinemagraphy checkpoints with "
             "`cinemagraph3d convert-weights SRC_DIR DST_DIR` (model_150000.pth, sceneflow_model.pth)"
         )
-    enc = load_model(d, "feature_encoder", device=device, expected_architecture="feature_encoder")
-    dec = load_model(d, "image_decoder", device=device, expected_architecture="image_decoder")
+    enc = dec = None
+    if not motion_only:
+        enc = load_model(d, "feature_encoder", device=device, expected_architecture="feature_encoder")
+        dec = load_model(d, "image_decoder", device=device, expected_architecture="image_decoder")
     mot = None
     if not missing_weights(d, ("motion_estimator",)):
         mot = load_model(d, "motion_estimator", device=device, expected_architecture="motion_estimator")

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "splat.h"
+#include "splat_ops.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -603,48 +604,14 @@ void backward_impl(const T* grad_feat, const T* grad_alpha, const T* pts, const 
   }
 }
 
-void check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
-                  const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
-                  double max_radius) {
-  TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "splat: points: expected shape (P, 3), found ",
-              points.sizes());
-  const int64_t P = points.size(0);
-  TORCH_CHECK(features.dim() == 2 && features.size(0) == P && features.size(1) >= 1,
-              "splat: features: expected shape (", P, ", C) with C >= 1, found ", features.sizes());
-  TORCH_CHECK(opacity.dim() == 1 && opacity.size(0) == P, "splat: opacity: expected shape (", P,
-              ",), found ", opacity.sizes());
-  TORCH_CHECK(radius.dim() == 1 && radius.size(0) == P, "splat: radius: expected shape (", P, ",), found ",
-              radius.sizes());
-  TORCH_CHECK(K.dim() == 2 && K.size(0) == 3 && K.size(1) == 3, "splat: K: expected shape (3, 3), found ",
-              K.sizes());
-  TORCH_CHECK(height >= 1 && width >= 1 && height * width < (int64_t(1) << 31) && height < (1 << 30) &&
-                  width < (1 << 30),
-              "splat: image size: expected 1 <= height * width < 2^31, found ", height, "x", width);
-  TORCH_CHECK(P < (int64_t(1) << 31), "splat: points: expected fewer than 2^31 points, found ", P);
-  TORCH_CHECK(max_radius > 0 && max_radius <= 65536, "splat: max_radius: expected a value in (0, 65536], found ",
-              max_radius);
-  const auto dt = features.scalar_type();
-  TORCH_CHECK(dt == at::kFloat || dt == at::kDouble, "splat: features: expected float32 or float64, found ",
-              dt);
-  for (const auto* t : {&points, &opacity, &radius, &K})
-    TORCH_CHECK(t->scalar_type() == dt, "splat: expected every tensor to have the dtype of features (", dt,
-                "), found ", t->scalar_type());
-}
-
 }  // namespace
-
-void splat_check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
-                        const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
-                        double max_radius) {
-  check_inputs(points, features, opacity, radius, K, height, width, max_radius);
-}
 
 std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::Tensor& features_,
                                           const at::Tensor& opacity_, const at::Tensor& radius_,
                                           const at::Tensor& K, int64_t height, int64_t width, double znear,
                                           double depth_tolerance, double max_radius, double eps,
                                           bool save_for_backward) {
-  check_inputs(points_, features_, opacity_, radius_, K, height, width, max_radius);
+  // inputs checked by the binding (check_forward_inputs)
   const at::Tensor points = points_.contiguous(), features = features_.contiguous();
   const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous();
   const int64_t P = points.size(0), C = features.size(1);
@@ -666,33 +633,14 @@ std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::T
   return {feat, depth, alpha, wsum, zmin};
 }
 
-std::vector<at::Tensor> splat_backward_cpu(const at::Tensor& grad_feat_, const at::Tensor& grad_alpha_,
-                                           const at::Tensor& points_, const at::Tensor& features_,
-                                           const at::Tensor& opacity_, const at::Tensor& radius_,
-                                           const at::Tensor& K, const at::Tensor& out_feat_,
-                                           const at::Tensor& wsum_, const at::Tensor& zmin_, int64_t height,
-                                           int64_t width, double znear, double depth_tolerance,
-                                           double max_radius, double eps, bool need_features,
-                                           bool need_opacity) {
-  check_inputs(points_, features_, opacity_, radius_, K, height, width, max_radius);
-  const int64_t P = points_.size(0), C = features_.size(1);
-  const auto expect = [&](const at::Tensor& t, at::IntArrayRef shape, const char* name) {
-    TORCH_CHECK(t.sizes() == shape, "splat backward: ", name, ": expected shape ", shape, ", found ", t.sizes());
-    TORCH_CHECK(t.scalar_type() == features_.scalar_type(), "splat backward: ", name, ": expected dtype ",
-                features_.scalar_type(), ", found ", t.scalar_type());
-  };
-  expect(grad_feat_, {C, height, width}, "grad_features");
-  expect(grad_alpha_, {1, height, width}, "grad_alpha");
-  expect(out_feat_, {C, height, width}, "features output");
-  expect(wsum_, {height, width}, "coverage");
-  expect(zmin_, {height, width}, "z-min buffer");
-  const at::Tensor points = points_.contiguous(), features = features_.contiguous();
-  const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous();
-  const at::Tensor grad_feat = grad_feat_.contiguous(), grad_alpha = grad_alpha_.contiguous();
-  const at::Tensor out_feat = out_feat_.contiguous(), wsum = wsum_.contiguous(), zmin = zmin_.contiguous();
-  at::Tensor gfeat = need_features ? at::empty({P, C}, features.options()) : at::Tensor();
-  at::Tensor gopac = need_opacity ? at::empty({P}, features.options()) : at::Tensor();
-  if (P == 0 || !(need_features || need_opacity)) return {gfeat, gopac};
+void splat_backward_cpu(BackwardArgs& a, int64_t height, int64_t width, double znear, double depth_tolerance,
+                        double max_radius, double eps) {
+  const int64_t P = a.P, C = a.C;
+  const at::Tensor &points = a.points, &features = a.features, &opacity = a.opacity, &radius = a.radius;
+  const at::Tensor &K = a.K, &grad_feat = a.grad_feat, &grad_alpha = a.grad_alpha;
+  const at::Tensor &out_feat = a.out_feat, &wsum = a.wsum, &zmin = a.zmin;
+  at::Tensor &gfeat = a.grad_features, &gopac = a.grad_opacity;
+  const bool need_features = gfeat.defined(), need_opacity = gopac.defined();
   AT_DISPATCH_FLOATING_TYPES(features.scalar_type(), "splat_backward_cpu", [&] {
     const Params<scalar_t> prm = make_params<scalar_t>(K, height, width, znear, depth_tolerance, max_radius, eps);
     backward_impl<scalar_t>(grad_feat.data_ptr<scalar_t>(), grad_alpha.data_ptr<scalar_t>(),
@@ -702,7 +650,6 @@ std::vector<at::Tensor> splat_backward_cpu(const at::Tensor& grad_feat_, const a
                             P, C, prm, need_features ? gfeat.data_ptr<scalar_t>() : nullptr,
                             need_opacity ? gopac.data_ptr<scalar_t>() : nullptr);
   });
-  return {gfeat, gopac};
 }
 
 }  // namespace splat

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "splat.h"
+#include "splat_ops.h"
 
 namespace cg3d {
 namespace splat {
@@ -188,17 +189,12 @@ __global__ void point_grad_kernel(const T* __restrict__ pts, const T* __restrict
 
 }  // namespace
 
-void splat_check_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
-                        const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
-                        double max_radius);
-
 std::vector<at::Tensor> splat_forward_cuda(const at::Tensor& points_, const at::Tensor& features_,
                                            const at::Tensor& opacity_, const at::Tensor& radius_,
                                            const at::Tensor& K_, int64_t height, int64_t width, double znear,
                                            double depth_tolerance, double max_radius, double eps,
                                            bool save_for_backward) {
-  splat_check_inputs(points_, features_, opacity_, radius_, K_, height, width, max_radius);
-  TORCH_CHECK(features_.is_cuda(), "splat_forward_cuda: expected CUDA tensors");
+  // inputs checked by the binding (check_forward_inputs)
   const at::cuda::OptionalCUDAGuard guard(features_.device());
   const at::Tensor points = points_.contiguous(), features = features_.contiguous();
   const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous(), K = K_.contiguous();
@@ -240,33 +236,15 @@ std::vector<at::Tensor> splat_forward_cuda(const at::Tensor& points_, const at::
   return {feat, depth, alpha, wsum, zmin};
 }
 
-std::vector<at::Tensor> splat_backward_cuda(const at::Tensor& grad_feat_, const at::Tensor& grad_alpha_,
-                                            const at::Tensor& points_, const at::Tensor& features_,
-                                            const at::Tensor& opacity_, const at::Tensor& radius_,
-                                            const at::Tensor& K_, const at::Tensor& out_feat_,
-                                            const at::Tensor& wsum_, const at::Tensor& zmin_, int64_t height,
-                                            int64_t width, double znear, double depth_tolerance, double max_radius,
-                                            double eps, bool need_features, bool need_opacity) {
-  splat_check_inputs(points_, features_, opacity_, radius_, K_, height, width, max_radius);
-  const int64_t P = points_.size(0), C = features_.size(1), HW = height * width;
-  const auto expect = [&](const at::Tensor& t, at::IntArrayRef shape, const char* name) {
-    TORCH_CHECK(t.sizes() == shape, "splat backward: ", name, ": expected shape ", shape, ", found ", t.sizes());
-    TORCH_CHECK(t.scalar_type() == features_.scalar_type(), "splat backward: ", name, ": expected dtype ",
-                features_.scalar_type(), ", found ", t.scalar_type());
-  };
-  expect(grad_feat_, {C, height, width}, "grad_features");
-  expect(grad_alpha_, {1, height, width}, "grad_alpha");
-  expect(out_feat_, {C, height, width}, "features output");
-  expect(wsum_, {height, width}, "coverage");
-  expect(zmin_, {height, width}, "z-min buffer");
-  const at::cuda::OptionalCUDAGuard guard(features_.device());
-  const at::Tensor points = points_.contiguous(), features = features_.contiguous();
-  const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous(), K = K_.contiguous();
-  const at::Tensor grad_feat = grad_feat_.contiguous(), grad_alpha = grad_alpha_.contiguous();
-  const at::Tensor out_feat = out_feat_.contiguous(), wsum = wsum_.contiguous(), zmin = zmin_.contiguous();
-  at::Tensor gfeat = need_features ? at::empty({P, C}, features.options()) : at::Tensor();
-  at::Tensor gopac = need_opacity ? at::empty({P}, features.options()) : at::Tensor();
-  if (P == 0 || !(need_features || need_opacity)) return {gfeat, gopac};
+void splat_backward_cuda(BackwardArgs& a, int64_t height, int64_t width, double znear, double depth_tolerance,
+                         double max_radius, double eps) {
+  const int64_t P = a.P, C = a.C, HW = height * width;
+  const at::Tensor &points = a.points, &features = a.features, &opacity = a.opacity, &radius = a.radius;
+  const at::Tensor &K = a.K, &grad_feat = a.grad_feat, &grad_alpha = a.grad_alpha;
+  const at::Tensor &out_feat = a.out_feat, &wsum = a.wsum, &zmin = a.zmin;
+  at::Tensor &gfeat = a.grad_features, &gopac = a.grad_opacity;
+  const bool need_features = gfeat.defined(), need_opacity = gopac.defined();
+  const at::cuda::OptionalCUDAGuard guard(features.device());
   at::Tensor G = at::empty({HW, C}, features.options());
   at::Tensor gW = at::empty({HW}, features.options());
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
@@ -283,7 +261,6 @@ std::vector<at::Tensor> splat_backward_cuda(const at::Tensor& grad_feat_, const 
         need_opacity ? gopac.data_ptr<scalar_t>() : nullptr);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
-  return {gfeat, gopac};
 }
 
 }  // namespace splat
