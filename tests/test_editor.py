@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from _optional import require
 
 from cinemagraph3d.editor.session import (
     PreviewCache,
@@ -267,3 +268,20 @@ def test_edit_command_refuses_bad_arguments_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cinemagraph3d: error: source")
     assert main(["edit", "--port", "70000"]) == 2
+
+
+def test_previews_and_renders_queue_one_at_a_time(tmp_path):
+    require("gradio")
+    from cinemagraph3d.editor.app import build_app
+
+    demo, tmp = build_app(Workspace(tmp_path / "work"))
+    try:
+        heavy = [f for f in demo.fns.values() if f.name in ("on_preview", "maybe_preview", "on_render")]
+        assert {f.name for f in heavy} == {"on_preview", "maybe_preview", "on_render"}
+        assert {f.concurrency_id for f in heavy} == {"engine"}  # one queue for the engine
+        assert {f.concurrency_limit for f in heavy} == {1}
+        assert all(f.queue is not False for f in heavy)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -702,6 +702,8 @@ def launch(
     )
     if not quiet:
         print(f"cinemagraph3d editor: {url} (working folder {workspace.folder}); Ctrl-C stops it", flush=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"cinemagraph3d editor: listening on {host}: other machines can reach it", flush=True)
     if block:
         try:
             demo.block_thread()
