@@ -245,10 +245,11 @@ def test_saved_project_renders_bit_identically_from_the_cli(tmp_path):
     ws = Workspace(tmp_path / "work")
     st = _state(ws, photo)
     st.fmt = ".gif"
-    out, project = render(ws, st)
+    out, project, sides = render(ws, st, ply=True)
     cli_out = tmp_path / "cli.gif"
     assert main(["render", str(project), "-o", str(cli_out)]) == 0
     assert out.read_bytes() == cli_out.read_bytes()
+    assert sides == [out.with_suffix(".ply")] and sides[0].stat().st_size > 0
 
 
 def test_a_failed_render_leaves_no_file(tmp_path):

@@ -272,6 +272,11 @@ def build_app(
                             None, precision=0, label="Working size (longer side; 0: the photo's)"
                         )
                         live_photo = gr.Checkbox(False, label="Apple Live Photo pair (mov)")
+                    extras_in = gr.CheckboxGroup(
+                        ["depth video", "point cloud (.ply)"],
+                        value=[],
+                        label="Also write (as --depth-out, --ply)",
+                    )
                     with gr.Row():
                         save_btn = gr.Button("Save project", elem_id="c3-save")
                         render_btn = gr.Button("Render", variant="primary", elem_id="c3-render")
@@ -606,12 +611,18 @@ def build_app(
             concurrency_limit=1,
         )
 
-        def on_render(st, *settings, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        def on_render(st, extras, *settings, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
             try:
                 st = with_settings(st, *settings)
                 progress(0, desc="preparing the scene")
-                out, project_path = render(workspace, st, progress=True)
-                files = [out]
+                out, project_path, sides = render(
+                    workspace,
+                    st,
+                    progress=True,
+                    depth="depth video" in extras,
+                    ply="point cloud (.ply)" in extras,
+                )
+                files = [out, *sides]
                 if st.fmt == "":
                     files = [Path(shutil.make_archive(str(tmp / out.name), "zip", out))]
                 if st.live_photo:
@@ -623,7 +634,7 @@ def build_app(
 
         render_btn.click(
             on_render,
-            [holder, *settings_in],
+            [holder, extras_in, *settings_in],
             [holder, downloads, status_md],
             concurrency_id="engine",
             concurrency_limit=1,

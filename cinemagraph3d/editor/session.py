@@ -232,13 +232,22 @@ def initial_state(source: str | os.PathLike | None, workspace: Workspace, allow_
     return state
 
 
-def render(workspace: Workspace, state: EditorState, progress: bool = False) -> tuple[Path, Path]:
+def render(
+    workspace: Workspace, state: EditorState, progress: bool = False, depth: bool = False, ply: bool = False
+) -> tuple[Path, Path, list[Path]]:
     """The Render button: save ``state`` as ``project.json``, load that file back and render it
     at full size with :func:`cinemagraph3d.api.animate` — what ``cinemagraph3d render
     WORKDIR/project.json -o OUT`` does — into a new ``renders/render-N<suffix>``.
 
+    Args:
+        workspace, state: the working folder and the state to render.
+        progress: show the render's progress bar (tqdm; the page shows it).
+        depth: also write each frame's depth as a grey video ``render-N-depth.mp4`` (the
+            command line's ``--depth-out``).
+        ply: also write the point cloud with its motion, ``render-N.ply`` (``--ply``).
+
     Returns:
-        ``(output path, project file path)``.
+        ``(output path, project file path, side output paths)``.
 
     Raises:
         InputError: a setting or input the render refuses (nothing is left behind then).
@@ -249,9 +258,14 @@ def render(workspace: Workspace, state: EditorState, progress: bool = False) -> 
     path = workspace.save(state)
     project = load_project(path)
     out = workspace.render_path(state.fmt)
-    check_project(project, out)
-    animate(project, out, progress=progress)
-    return out, path
+    stem = out.with_suffix("") if out.suffix else out
+    sides = {
+        "depth_output": Path(f"{stem}-depth.mp4") if depth else None,
+        "ply_output": stem.with_suffix(".ply") if ply else None,
+    }
+    check_project(project, out, **sides)
+    animate(project, out, progress=progress, **sides)
+    return out, path, [p for p in sides.values() if p is not None]
 
 
 def apply_canvas_event(state: EditorState, event: dict, tool: str, region: int, radius: float) -> EditorState:
