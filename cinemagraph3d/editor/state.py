@@ -293,13 +293,13 @@ def state_to_project(state: EditorState, mask_dir: str = "masks", trajectory: st
             "closed": True,
         }
         camera = trajectory
-    depth = {"backend": "heuristic", "kind": state.depth_kind}
+    depth = {"backend": "heuristic", "kind": "depth"}  # the command line's defaults
     if state.depth == "file":
         if not state.depth_file:
             raise InputError("depth.file", "an uploaded depth file", "none")
         depth = {"file": state.depth_file, "kind": state.depth_kind, "backend": "auto"}
     elif state.depth == "learned":
-        depth = {"backend": "auto", "kind": "disparity"}
+        depth = {"backend": "auto", "kind": "depth"}
     project = Project.from_dict(
         {
             "image": state.image,
