@@ -358,7 +358,7 @@ def suggest_sky(state: EditorState) -> EditorState:
 def overlay_picture(
     state: EditorState, selected: int | None = None, field=None, max_side: int = 960, mode: str = "arrows"
 ) -> np.ndarray:
-    """The photo with the regions (tinted in their colours, the selected one outlined thicker),
+    """The photo with the regions (tinted and hatched in their colours, the selected one outlined thicker),
     the freeze mask (dark), arrows (white with a black rim), anchors (red rings) and, when
     given, the dense motion field with a legend; at most ``max_side`` pixels.
 
@@ -397,8 +397,13 @@ def overlay_picture(
         out[f] = 0.45 * out[f] + 0.55 * np.array([20, 20, 20], np.float32)
     masks = [small(r.mask) for r in state.regions]
     tint = 0.45 if field is None else 0.3
+    yy, xx = np.mgrid[0:h, 0:w]
+    hatch = (xx + yy) % 10 < 2  # diagonal stripes: a region stays visible on water of its colour
     for k, m in enumerate(masks):
-        out[m] = (1 - tint) * out[m] + tint * np.array(state.colour(k), np.float32)
+        colour = np.array(state.colour(k), np.float32)
+        out[m] = (1 - tint) * out[m] + tint * colour
+        if field is None:
+            out[m & hatch] = 0.3 * out[m & hatch] + 0.7 * colour
     peak = None
     if field is not None:
         import torch
