@@ -156,8 +156,11 @@ def normalised_disparity(depth: torch.Tensor, lo: float, hi: float) -> torch.Ten
     The one disparity normalisation of the renderer: with ``lo = 0, hi = 1/z_ref`` it is
     ``z_ref / D`` (about 1 at the nearest surface when ``z_ref`` is the near depth: the classic
     fusion and the hole filling); with ``(lo, hi)`` the scene's inverse-depth range it is the
-    min–max disparity in [0, 1] the neural decoder was trained on.
+    min–max disparity in [0, 1] the neural decoder was trained on. With ``lo = 0`` it is computed
+    as ``(1/hi) / D`` (the same value with one rounding instead of two).
     """
+    if lo == 0:
+        return torch.where(depth > 0, (1.0 / hi) / depth.clamp(min=1e-12), torch.zeros_like(depth))
     inv = 1.0 / depth.clamp(min=1e-12)
     return torch.where(depth > 0, (inv - lo) / max(hi - lo, 1e-12), torch.zeros_like(depth))
 

@@ -367,7 +367,7 @@ def fill_holes(
         zmin = float(torch.where(a > 0, z, torch.full_like(z, math.inf)).min())
         if math.isfinite(zmin) and zmin > 0:  # something covered, with a usable depth
             # b = exp(-β·d/d_max), d = 1/z, d_max = 1/z_min; 0 where nothing landed (α = 0).
-            ba = surface_weight(a, normalised_disparity(z, 0.0, 1.0 / zmin), -far_bias)
+            ba = surface_weight(a, normalised_disparity(z, 0.0, 1.0 / (far_bias * zmin)), -1.0)
             box = box3_sum(torch.cat([features * ba, ba], 0))
             den = box[C, rows, cols]
             # Partly covered pixels (and empty ones next to covered ones): the background-weighted
