@@ -507,12 +507,18 @@ class PreviewCache:
     Attributes:
         side: longer side of the preview, pixels.
         frames: frames of the preview loop.
+        threads: torch threads while a preview is made (restored after; None: unchanged). One
+            thread by default: at 320 px the work per operation is too small to share, and on the
+            2-core benchmark machine two threads made the preview 3-4× slower
+            (``benchmarks/bench_editor.py``).
         hits, misses: how often the scene was reused / built (for the benchmark and tests).
         motion_hits: how often the integrated motion was reused (only the camera changed).
     """
 
-    def __init__(self, side: int = PREVIEW_SIDE, frames: int = PREVIEW_FRAMES) -> None:
-        self.side, self.frames = side, frames
+    def __init__(
+        self, side: int = PREVIEW_SIDE, frames: int = PREVIEW_FRAMES, threads: int | None = 1
+    ) -> None:
+        self.side, self.frames, self.threads = side, frames, threads
         self.hits = self.misses = self.motion_hits = 0
         self._entry: _Entry | None = None
         self._motion: tuple | None = None
@@ -602,6 +608,17 @@ class PreviewCache:
     def frames_of(self, project) -> tuple[list, object]:
         """The preview frames of ``project`` (``(3, h, w)`` tensors) and its motion field
         (None without motion), reusing the cached scene."""
+        import torch
+
+        saved = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            return self._frames_of(project)
+        finally:
+            torch.set_num_threads(saved)
+
+    def _frames_of(self, project) -> tuple[list, object]:
         from ..api import Prepared, project_frames
         from ..checks import image_size
         from ..geometry.trajectory import TrajectorySettings, load_trajectory, make_trajectory
