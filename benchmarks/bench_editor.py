@@ -1,7 +1,11 @@
 """The editor's preview loop: how long from a change (a stroke, an arrow, a camera path) to a
 playable preview, for a 1280×720 photo, and what reusing the prepared scene saves.
 
-Usage: python benchmarks/bench_editor.py [--side 320] [--frames 24] [--runs 2] [--threads 1]
+Usage: python benchmarks/bench_editor.py [--side 320] [--frames 24] [--runs 2] [--threads 1] [--browser]
+
+``--browser`` measures instead the whole loop in the real page: ``cinemagraph3d edit`` started,
+headless Chromium (``/usr/bin/chromium``, Playwright) uploads the photo, paints a region, then
+drags arrows; each row is the time from releasing a drag to the new preview playing.
 
 Rows (one run, so the ratios compare like with like on a loaded machine):
 - cold: the first preview (photo read, depth, LDI and point cloud built at the preview size);
@@ -38,11 +42,92 @@ def cpu() -> float:
     return time.process_time() + c.ru_utime + c.ru_stime
 
 
+def browser(runs: int) -> None:
+    """The release-of-a-drag → new-preview-playing time in the real page (see the module doc)."""
+    import re
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.io import write_png
+
+    playing = (
+        "src => { const v = document.querySelector('#c3-preview video');"
+        " return v && v.currentSrc && v.currentSrc !== src && !v.paused && v.currentTime > 0; }"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "photo.png"
+        write_png(photo, demo_scene(1280, 720).image)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        cmd = [sys.executable, "-m", "cinemagraph3d", "edit", "--workdir", f"{tmp}/work", "--port", str(port)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            url = None
+            while url is None:
+                line = proc.stdout.readline()
+                if not line:
+                    raise RuntimeError("the editor did not start")
+                m = re.search(r"(http://127\.0\.0\.1:\d+/?)", line)
+                url = m and m.group(1)
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            with sync_playwright() as pw:
+                b = pw.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+                )
+                page = b.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(url)
+                page.wait_for_selector("#c3-canvas canvas", timeout=60_000)
+                page.set_input_files("#c3-photo input[type=file]", str(photo))
+                page.wait_for_function("document.querySelector('#c3-canvas canvas').dataset.ready >= 1")
+                page.click("#c3-new-region")
+                page.wait_for_function("document.querySelector('#c3-status').innerText.includes('paint it')")
+                box = page.locator("#c3-canvas canvas").bounding_box()
+
+                def drag(x0, y0, x1, y1):
+                    page.mouse.move(box["x"] + x0 / 1280 * box["width"], box["y"] + y0 / 720 * box["height"])
+                    page.mouse.down()
+                    page.mouse.move(
+                        box["x"] + x1 / 1280 * box["width"], box["y"] + y1 / 720 * box["height"], steps=8
+                    )
+                    page.mouse.up()
+
+                def src():
+                    return page.evaluate("(() => { const v = document.querySelector('#c3-preview video');"
+                                         " return v ? v.currentSrc : ''; })()")  # fmt: skip
+
+                drag(100, 600, 1200, 600)  # paint (its live preview builds the scene)
+                page.get_by_label("Arrow (drag)").check()
+                times = []
+                for k in range(runs + 1):
+                    time.sleep(1.0)
+                    old = src()
+                    drag(200 + 100 * k, 640, 400 + 100 * k, 630)
+                    t0 = time.perf_counter()
+                    page.wait_for_function(playing, arg=old, timeout=180_000)
+                    times.append(time.perf_counter() - t0)
+                b.close()
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    print(f"1280x720 photo in headless Chromium, 2 CPUs, load {os.getloadavg()[0]:.1f}\n")
+    print("| drag | release → new preview playing (s) |\n|---|---|")
+    for k, t in enumerate(times):
+        print(f"| arrow {k + 1}{' (first: may wait for the paint preview)' if k == 0 else ''} | {t:.2f} |")
+    print(f"| median of arrows 2–{len(times)} | {statistics.median(times[1:]):.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--side", type=int, default=320)
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--browser", action="store_true", help="time the real page instead (see the module doc)")
     ap.add_argument(
         "--threads",
         type=int,
@@ -50,6 +135,9 @@ def main() -> None:
         help="torch threads of the preview (the editor's default 1; 0: torch's own, 2 here)",
     )
     args = ap.parse_args()
+    if args.browser:
+        browser(args.runs)
+        return
     import torch
 
     from cinemagraph3d.api import prepare_project
