@@ -67,7 +67,7 @@ def test_missing_extension_warns_once_and_runs_the_reference(monkeypatch):
         text = str(warning.message)
         assert issubclass(warning.category, RuntimeWarning)
         assert text.startswith(MISSING) and "pure-PyTorch" in text, text
-        assert "pip install --no-build-isolation -e ." in text  # says how to build it
+        assert "from source without build isolation" in text  # says how to build it
         assert warning.filename == __file__  # points at the caller of splat_points
         # Later calls stay silent; the backend name says what runs; forcing native is an error.
         with warnings.catch_warnings(record=True) as caught:

@@ -172,7 +172,11 @@ def run(args) -> int:
         from ..checks import check_outputs
         from ..project import load_project
 
-        project = load_project(args.project, allow_outside_paths=args.allow_outside_paths)
+        try:
+            project = load_project(args.project, allow_outside_paths=args.allow_outside_paths)
+        except InputError as exc:  # the library names its argument; the user typed a flag
+            expected = exc.expected.replace("allow_outside_paths", "--allow-outside-paths")
+            raise InputError(exc.name, expected, exc.found) from None
         check_outputs([("output", args.output, "video")], [*project.paths(), args.project], args.force)
         check_project(project, args.output, args.force)
         out = animate(project, args.output, progress=True, force=args.force)

@@ -275,7 +275,7 @@ def build_app(
                     extras_in = gr.CheckboxGroup(
                         ["depth video", "point cloud (.ply)"],
                         value=[],
-                        label="Also write (as --depth-out, --ply)",
+                        label="Also write (as the command line's depth-out and ply options)",
                     )
                     with gr.Row():
                         save_btn = gr.Button("Save project", elem_id="c3-save")

@@ -243,8 +243,8 @@ def render(
         workspace, state: the working folder and the state to render.
         progress: show the render's progress bar (tqdm; the page shows it).
         depth: also write each frame's depth as a grey video ``render-N-depth.mp4`` (the
-            command line's ``--depth-out``).
-        ply: also write the point cloud with its motion, ``render-N.ply`` (``--ply``).
+            ``depth_output`` of :func:`cinemagraph3d.api.animate`).
+        ply: also write the point cloud with its motion, ``render-N.ply`` (``ply_output``).
 
     Returns:
         ``(output path, project file path, side output paths)``.
