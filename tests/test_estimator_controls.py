@@ -33,7 +33,9 @@ def test_estimator_field_takes_speeds_anchors_and_freeze(tmp_path):
     frozen = _mask(tmp_path / "freeze.png", (40, 48), (0, 8))
     image = torch.full((3, H, W), 0.5)
     preset = stub_preset(ConstantFlow(1.0, 0.0))
-    plain = Project.from_flat(image=str(tmp_path / "photo.png"), masks=[left, right], preset="neural", weights="w")
+    plain = Project.from_flat(
+        image=str(tmp_path / "photo.png"), masks=[left, right], preset="neural", weights="w"
+    )
     base = estimated_motion_field(plain.motion, image, preset.motion).flow
     assert float(base[0, 30, 10]) > 0 and bool((base[:, 20:, :] != 0).any(0).all())
 

@@ -170,7 +170,9 @@ def build_ldi(
     disp = (1.0 / z[0]).cpu()
     cuts = cluster_disparity(disp, settings)
     labels = (
-        (disp[None] < cuts[:, None, None]).sum(0).long() if len(cuts) else torch.zeros(h, w, dtype=torch.long, device=disp.device)
+        (disp[None] < cuts[:, None, None]).sum(0).long()
+        if len(cuts)
+        else torch.zeros(h, w, dtype=torch.long, device=disp.device)
     )
     L = int(labels.max()) + 1
     band = settings.band if settings.band is not None else max(2, round(0.06 * max(h, w)))
