@@ -243,11 +243,10 @@ def prepare_project(
         project.motion, image, _scale(project, image), estimator=estimator, sky_mask=sky_mask
     )
     depth = estimate_depth(image, ds)
-    ldi_settings = None
-    if models is not None and models.inpaint is not None:
-        from .ldi import LDISettings
+    from .ldi import LDISettings
 
-        ldi_settings = LDISettings(inpaint="learned")
+    learned = models is not None and models.inpaint is not None
+    ldi_settings = LDISettings(max_layers=d.layers, inpaint="learned" if learned else "classic")
     scene = prepare_scene(image, depth, camera, ldi_settings=ldi_settings, models=models)
     traj = early_traj if early_traj is not None else _trajectory(project, scene)
     # Without the safe zoom a custom trajectory's K is used exactly as given.

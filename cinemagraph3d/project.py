@@ -298,17 +298,22 @@ class DepthSpec:
         backend: ``"auto"`` (the fetched learned model, else the heuristic), ``"heuristic"`` or a
             learned back-end name (``"hf"``).
         model: model directory or Hub id of a learned back-end.
+        layers: at most this many layers of the layered depth image cut from the depth (1–5;
+            see :class:`~cinemagraph3d.ldi.LDISettings`).
     """
 
     file: str | None = None
     kind: str = "depth"
     backend: str = "auto"
     model: str | None = None
+    layers: int = 3
 
     def validate(self, where: str = "depth") -> DepthSpec:
         check_schema(_values(self), _SCHEMAS[DepthSpec], f"{where}.")
         if self.kind not in ("depth", "disparity"):
             raise InputError(f"{where}.kind", "'depth' or 'disparity'", repr(self.kind))
+        if not 1 <= self.layers <= 5:
+            raise InputError(f"{where}.layers", "an integer in [1, 5]", self.layers)
         return self
 
 
@@ -507,7 +512,7 @@ _SECTIONS = {
     "output": OutputSpec,
 }
 _SCHEMAS = {
-    DepthSpec: {"file": "str?", "kind": "str", "backend": "str", "model": "str?"},
+    DepthSpec: {"file": "str?", "kind": "str", "backend": "str", "model": "str?", "layers": "int"},
     MotionSpec: {
         "masks": "list[str]",
         "region_speeds": "list[num]",
@@ -546,6 +551,7 @@ V1_FIELDS: dict[str, tuple[str | None, str]] = {
     "depth_kind": ("depth", "kind"),
     "depth_backend": ("depth", "backend"),
     "depth_model": ("depth", "model"),
+    "layers": ("depth", "layers"),
     "masks": ("motion", "masks"),
     "region_speeds": ("motion", "region_speeds"),
     "arrows": ("motion", "arrows"),

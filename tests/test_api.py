@@ -109,3 +109,13 @@ def test_stage_errors_name_fields_and_the_cli_names_flags(sky_photo, capsys):
     assert main(["animate", str(d / "photo.png"), "-o", str(d / "v.mp4"), "--frames", "0"]) == 2
     assert capsys.readouterr().err.startswith("cinemagraph3d: error: --frames: expected an integer")
     assert torch.is_tensor(c3.read_image(d / "photo.png"))
+
+
+def test_layer_count_is_a_project_field(sky_photo, capsys):
+    d = sky_photo
+    p = c3.Project(str(d / "photo.png"), depth=c3.DepthSpec(str(d / "depth.npy"), layers=1))
+    assert c3.prepare_project(p).scene.ldi.num_layers == 1
+    assert c3.prepare_project(p.replace(depth={"layers": 3})).scene.ldi.num_layers > 1
+    argv = ["animate", str(d / "photo.png"), "-o", str(d / "v.mp4"), "--layers", "6"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("cinemagraph3d: error: --layers: expected an integer in [1, 5]")

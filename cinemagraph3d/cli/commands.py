@@ -82,6 +82,7 @@ def project_from_args(args):
         depth_kind=args.depth_kind,
         depth_backend=args.depth_backend,
         depth_model=args.depth_model,
+        layers=args.layers,
         max_side=args.max_side,
         fov=args.fov,
         camera=args.camera,

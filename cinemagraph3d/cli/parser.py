@@ -135,6 +135,9 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--max-side", type=int, help="downscale the photo so its longer side is at most S pixels")
     g.add_argument(
+        "--layers", type=int, default=3, help="at most N layers of the layered depth image, 1-5 (default 3)"
+    )
+    g.add_argument(
         "--fov", type=float, help="field of view (degrees) across the longer side; default f = max(W, H)"
     )
     c = p.add_argument_group("camera and video")
@@ -339,6 +342,7 @@ FLAGS = {
     "depth.kind": "--depth-kind",
     "depth.backend": "--depth-backend",
     "depth.model": "--depth-model",
+    "depth.layers": "--layers",
     "motion.masks": "--mask",
     "motion.region_speeds": "--region-speed",
     "motion.arrows": "--arrow",

@@ -238,6 +238,7 @@ def build_app(
                     )
                     depth_kind = gr.Radio(["depth", "disparity"], value="depth", label="The file holds")
                     depth_img = gr.Image(label="Depth (near bright)", interactive=False, height=180)
+                    layers = gr.Slider(1, 5, value=3, step=1, label="Depth layers (at most)")
                     layers_md = gr.Markdown("")
                 with gr.Accordion("Camera", open=True):
                     cam = gr.Dropdown(
@@ -297,13 +298,15 @@ def build_app(
             stereo,
             max_side,
             live_photo,
+            layers,
         ]
 
-        def with_settings(st, d_src, d_kind, cam_, amp, n, rate, kf, fmt_, stereo_, side, livep):
+        def with_settings(st, d_src, d_kind, cam_, amp, n, rate, kf, fmt_, stereo_, side, livep, n_layers):
             if st is None:
                 raise InputError("photo", "an uploaded photo", "none")
             st = st.copy()
             st.depth, st.depth_kind, st.camera, st.amplitude = d_src, d_kind, cam_, float(amp)
+            st.layers = int(n_layers or 3)
             st.frames, st.fps = int(n or 1), float(rate or 30)
             rows = kf.values.tolist() if hasattr(kf, "values") else (kf or [])
             st.keyframes = [
@@ -541,8 +544,14 @@ def build_app(
                 if old != path:
                     old.unlink(missing_ok=True)
             dt = time.perf_counter() - t0
-            layers = f"{scene.ldi.num_layers} depth layers (at most 3), near depth {scene.z_near:.2f}"
-            return st, str(path), depth_picture(scene.depth), layers, status(f"preview ready in {dt:.1f} s")
+            layers_text = f"{scene.ldi.num_layers} depth layers, near depth {scene.z_near:.2f}"
+            return (
+                st,
+                str(path),
+                depth_picture(scene.depth),
+                layers_text,
+                status(f"preview ready in {dt:.1f} s"),
+            )
 
         preview_outs = [holder, video, depth_img, layers_md, status_md]
         preview_btn.click(
@@ -573,6 +582,7 @@ def build_app(
                 seconds.submit,
                 depth_src.input,
                 depth_kind.input,
+                layers.release,
             ],
             maybe_preview,
             live_in,
@@ -642,7 +652,7 @@ def build_app(
 
         def on_load(st):
             if st is None:
-                return (*view(None, None), status("Upload a photo to start."), *([gr.update()] * 10))
+                return (*view(None, None), status("Upload a photo to start."), *([gr.update()] * 11))
             return (
                 *view(st, 0 if st.regions else None),
                 status(f"opened {Path(st.image).name}: {_describe(st, 'none')}"),
@@ -656,13 +666,14 @@ def build_app(
                 st.keyframes if st.keyframes else gr.update(),
                 STEREO[0] if st.stereo is None else st.stereo,
                 st.max_side or 0,
+                st.layers,
             )
 
         demo.load(
             on_load,
             [holder],
             [*region_outs, status_md, depth_src, depth_kind, cam, amplitude, frames, fps, seconds, keyframes]
-            + [stereo, max_side],
+            + [stereo, max_side, layers],
         )
     demo.queue(default_concurrency_limit=1)
     return demo, tmp

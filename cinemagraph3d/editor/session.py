@@ -542,6 +542,7 @@ class PreviewCache:
             d.kind,
             d.backend,
             d.model,
+            d.layers,
             project.camera.fov,
         )
 
@@ -564,8 +565,13 @@ class PreviewCache:
             ds = (
                 DepthSettings("file", d.file, d.kind) if d.file else DepthSettings(d.backend, d.model, d.kind)
             )
+            from ..ldi import LDISettings
+
             scene = prepare_scene(
-                image, estimate_depth(image, ds), PinholeCamera.default(W, H, project.camera.fov)
+                image,
+                estimate_depth(image, ds),
+                PinholeCamera.default(W, H, project.camera.fov),
+                ldi_settings=LDISettings(max_layers=d.layers),
             )
             self._entry = _Entry(key, image, scene)
             self.misses += 1

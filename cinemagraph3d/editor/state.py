@@ -84,6 +84,7 @@ class EditorState:
         depth: ``"heuristic"``, ``"file"`` or ``"learned"``.
         depth_file: the uploaded depth file's server path (``depth="file"``).
         depth_kind: ``"depth"`` or ``"disparity"``.
+        layers: at most this many layers of the layered depth image (1–5).
         camera: a built-in path name or ``"custom"`` (then ``keyframes``).
         keyframes: custom camera keyframes ``[x, y, z, yaw, pitch, roll]`` (scene units, degrees).
         amplitude, frames, fps: camera amplitude (fraction of the near depth), frames, frames/s.
@@ -106,6 +107,7 @@ class EditorState:
     depth: str = "heuristic"
     depth_file: str | None = None
     depth_kind: str = "depth"
+    layers: int = 3
     camera: str = "swing"
     keyframes: list[list[float]] = field(default_factory=list)
     amplitude: float = 0.03
@@ -300,6 +302,7 @@ def state_to_project(state: EditorState, mask_dir: str = "masks", trajectory: st
         depth = {"file": state.depth_file, "kind": state.depth_kind, "backend": "auto"}
     elif state.depth == "learned":
         depth = {"backend": "auto", "kind": "depth"}
+    depth["layers"] = int(state.layers)
     project = Project.from_dict(
         {
             "image": state.image,
@@ -413,6 +416,7 @@ def project_to_state(project, photo_size: tuple[int, int] | None = None) -> Edit
         state.freeze = fm if state.freeze is None else state.freeze | fm
     state.speed, state.loop_steps = float(m.speed), int(m.loop_steps)
     d = project.depth
+    state.layers = int(d.layers)
     if d.file:
         state.depth, state.depth_file, state.depth_kind = "file", d.file, d.kind
     elif d.backend in ("auto", "hf"):
