@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from _optional import require
 
 from cinemagraph3d.editor.session import (
@@ -286,3 +287,33 @@ def test_previews_and_renders_queue_one_at_a_time(tmp_path):
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_concurrent_previews_wait_their_turn_and_all_succeed(tmp_path):
+    """Four previews asked at once (what four browser tabs do behind gradio's one-slot queue):
+    each succeeds, none sees another's half-built scene, and the frames equal a lone preview."""
+    import threading
+
+    from cinemagraph3d.project import load_project
+
+    photo = _photo(tmp_path)
+    ws = Workspace(tmp_path / "work")
+    project = load_project(ws.save(_state(ws, photo)))
+    lone, _ = PreviewCache(side=32, frames=3).frames_of(project)
+    cache = PreviewCache(side=32, frames=3)
+    results, errors = [], []
+
+    def ask():
+        try:
+            results.append(cache.frames_of(project)[0])
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 4
+    assert all(all(torch.equal(a, b) for a, b in zip(r, lone)) for r in results)
+    assert cache.misses == 1 and cache.hits == 3  # one scene built, the others waited for it
