@@ -41,6 +41,11 @@ Steps (``D = max(H, W)`` of the working image, at most ``max_side`` pixels):
    left or right border, is thin (at least ``thin_fraction`` of its pixels within
    ``thin_radius·D`` of the sky) and hangs in the sky (sky ``0.01·D`` under at least ``hang_fraction`` of
    its lowest pixels) is a branch reaching into the frame: disparity 1 (nearest).
+   Before that test, an upright region entirely above the horizon that floats in the sky (sky under
+   at least ``cloud_hang`` of its lowest pixels) and is light and grey (mean Lab lightness at least
+   ``cloud_lightness``, chroma at most ``cloud_chroma``) is a **cloud**: it is sky (disparity 0), so
+   a cloud does not become a floating card in front of the blue sky whose edges tear under camera
+   motion.
 8. **Edge-aware refinement** — a guided filter (colour guide, radius ``refine_radius·D``,
    ``eps = refine_eps``) smooths the map inside regions while keeping its steps on the image's
    edges; the steps thus stay where the photo has its object outlines.
@@ -94,6 +99,9 @@ class PopupSettings:
     thin_fraction: float = 0.5
     thin_radius: float = 0.02
     hang_fraction: float = 0.25
+    cloud_hang: float = 0.6
+    cloud_lightness: float = 60.0
+    cloud_chroma: float = 25.0
     refine_radius: float = 0.004
     refine_eps: float = 1e-4
 
@@ -370,6 +378,23 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
     near_sky = cv2.dilate(sky.astype(np.uint8), cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * max(1, round(s.thin_radius * d)) + 1,) * 2)) > 0  # fmt: skip
     ns_share = np.bincount(flat, near_sky.ravel().astype(np.float64), minlength=R) / np.maximum(cnt, 1)
+    lab_px = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    mean_lab = (
+        np.stack([np.bincount(flat, lab_px[:, c], minlength=R) for c in range(3)], 1)
+        / np.maximum(cnt, 1)[:, None]
+    )
+    # clouds: light grey regions above the horizon floating in the sky belong to the sky
+    if sky.sum() >= 10:
+        gap = max(2, round(0.01 * d))
+        for r in range(R):
+            if kind[r] != UPRIGHT or bottom[r] >= y_h - margin:
+                continue
+            light = mean_lab[r, 0] >= s.cloud_lightness and np.hypot(*mean_lab[r, 1:]) <= s.cloud_chroma
+            if not light:
+                continue
+            below = _below(labels, r, gap)
+            if below.size and (sky.ravel()[below]).mean() >= s.cloud_hang:
+                kind[r] = SKY
     border = np.zeros((h, w), bool)
     border[0, :] = border[:, 0] = border[:, -1] = True
     touches = np.bincount(flat, border.ravel().astype(np.float64), minlength=R) > 0
@@ -394,11 +419,6 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
         close &= sky_coloured(img)
         kind_px[close & ((kind_px == UPRIGHT) | (kind_px == BRANCH)) & (rows_px < y_h)] = SKY
 
-    lab_px = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
-    mean_lab = (
-        np.stack([np.bincount(flat, lab_px[:, c], minlength=R) for c in range(3)], 1)
-        / np.maximum(cnt, 1)[:, None]
-    )
     disp_r = np.zeros(R)
     disp_r[kind == BRANCH] = 1.0
     # upright regions bottom up; what lies right below each region's lowest pixel per column
