@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .checks import check_inputs, check_output_path, check_outputs
+from .checks import animate_outputs, check_inputs, check_output_path, check_outputs
 from .depth import DepthSettings, estimate_depth, load_depth_file
 from .errors import InputError
 from .geometry.camera import PinholeCamera
@@ -370,16 +370,6 @@ def _check_writer(project: Project, out: Path) -> None:
         raise InputError("output.loops", f"1–{MAX_LOOPS} (a .png still holds one loop)", o.loops)
 
 
-#: The side outputs of :func:`animate`: keyword → kind of path (see :func:`~cinemagraph3d.checks.check_output_path`).
-SIDE_OUTPUTS = {
-    "depth_output": "video",
-    "ply_output": "ply",
-    "mask_overlay": "png",
-    "motion_png": "png",
-    "save_project": "json",
-}
-
-
 def check_project(
     project: Project, output: str | os.PathLike | None = None, force: bool = False, **side_outputs
 ) -> tuple[int, int]:
@@ -401,14 +391,9 @@ def check_project(
     Raises:
         InputError: naming the first input that fails.
     """
-    unknown = sorted(set(side_outputs) - set(SIDE_OUTPUTS))
-    if unknown:
-        raise InputError("side outputs", f"keywords among {sorted(SIDE_OUTPUTS)}", unknown)
+    outs = animate_outputs(output, side_outputs)  # refuses unknown keywords
     w, h = check_inputs(project)
     if output is not None:
-        outs = [("output", output, "video")] + [
-            (k, side_outputs.get(k), kind) for k, kind in SIDE_OUTPUTS.items()
-        ]
         check_outputs(outs, inputs=project.paths(), force=force)
         out = Path(output)
         if out.suffix.lower() == ".png" and project.camera.frames != 1:

@@ -263,6 +263,30 @@ def check_inputs(project) -> tuple[int, int]:
     return w, h
 
 
+#: The side outputs of :func:`cinemagraph3d.api.animate`: keyword → kind of path (see
+#: :func:`check_output_path`).
+SIDE_OUTPUTS = {
+    "depth_output": "video",
+    "ply_output": "ply",
+    "mask_overlay": "png",
+    "motion_png": "png",
+    "save_project": "json",
+}
+
+
+def animate_outputs(output, sides: dict) -> list[tuple[str, object, str]]:
+    """``(name, path, kind)`` of the video and of every side output of one animate run, for
+    :func:`check_outputs` (``sides``: keyword of :data:`SIDE_OUTPUTS` → path or None).
+
+    Raises:
+        InputError: a keyword that is no side output.
+    """
+    unknown = sorted(set(sides) - set(SIDE_OUTPUTS))
+    if unknown:
+        raise InputError("side outputs", f"keywords among {sorted(SIDE_OUTPUTS)}", unknown)
+    return [("output", output, "video")] + [(k, sides.get(k), kind) for k, kind in SIDE_OUTPUTS.items()]
+
+
 def check_outputs(outputs, inputs: Iterable = (), force: bool = False) -> list[Path]:
     """Check several outputs of one run together: each by :func:`check_output_path` against the
     run's ``inputs`` and against the other outputs. ``outputs`` holds ``(name, path, kind)``

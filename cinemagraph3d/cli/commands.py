@@ -49,8 +49,12 @@ def _pose_count(camera: str) -> int | None:
     return len(poses) if isinstance(poses, list) and 1 <= len(poses) else None
 
 
+#: Flat project fields that ``project_from_args`` builds from other options (not copied by name).
+_BUILT = ("image", "frames", "safe_zoom", "masks", "region_speeds", "arrows", "anchors", "regions", "freeze")
+
+
 def project_from_args(args):
-    from ..project import Project
+    from ..project import V1_FIELDS, Project
 
     frames = args.frames
     if args.loop_seconds is not None:
@@ -76,43 +80,20 @@ def project_from_args(args):
     plain = [r for r in regions if r.mask is not None and not r.prompts and r.video is None]
     others = [r for r in regions if not (r.mask is not None and not r.prompts and r.video is None)]
     speeds = [r.speed for r in plain]
-    project = Project.from_flat(
+    # Options named like the project's flat fields map one to one; the rest are built above.
+    same = {k: getattr(args, k) for k in V1_FIELDS if k not in _BUILT and hasattr(args, k)}
+    return Project.from_flat(
+        **same,
         image=args.image,
-        depth=args.depth,
-        depth_kind=args.depth_kind,
-        depth_backend=args.depth_backend,
-        depth_model=args.depth_model,
-        layers=args.layers,
-        max_side=args.max_side,
-        fov=args.fov,
-        camera=args.camera,
-        amplitude=args.amplitude,
         frames=60 if frames is None else frames,
-        fps=args.fps,
-        loop_steps=args.loop_steps,
         safe_zoom=not args.no_safe_zoom,
-        seed=args.seed,
         masks=[r.mask for r in plain],
         region_speeds=speeds if any(v != 1.0 for v in speeds) else [],
         arrows=[_floats(a, 4, "--arrow") for a in args.arrow],
-        hints=args.hints,
         anchors=[_floats(a, 2, "--anchor") for a in args.anchor],
-        labelme=args.labelme,
-        speed=args.speed,
-        preset=args.preset,
-        weights=args.weights,
         regions=others,
         freeze=list(args.freeze),
-        sam_checkpoint=args.sam_checkpoint,
-        codec=args.codec,
-        quality=args.quality,
-        bitrate=args.bitrate,
-        loops=args.loops,
-        stereo=args.stereo,
-        baseline=args.baseline,
-        live_photo=args.live_photo,
     ).validate()
-    return project
 
 
 def _check_allow_download(project) -> None:
@@ -135,22 +116,21 @@ def run(args) -> int:
     if getattr(args, "func", None) is not None:
         return int(args.func(args))
     if args.command == "animate":
-        from ..checks import check_inputs, check_outputs
+        from ..checks import animate_outputs, check_inputs, check_outputs
 
         project = project_from_args(args)
         if args.allow_download:
             _check_allow_download(project)
+        sides = {
+            "depth_output": args.depth_out,
+            "ply_output": args.ply,
+            "mask_overlay": args.mask_overlay,
+            "motion_png": args.motion_png,
+            "save_project": args.save_project,
+        }
         # The checks that need no torch first, so a wrong argument is refused at once.
         check_inputs(project)
-        outputs = [
-            ("output", args.output, "video"),
-            ("save_project", args.save_project, "json"),
-            ("mask_overlay", args.mask_overlay, "png"),
-            ("motion_png", args.motion_png, "png"),
-            ("depth_output", args.depth_out, "video"),
-            ("ply_output", args.ply, "ply"),
-        ]
-        check_outputs(outputs, inputs=project.paths(), force=args.force)
+        check_outputs(animate_outputs(args.output, sides), inputs=project.paths(), force=args.force)
         from ..api import animate
 
         out = animate(
@@ -160,16 +140,12 @@ def run(args) -> int:
             allow_download=args.allow_download,
             force=args.force,
             auto_sky=not args.no_auto_sky,
-            depth_output=args.depth_out,
-            ply_output=args.ply,
-            mask_overlay=args.mask_overlay,
-            motion_png=args.motion_png,
-            save_project=args.save_project,
+            **sides,
         )
         print(f"wrote {out}")
         return 0
     if args.command == "render":
-        from ..api import animate, check_project
+        from ..api import animate
         from ..checks import check_outputs
         from ..project import load_project
 
@@ -178,8 +154,8 @@ def run(args) -> int:
         except InputError as exc:  # the library names its argument; the user typed a flag
             expected = exc.expected.replace("allow_outside_paths", "--allow-outside-paths")
             raise InputError(exc.name, expected, exc.found) from None
+        # the project file is an input too (animate checks the rest)
         check_outputs([("output", args.output, "video")], [*project.paths(), args.project], args.force)
-        check_project(project, args.output, args.force)
         out = animate(project, args.output, progress=True, force=args.force)
         print(f"wrote {out}")
         return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from .parser import _floats
+
 # Options that describe a photo's scene; a project file already holds them.
 _PHOTO_OPTIONS = {
     "depth": "--depth",
@@ -82,20 +84,6 @@ def register(subparsers) -> None:
         help="replace an existing output folder that cinemagraph3d created (nothing else)",
     )
     p.set_defaults(func=_export_web)
-
-
-def _floats(text: str, n: int, option: str) -> list[float]:
-    import math
-
-    from ..errors import InputError
-
-    try:
-        vals = [float(v) for v in text.replace(" ", "").split(",")]
-    except ValueError:
-        vals = []
-    if len(vals) != n or not all(math.isfinite(v) for v in vals):
-        raise InputError(option, f"{n} comma-separated numbers", repr(text))
-    return vals
 
 
 def _export_web(args: argparse.Namespace) -> int:
