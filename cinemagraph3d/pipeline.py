@@ -24,6 +24,7 @@ from .motion.integrate import Displacements
 from .motion.lift import donor_pixels, lift_offsets
 from .ops import check_shape
 from .render.decode import decode_frame
+from .render.footprint import camera_footprints, grid_neighbours
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, splat_points
 from .types import DepthMap, FeatureCloud, LayeredDepthImage, SceneFlow, SplatResult
@@ -85,6 +86,10 @@ class RenderSettings:
             :class:`_MovedClouds`; ``False``: the camera's radius only, as before issue 13).
         border_ghosts: mirror the fluid beyond the image border so fluid flowing in through the
             border brings texture (see :func:`border_ghosts`; ``False``: as before issue 13).
+        close_gaps: widen the footprint of points that a new view pulls apart from their grid
+            neighbours on the same surface (see :func:`~cinemagraph3d.render.footprint.camera_footprints`),
+            so slanted or depth-varying surfaces stay continuous under the camera paths
+            (``False``: the depth-scale radius only, as before).
     """
 
     splat: SplatSettings = field(default_factory=SplatSettings)
@@ -96,6 +101,7 @@ class RenderSettings:
     backend: str | None = None
     stretch_footprints: bool = True
     border_ghosts: bool = True
+    close_gaps: bool = True
 
 
 def prepare_scene(
@@ -154,6 +160,7 @@ def _splat(
     settings: RenderSettings,
     extra: torch.Tensor | None = None,
     stretch: torch.Tensor | None = None,
+    widen: torch.Tensor | None = None,
 ) -> SplatResult:
     dev, dt = pts_world.device, pts_world.dtype
     Tf = T.to(device=dev, dtype=dt)
@@ -165,6 +172,8 @@ def _splat(
     radius = radius.clamp(min=1.0)
     if stretch is not None:
         radius = radius * stretch.to(radius.dtype)
+    if widen is not None:
+        radius = radius * widen.to(radius.dtype)
     c = scene.cloud
     if extra is None:
         feats = c.features
@@ -183,6 +192,31 @@ def _splat(
         settings.splat,
         settings.backend,
     )
+
+
+class _GapClosing:
+    """Per view, the factor by which each point's footprint is widened so that the surface it
+    samples has no cracks in that view (:func:`~cinemagraph3d.render.footprint.camera_footprints`
+    on the unmoved cloud, relative to the depth-scale radius; 1 where nothing is stretched, and
+    ``None`` for the input view, which stretches nothing)."""
+
+    def __init__(self, scene: Scene) -> None:
+        c = scene.cloud
+        self.points = c.points
+        self.nbrs = grid_neighbours(c.pixels, c.layer, c.points[:, 2])
+        self.K0 = scene.camera.matrix(dtype=torch.float64)
+        self.fx = scene.camera.fx
+
+    def __call__(self, T: torch.Tensor, K: torch.Tensor) -> torch.Tensor | None:
+        eye = torch.eye(4, dtype=T.dtype, device=T.device)
+        if torch.equal(T, eye) and torch.equal(K.to(self.K0), self.K0.to(K.device)):
+            return None
+        if not self.nbrs.any:
+            return None
+        pts = transform_points(T.to(self.points), self.points)
+        Kf = K.to(self.points)
+        base = ((Kf[0, 0] * self.points[:, 2]) / (self.fx * pts[:, 2].clamp(min=1e-6))).clamp(min=1.0)
+        return camera_footprints(pts, Kf, self.nbrs, base) / base
 
 
 #: Largest footprint widening of :class:`_MovedClouds` for surfaces the fluid stretches, pixels.
@@ -528,19 +562,25 @@ def render_frames(
     if phases is not None:  # joined to the features once: a (P, C) + (P, 1) cat costs ~13 ms per splat
         fc = scene.cloud.features
         phases = tuple(torch.cat([fc, p.to(fc.dtype)[:, None]], 1) for p in phases)
+    gaps = _GapClosing(scene) if settings.close_gaps else None
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
+        widen = None if gaps is None else gaps(T, K)
         # The two splats of the frame (one when nothing moves or in "forward" mode).
         if motion is None:
-            fwd = bwd = _splat(scene, pts0, T, K, settings)
+            fwd = bwd = _splat(scene, pts0, T, K, settings, widen=widen)
         else:
             p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
             if not settings.stretch_footprints:
                 s_fwd = s_bwd = None
             extra = (None, None) if phases is None else phases  # switch times ride as one more channel
-            fwd = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd)
-            bwd = fwd if settings.mode == "forward" else _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd)
+            fwd = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd, widen)
+            bwd = (
+                fwd
+                if settings.mode == "forward"
+                else _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd, widen)
+            )
         # The frame from the two splats: learned decoding, or fusion + hole filling.
         if decoder is not None:
             tau = 0.0 if settings.mode == "forward" else t / num_steps

@@ -1,7 +1,10 @@
 """Float-exact golden frames: the classic pipeline (default heuristic depth, LDI, dissolve
 fusion, hole filling, swing camera, hint-driven water) on the 64×40 demo scene, saved by the code
 before the issue-11 restructuring (fc9943f). The restructuring moved every piece (motion stage,
-ops, one render loop) without changing a bit of the result; a change here must be on purpose."""
+ops, one render loop) without changing a bit of the result; a change here must be on purpose.
+Saved again on purpose for issue 13: the pop-up depth no longer leaks disparity across outlines
+and its steps are snapped to the photo's edges, and footprints close the gaps a camera opens in
+a continuous surface (``RenderSettings.close_gaps``)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..limits import DEPTH_RANGE
 from ..ops import box_mean
 from ..types import DepthMap
+from .edges import sharpen_depth_edges
 from .popup import PopupSettings, popup_disparity
 
 __all__ = [
@@ -243,7 +244,8 @@ def heuristic_depth(image: torch.Tensor, settings: PopupSettings | None = None) 
         found = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise InputError("image", "a (3, H, W) float tensor in [0, 1]", found)
     res = popup_disparity(image, settings)
-    disp = torch.from_numpy(res.disparity)[None].to(image.device)
+    disp = torch.from_numpy(res.disparity).to(image.device)
+    disp = sharpen_depth_edges(disp, image.clamp(0, 1))[None]
     return DepthMap(depth_from_disparity(disp), metric=False, source="heuristic")
 
 
@@ -340,4 +342,5 @@ def _hf_backend(image: torch.Tensor, settings: DepthSettings) -> DepthMap:
     if not settings.path:
         raise InputError("depth.model", "a local Hugging Face depth model directory", "none")
     disp = estimate_depth_hf(image, settings.path, allow_download=settings.allow_download)
-    return DepthMap(depth_from_disparity(disp.clamp(min=0)), metric=False, source="hf")
+    disp = sharpen_depth_edges(disp.clamp(min=0).reshape(disp.shape[-2:]), image.clamp(0, 1))
+    return DepthMap(depth_from_disparity(disp[None]), metric=False, source="hf")

@@ -1,0 +1,175 @@
+"""Crack-free splat footprints: each point's radius covers the gap to its grid neighbours.
+
+A layered depth image is a set of grids, one per layer: the points of one layer that come from
+adjacent pixels are samples of one continuous surface unless their depths jump. When a new view
+stretches that surface (a slanted ground seen from lower down, the side of a cloud whose depth
+varies, a zoom), adjacent points land more than one pixel apart and a footprint of one pixel
+leaves a crack between them: rows of half-covered pixels, a dot grid. :func:`camera_footprints`
+gives every point a radius at least as large as the distance (in the new view, along the larger
+image axis) to each of its *connected* neighbours, so a continuous surface stays continuous; a
+neighbour across a depth jump (a relative disparity step above ``max_step`` that does not continue
+the steps before or after it along the same line, as the steps of a plane do) or landing farther than
+``max_gap`` pixels away is a tear, not a stretch, and is left to the layer behind and the hole
+filling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..ops import check_shape
+
+__all__ = ["GridNeighbours", "grid_neighbours", "camera_footprints"]
+
+#: Relative disparity step between two adjacent pixels of a layer above which they are not one
+#: surface (a jump of 15 %: larger than a ground plane's step between rows anywhere but within a
+#: few pixels of the horizon, where the surface is far and barely stretches).
+MAX_STEP = 0.15
+#: Farthest a connected neighbour may land (pixels) and still be bridged by a footprint.
+MAX_GAP = 4.0
+
+
+class GridNeighbours:
+    """The four grid neighbours of every point and whether each is the same surface (a point of
+    any layer at the adjacent pixel whose disparity is within the step).
+
+    Attributes:
+        index: ``(4, P)`` int64 point index of the right, left, lower and upper neighbour of
+            every point (the point itself where there is none or it is not connected).
+        connected: ``(4, P)`` bool, True where ``index`` is a connected neighbour.
+    """
+
+    def __init__(self, index: torch.Tensor, connected: torch.Tensor) -> None:
+        self.index, self.connected = index, connected
+
+    @property
+    def any(self) -> bool:
+        """True when some point has a connected neighbour."""
+        return bool(self.connected.any())
+
+
+def grid_neighbours(
+    pixels: torch.Tensor, layer: torch.Tensor, depth: torch.Tensor, max_step: float = MAX_STEP
+) -> GridNeighbours:
+    """Grid neighbours of lifted points (see the module docstring).
+
+    Args:
+        pixels: ``(P, 2)`` source pixel centres ``(u, v)`` (pixels; any integer grid + 0.5,
+            points outside the photo included).
+        layer: ``(P,)`` int64 LDI layer of each point: of the points at a neighbouring pixel
+            (one per layer) the one nearest in disparity is the neighbour, so a surface that the
+            layering cuts where it crosses a threshold (a ground plane) stays one surface.
+        depth: ``(P,)`` source z-depth (scene units, > 0).
+        max_step: largest relative disparity step between connected neighbours, unless the
+            step is within 25 % of the step before or after it on the same line.
+
+    Returns:
+        :class:`GridNeighbours`.
+
+    Example:
+        >>> px = torch.tensor([[0.5, 0.5], [1.5, 0.5], [0.5, 1.5]])
+        >>> nb = grid_neighbours(px, torch.zeros(3, dtype=torch.long), torch.tensor([1.0, 1.0, 2.0]))
+        >>> nb.index[0].tolist(), nb.connected[2].tolist()
+        ([1, 1, 2], [False, False, False])
+    """
+    check_shape(pixels, ("P", 2), "pixels")
+    P = pixels.shape[0]
+    check_shape(layer, (P,), "layer")
+    check_shape(depth, (P,), "depth")
+    dev = pixels.device
+    own = torch.arange(P, device=dev)
+    if P == 0:
+        empty = torch.empty(4, 0, dtype=torch.long, device=dev)
+        return GridNeighbours(empty, torch.empty(4, 0, dtype=torch.bool, device=dev))
+    j = torch.floor(pixels[:, 0]).long()
+    i = torch.floor(pixels[:, 1]).long()
+    j = j - j.min() + 1
+    i = i - i.min() + 1
+    Wx = int(j.max()) + 2
+    Hx = int(i.max()) + 2
+    key = (layer.long() * Hx + i) * Wx + j
+    order = torch.argsort(key)
+    skey = key[order]
+    index = own.expand(4, P).clone()
+    found = torch.zeros(4, P, dtype=torch.bool, device=dev)
+    disp = 1.0 / depth.clamp(min=1e-12)
+    layers = torch.unique(layer).tolist()
+    base = key - layer.long() * (Hx * Wx)  # the pixel's key in layer 0
+    for k, off in enumerate((1, -1, Wx, -Wx)):
+        best = torch.full((P,), math.inf, dtype=disp.dtype, device=dev)
+        for lay in layers:  # the neighbour pixel's point in every layer: the nearest in depth
+            want = base + off + int(lay) * (Hx * Wx)
+            pos = torch.searchsorted(skey, want).clamp(max=P - 1)
+            hit = skey[pos] == want
+            nb = torch.where(hit, order[pos], own)
+            step = torch.where(hit, (disp[nb] - disp).abs(), math.inf)
+            better = step < best
+            best = torch.where(better, step, best)
+            index[k] = torch.where(better, nb, index[k])
+        found[k] = torch.isfinite(best)
+    # Joined: a small relative step, or a step that continues the step before or after it along
+    # the same line (on a plane disparity is affine in the pixel coordinates: a slanted ground
+    # near the horizon has large relative steps, all alike; an occlusion edge is one step unlike
+    # its neighbours').
+    connected = torch.zeros(4, P, dtype=torch.bool, device=dev)
+    for k in range(4):
+        nb, back = index[k], index[k ^ 1]
+        d1 = disp[nb] - disp
+        rel = d1.abs() / torch.minimum(disp[nb], disp).clamp(min=1e-12)
+        d0 = torch.where(found[k ^ 1], disp - disp[back], math.inf)
+        d2 = torch.where(found[k][nb], disp[index[k][nb]] - disp[nb], math.inf)
+        alike = ((d1 - d0).abs() <= 0.25 * d1.abs()) | ((d1 - d2).abs() <= 0.25 * d1.abs())
+        connected[k] = found[k] & ((rel <= max_step) | alike)
+    index = torch.where(connected, index, own.expand(4, P))
+    return GridNeighbours(index, connected)
+
+
+def camera_footprints(
+    points: torch.Tensor,
+    K: torch.Tensor,
+    neighbours: GridNeighbours,
+    base: torch.Tensor,
+    znear: float = 1e-3,
+    max_gap: float = MAX_GAP,
+) -> torch.Tensor:
+    """Footprint radii that close the gaps between connected neighbours in a view.
+
+    With ``(u_p, v_p)`` the projection of point ``p`` (``u = fx x / z + cx``, ``v = fy y / z +
+    cy``), the gap to a connected neighbour ``n`` is ``g = max(|u_n − u_p|, |v_n − v_p|)``
+    pixels; the radius is ``max(base_p, max_n g)`` over the neighbours with ``g <= max_gap``
+    and both points in front of ``znear``. Two tent footprints of radius ``r >= g`` sum to at
+    least 1 everywhere on the segment between their centres, so no pixel between them is left
+    under-covered. Where nothing is stretched (``g <= base``) the radius is ``base`` bit for bit.
+
+    Args:
+        points: ``(P, 3)`` camera-frame positions of the view, scene units.
+        K: ``(3, 3)`` intrinsics of the view, pixels.
+        neighbours: :class:`GridNeighbours` of the same points.
+        base: ``(P,)`` radius without stretch (pixels), e.g. the depth-scale radius.
+        znear: points at ``z <= znear`` are ignored.
+        max_gap: largest gap (pixels) that is bridged.
+
+    Returns:
+        ``(P,)`` radii in pixels, same dtype as ``base``.
+    """
+    P = points.shape[0]
+    check_shape(points, (P, 3), "points")
+    check_shape(base, (P,), "base")
+    if P == 0 or not neighbours.any:
+        return base
+    z = points[:, 2]
+    front = z > znear
+    zc = z.clamp(min=znear)
+    uv = torch.stack([K[0, 0] * points[:, 0] / zc + K[0, 2], K[1, 1] * points[:, 1] / zc + K[1, 2]], 1)
+    gap = torch.zeros(P, dtype=uv.dtype, device=uv.device)
+    for k in range(4):
+        nb = neighbours.index[k]
+        g = (uv[nb] - uv).abs().amax(1)
+        ok = neighbours.connected[k] & front & front[nb] & (g <= max_gap)
+        gap = torch.maximum(gap, torch.where(ok, g, torch.zeros_like(g)))
+    gap = gap.to(base.dtype)
+    # Widen only where the surface is stretched beyond the base radius (round-off of a view that
+    # stretches nothing leaves the base radius exactly).
+    return torch.where(gap > base * (1.0 + 1e-4), gap, base)
