@@ -418,3 +418,101 @@ def test_export_web_parallax_only(tmp_path):
     payload = json.loads(text[text.index("{") : text.rindex("}") + 1])
     assert payload["phase"] is None and all(ly["motion"] is None for ly in payload["layers"])
     assert payload["meta"]["width"] == 48 and payload["meta"]["height"] == 36
+
+
+def _mesh_case(seed: int):
+    """A vertex grid of disparities: a tilted plane on the left, a curved bump on the right;
+    cells empty, still or moving in patches."""
+    rng = np.random.default_rng(seed)
+    gy, gx = 41, 67
+    ii, jj = np.mgrid[0:gy, 0:gx].astype(np.float64)
+    disp = 0.1 + 0.002 * jj - 0.001 * ii
+    bump = 0.02 * np.exp(-((jj - 50) ** 2 + (ii - 20) ** 2) / 30.0)
+    disp = disp + bump
+    cells = np.ones((gy - 1, gx - 1), np.uint8)
+    cells[5:19, 8:30] = 3  # a moving patch
+    cells[25:, :20] = 0  # an empty corner
+    cells[rng.integers(0, gy - 1, 6), rng.integers(0, gx - 1, 6)] = 3  # single moving cells
+    return disp.astype(np.float32), cells
+
+
+def _inside(tris: np.ndarray, gx: int, pts: np.ndarray):
+    """For points ``(P, 2)`` (column, row): the covering triangles' count and, for the last
+    cover, the barycentric weights ``(P, 3)`` and its index."""
+    v = np.stack([tris % gx, tris // gx], -1).astype(np.float64)  # (T, 3, 2)
+    a, b, c = v[:, 0], v[:, 1], v[:, 2]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    d = pts[:, None, :] - a[None]
+    l1 = (d[..., 0] * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * d[..., 1]) / det
+    l2 = ((b[:, 0] - a[:, 0]) * d[..., 1] - d[..., 0] * (b[:, 1] - a[:, 1])) / det
+    lam = np.stack([1 - l1 - l2, l1, l2], -1)  # (P, T, 3)
+    hit = (lam >= -1e-9).all(-1)
+    return hit, lam
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mesh_triangles_cover_conform_and_stay_within_tolerance(seed):
+    """The simplified mesh covers every drawn cell exactly once (no gap, no overlap, empty
+    cells left out), has no T-junction (no vertex inside another triangle's edge), keeps every
+    grid vertex within the tolerance of the full grid's surface, and merges planar blocks."""
+    from cinemagraph3d.web.export import mesh_triangles
+
+    disp, cells = _mesh_case(seed)
+    gy, gx = disp.shape
+    tol = 1e-4
+    still, fluid = mesh_triangles(disp, cells, tol)
+    assert still.dtype == np.int32 and still.shape[1] == 3 and fluid.shape[1] == 3
+    # 1. coverage: sample points inside every cell (off the diagonals) hit exactly one triangle
+    ci, cj = np.mgrid[0 : gy - 1, 0 : gx - 1]
+    for tris, want in ((still, cells == 1), (fluid, cells == 3)):
+        for du, dv in ((0.31, 0.17), (0.77, 0.58), (0.5, 0.93)):
+            pts = np.stack([cj.ravel() + du, ci.ravel() + dv], 1)
+            hit, _ = _inside(tris, gx, pts)
+            assert np.array_equal(hit.sum(1).reshape(cells.shape), want.astype(int))
+    # 2. conforming: no used vertex lies strictly inside an edge of a triangle
+    tris = np.concatenate([still, fluid])
+    used = np.unique(tris)
+    ur, uc = used // gx, used % gx
+    for t in tris:
+        for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            ra, ca, rb, cb = a // gx, a % gx, b // gx, b % gx
+            cross = (uc - ca) * (rb - ra) - (ur - ra) * (cb - ca)
+            dot = (uc - ca) * (cb - ca) + (ur - ra) * (rb - ra)
+            length2 = (cb - ca) ** 2 + (rb - ra) ** 2
+            assert not ((cross == 0) & (dot > 0) & (dot < length2)).any(), "T-junction"
+    # 3. within tolerance: the drawn surface at every grid vertex of a drawn cell
+    pts = np.stack([np.tile(np.arange(gx), gy), np.repeat(np.arange(gy), gx)], 1).astype(np.float64)
+    hit, lam = _inside(tris, gx, pts)
+    first = hit.argmax(1)
+    ok = hit.any(1)
+    surf = (lam[np.arange(len(pts)), first] * disp.ravel()[tris[first]]).sum(-1)
+    err = np.abs(surf - disp.ravel())[ok]
+    assert err.max() <= tol
+    # 4. the plane (and the bump's flat tails) merge: fewer than half the triangles of the grid;
+    # with no tolerance, nothing merges here (float32 vertices are not exactly planar)
+    full = 2 * int((cells > 0).sum())
+    assert len(tris) < 0.5 * full
+    assert sum(len(t) for t in mesh_triangles(disp, cells, 0.0)) == full
+
+
+def test_mesh_triangles_plane_is_few_large_pieces():
+    """An exact plane with one flag: the 32-cell blocks that fit, two triangles each; the
+    remainder at the grid's edge in smaller blocks."""
+    from cinemagraph3d.web.export import mesh_triangles
+
+    ii, jj = np.mgrid[0:65, 0:97].astype(np.float64)
+    disp = (0.05 + 1e-3 * jj + 5e-4 * ii).astype(np.float32)
+    cells = np.ones((64, 96), np.uint8)
+    still, fluid = mesh_triangles(disp, cells, 1e-6)
+    assert len(fluid) == 0 and len(still) == 2 * (2 * 3)
+    still, _ = mesh_triangles(disp[:, :90], cells[:, :89], 1e-6)
+    assert len(still) > 2 * (2 * 2) and len(still) < 0.1 * 2 * 64 * 89
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), 11.0, True, "0.05"])
+def test_mesh_tolerance_checked(bad):
+    from cinemagraph3d.errors import InputError
+    from cinemagraph3d.web import WebSettings
+
+    with pytest.raises(InputError, match="web.mesh_tolerance"):
+        WebSettings(mesh_tolerance=bad).validate()

@@ -66,6 +66,10 @@ class WebSettings:
         orbit_amplitude: radius of the interactive camera range as a fraction of the near
             depth (None: the project's camera amplitude, or 0.03 when that is 0).
         substeps: Euler substeps of the shader's backward trace of the fluid (``>= 1``).
+        mesh_tolerance: how far (pixels of the view, at the rim of the camera range) the
+            simplified mesh may move a surface point from where the full ``mesh_step`` grid
+            puts it: blocks of cells whose vertices lie on one plane within this are drawn as
+            a few large triangles (``>= 0``; 0 merges exact planes only).
     """
 
     mesh_step: int = 8
@@ -73,6 +77,7 @@ class WebSettings:
     texture_quality: int = 90
     orbit_amplitude: float | None = None
     substeps: int = 1
+    mesh_tolerance: float = 0.05
 
     def validate(self) -> WebSettings:
         """Check every field; raises :class:`InputError` naming the field."""
@@ -95,6 +100,9 @@ class WebSettings:
         s = self.substeps
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 64:
             raise InputError("web.substeps", "an integer in [1, 64]", s)
+        t = self.mesh_tolerance
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and 0 <= t <= 10):
+            raise InputError("web.mesh_tolerance", "pixels in [0, 10]", t)
         return self
 
 
@@ -162,8 +170,11 @@ class WebLayer:
             point follows its donor pixel, as offline), or None where nothing in it moves.
         cells: ``(Gy - 1, Gx - 1)`` uint8 flags of the mesh cells: bit 0 the cell shows
             something (alpha > 0 within 1 px of it), bit 1 the fluid moves in it (M != 0 within
-            1 px). The page draws only the cells that show something, and runs the fluid
-            shader only on the moving ones.
+            1 px).
+        still: ``(Ts, 3)`` int32 triangles (vertex indices into the row-major ``(Gy, Gx)``
+            grid) over the cells that show something and do not move: the simplified mesh
+            (:func:`mesh_triangles`), drawn with the plain shader.
+        fluid: ``(Tf, 3)`` int32 triangles over the moving cells, drawn with the fluid shader.
     """
 
     color: np.ndarray
@@ -171,6 +182,8 @@ class WebLayer:
     disparity: np.ndarray
     motion: np.ndarray | None
     cells: np.ndarray
+    still: np.ndarray
+    fluid: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -229,6 +242,97 @@ def _cell_flags(covered: np.ndarray, moving: np.ndarray | None, xs: np.ndarray, 
     return out.astype(np.uint8)
 
 
+def _block_residual(disp: np.ndarray, s: int) -> np.ndarray:
+    """Per block of ``s × s`` cells tiling the vertex grid ``disp`` ``(Gy, Gx)`` from its
+    origin: the largest distance of the block's ``(s + 1)²`` vertex values from their
+    least-squares affine fit in (column, row); ``(ceil((Gy-1)/s), ceil((Gx-1)/s))``, inf for
+    blocks that run past the grid."""
+    gy, gx = disp.shape
+    nby, nbx = -(-(gy - 1) // s), -(-(gx - 1) // s)
+    pad = np.full((nby * s + 1, nbx * s + 1), np.nan)
+    pad[:gy, :gx] = disp
+    win = np.lib.stride_tricks.sliding_window_view(pad, (s + 1, s + 1))[::s, ::s]
+    ii, jj = np.mgrid[0 : s + 1, 0 : s + 1]
+    A = np.stack([jj.ravel(), ii.ravel(), np.ones((s + 1) ** 2)], 1)
+    hat = A @ np.linalg.pinv(A)  # values -> their affine fit
+    v = win.reshape(nby, nbx, -1)
+    r = np.abs(v - v @ hat.T).max(-1)
+    return np.where(np.isnan(r), np.inf, r)
+
+
+def mesh_triangles(
+    disparity: np.ndarray, cells: np.ndarray, tolerance: float, max_level: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's mesh, simplified where it is planar: ``(still, fluid)`` triangles.
+
+    A quadtree over the mesh cells: a block of ``2^l × 2^l`` cells (``l <= max_level``) is
+    drawn as one piece when its four sub-blocks are, all its cells have one flag (see
+    :class:`WebLayer`) and its vertex disparities lie within ``tolerance / 2`` of one affine
+    function of the pixel position, i.e. of one 3D plane (inverse depth is affine in the image
+    over a plane), so the drawn surface is within ``tolerance`` of the full grid's. A piece
+    is two triangles, or, when smaller neighbours have vertices on its border, a fan from its
+    centre vertex through every such vertex: the triangulation is conforming (no T-junction,
+    no crack). Empty cells (flag 0) are not drawn.
+
+    Args:
+        disparity: ``(Gy, Gx)`` inverse depth at the vertices (1/scene units).
+        cells: ``(Gy - 1, Gx - 1)`` uint8 cell flags (bit 0 shown, bit 1 moving).
+        tolerance: allowed disparity error (1/scene units), ``>= 0``.
+        max_level: largest block, ``2^max_level`` cells a side.
+
+    Returns:
+        ``still`` ``(Ts, 3)`` and ``fluid`` ``(Tf, 3)`` int32 vertex indices into the
+        row-major grid (``index = row · Gx + column``).
+    """
+    gy, gx = disparity.shape
+    cy, cx = gy - 1, gx - 1
+    disp = disparity.astype(np.float64)
+    flags = cells.astype(np.int16)
+    ok = [np.ones((cy, cx), bool)]  # ok[l][bi, bj]: the block (bi, bj) of 2^l cells is one piece
+    for lvl in range(1, max_level + 1):
+        s = 1 << lvl
+        nby, nbx = -(-cy // s), -(-cx // s)
+        padded = np.full((nby * s, nbx * s), -1, np.int16)  # -1: outside the grid, never merged
+        padded[:cy, :cx] = flags
+        blocks = padded.reshape(nby, s, nbx, s)
+        fmin, fmax = blocks.min((1, 3)), blocks.max((1, 3))
+        kids = np.zeros((2 * nby, 2 * nbx), bool)
+        kids[: ok[-1].shape[0], : ok[-1].shape[1]] = ok[-1]
+        merge = kids.reshape(nby, 2, nbx, 2).all((1, 3)) & (fmin == fmax) & (fmin >= 0)
+        merge &= (fmax == 0) | (_block_residual(disp, s) <= 0.5 * tolerance)
+        ok.append(merge)
+    # the pieces: the largest blocks that are one piece, top level first
+    owner = np.full((cy, cx), -1, np.int64)
+    pieces = []  # (size in cells, top row, left column)
+    for lvl in range(len(ok) - 1, -1, -1):
+        s = 1 << lvl
+        bi, bj = np.nonzero(ok[lvl])
+        i0, j0 = bi * s, bj * s
+        free = owner[i0, j0] < 0
+        for i, j in zip(i0[free].tolist(), j0[free].tolist()):
+            owner[i : i + s, j : j + s] = len(pieces)
+            pieces.append((s, i, j))
+    drawn = [(s, i, j) for s, i, j in pieces if flags[i, j] > 0]
+    corner = np.zeros((gy, gx), bool)  # vertices that are a corner of some drawn piece
+    for s, i, j in drawn:
+        corner[[i, i, i + s, i + s], [j, j + s, j, j + s]] = True
+    out: dict[bool, list] = {False: [], True: []}
+    for s, i, j in drawn:
+        tris = out[bool(flags[i, j] & 2)]
+        a, b, c, d = i * gx + j, i * gx + j + s, (i + s) * gx + j, (i + s) * gx + j + s
+        k = np.arange(s)
+        ring_i = np.concatenate([np.full(s, i), i + k, np.full(s, i + s), i + s - k])  # clockwise
+        ring_j = np.concatenate([j + k, np.full(s, j + s), j + s - k, np.full(s, j)])
+        keep = corner[ring_i, ring_j]
+        if s == 1 or int(keep.sum()) == 4:
+            tris += [(a, c, b), (b, c, d)]
+        else:  # smaller neighbours: a fan from the centre through every vertex on the border
+            ring = (ring_i[keep] * gx + ring_j[keep]).tolist()
+            m = (i + s // 2) * gx + j + s // 2
+            tris += [(m, ring[n], ring[(n + 1) % len(ring)]) for n in range(len(ring))]
+    return tuple(np.array(out[f], np.int32).reshape(-1, 3) for f in (False, True))
+
+
 def orbit_pose(ox: float, oy: float, dolly: float, radius: float, z_subject: float) -> torch.Tensor:
     """``cam_from_world`` ``(4, 4)`` float64 of the page's orbit camera (the same formula as
     ``viewer.js``): centre ``c = (r·ox, r·oy, r·dolly)`` scene units, turned to look at the
@@ -273,6 +377,18 @@ def _orbit_zoom(scene, radius: float, enabled: bool) -> float:
         torch.stack(poses), K[None].repeat(len(poses), 1, 1), scene.camera.width, scene.camera.height
     )
     return safe_zoom(traj, border_points(scene))
+
+
+def _disparity_tolerance(tol_px: float, path, radius: float, orbit_zoom: float, cam) -> float:
+    """The disparity error (1/scene units) that moves a point by at most ``tol_px`` pixels in
+    any view of the page: a camera offset ``b`` from the input camera shifts a point by
+    ``(f·|b_xy| + |u − c|·|b_z|)·Δ(1/z)`` pixels, bounded with the largest focal length, the
+    view's half diagonal and the largest offset of the project's path and of the orbit range."""
+    centres = torch.linalg.inv(path.cam_from_world.to(torch.float64))[:, :3, 3]
+    baseline = max(float(centres.norm(dim=1).max()) if len(centres) else 0.0, math.sqrt(2) * radius)
+    f = max(float(path.K[:, 0, 0].max()), float(path.K[:, 1, 1].max()), max(cam.fx, cam.fy) * orbit_zoom)
+    scale = (f + 0.5 * math.hypot(cam.width, cam.height)) * baseline
+    return math.inf if scale <= 0 else tol_px / scale
 
 
 def web_scene(inputs: WebInputs, settings: WebSettings | None = None) -> WebScene:
@@ -344,7 +460,7 @@ def web_scene(inputs: WebInputs, settings: WebSettings | None = None) -> WebScen
         alpha = (a.clamp(0, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
         moving = None if layer_motion[k] is None else (layer_motion[k] != 0).any(-1)
         cells = _cell_flags(alpha > 0, moving, xs, ys)
-        layers.append(WebLayer(rgb, alpha, _vertex_disparity(disp, xs, ys), layer_motion[k], cells))
+        layers.append((rgb, alpha, _vertex_disparity(disp, xs, ys), layer_motion[k], cells))
     # Time weighting of the offline fusion.
     fusion = rs.fusion
     method = "dissolve" if (rs.mode == "symmetric" and fusion.method == "dissolve") else "linear"
@@ -364,6 +480,9 @@ def web_scene(inputs: WebInputs, settings: WebSettings | None = None) -> WebScen
     radius = min(radius, 0.5 * scene.z_subject)  # the orbit camera stays well in front of the subject
     orbit_zoom = _orbit_zoom(scene, radius, rs.safe_zoom)
     K_frames = len(tz)
+    # The mesh: planar blocks simplified within mesh_tolerance pixels over the camera range.
+    tol = _disparity_tolerance(settings.mesh_tolerance, tz, radius, orbit_zoom, cam)
+    layers = [WebLayer(*ly, *mesh_triangles(ly[2], ly[4], tol)) for ly in layers]
     meta = {
         "format": "cinemagraph3d-web",
         "version": 1,
@@ -432,7 +551,8 @@ def scene_script(web: WebScene, settings: WebSettings | None = None) -> str:
                 "color": _image(ly.color, settings.texture_format, settings.texture_quality),
                 "alpha": _raw(ly.alpha, "u1"),
                 "disparity": _raw(ly.disparity, "<f4"),
-                "cells": _raw(ly.cells, "u1"),
+                "still": _raw(ly.still, "<u4"),
+                "fluid": _raw(ly.fluid, "<u4"),
                 "motion": None if ly.motion is None else _raw(ly.motion, "<f2"),
             }
         )

@@ -21,12 +21,13 @@
     return out;
   }
   async function rawArray(blob) {
-    // zlib-deflated little-endian array (u1, <f2 as raw half-float bits, <f4)
+    // zlib-deflated little-endian array (u1, <f2 as raw half-float bits, <f4, <u4)
     const stream = new Blob([bytesOf(blob.data)]).stream().pipeThrough(new DecompressionStream("deflate"));
     const buf = await new Response(stream).arrayBuffer();
     if (blob.dtype === "u1") return new Uint8Array(buf);
     if (blob.dtype === "<f2") return new Uint16Array(buf);
     if (blob.dtype === "<f4") return new Float32Array(buf);
+    if (blob.dtype === "<u4") return new Uint32Array(buf);
     throw new Error("unknown dtype " + blob.dtype);
   }
   async function imageOf(blob) {
@@ -49,24 +50,27 @@
   function dataTexture(data, format, type) {
     return setupTexture(new THREE.DataTexture(data, W, H, format, type));
   }
-  function mirrored(t) {
-    t.wrapS = t.wrapT = THREE.MirroredRepeatWrapping;
-    return t;
-  }
 
   // ---------------------------------------------------------------- shaders
+  // Software GL (SwiftShader) pays for every texture read and every varying, so the shaders are
+  // small: one RGBA texture per layer (colour + coverage, packed at load time, see packLayer), the fusion method compiled in, and the per-frame constants computed in JS.
+  //
   // Vertex: a mesh vertex is a world point (the input camera's frame). It is projected with the
-  // view's pinhole intrinsics straight into clip space (w = z_cam); the fragment shader gets the
-  // world point back (perspective-correct) to look up the photo.
+  // view's pinhole intrinsics straight into clip space (w = z_cam). It also carries its texture
+  // coordinate in the input photo times its depth, (u z / W, v z / H, z): interpolated
+  // perspective-correctly, one division per fragment gives the photo position the surface point
+  // came from, exactly (the projection into the input camera is linear in these).
   const VERTEX = `
 precision highp float;
 in vec3 position;            // world point, scene units
 uniform mat4 uCamFromWorld;  // view pose, OpenCV axes
 uniform vec4 uView;          // fx, fy, cx, cy of the view (pixels of the W x H frame)
+uniform vec4 uCam;           // fx, fy, cx, cy of the input camera
 uniform vec2 uSize;          // W, H
-out vec3 vWorld;
+out vec3 vPhoto;             // (u z / W, v z / H, z), (u, v) the input photo's pixel
 void main() {
-  vWorld = position;
+  vPhoto = vec3((uCam.x * position.x + uCam.z * position.z) / uSize.x,
+                (uCam.y * position.y + uCam.w * position.z) / uSize.y, position.z);
   vec4 pc = uCamFromWorld * vec4(position, 1.0);
   // NDC x = 2u/W - 1 and y = 1 - 2v/H with u = fx x/z + cx, v = fy y/z + cy, times w = z
   gl_Position = vec4((2.0 * uView.x / uSize.x) * pc.x + (2.0 * uView.z / uSize.x - 1.0) * pc.z,
@@ -78,74 +82,73 @@ void main() {
   // with the time weight s of the backward one. Here, for the photo position p the fragment sees,
   // the source of each phase is traced back through the motion field M (SUBSTEPS Euler steps):
   // forward q_f = p - t M (stepwise), backward q_b = p + (N - t) M, and the two colours are mixed
-  // with the offline weights (method "dissolve": s = smoothstep of (tau - phi(q_f)) / delta + 1/2,
-  // phi the exported switch time; "linear": s = tau). Pixels where M = 0 are the photo exactly.
-// A trace that leaves the photo reads the colour mirrored across its border and the field
-// replicated beyond it: the offline renderer's border ghosts (fluid flowing in brings texture).
+  // with the offline weights (METHOD 2 "dissolve": s = smoothstep of (tau - phi(q_f)) / delta +
+  // 1/2, phi the exported switch time; 1 "linear": s = tau; 0: forward only). Pixels where M = 0
+  // are the photo exactly. A trace that leaves the photo reads the colour mirrored across its
+  // border and the field replicated beyond it: the offline renderer's border ghosts (fluid
+  // flowing in brings texture). Compiled per draw: MOVING (the fluid cells of a layer) or not
+  // (colour lookup only), OPAQUE (the backdrop: coverage 1, its texture's alpha holds phi).
   const FRAGMENT = `
 precision highp float;
-in vec3 vWorld;
+in vec3 vPhoto;
 out vec4 fragColor;
-uniform sampler2D uColor;    // layer colour (RGB)
-uniform sampler2D uAlpha;    // layer coverage (R)
+uniform sampler2D uLayer;    // RGB colour; A coverage (OPAQUE: the switch time phi)
 uniform sampler2D uMotion;   // layer motion M, px/step (RG half float)
-uniform sampler2D uPhase;    // dissolve switch time phi in [0, 1] (R)
-uniform vec4 uCam;           // fx, fy, cx, cy of the input camera
-uniform vec2 uSize;          // W, H
-uniform float uT;            // scene time t in [0, N), motion steps
-uniform float uN;            // loop length N
+uniform sampler2D uPhase;    // switch time phi in [0, 1] (R; not OPAQUE)
+uniform vec2 uInvSize;       // 1/W, 1/H
+uniform vec4 uTime;          // t (motion steps), t / SUBSTEPS, (N - t) / SUBSTEPS, tau = t / N
 uniform float uDelta;        // dissolve width delta
-uniform int uMethod;         // 0: forward only, 1: linear, 2: dissolve
-// compiled in three variants: MOVING (the fluid cells of a layer), OPAQUE (the backdrop layer:
-// coverage 1 everywhere), neither (a still layer: colour and coverage lookups only)
-
-vec2 motionAt(vec2 q) {      // bilinear between pixel centres, border values replicated outside
-  return texture(uMotion, q / uSize).rg;
-}
-vec4 layerAt(vec2 q) {
-  vec2 uv = q / uSize;
-#ifdef OPAQUE
-  return vec4(texture(uColor, uv).rgb, 1.0);
-#else
-  return vec4(texture(uColor, uv).rgb, texture(uAlpha, uv).r);
-#endif
-}
 void main() {
-  vec2 p = vec2(uCam.x * vWorld.x / vWorld.z + uCam.z, uCam.y * vWorld.y / vWorld.z + uCam.w);
+  vec2 p = vPhoto.xy / vPhoto.z;  // input photo position / (W, H)
   vec4 c;
 #ifndef MOVING
-  c = layerAt(p);
+  c = texture(uLayer, p);
 #else
-  vec2 m = motionAt(p);
-  if (uT <= 0.0 || m == vec2(0.0)) {
-    c = layerAt(p);
+  vec2 m = texture(uMotion, p).rg * uInvSize;  // M(p) in texture units per step
+  if (uTime.x <= 0.0 || m == vec2(0.0)) {
+    c = texture(uLayer, p);
   } else {
-    float hf = uT / float(SUBSTEPS), hb = (uN - uT) / float(SUBSTEPS);
-    vec2 qf = p - hf * m, qb = p + hb * m;  // the first step reads M(p), already at hand
+    vec2 qf = p - uTime.y * m, qb = p + uTime.z * m;  // the first step reads M(p), already at hand
     for (int i = 1; i < SUBSTEPS; i++) {  // a constant: the loop unrolls
-      qf -= hf * motionAt(qf);
-      qb += hb * motionAt(qb);
+      qf -= uTime.y * texture(uMotion, qf).rg * uInvSize;
+      qb += uTime.z * texture(uMotion, qb).rg * uInvSize;
     }
-    vec4 cf = layerAt(qf), cb = layerAt(qb);
-    float tau = uT / uN;
-    float s = tau;
-    if (uMethod == 2) {
-      float u = clamp((tau - texture(uPhase, qf / uSize).r) / uDelta + 0.5, 0.0, 1.0);
-      s = u * u * (3.0 - 2.0 * u);
-    }
-    float wf = (1.0 - s) * cf.a, wb = s * cb.a;           // linear
-    if (uMethod == 0) { wf = 1.0; wb = 0.0; }            // forward only
-    if (uMethod == 2) {                                   // dissolve: each covers the other's holes
-      wf = cf.a * (1.0 - s + s * (1.0 - cb.a));
-      wb = cb.a * (s + (1.0 - s) * (1.0 - cf.a));
-    }
+    vec4 cf = texture(uLayer, qf), cb = texture(uLayer, qb);
+#ifdef OPAQUE
+    float phi = cf.a;
+    cf.a = cb.a = 1.0;
+#else
+    float phi = texture(uPhase, qf).r;
+#endif
+#if METHOD == 0
+    c = cf;                                                  // forward only
+#else
+#if METHOD == 2
+    float u = clamp((uTime.w - phi) / uDelta + 0.5, 0.0, 1.0);
+    float s = u * u * (3.0 - 2.0 * u);
+#else
+    float s = uTime.w;
+#endif
+#ifdef OPAQUE
+    c = mix(cf, cb, s);                                      // both phases cover: plain mix
+#else
+#if METHOD == 2
+    float wf = cf.a * (1.0 - s + s * (1.0 - cb.a));          // dissolve: each covers the other's holes
+    float wb = cb.a * (s + (1.0 - s) * (1.0 - cf.a));
+#else
+    float wf = (1.0 - s) * cf.a, wb = s * cb.a;              // linear
+#endif
     float w = wf + wb;
     c = w > 1e-6 ? vec4((wf * cf.rgb + wb * cb.rgb) / w, (wf * cf.a + wb * cb.a) / w) : vec4(0.0);
+#endif
+#endif
   }
+#endif
+#ifdef OPAQUE
+  c.a = 1.0;
 #endif
   fragColor = vec4(c.rgb * c.a, c.a);  // premultiplied; layers are drawn far to near, "over"
 }`;
-
   // ---------------------------------------------------------------- cameras
   const traj = meta.trajectory, orbit = meta.orbit, cam0 = meta.camera;
   const poses = traj.cam_from_world.map((m) => new THREE.Matrix4().set(...m));
@@ -210,14 +213,21 @@ void main() {
     if (state.mode === "input") return inputView();
     return autoView(state.t);
   }
+  // Uniforms shared by every layer's material: set once per frame.
+  const shared = {
+    uCamFromWorld: { value: new THREE.Matrix4() },
+    uView: { value: new THREE.Vector4() },
+    uCam: { value: new THREE.Vector4(cam0.fx, cam0.fy, cam0.cx, cam0.cy) },
+    uSize: { value: new THREE.Vector2(W, H) },
+    uInvSize: { value: new THREE.Vector2(1 / W, 1 / H) },
+    uTime: { value: new THREE.Vector4() },
+    uDelta: { value: meta.fusion.dissolve_width },
+  };
   function draw() {
-    const v = view();
-    for (const m of three.layers) {
-      const u = m.material.uniforms;
-      u.uCamFromWorld.value.copy(v.T);
-      u.uView.value.set(v.K[0], v.K[1], v.K[2], v.K[3]);
-      u.uT.value = state.t;
-    }
+    const v = view(), t = state.t, S = meta.substeps;
+    shared.uCamFromWorld.value.copy(v.T);
+    shared.uView.value.set(v.K[0], v.K[1], v.K[2], v.K[3]);
+    shared.uTime.value.set(t, t / S, (N - t) / S, t / N);
     three.renderer.render(three.scene, three.camera);
   }
   function clampDisc() {
@@ -330,16 +340,42 @@ void main() {
     fit();
     window.addEventListener("resize", fit);
 
+    // packLayer: the layer's colour and a fourth channel into one RGBA8 texture. The photo's
+    // decoded texels are read back through a framebuffer (the browser decodes it exactly as for
+    // a texture upload: no flip, no premultiplication, no colour conversion).
+    function packLayer(img, fourth) {
+      const gl = renderer.getContext();
+      const tex = gl.createTexture(), fb = gl.createFramebuffer();
+      gl.bindTexture(gl.TEXTURE_2D, tex);
+      gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+      gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+      gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, img);
+      gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, tex, 0);
+      const rgba = new Uint8Array(4 * W * H);
+      gl.readPixels(0, 0, W, H, gl.RGBA, gl.UNSIGNED_BYTE, rgba);
+      gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+      gl.deleteFramebuffer(fb);
+      gl.deleteTexture(tex);
+      renderer.resetState();  // three.js's view of the GL state is current again
+      for (let i = 0; i < W * H; i++) rgba[4 * i + 3] = fourth[i];
+      const t = dataTexture(rgba, THREE.RGBAFormat, THREE.UnsignedByteType);
+      t.wrapS = t.wrapT = THREE.MirroredRepeatWrapping;
+      return t;
+    }
+
     const xs = meta.grid.xs, ys = meta.grid.ys, gx = xs.length, gy = ys.length;
-    const phase = SCENE.phase ? dataTexture(await rawArray(SCENE.phase), THREE.RedFormat, THREE.UnsignedByteType)
-      : dataTexture(new Uint8Array(W * H), THREE.RedFormat, THREE.UnsignedByteType);
+    const phi = SCENE.phase ? await rawArray(SCENE.phase) : new Uint8Array(W * H);
+    const phase = dataTexture(phi, THREE.RedFormat, THREE.UnsignedByteType);
     const zeroMotion = setupTexture(new THREE.DataTexture(new Uint16Array(2), 1, 1, THREE.RGFormat, THREE.HalfFloatType));
     const methods = { forward: 0, linear: 1, dissolve: 2 };
     const L = SCENE.layers.length;
     for (let k = 0; k < L; k++) {
-      const ly = SCENE.layers[k];
-      const [img, alpha, disp, motion] = await Promise.all([
+      const ly = SCENE.layers[k], backdrop = k === L - 1;
+      const [img, alpha, disp, motion, still, fluid] = await Promise.all([
         imageOf(ly.color), rawArray(ly.alpha), rawArray(ly.disparity), ly.motion ? rawArray(ly.motion) : null,
+        rawArray(ly.still), rawArray(ly.fluid),
       ]);
       // mesh: one vertex per grid corner, lifted with its depth (z = 1 / disparity)
       const pos = new Float32Array(gx * gy * 3);
@@ -351,62 +387,41 @@ void main() {
           pos[o + 2] = z;
         }
       }
-      // two index lists over the same vertices: the still cells that show something, and the
-      // cells the fluid moves in (the rest of the layer is empty and not drawn)
-      const cells = await rawArray(ly.cells);
-      const lists = [[], []];
-      for (let i = 0; i + 1 < gy; i++) {
-        for (let j = 0; j + 1 < gx; j++) {
-          const f = cells[i * (gx - 1) + j];
-          if (!f) continue;
-          const a = i * gx + j, b = a + 1, c = a + gx, d = c + 1;
-          lists[f & 2 ? 1 : 0].push(a, c, b, b, c, d);
-        }
-      }
       const position = new THREE.BufferAttribute(pos, 3);
       const textures = {
-        uColor: { value: mirrored(setupTexture(new THREE.Texture(img))) },
-        uAlpha: { value: mirrored(dataTexture(alpha, THREE.RedFormat, THREE.UnsignedByteType)) },
+        uLayer: { value: packLayer(img, backdrop ? phi : alpha) },
         uMotion: { value: motion ? dataTexture(motion, THREE.RGFormat, THREE.HalfFloatType) : zeroMotion },
         uPhase: { value: phase },
       };
-      for (const fluid of [false, true]) {
-        const list = lists[fluid ? 1 : 0];
+      // two triangle lists over the same vertices (the exporter's simplified mesh): the still
+      // cells that show something, and the cells the fluid moves in (empty cells are not drawn)
+      for (const [moving, list] of [[false, still], [true, fluid]]) {
         if (!list.length) continue;
         const geom = new THREE.BufferGeometry();
         geom.setAttribute("position", position);
-        geom.setIndex(new THREE.BufferAttribute(gx * gy > 65535 ? new Uint32Array(list) : new Uint16Array(list), 1));
-        const defines = {};
-        if (fluid) { defines.MOVING = 1; defines.SUBSTEPS = meta.substeps; }
-        if (k === L - 1) defines.OPAQUE = 1;
+        geom.setIndex(new THREE.BufferAttribute(gx * gy > 65535 ? list : new Uint16Array(list), 1));
+        const defines = { METHOD: methods[meta.fusion.method], SUBSTEPS: meta.substeps };
+        if (moving) defines.MOVING = 1;
+        if (backdrop) defines.OPAQUE = 1;
         const material = new THREE.RawShaderMaterial({
           glslVersion: THREE.GLSL3,
           vertexShader: VERTEX,
           fragmentShader: FRAGMENT,
           defines,
-          uniforms: {
-            ...textures,
-            uCamFromWorld: { value: new THREE.Matrix4() },
-            uView: { value: new THREE.Vector4() },
-            uSize: { value: new THREE.Vector2(W, H) },
-            uCam: { value: new THREE.Vector4(cam0.fx, cam0.fy, cam0.cx, cam0.cy) },
-            uT: { value: 0 },
-            uN: { value: N },
-            uDelta: { value: meta.fusion.dissolve_width },
-            uMethod: { value: methods[meta.fusion.method] },
-          },
-          transparent: true,
+          uniforms: { ...textures, ...shared },
+          transparent: !backdrop,
           depthTest: false,
           depthWrite: false,
           side: THREE.DoubleSide,
-          blending: THREE.CustomBlending,
+          // the backdrop covers everything and is drawn first; the others go "over" it
+          blending: backdrop ? THREE.NoBlending : THREE.CustomBlending,
           blendEquation: THREE.AddEquation,
           blendSrc: THREE.OneFactor,
           blendDst: THREE.OneMinusSrcAlphaFactor,
         });
         const mesh = new THREE.Mesh(geom, material);
         mesh.frustumCulled = false;  // the projection is the shader's own
-        mesh.renderOrder = 2 * (L - 1 - k) + (fluid ? 1 : 0);  // far layers first
+        mesh.renderOrder = 2 * (L - 1 - k) + (moving ? 1 : 0);  // far layers first
         three.scene.add(mesh);
         three.layers.push(mesh);
       }
