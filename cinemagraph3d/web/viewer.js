@@ -52,8 +52,10 @@
   }
 
   // ---------------------------------------------------------------- shaders
-  // Software GL (SwiftShader) pays for every texture read and every varying, so the shaders are
-  // small: one RGBA texture per layer (colour + coverage, packed at load time, see packLayer), the fusion method compiled in, and the per-frame constants computed in JS.
+  // Software GL (SwiftShader) pays for every triangle, texture read and varying, so the meshes
+  // are simplified where planar (by the exporter) and the shaders are small: one RGBA texture
+  // per layer (colour + coverage, packed at load time, see packLayer), the fusion method
+  // compiled in, the per-frame constants computed once in JS.
   //
   // Vertex: a mesh vertex is a world point (the input camera's frame). It is projected with the
   // view's pinhole intrinsics straight into clip space (w = z_cam). It also carries its texture
@@ -95,6 +97,7 @@ out vec4 fragColor;
 uniform sampler2D uLayer;    // RGB colour; A coverage (OPAQUE: the switch time phi)
 uniform sampler2D uMotion;   // layer motion M, px/step (RG half float)
 uniform sampler2D uPhase;    // switch time phi in [0, 1] (R; not OPAQUE)
+uniform vec2 uSize;          // W, H
 uniform vec2 uInvSize;       // 1/W, 1/H
 uniform vec4 uTime;          // t (motion steps), t / SUBSTEPS, (N - t) / SUBSTEPS, tau = t / N
 uniform float uDelta;        // dissolve width delta
@@ -104,7 +107,9 @@ void main() {
 #ifndef MOVING
   c = texture(uLayer, p);
 #else
-  vec2 m = texture(uMotion, p).rg * uInvSize;  // M(p) in texture units per step
+  // M(p) in texture units per step: the value of the pixel p lies in (as offline, where each
+  // pixel's point moves with its own M; a fetch without filtering is cheaper)
+  vec2 m = texelFetch(uMotion, ivec2(clamp(p * uSize, vec2(0.0), uSize - 1.0)), 0).rg * uInvSize;
   if (uTime.x <= 0.0 || m == vec2(0.0)) {
     c = texture(uLayer, p);
   } else {
@@ -330,7 +335,9 @@ void main() {
 
   // ---------------------------------------------------------------- building the scene
   async function build() {
-    const renderer = new THREE.WebGLRenderer({ antialias: false, alpha: false, powerPreference: "high-performance" });
+    const renderer = new THREE.WebGLRenderer({
+      antialias: false, alpha: false, depth: false, stencil: false, powerPreference: "high-performance",
+    });
     renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
     renderer.outputColorSpace = THREE.LinearSRGBColorSpace;  // the shader writes the photo's values
     renderer.setClearColor(0x000000, 1);
