@@ -42,20 +42,57 @@ def test_inflow_strip_is_the_mirrored_photo():
     torch.testing.assert_close(out[True][0][:, :, 4:], out[False][0][:, :, 4:])
 
 
-def test_symmetric_loop_has_no_seam_at_the_inflow_border():
-    H, W, N, K = 24, 40, 8, 4
-    _, scene = _scene(H, W)
-    mask = torch.ones(H, W, dtype=torch.bool)
-    field = motion_field(
-        H, W, [MotionRegion(mask, MotionHints.create([[20.0, 12.0]], [[1.0, 0.0]]), turbulence=0.0)]
+def _smooth_scene(H: int, W: int):
+    """A scene whose photo is a smooth random texture (amplitude ∝ f^-1.5, like water) at depth 3."""
+    g = torch.Generator().manual_seed(5)
+    spec = torch.fft.fft2(torch.randn(H, W, generator=g, dtype=torch.float64))
+    fy = torch.fft.fftfreq(H, dtype=torch.float64)[:, None]
+    fx = torch.fft.fftfreq(W, dtype=torch.float64)[None, :]
+    r = torch.sqrt(fx * fx + fy * fy)
+    tex = torch.fft.ifft2(spec * (r < 0.3) / r.clamp(min=1.0 / max(H, W)) ** 1.5).real
+    img = (
+        (0.45 + 0.08 * (tex - tex.mean()) / tex.std()).clamp(0, 1).float()[None].expand(3, H, W).contiguous()
     )
-    disp = integrate_motion(field, N)
+    return img, prepare_scene(img, DepthMap(torch.full((1, H, W), 3.0), True, "test"))
+
+
+def _uniform_right(H: int, W: int, N: int, outside: str = "stop", speed: float = 0.7):
+    mask = torch.ones(H, W, dtype=torch.bool)
+    hints = MotionHints.create([[W / 2, H / 2]], [[speed, 0.0]])
+    field = motion_field(H, W, [MotionRegion(mask, hints, turbulence=0.0)])
+    return mask, integrate_motion(field, N, outside=outside)
+
+
+def test_symmetric_loop_has_no_seam_at_the_inflow_border():
+    """Fluid flowing in at the left and out at the right: without ghosts the inflow strip is
+    filled with unrelated texture (a tear, found by border_seams); with the ghosts and points
+    that leave the image going on out of view there is none; frame 0 is the same either way."""
+    H, W, N, K = 64, 112, 16, 8
+    _, scene = _smooth_scene(H, W)
     traj = c3.make_trajectory(c3.TrajectorySettings("static", K), scene.camera, 1.0, 1.0)
     seams = {}
-    for bg in (False, True):
-        frames = torch.stack(list(render_frames(scene, traj, disp, N, RenderSettings(border_ghosts=bg))))
-        seams[bg] = float(border_seams(frames[1:], mask, band=0.3).max())
-        assert torch.equal(
-            frames[0], next(render_frames(scene, traj, disp, N, RenderSettings(border_ghosts=bg)))
-        )
-    assert seams[True] < seams[False]
+    for ghosts, outside in ((False, "continue"), (True, "continue")):
+        mask, disp = _uniform_right(H, W, N, outside)
+        rs = RenderSettings(border_ghosts=ghosts)
+        frames = torch.stack(list(render_frames(scene, traj, disp, N, rs)))
+        seams[ghosts, outside] = float(border_seams(frames[1:], mask).max())
+        assert torch.equal(frames[0], next(render_frames(scene, traj, disp, N, rs)))
+    assert seams[False, "continue"] > 1.5, seams  # the tear without ghosts
+    assert seams[True, "continue"] <= 1.5, seams
+
+
+def test_points_leaving_the_image_go_on_out_of_view():
+    """With ``outside="continue"`` the fluid flowing out at the right border leaves the view: at
+    t = 5 (0.8 px/step) the last column shows the photo's column W - 5; with ``"stop"`` every
+    point that left piles up 0.8 px beyond the border and its footprint tints that column."""
+    H, W, N = 24, 40, 8
+    img, scene = _smooth_scene(H, W)
+    traj = c3.make_trajectory(c3.TrajectorySettings("static", 1), scene.camera, 1.0, 1.0)
+    rs = RenderSettings(mode="forward", safe_zoom=False)
+    last = {}
+    for outside in ("stop", "continue"):
+        _, disp = _uniform_right(H, W, N, outside, speed=0.8)
+        frame = next(render_frames(scene, traj, disp, N, rs, times=[5.0]))
+        last[outside] = frame[:, :, -1]
+    torch.testing.assert_close(last["continue"], img[:, :, W - 5], atol=1e-4, rtol=0)
+    assert float((last["stop"] - img[:, :, W - 5]).abs().max()) > 1e-3

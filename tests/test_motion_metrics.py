@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from cinemagraph3d.eval import motion_metrics as mm
 
 
-def _texture(seed: int, H: int = 48, W: int = 96) -> torch.Tensor:
+def _smooth_texture(seed: int, H: int, W: int, shift: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
+    """A periodic texture with amplitude ∝ f^-1.5 (detail at every scale, smooth like water at
+    the pixel scale), translated exactly by
+    ``shift`` pixels (Fourier phase), as a ``(3, H, W)`` grey image."""
     g = torch.Generator().manual_seed(seed)
-    return (0.5 + 0.1 * torch.randn(3, H, W, generator=g)).clamp(0, 1)
+    spec = torch.fft.fft2(torch.randn(H, W, generator=g, dtype=torch.float64))
+    fy = torch.fft.fftfreq(H, dtype=torch.float64)[:, None]
+    fx = torch.fft.fftfreq(W, dtype=torch.float64)[None, :]
+    r = torch.sqrt(fx * fx + fy * fy)
+    spec = spec * (r < 0.3) / r.clamp(min=1.0 / max(H, W)) ** 1.5
+    spec = spec * torch.exp(-2j * math.pi * (fx * shift[0] + fy * shift[1]))
+    img = torch.fft.ifft2(spec).real
+    img = 0.45 + 0.08 * img / float(torch.fft.ifft2(spec.abs()).real.std())
+    return img.clamp(0, 1)[None].expand(3, H, W).float()
 
 
-def test_border_seam_finds_a_tear_near_the_border():
-    a, b = _texture(0), _texture(1)
-    mask = torch.ones(48, 96, dtype=torch.bool)
-    smooth = torch.nn.functional.avg_pool2d(a[None], 5, 1, 2, count_include_pad=False)[0]
-    torn = smooth.clone()
-    torn[:, :, :10] = (
-        torch.nn.functional.avg_pool2d(b[None], 5, 1, 2, count_include_pad=False)[0][:, :, :10] + 0.2
-    )  # a step at x = 10
-    s = mm.border_seams(torch.stack([smooth, torn]), mask)
-    assert float(s[0]) < 2.0
-    assert float(s[1]) > 3.0 * float(s[0])
-    # the same step in the middle of the image is not a border seam
-    mid = smooth.clone()
-    mid[:, :, 40:] += 0.2
-    assert float(mm.border_seams(mid[None], mask)[0]) < 2.0
+def test_border_seam_finds_a_tear_along_the_border_and_not_in_seamless_texture():
+    H, W = 108, 192
+    mask = torch.ones(H, W, dtype=torch.bool)
+    # seamless: the texture translated by sub-pixel amounts (exact), as fluid moving without tears
+    seamless = torch.stack([_smooth_texture(0, H, W, (1.7 * k, 0.3 * k)) for k in range(4)])
+    s = mm.border_seams(seamless, mask)
+    assert float(s.max()) <= 1.5, s
+    # a tear: left of a slanted line 8-30 px from the left border, unrelated texture of the same kind
+    other = _smooth_texture(1, H, W)
+    yy, xx = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    left = xx < 8 + 0.2 * yy
+    torn = torch.where(left[None], other, seamless[0])
+    bottom = torch.where((yy >= H - 12)[None], other, seamless[0])  # a straight one at the bottom
+    middle = torch.where((xx < W // 2)[None], other, seamless[0])  # the same tear mid-image
+    t = mm.border_seams(torch.stack([torn, bottom, middle]), mask)
+    assert float(t[0]) > 2.0 and float(t[1]) > 2.0, t
+    assert float(t[2]) <= 1.5, t  # not a border seam
+    # outside the fluid nothing counts: the same tear with the strip masked out
+    assert float(mm.border_seams(torn[None], mask & ~left & (xx > 40))[0]) <= 1.5
+
+
+def test_border_seam_passes_the_study_photo_itself():
+    """The control: the photo of the study (long wave crests, foam with long edges) has no tear."""
+    p = mm.study_photo(384, 216)
+    assert float(mm.border_seams(p.image[None], p.regions[0][2])[0]) <= 1.5
 
 
 def test_crack_pixels_count_uncovered_pixels_inside_surfaces_only():

@@ -10,10 +10,15 @@ With turbulence (``field.turbulence``, see :mod:`cinemagraph3d.motion.turbulence
 ``M(x) + T(x, t)``, loop-periodic in ``t``; forward step ``n`` reads it at ``t = n - 1`` and
 backward step ``n`` at ``t = N - n + 1`` (the time of the state it starts from).
 
-``M`` is sampled bilinearly between pixel centres, replicated up to the image border and exactly
-0 outside the image rectangle ``[0, W] x [0, H]``: a point that leaves the image stops there
-(no streaks from repeated border samples). A pixel with ``M(x) = 0`` never moves, so states are
-kept only for the moving pixels.
+``M`` is sampled bilinearly between pixel centres and replicated up to the image border. Beyond
+the image rectangle ``[0, W] x [0, H]`` it is 0 by default (``outside="stop"``): a point that
+leaves the image stops just beyond the border. Every point that flows out over the loop then
+piles up there, within a splat footprint of the last pixel column, and the renderer draws that
+pile as a line of unrelated colour along the border (the border seam of issue 13: worst 3.7
+against the target 1.5 on the study photo). With ``outside="continue"`` the field keeps the
+values of the nearest border pixel beyond the image, so a point that leaves goes on at the
+border's velocity and out of view, as the fluid does (border seam 1.5). A pixel with
+``M(x) = 0`` never moves, so states are kept only for the moving pixels.
 """
 
 from __future__ import annotations
@@ -33,13 +38,21 @@ __all__ = ["Displacements", "PointDisplacements", "integrate_motion"]
 class _Stepper:
     """Euler steps of the moving pixels through a ``(2, H, W)`` field.
 
-    The field is sampled with ``grid_sample`` (bilinear, border replicated), then set to 0 for
-    positions outside ``[0, W] x [0, H]``. The first step reads ``M`` at the pixel centres
-    directly, so ``F_1 = M(x)`` exactly.
+    The field is sampled with ``grid_sample`` (bilinear, border replicated); with
+    ``outside="stop"`` it is then set to 0 for positions outside ``[0, W] x [0, H]``. The first
+    step reads ``M`` at the pixel centres directly, so ``F_1 = M(x)`` exactly.
     """
 
-    def __init__(self, flow: torch.Tensor, index: torch.Tensor, turbulence=None, num_steps: int = 1) -> None:
+    def __init__(
+        self,
+        flow: torch.Tensor,
+        index: torch.Tensor,
+        turbulence=None,
+        num_steps: int = 1,
+        outside: str = "stop",
+    ) -> None:
         self.height, self.width = int(flow.shape[1]), int(flow.shape[2])
+        self.extended = outside == "continue"
         h, w = self.height, self.width
         self.turbulence, self.num_steps = turbulence, int(num_steps)
         self.flow = flow[None]
@@ -82,7 +95,7 @@ class _Stepper:
         """State ``n + 1`` from state ``n``: ``S + sign * M(x + S, t)`` with ``t = n`` forward and
         ``t = N - n`` backward (the time of state ``n``; only the turbulence depends on it)."""
         t = float(n) if sign > 0 else float(self.num_steps - n)
-        v = self.first if n == 0 else self.sample(self.positions + state, t)
+        v = self.first if n == 0 else self.sample(self.positions + state, t, self.extended)
         if sign > 0:
             return torch.add(state, v, out=out)
         return torch.sub(state, v, out=out)
@@ -387,7 +400,9 @@ def _auto_store_every(num_steps: int, num_moving: int, itemsize: int) -> int:
     return num_steps
 
 
-def integrate_motion(field: MotionField, num_steps: int, *, store_every: int | None = None) -> Displacements:
+def integrate_motion(
+    field: MotionField, num_steps: int, *, store_every: int | None = None, outside: str = "stop"
+) -> Displacements:
     """Integrate a motion field forward (``M``) and backward (``-M``) over ``N`` steps.
 
     ``F_0 = 0``, ``F_n(x) = F_{n-1}(x) + M(x + F_{n-1}(x))`` and
@@ -404,6 +419,9 @@ def integrate_motion(field: MotionField, num_steps: int, *, store_every: int | N
             recomputed state takes the same Euler steps). ``None`` (default): 1 when all states
             fit in :data:`STATE_BUDGET_BYTES` (512 MiB), else the smallest
             divisor of ``N`` that fits (a 3840×2160 lake of 60 steps keeps every 10th).
+        outside: the field beyond the image: ``"stop"`` (default: 0, a point that leaves stops
+            just beyond the border) or ``"continue"`` (the border's values: it goes on out of
+            view, which removes the border seam; see the module docstring).
 
     Returns:
         :class:`Displacements` with ``forward(t)``, ``backward(t)`` and ``sample_at(t, uv)``.
@@ -427,6 +445,8 @@ def integrate_motion(field: MotionField, num_steps: int, *, store_every: int | N
         isinstance(store_every, bool) or not isinstance(store_every, int) or store_every < 1
     ):
         raise InputError("store_every", "an integer >= 1 or None", store_every)
+    if outside not in ("continue", "stop"):
+        raise InputError("outside", "'continue' or 'stop'", repr(outside))
 
     flow = flow.detach().contiguous()
     turbulence = getattr(field, "turbulence", None)
@@ -434,7 +454,7 @@ def integrate_motion(field: MotionField, num_steps: int, *, store_every: int | N
     if turbulence is not None:
         moving = moving | (turbulence.amplitude.to(flow.device) > 0)
     index = torch.nonzero(moving.reshape(-1)).squeeze(1)
-    stepper = _Stepper(flow, index, turbulence, num_steps)
+    stepper = _Stepper(flow, index, turbulence, num_steps, outside)
     if store_every is None:
         store_every = _auto_store_every(num_steps, int(index.shape[0]), flow.element_size())
     kept = (num_steps // store_every) + 1
