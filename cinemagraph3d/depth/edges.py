@@ -26,12 +26,13 @@ __all__ = ["sharpen_depth_edges", "flying_pixels"]
 
 def _jump_zone(disp: torch.Tensor, r: int, jump: float) -> torch.Tensor:
     """``(H, W)`` bool: pixels whose ``(2r+1)²`` window holds a disparity ratio above ``1 + jump``
-    (and an absolute step above 1 % of the map's range)."""
+    and an absolute step above 5 % of the map's range (a smaller step barely moves in parallax:
+    its floating pixels do not show)."""
     d = disp[None, None]
     hi = F.max_pool2d(d, 2 * r + 1, 1, r)[0, 0]
     lo = -F.max_pool2d(-d, 2 * r + 1, 1, r)[0, 0]
     span = float(disp.max() - disp.min())
-    return (hi > lo * (1.0 + jump)) & (hi - lo > 0.01 * span)
+    return (hi > lo * (1.0 + jump)) & (hi - lo > 0.05 * span)
 
 
 def flying_pixels(

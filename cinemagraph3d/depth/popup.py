@@ -48,9 +48,7 @@ Steps (``D = max(H, W)`` of the working image, at most ``max_side`` pixels):
    motion.
 8. **Edge-aware refinement** — a guided filter (colour guide, radius ``refine_radius·D``,
    ``eps = refine_eps``) smooths the map inside regions while keeping its steps on the image's
-   edges; the steps thus stay where the photo has its object outlines. The sky is set back to
-   disparity 0 after the filter (in the flat sky the filter is a plain average, which would
-   carry a ridge's disparity into the sky and leave pixels floating between the two).
+   edges; the steps thus stay where the photo has its object outlines.
 
 Failure cases: a camera that is not level (tilted horizon), close-ups and indoor scenes (no
 ground plane), rocks shorter than the camera height with foreshortened-looking texture (they
@@ -454,10 +452,6 @@ def popup_disparity(image: torch.Tensor, settings: PopupSettings | None = None) 
     disp[kind_px == SKY] = 0.0
     rad = max(1, round(s.refine_radius * d))
     disp = np.clip(_guided(rgb.astype(np.float32) / 255.0, disp, rad, s.refine_eps), 0.0, 1.0)
-    # The filter smooths inside regions, but in a flat area (a clear sky beside a ridge) it
-    # averages over its window and carries the ridge's disparity into the sky, leaving points
-    # floating between the two surfaces: the sky stays at the sky's disparity.
-    disp[kind_px == SKY] = 0.0
     if scale < 1.0:
         disp = cv2.resize(disp, (W0, H0), interpolation=cv2.INTER_LINEAR)
         kind_px = cv2.resize(kind_px.astype(np.uint8), (W0, H0), interpolation=cv2.INTER_NEAREST)
