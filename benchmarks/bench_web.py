@@ -9,10 +9,16 @@ with lossless PNG textures. Frame rates: ``rAF`` is what a viewer sees (frames d
 page's own requestAnimationFrame loop while playing, capped by the display's 60 Hz);
 ``throughput`` draws frames back to back and waits for each (``gl.readPixels``), uncapped;
 ``auto resolution`` is the page's default, which lowers its drawing scale (down to 0.5) while
-it draws fewer than 30 frames a second. Pages differ in texture format and the number of
-Euler substeps of the shader's fluid trace (the same prepared scene); the ceiling row draws
-the same meshes with a fragment shader that writes a constant, what the GL costs without our
-shaders (its PSNR is meaningless).
+it draws fewer than 30 frames a second. ``GPU CPU ms`` is the CPU time Chromium's GPU process
+(where SwiftShader rasterises) spends per throughput frame, read from ``/proc``: the work a
+frame costs, much steadier than frame rates on a shared machine (2 cores: about 2 × 1000 / fps
+at best). Pages differ in texture format and the number of Euler substeps of the shader's
+fluid trace (the same prepared scene); ablation rows: the full ``mesh_step`` grid
+(``mesh_tolerance = 0``, no simplification), the motion read with bilinear filtering, the
+previous page (commit 9bf8a88: full grid, separate colour and coverage textures, the fusion
+method a uniform; its viewer taken from git) and the ceiling, the same meshes with a fragment
+shader that writes a constant, what the GL costs without our shaders (its PSNR is
+meaningless).
 PSNR is against the offline renderer (``render_frames``) from the input camera at scene times
 0, N/4 and N/2, over the whole frame and inside the water only, and frame 0 of the project's
 camera path (safe-zoomed). One run; timings on a shared CPU are noisy.
@@ -25,7 +31,10 @@ import dataclasses
 import functools
 import http.server
 import io
+import json
 import math
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -67,6 +76,59 @@ def _folder_mb(d: Path) -> float:
     return sum(p.stat().st_size for p in d.rglob("*") if p.is_file()) / 1e6
 
 
+def _gpu_pids() -> list[int]:
+    """Chromium's GPU processes (Linux ``/proc``)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"--type=gpu-process" in cmd:
+                pids.append(int(d.name))
+    return pids
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids``."""
+    t = 0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        t += int(f[11]) + int(f[12])
+    return t / os.sysconf("SC_CLK_TCK")
+
+
+PREVIOUS = "9bf8a88"  # the page before the mesh simplification and the packed textures
+
+
+def _previous_page(folder: Path, web) -> bool:
+    """Turn ``folder`` into the previous page: its viewer from git, the cell flags it reads
+    added to scene.js. False (the row is left out) where git or the commit is missing."""
+    from cinemagraph3d.web.export import _raw
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        js = subprocess.run(
+            ["git", "show", f"{PREVIOUS}:cinemagraph3d/web/viewer.js"],
+            cwd=root, capture_output=True, check=True, text=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    (folder / "viewer.js").write_text(js)
+    text = (folder / "scene.js").read_text()
+    payload = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    for blob, ly in zip(payload["layers"], web.layers):
+        blob["cells"] = _raw(ly.cells, "u1")
+    (folder / "scene.js").write_text(
+        "window.CG3D_SCENE = " + json.dumps(payload, separators=(",", ":")) + ";\n"
+    )
+    return True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="1280x720")
@@ -100,27 +162,37 @@ def main() -> None:
         web = web_scene(inputs, WebSettings())
         t_scene = time.perf_counter() - t0
         N = inputs.loop_steps
-        configs = {  # name: (texture format, substeps)
-            "webp, 1 substep (default)": ("webp", 1),
-            "png, 1 substep": ("png", 1),
-            "webp, 2 substeps": ("webp", 2),
-            "webp, 4 substeps": ("webp", 4),
-            "ceiling: same meshes, constant colour": ("webp", 1),
+        full_grid = web_scene(inputs, WebSettings(mesh_tolerance=0.0))
+        configs = {  # name: (texture format, substeps, scene, variant)
+            "webp, 1 substep (default)": ("webp", 1, web, None),
+            "png, 1 substep": ("png", 1, web, None),
+            "webp, 2 substeps": ("webp", 2, web, None),
+            "webp, 4 substeps": ("webp", 4, web, None),
+            "full 8 px grid (mesh_tolerance 0)": ("webp", 1, full_grid, None),
+            "motion read bilinear": ("webp", 1, web, "bilinear"),
+            f"previous page ({PREVIOUS})": ("webp", 1, full_grid, "previous"),
+            "ceiling: same meshes, constant colour": ("webp", 1, web, "ceiling"),
         }
         folders = {}
-        for name, (fmt, sub) in configs.items():
-            variant = dataclasses.replace(web, meta={**web.meta, "substeps": sub})
-            folders[name] = write_web(
-                variant, tmp / f"page{len(folders)}", settings=WebSettings(texture_format=fmt)
-            )
-            if name.startswith("ceiling"):  # the fragment shader writes a constant: the GL's own cost
-                js = folders[name] / "viewer.js"
-                text = js.read_text()
-                start = text.index("void main() {\n  vec2 p = vec2(uCam.x")
+        for name, (fmt, sub, scene, variant) in configs.items():
+            scene = dataclasses.replace(scene, meta={**scene.meta, "substeps": sub})
+            folder = write_web(scene, tmp / f"page{len(folders)}", settings=WebSettings(texture_format=fmt))
+            js = folder / "viewer.js"
+            text = js.read_text()
+            if variant == "ceiling":  # the fragment shader writes a constant: the GL's own cost
+                start = text.index("void main() {\n  vec2 p = vPhoto.xy / vPhoto.z;")
                 end = text.index("}`;", start)
-                js.write_text(
+                text = (
                     text[:start] + "void main() { fragColor = vec4(0.5, 0.4, 0.3, 1.0); }\n" + text[end + 1 :]
                 )
+            elif variant == "bilinear":
+                old = "texelFetch(uMotion, ivec2(clamp(p * uSize, vec2(0.0), uSize - 1.0)), 0)"
+                assert old in text
+                text = text.replace(old, "texture(uMotion, p)")
+            js.write_text(text)
+            if variant == "previous" and not _previous_page(folder, scene):
+                continue
+            folders[name] = folder
         p = inputs.prepared
         K0 = p.scene.camera.matrix(dtype=torch.float64)
         times = [0.0, N / 4, N / 2]
@@ -133,6 +205,7 @@ def main() -> None:
         offline_path0 = next(iter(project_frames(p)))
         water = sc.water
         rows = []
+        load0 = os.getloadavg()[0]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             version = browser.version
@@ -168,7 +241,11 @@ def main() -> None:
                 page.evaluate("cg3d.setMode('auto'); cg3d.setTime(0)")
                 page.wait_for_timeout(100)
                 p_path = _psnr(_png(page.locator("canvas").screenshot()), offline_path0)
-                fps = {"throughput": page.evaluate("cg3d.setOrbit(0.5, -0.3, 0.2); cg3d.benchmark(20)")}
+                page.evaluate("cg3d.setOrbit(0.5, -0.3, 0.2); cg3d.benchmark(5)")  # warm up
+                pids = _gpu_pids()
+                c0 = _cpu_s(pids)
+                fps = {"throughput": page.evaluate("cg3d.benchmark(40)")}
+                fps["cpu"] = (_cpu_s(pids) - c0) / 40 * 1000 if pids else math.nan
                 page.evaluate("cg3d.setMode('auto'); cg3d.play()")
                 page.wait_for_timeout(int(args.seconds * 1000))
                 fps["rAF"] = page.evaluate("cg3d.fps")
@@ -183,16 +260,23 @@ def main() -> None:
     print(
         f"web page of the demo lake at {W}x{H}, {len(web.layers)} layers, N = {N}; Chromium {version}, {renderer}"
     )
-    print(f"prepare_project {t_prep:.1f} s, web_scene {t_scene:.1f} s\n")
+    tris = sum(len(ly.still) + len(ly.fluid) for ly in web.layers)
+    tris_full = sum(len(ly.still) + len(ly.fluid) for ly in full_grid.layers)
+    print(
+        f"prepare_project {t_prep:.1f} s, web_scene {t_scene:.1f} s; {tris} triangles ({tris_full} in the full grid)"
+    )
+    print(
+        f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs)\n"
+    )
     print(
         "| page | folder MB | load s | PSNR dB t=0 (water) | t=N/4 (water) | t=N/2 (water) | path frame 0 "
-        "| fps full res: throughput / rAF | fps, auto resolution (scale) | errors |"
+        "| GPU CPU ms | fps full res: throughput / rAF | fps, auto resolution (scale) | errors |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, mb, t_load, psnrs, p_path, fps, errors in rows:
         cells = " | ".join(f"{a:.1f} ({b:.1f})" for a, b in psnrs)
         print(
-            f"| {name} | {mb:.2f} | {t_load:.1f} | {cells} | {p_path:.1f} | {fps['throughput']:.1f} / "
+            f"| {name} | {mb:.2f} | {t_load:.1f} | {cells} | {p_path:.1f} | {fps['cpu']:.1f} | {fps['throughput']:.1f} / "
             f"{fps['rAF']:.1f} | {fps['auto'][0]:.1f} ({fps['auto'][1]:.2f}) | {len(errors)} |"
         )
 
