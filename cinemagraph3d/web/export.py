@@ -301,36 +301,42 @@ def mesh_triangles(
         merge = kids.reshape(nby, 2, nbx, 2).all((1, 3)) & (fmin == fmax) & (fmin >= 0)
         merge &= (fmax == 0) | (_block_residual(disp, s) <= 0.5 * tolerance)
         ok.append(merge)
-    # the pieces: the largest blocks that are one piece, top level first
-    owner = np.full((cy, cx), -1, np.int64)
-    pieces = []  # (size in cells, top row, left column)
-    for lvl in range(len(ok) - 1, -1, -1):
+    # the pieces: the largest blocks that are one piece, top level first; single cells last
+    owner = np.zeros((cy, cx), bool)
+    pieces = []  # (size in cells, top row, left column), size >= 2
+    for lvl in range(len(ok) - 1, 0, -1):
         s = 1 << lvl
         bi, bj = np.nonzero(ok[lvl])
         i0, j0 = bi * s, bj * s
-        free = owner[i0, j0] < 0
+        free = ~owner[i0, j0]
         for i, j in zip(i0[free].tolist(), j0[free].tolist()):
-            owner[i : i + s, j : j + s] = len(pieces)
-            pieces.append((s, i, j))
-    drawn = [(s, i, j) for s, i, j in pieces if flags[i, j] > 0]
+            owner[i : i + s, j : j + s] = True
+            if flags[i, j] > 0:
+                pieces.append((s, i, j))
+    si, sj = np.nonzero(~owner & (flags > 0))  # the drawn single cells
     corner = np.zeros((gy, gx), bool)  # vertices that are a corner of some drawn piece
-    for s, i, j in drawn:
+    corner[si, sj] = corner[si + 1, sj] = corner[si, sj + 1] = corner[si + 1, sj + 1] = True
+    for s, i, j in pieces:
         corner[[i, i, i + s, i + s], [j, j + s, j, j + s]] = True
-    out: dict[bool, list] = {False: [], True: []}
-    for s, i, j in drawn:
-        tris = out[bool(flags[i, j] & 2)]
+    a, b = si * gx + sj, si * gx + sj + 1
+    c, d = a + gx, b + gx
+    quads = np.stack([a, c, b, b, c, d], 1).reshape(-1, 2, 3)  # two triangles per cell
+    moving = (flags[si, sj] & 2) > 0
+    out: dict[bool, list] = {False: [quads[~moving].reshape(-1, 3)], True: [quads[moving].reshape(-1, 3)]}
+    for s, i, j in pieces:
         a, b, c, d = i * gx + j, i * gx + j + s, (i + s) * gx + j, (i + s) * gx + j + s
         k = np.arange(s)
         ring_i = np.concatenate([np.full(s, i), i + k, np.full(s, i + s), i + s - k])  # clockwise
         ring_j = np.concatenate([j + k, np.full(s, j + s), j + s - k, np.full(s, j)])
         keep = corner[ring_i, ring_j]
-        if s == 1 or int(keep.sum()) == 4:
-            tris += [(a, c, b), (b, c, d)]
+        if int(keep.sum()) == 4:
+            tris = np.array([(a, c, b), (b, c, d)])
         else:  # smaller neighbours: a fan from the centre through every vertex on the border
-            ring = (ring_i[keep] * gx + ring_j[keep]).tolist()
+            ring = ring_i[keep] * gx + ring_j[keep]
             m = (i + s // 2) * gx + j + s // 2
-            tris += [(m, ring[n], ring[(n + 1) % len(ring)]) for n in range(len(ring))]
-    return tuple(np.array(out[f], np.int32).reshape(-1, 3) for f in (False, True))
+            tris = np.stack([np.full(len(ring), m), ring, np.roll(ring, -1)], 1)
+        out[bool(flags[i, j] & 2)].append(tris)
+    return tuple(np.concatenate(out[f]).astype(np.int32).reshape(-1, 3) for f in (False, True))
 
 
 def orbit_pose(ox: float, oy: float, dolly: float, radius: float, z_subject: float) -> torch.Tensor:
