@@ -722,12 +722,13 @@ def study_photo(width: int = 384, height: int = 216, seed: int = 0) -> StudyPhot
 # --------------------------------------------------------------------------- the study
 #: The methods of the study: the method before issue 13 and the current one (with and without
 #: turbulence), as ``(label, MotionSettings kwargs, water turbulence, FusionSettings kwargs,
-#: stretch footprints and border ghosts)``.
+#: stretch footprints and border ghosts, integrate_motion's outside rule)``.
 STUDY_METHODS = (
-    ("previous", {"hint_radius": 0.0, "feather_thickness": 0.0}, 0.0, {"method": "linear"}, False),
-    ("variance", {}, 0.0, {"method": "variance"}, True),
-    ("dissolve", {}, 0.0, {}, True),
-    ("dissolve + turbulence", {}, None, {}, True),
+    ("previous", {"hint_radius": 0.0, "feather_thickness": 0.0}, 0.0, {"method": "linear"}, False, "stop"),
+    ("variance", {}, 0.0, {"method": "variance"}, True, "stop"),
+    ("dissolve", {}, 0.0, {}, True, "stop"),
+    ("dissolve + turbulence", {}, None, {}, True, "stop"),
+    ("dissolve + turbulence, outflow continues", {}, None, {}, True, "continue"),
 )
 
 
@@ -789,14 +790,14 @@ def run_study(
     traj = make_trajectory(TrajectorySettings("static", K), scene.camera, scene.z_near, scene.z_subject)
     sea = photo.regions[0][2]
     radius = 20.0 * max(W, H) / 1280.0
-    for label, mkw, turb, fkw, stretch in STUDY_METHODS:
+    for label, mkw, turb, fkw, stretch, outside in STUDY_METHODS:
         ms, rs = _study_settings(mkw, fkw, stretch)
         regions = [
             MotionRegion(m, MotionHints(st, v), kind=kind, turbulence=turb if kind == "water" else None)
             for _, kind, m, st, v in photo.regions
         ]
         fld = motion_field(H, W, regions, settings=ms)
-        disp = integrate_motion(fld, N)
+        disp = integrate_motion(fld, N, outside=outside)
         t0 = time.perf_counter()
         frames = torch.stack(list(render_frames(scene, traj, disp, N, rs)))
         out.seconds[label] = time.perf_counter() - t0
@@ -831,7 +832,7 @@ def run_study(
                 tr = zoomed_trajectory(sc, tr)
                 truth = video_truth(analytic_scene, tr, supersample=1)
                 surface = truth.regions[:, 0:1] | truth.regions[:, 1:2]
-                for label, _, _, fkw, stretch in (STUDY_METHODS[0], STUDY_METHODS[2]):
+                for label, _, _, fkw, stretch, _ in (STUDY_METHODS[0], STUDY_METHODS[2]):
                     _, rs = _study_settings({}, fkw, stretch)
                     mo = render_method("full", sc, tr, inp.motion, case.num_steps, rs)
                     out.cracks[(case.scene, cam, label)] = crack_pixels(mo.alpha, surface, depth=truth.depth)
@@ -864,7 +865,9 @@ def study_markdown(result: StudyResult, command: str) -> str:
         f"{st['frames']} frames over a {st['steps']}-step loop. All methods in the same run; "
         "`previous` is the method before issue 13 (linear cross-fade, smoothed hints, fixed feather, "
         "camera-only footprints, no border ghosts), `variance` the cross-fade with the detail band restored, `dissolve` "
-        "the current default without turbulence and `dissolve + turbulence` the current default for water.",
+        "the current default without turbulence and `dissolve + turbulence` the current default for water; "
+        '`outflow continues` is that default integrated with `integrate_motion(..., outside="continue")` '
+        "(points that leave the image go on out of view instead of stopping just beyond the border).",
         "",
         "Metrics (per frame; `mean` and `worst` over the frames of the loop; definitions in "
         "`cinemagraph3d/eval/motion_metrics.py`):",
@@ -874,14 +877,16 @@ def study_markdown(result: StudyResult, command: str) -> str:
         f"* **ghost**: excess autocorrelation along the flow at lags of 1…{int(1.2 * st['steps'])} motion "
         f"steps (a 50/50 cross-fade of the texture with a copy scores ≈ 0.5; > {GHOST_THRESHOLD} is counted "
         "as a doubled structure; `frames > thr` is how many frames).",
-        "* **border**: strongest step between adjacent lines within 25 % of a border inside the sea, against "
-        "the median step (target ≤ 1.5; the photo itself scores "
+        "* **border**: strongest line within 25 % of a border inside the sea (the median |step| across a "
+        "segment D/4 long, parallel to the border or slanted up to 0.6), against the strongest such line "
+        "of the same orientation away from the borders (target ≤ 1.5; the photo itself scores "
         f"{_f(float(result.photo['photo']['border'][0]))}).",
         "* **seam**: loop-seam ratio without reference (change across the wrap / median change; target "
         "0.9–1.1).",
         "* **hints**: within 20 px (at 1280, scaled) of each hint: speed ratio (worst hint, target within "
         "0.85–1.15) and direction cosine (worst hint, target ≥ 0.95), of the dense field and of the rendered "
-        "video (masked block matching, 0.25 px grid).",
+        "video (block matching inside the eroded fluid, every frame pair, sub-pixel refined; median over "
+        "the pairs).",
         "",
         "## Study photo",
         "",
