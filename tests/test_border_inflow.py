@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import cinemagraph3d as c3
+from cinemagraph3d.errors import InputError
 from cinemagraph3d.eval.motion_metrics import border_seams
 from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
 from cinemagraph3d.pipeline import RenderSettings, border_ghosts, prepare_scene, render_frames
@@ -96,3 +98,5 @@ def test_points_leaving_the_image_go_on_out_of_view():
         last[outside] = frame[:, :, -1]
     torch.testing.assert_close(last["continue"], img[:, :, W - 5], atol=1e-4, rtol=0)
     assert float((last["stop"] - img[:, :, W - 5]).abs().max()) > 1e-3
+    with pytest.raises(InputError, match="outside"):
+        _uniform_right(H, W, N, "wrap")

@@ -14,10 +14,10 @@ backward step ``n`` at ``t = N - n + 1`` (the time of the state it starts from).
 the image rectangle ``[0, W] x [0, H]`` it is 0 by default (``outside="stop"``): a point that
 leaves the image stops just beyond the border. Every point that flows out over the loop then
 piles up there, within a splat footprint of the last pixel column, and the renderer draws that
-pile as a line of unrelated colour along the border (the border seam of issue 13: worst 3.7
+pile as a line of unrelated colour along the border (the border seam of issue 13: worst 2.2–2.5
 against the target 1.5 on the study photo). With ``outside="continue"`` the field keeps the
 values of the nearest border pixel beyond the image, so a point that leaves goes on at the
-border's velocity and out of view, as the fluid does (border seam 1.5). A pixel with
+border's velocity and out of view, as the fluid does (border seam 1.2–1.4). A pixel with
 ``M(x) = 0`` never moves, so states are kept only for the moving pixels.
 """
 
