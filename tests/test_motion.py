@@ -493,10 +493,10 @@ def test_small_step_rotation_accuracy():
     )
 
 
-def test_points_leaving_the_image_stop():
+def test_points_leaving_the_image_stop_or_go_on():
     flow = torch.zeros(2, H, W)
     flow[0, 20:30, :] = 2.0
-    d = integrate_motion(make_field(flow), 6)
+    d = integrate_motion(make_field(flow), 6, outside="stop")
     last = d.forward(6)[0, 25]
     # The last column leaves after one step (x = 64.5 + ... > W) and stops: no streak.
     assert last[W - 1].item() == 2.0
@@ -504,6 +504,9 @@ def test_points_leaving_the_image_stop():
     assert last[W - 3].item() == 4.0  # 61.5 -> 63.5 -> 65.5
     assert last[0].item() == 12.0  # far from the edge: 6 full steps
     assert torch.isfinite(d.forward(3.3)).all()
+    # The default goes on at the border's velocity, out of view (no pile-up along the border).
+    go = integrate_motion(make_field(flow), 6).forward(6)[0, 25]
+    assert torch.allclose(go, torch.full_like(go, 12.0), atol=1e-3)
 
 
 def test_sample_at_matches_maps_and_store_every():

@@ -214,7 +214,11 @@ def test_fractional_scene_time_equals_direct_fusion():
     disp = integrate_motion(field, N)
     traj = c3.make_trajectory(c3.TrajectorySettings("static", K), scene.camera, 1.0, 1.0)
     lin = c3.FusionSettings(method="linear")
-    frames = list(c3.render_frames(scene, traj, disp, N, RenderSettings(fusion=lin, border_ghosts=False)))
+    frames = list(
+        c3.render_frames(
+            scene, traj, disp, N, RenderSettings(fusion=lin, border_ghosts=False, resample_sharpen=0.0)
+        )
+    )
     cloud, cam = scene.cloud, scene.camera
     Kmat = cam.matrix()
     z = cloud.points[:, 2:3]

@@ -720,16 +720,17 @@ def study_photo(width: int = 384, height: int = 216, seed: int = 0) -> StudyPhot
 
 
 # --------------------------------------------------------------------------- the study
-#: The methods of the study: the method before issue 13 and the current one (with and without
-#: turbulence), as ``(label, MotionSettings kwargs, water turbulence, FusionSettings kwargs,
-#: stretch footprints and border ghosts, integrate_motion's outside rule)``.
+#: The methods of the study: the method before issue 13, the dissolve as it first landed, and
+#: the current one (with and without turbulence), as ``(label, MotionSettings kwargs, water
+#: turbulence, FusionSettings kwargs, stretch footprints and border ghosts, integrate_motion's
+#: outside rule, other RenderSettings kwargs)``.
 STUDY_METHODS = (
-    ("previous", {"hint_radius": 0.0, "feather_thickness": 0.0}, 0.0, {"method": "linear"}, False, "stop"),
-    ("variance", {}, 0.0, {"method": "variance"}, True, "stop"),
-    ("dissolve", {}, 0.0, {}, True, "stop"),
-    ("dissolve + turbulence", {}, None, {}, True, "stop"),
-    ("dissolve + turbulence, outflow continues", {}, None, {}, True, "continue"),
-)
+    ("previous", {"hint_radius": 0.0, "feather_thickness": 0.0}, 0.0, {"method": "linear"}, False, "stop",
+     {"resample_sharpen": 0.0, "close_gaps": False}),
+    ("dissolve (first)", {}, 0.0, {"dissolve_width": 0.35}, True, "stop", {"resample_sharpen": 0.0}),
+    ("dissolve", {}, 0.0, {}, True, "continue", {}),
+    ("dissolve + turbulence", {}, None, {}, True, "continue", {}),
+)  # fmt: skip
 
 
 @dataclass
@@ -750,12 +751,14 @@ class StudyResult:
     settings: dict = field(default_factory=dict)
 
 
-def _study_settings(mkw: dict, fkw: dict, stretch: bool):
+def _study_settings(mkw: dict, fkw: dict, stretch: bool, rkw: dict | None = None):
     from ..motion import MotionSettings
     from ..pipeline import RenderSettings
     from ..render.fuse import FusionSettings
 
-    rs = RenderSettings(fusion=FusionSettings(**fkw), stretch_footprints=stretch, border_ghosts=stretch)
+    rs = RenderSettings(
+        fusion=FusionSettings(**fkw), stretch_footprints=stretch, border_ghosts=stretch, **(rkw or {})
+    )
     return MotionSettings(**mkw), rs
 
 
@@ -790,8 +793,8 @@ def run_study(
     traj = make_trajectory(TrajectorySettings("static", K), scene.camera, scene.z_near, scene.z_subject)
     sea = photo.regions[0][2]
     radius = 20.0 * max(W, H) / 1280.0
-    for label, mkw, turb, fkw, stretch, outside in STUDY_METHODS:
-        ms, rs = _study_settings(mkw, fkw, stretch)
+    for label, mkw, turb, fkw, stretch, outside, rkw in STUDY_METHODS:
+        ms, rs = _study_settings(mkw, fkw, stretch, rkw)
         regions = [
             MotionRegion(m, MotionHints(st, v), kind=kind, turbulence=turb if kind == "water" else None)
             for _, kind, m, st, v in photo.regions
@@ -832,8 +835,8 @@ def run_study(
                 tr = zoomed_trajectory(sc, tr)
                 truth = video_truth(analytic_scene, tr, supersample=1)
                 surface = truth.regions[:, 0:1] | truth.regions[:, 1:2]
-                for label, _, _, fkw, stretch, _ in (STUDY_METHODS[0], STUDY_METHODS[2]):
-                    _, rs = _study_settings({}, fkw, stretch)
+                for label, _, _, fkw, stretch, _, rkw in (STUDY_METHODS[0], STUDY_METHODS[2]):
+                    _, rs = _study_settings({}, fkw, stretch, rkw)
                     mo = render_method("full", sc, tr, inp.motion, case.num_steps, rs)
                     out.cracks[(case.scene, cam, label)] = crack_pixels(mo.alpha, surface, depth=truth.depth)
             if progress is not None:
@@ -864,10 +867,11 @@ def study_markdown(result: StudyResult, command: str) -> str:
         "a thin stream (1 % of D wide) and clouds flowing left. Exact depth, still camera, "
         f"{st['frames']} frames over a {st['steps']}-step loop. All methods in the same run; "
         "`previous` is the method before issue 13 (linear cross-fade, smoothed hints, fixed feather, "
-        "camera-only footprints, no border ghosts), `variance` the cross-fade with the detail band restored, `dissolve` "
-        "the current default without turbulence and `dissolve + turbulence` the current default for water; "
-        '`outflow continues` is that default integrated with `integrate_motion(..., outside="continue")` '
-        "(points that leave the image go on out of view instead of stopping just beyond the border).",
+        "camera-only footprints, no border ghosts, points stop at the border), `dissolve (first)` the "
+        "dissolve fusion as it first landed (switch width δ = 0.35, no resampling compensation, points "
+        "stop at the border), `dissolve` the current default without turbulence (δ = 0.2, resampling "
+        "compensation κ = 0.4, gap-closing footprints, outflow continues out of view) and "
+        "`dissolve + turbulence` the current default for water.",
         "",
         "Metrics (per frame; `mean` and `worst` over the frames of the loop; definitions in "
         "`cinemagraph3d/eval/motion_metrics.py`):",

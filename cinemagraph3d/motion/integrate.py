@@ -11,11 +11,11 @@ With turbulence (``field.turbulence``, see :mod:`cinemagraph3d.motion.turbulence
 backward step ``n`` at ``t = N - n + 1`` (the time of the state it starts from).
 
 ``M`` is sampled bilinearly between pixel centres and replicated up to the image border. Beyond
-the image rectangle ``[0, W] x [0, H]`` it is 0 by default (``outside="stop"``): a point that
-leaves the image stops just beyond the border. Every point that flows out over the loop then
+the image rectangle ``[0, W] x [0, H]`` it is 0 with ``outside="stop"`` (the rule before issue
+13): a point that leaves the image stops just beyond the border. Every point that flows out over the loop then
 piles up there, within a splat footprint of the last pixel column, and the renderer draws that
 pile as a line of unrelated colour along the border (the border seam of issue 13: worst 2.2–2.5
-against the target 1.5 on the study photo). With ``outside="continue"`` the field keeps the
+against the target 1.5 on the study photo). With ``outside="continue"`` (default) the field keeps the
 values of the nearest border pixel beyond the image, so a point that leaves goes on at the
 border's velocity and out of view, as the fluid does (border seam 1.2–1.4). A pixel with
 ``M(x) = 0`` never moves, so states are kept only for the moving pixels.
@@ -401,7 +401,7 @@ def _auto_store_every(num_steps: int, num_moving: int, itemsize: int) -> int:
 
 
 def integrate_motion(
-    field: MotionField, num_steps: int, *, store_every: int | None = None, outside: str = "stop"
+    field: MotionField, num_steps: int, *, store_every: int | None = None, outside: str = "continue"
 ) -> Displacements:
     """Integrate a motion field forward (``M``) and backward (``-M``) over ``N`` steps.
 

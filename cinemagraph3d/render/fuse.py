@@ -60,7 +60,7 @@ class FusionSettings:
     depth_weight: float = 10.0
     eps: float = 1e-6
     method: str = "dissolve"
-    dissolve_width: float = 0.35
+    dissolve_width: float = 0.2
     phase_scale: float = 0.06
     detail_radius: int = 2
     stats_radius: int = 4
