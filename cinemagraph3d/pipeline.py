@@ -215,8 +215,11 @@ class _GapClosing:
 
     def __init__(self, scene: Scene) -> None:
         c = scene.cloud
-        self.points = c.points
+        self.num_points = c.num_points
         self.nbrs = grid_neighbours(*_grid_inputs(c))
+        # only slanted pairs can open gaps beyond the depth-scale radius (GridNeighbours.slanted)
+        self.nodes, self.sub = self.nbrs.slanted(c.points[:, 2])
+        self.points = c.points[self.nodes]
         self.K0 = scene.camera.matrix(dtype=torch.float64)
         self.fx = scene.camera.fx
 
@@ -224,12 +227,13 @@ class _GapClosing:
         eye = torch.eye(4, dtype=T.dtype, device=T.device)
         if torch.equal(T, eye) and torch.equal(K.to(self.K0), self.K0.to(K.device)):
             return None
-        if not self.nbrs.any:
+        if not self.sub.any:
             return None
         pts = transform_points(T.to(self.points), self.points)
         Kf = K.to(self.points)
         base = ((Kf[0, 0] * self.points[:, 2]) / (self.fx * pts[:, 2].clamp(min=1e-6))).clamp(min=1.0)
-        return camera_footprints(pts, Kf, self.nbrs, base) / base
+        widen = torch.ones(self.num_points, dtype=base.dtype, device=base.device)
+        return widen.index_copy_(0, self.nodes, camera_footprints(pts, Kf, self.sub, base) / base)
 
 
 class _Resampling:
@@ -259,21 +263,22 @@ class _Resampling:
     def __call__(
         self, feats: torch.Tensor, pts: torch.Tensor, K: torch.Tensor, radius: torch.Tensor
     ) -> torch.Tensor:
-        z = pts[:, 2].clamp(min=1e-6)
-        u = K[0, 0] * pts[:, 0] / z + K[0, 2] - 0.5
-        v = K[1, 1] * pts[:, 1] / z + K[1, 2] - 0.5
-        fu, fv = u - torch.floor(u), v - torch.floor(v)
-        scale = self.kappa / (radius * radius)
-        # a point within 10⁻³ px of the grid is on it (the round-off of lifting and projecting)
-        gu, gv = fu * (1.0 - fu), fv * (1.0 - fv)
-        au = torch.where(gu > 1e-3, gu, torch.zeros_like(gu)) * scale
-        av = torch.where(gv > 1e-3, gv, torch.zeros_like(gv)) * scale
-        moved = (au > 0) | (av > 0)
-        if not bool(moved.any()):
-            return feats
+        iz = 1.0 / pts[:, 2].clamp(min=1e-6)
+        out = feats
         n = self.lap_u.shape[0]
-        out = feats.clone()
-        out[:n, :3] += (au[:n, None] * self.lap_u + av[:n, None] * self.lap_v).to(out.dtype)
+        for axis, lap in ((0, self.lap_u), (1, self.lap_v)):
+            f = pts[:, axis] * iz
+            f.mul_(K[axis, axis]).add_(K[axis, 2] - 0.5)
+            f.sub_(torch.floor(f))  # offset from the pixel grid, in [0, 1)
+            g = f.mul_(1.0 - f)  # f (1 - f)
+            # a point within 10⁻³ px of the grid is on it (the round-off of lifting and projecting)
+            g.masked_fill_(g <= 1e-3, 0.0)
+            if not bool(g.any()):
+                continue
+            g.mul_(self.kappa).div_(radius * radius)
+            if out is feats:
+                out = feats.clone()
+            out[:n, :3].addcmul_(g[:n, None].to(out.dtype), lap)
         return out
 
 

@@ -43,11 +43,44 @@ class GridNeighbours:
 
     def __init__(self, index: torch.Tensor, connected: torch.Tensor) -> None:
         self.index, self.connected = index, connected
+        # the joined pairs (point, right or lower neighbour), once: ``(2, E)`` int64
+        pairs = []
+        for k in (0, 2):
+            src = connected[k].nonzero().squeeze(1)
+            pairs.append(torch.stack([src, index[k][src]]))
+        self.edges = torch.cat(pairs, 1) if pairs else torch.empty(2, 0, dtype=torch.long)
 
     @property
     def any(self) -> bool:
         """True when some point has a connected neighbour."""
-        return bool(self.connected.any())
+        return self.edges.shape[1] > 0
+
+    def slanted(self, depth: torch.Tensor, min_step: float = 1e-3) -> tuple[torch.Tensor, GridNeighbours]:
+        """The joined pairs whose relative disparity step exceeds ``min_step``, on their own.
+
+        On a fronto-parallel surface (equal depths) a view changes every gap by the depth-scale
+        magnification, up to the perspective distortion of a turned camera (under 1 % for the
+        built-in paths): only slanted pairs can open gaps beyond the depth-scale radius.
+
+        Args:
+            depth: ``(P,)`` source z-depth of the points.
+            min_step: relative disparity step below which a pair counts as fronto-parallel.
+
+        Returns:
+            ``nodes`` ``(N,)`` int64 (the points of those pairs, sorted) and a
+            :class:`GridNeighbours` over them whose ``edges`` index into ``nodes``.
+        """
+        src, dst = self.edges
+        disp = 1.0 / depth.clamp(min=1e-12)
+        a, b = disp[src], disp[dst]
+        keep = (a - b).abs() > min_step * torch.minimum(a, b)
+        e = self.edges[:, keep]
+        nodes = torch.unique(e)
+        local = torch.searchsorted(nodes, e)
+        sub = GridNeighbours.__new__(GridNeighbours)
+        sub.index = sub.connected = None
+        sub.edges = local
+        return nodes, sub
 
 
 def grid_neighbours(
@@ -137,9 +170,10 @@ def camera_footprints(
     """Footprint radii that close the gaps between connected neighbours in a view.
 
     With ``(u_p, v_p)`` the projection of point ``p`` (``u = fx x / z + cx``, ``v = fy y / z +
-    cy``), the gap to a connected neighbour ``n`` is ``g = max(|u_n − u_p|, |v_n − v_p|)``
-    pixels; the radius is ``max(base_p, max_n g)`` over the neighbours with ``g <= max_gap``
-    and both points in front of ``znear``. Two tent footprints of radius ``r >= g`` sum to at
+    cy``), the gap to a connected neighbour ``n`` (its right and lower ones, and those whose right
+    or lower neighbour it is) is ``g = max(|u_n − u_p|, |v_n − v_p|)`` pixels; the radius is
+    ``max(base_p, max_n g)`` over the neighbours with ``g <= max_gap`` (a point behind
+    ``znear`` never bridges). Two tent footprints of radius ``r >= g`` sum to at
     least 1 everywhere on the segment between their centres, so no pixel between them is left
     under-covered. Where nothing is stretched (``g <= base``) the radius is ``base`` bit for bit.
 
@@ -159,17 +193,17 @@ def camera_footprints(
     check_shape(base, (P,), "base")
     if P == 0 or not neighbours.any:
         return base
-    z = points[:, 2]
-    front = z > znear
-    zc = z.clamp(min=znear)
-    uv = torch.stack([K[0, 0] * points[:, 0] / zc + K[0, 2], K[1, 1] * points[:, 1] / zc + K[1, 2]], 1)
-    gap = torch.zeros(P, dtype=uv.dtype, device=uv.device)
-    for k in range(4):
-        nb = neighbours.index[k]
-        g = (uv[nb] - uv).abs().amax(1)
-        ok = neighbours.connected[k] & front & front[nb] & (g <= max_gap)
-        gap = torch.maximum(gap, torch.where(ok, g, torch.zeros_like(g)))
-    gap = gap.to(base.dtype)
-    # Widen only where the surface is stretched beyond the base radius (round-off of a view that
-    # stretches nothing leaves the base radius exactly).
+    # Points behind znear project far away and so never bridge (their gaps exceed max_gap).
+    iz = 1.0 / points[:, 2].clamp(min=znear)
+    u = points[:, 0] * iz
+    v = points[:, 1] * iz
+    src, dst = neighbours.edges[0], neighbours.edges[1]
+    g = torch.maximum(
+        (torch.index_select(u, 0, dst) - torch.index_select(u, 0, src)).abs() * K[0, 0],
+        (torch.index_select(v, 0, dst) - torch.index_select(v, 0, src)).abs() * K[1, 1],
+    )
+    g = torch.where(g <= max_gap, g, torch.zeros_like(g)).to(base.dtype)
+    gap = torch.zeros_like(base)
+    gap.scatter_reduce_(0, src, g, "amax")
+    gap.scatter_reduce_(0, dst, g, "amax")
     return torch.where(gap > base * (1.0 + 1e-4), gap, base)
