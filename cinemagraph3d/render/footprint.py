@@ -122,21 +122,22 @@ def grid_neighbours(
     i = i - i.min() + 1
     Wx = int(j.max()) + 2
     Hx = int(i.max()) + 2
-    key = (layer.long() * Hx + i) * Wx + j
-    order = torch.argsort(key)
-    skey = key[order]
+    lay_ids, lay = torch.unique(layer.long(), return_inverse=True)
+    L = int(lay_ids.numel())
+    # one dense map per layer of the point at each pixel (-1: none); later points win a tie
+    slot = (lay * Hx + i) * Wx + j
+    grid = torch.full((L * Hx * Wx,), -1, dtype=torch.long, device=dev)
+    grid[slot] = own
     index = own.expand(4, P).clone()
     found = torch.zeros(4, P, dtype=torch.bool, device=dev)
     disp = 1.0 / depth.clamp(min=1e-12)
-    layers = torch.unique(layer).tolist()
-    base = key - layer.long() * (Hx * Wx)  # the pixel's key in layer 0
+    base = i * Wx + j  # the pixel's slot in layer 0
     for k, off in enumerate((1, -1, Wx, -Wx)):
         best = torch.full((P,), math.inf, dtype=disp.dtype, device=dev)
-        for lay in layers:  # the neighbour pixel's point in every layer: the nearest in depth
-            want = base + off + int(lay) * (Hx * Wx)
-            pos = torch.searchsorted(skey, want).clamp(max=P - 1)
-            hit = skey[pos] == want
-            nb = torch.where(hit, order[pos], own)
+        for q in range(L):  # the neighbour pixel's point in every layer: the nearest in depth
+            nb = grid[base + off + q * (Hx * Wx)]
+            hit = nb >= 0
+            nb = torch.where(hit, nb, own)
             step = torch.where(hit, (disp[nb] - disp).abs(), math.inf)
             better = step < best
             best = torch.where(better, step, best)
