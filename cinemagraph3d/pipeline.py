@@ -282,6 +282,20 @@ class _Resampling:
         return out
 
 
+def _stretch_cap(moving: torch.Tensor) -> torch.Tensor:
+    """``(H, W)`` largest stretch of each moving pixel's footprint: ``d + 1`` for a pixel ``d``
+    pixels (Chebyshev) from the nearest still pixel, within ``[2, MAX_STRETCH]``, so that a widened
+    footprint reaches at most one pixel past the fluid's edge into what stands still (outside the
+    image counts as fluid)."""
+    m = moving[None, None].float()
+    dist = torch.ones_like(m)
+    inner = m
+    for _ in range(int(MAX_STRETCH) - 1):
+        inner = -F.max_pool2d(-F.pad(inner, (1, 1, 1, 1), value=1.0), 3, 1)
+        dist = dist + inner
+    return (dist[0, 0] + 1.0).clamp(2.0, MAX_STRETCH)
+
+
 #: Largest footprint widening of :class:`_MovedClouds` for surfaces the fluid stretches, pixels.
 MAX_STRETCH = 4.0
 
@@ -331,6 +345,10 @@ class _MovedClouds:
             self.nbrs = []
             for ok, off in ((j + 1 < W, 1), (j > 0, -1), (i + 1 < H, W), (i > 0, -W)):
                 self.nbrs.append(torch.where(ok, full[(idx + off).clamp(0, H * W - 1)], own))
+            moving = torch.zeros(H * W, dtype=torch.bool, device=idx.device)
+            moving[idx] = True
+            self.cap_map = _stretch_cap(moving.reshape(H, W))
+            self.src_ij = (i, j)
         self.z = (pts[:, 2] if self.sel is None else pts[self.sel, 2])[:, None]
         self.focal = torch.tensor([scene.camera.fx, scene.camera.fy], dtype=pts.dtype, device=pts.device)
 
@@ -345,7 +363,11 @@ class _MovedClouds:
             # only gaps to moving neighbours, and only stretches, not tears wider than MAX_STRETCH
             gap = torch.where((nb != still) & (gap <= MAX_STRETCH), gap, torch.ones_like(gap))
             out = torch.maximum(out, gap)
-        return out
+        # capped where the point is now (a point flowing towards still ground may not spill on it)
+        H, W = self.cap_map.shape
+        i = (self.src_ij[0].to(d.dtype) + d[:, 1]).round().long().clamp(0, H - 1)
+        j = (self.src_ij[1].to(d.dtype) + d[:, 0]).round().long().clamp(0, W - 1)
+        return torch.minimum(out, self.cap_map[i, j].to(out.dtype))
 
     @staticmethod
     def _stretch_map(m: torch.Tensor) -> torch.Tensor:
@@ -362,6 +384,7 @@ class _MovedClouds:
         ):
             gap = (a[axis] - b[axis] + 1.0).abs()
             out = torch.maximum(out, torch.where(nb & (gap <= MAX_STRETCH), gap, torch.ones_like(gap)))
+        out = torch.minimum(out, _stretch_cap(mv[1:-1, 1:-1]).to(out.dtype))
         return torch.where(mv[1:-1, 1:-1], out, torch.ones_like(out)).reshape(-1)
 
     def __call__(self, t: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
