@@ -173,10 +173,7 @@ def _splat(
     Tf = T.to(device=dev, dtype=dt)
     Kf = K.to(device=dev, dtype=dt)
     pts = transform_points(Tf, pts_world)
-    # Footprint radius: the point's pixel spacing in the new view relative to the photo's.
-    z0 = scene.cloud.points[:, 2]
-    radius = (Kf[0, 0] * z0) / (scene.camera.fx * pts[:, 2].clamp(min=1e-6))
-    radius = radius.clamp(min=1.0)
+    radius = _depth_scale_radius(Kf, scene.camera.fx, scene.cloud.points[:, 2], pts[:, 2])
     if stretch is not None:
         radius = radius * stretch.to(radius.dtype)
     if widen is not None:
@@ -203,6 +200,12 @@ def _splat(
     )
 
 
+def _depth_scale_radius(K: torch.Tensor, fx: float, z0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """``(P,)`` footprint radius from depth alone: the point's pixel spacing in the view (focal
+    ``K[0, 0]``, depth ``z``) relative to the photo's (focal ``fx``, depth ``z0``), at least 1."""
+    return ((K[0, 0] * z0) / (fx * z.clamp(min=1e-6))).clamp(min=1.0)
+
+
 def _grid_inputs(c: FeatureCloud) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return c.pixels, c.layer, c.points[:, 2]
 
@@ -218,7 +221,7 @@ class _GapClosing:
         self.num_points = c.num_points
         self.nbrs = grid_neighbours(*_grid_inputs(c))
         # only slanted pairs can open gaps beyond the depth-scale radius (GridNeighbours.slanted)
-        self.nodes, self.sub = self.nbrs.slanted(c.points[:, 2])
+        self.nodes, self.pairs = self.nbrs.slanted(c.points[:, 2])
         self.points = c.points[self.nodes]
         self.K0 = scene.camera.matrix(dtype=torch.float64)
         self.fx = scene.camera.fx
@@ -227,13 +230,13 @@ class _GapClosing:
         eye = torch.eye(4, dtype=T.dtype, device=T.device)
         if torch.equal(T, eye) and torch.equal(K.to(self.K0), self.K0.to(K.device)):
             return None
-        if not self.sub.any:
+        if self.pairs.shape[1] == 0:
             return None
         pts = transform_points(T.to(self.points), self.points)
         Kf = K.to(self.points)
-        base = ((Kf[0, 0] * self.points[:, 2]) / (self.fx * pts[:, 2].clamp(min=1e-6))).clamp(min=1.0)
+        base = _depth_scale_radius(Kf, self.fx, self.points[:, 2], pts[:, 2])
         widen = torch.ones(self.num_points, dtype=base.dtype, device=base.device)
-        return widen.index_copy_(0, self.nodes, camera_footprints(pts, Kf, self.sub, base) / base)
+        return widen.index_copy_(0, self.nodes, camera_footprints(pts, Kf, self.pairs, base) / base)
 
 
 class _Resampling:

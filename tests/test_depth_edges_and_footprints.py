@@ -103,7 +103,7 @@ def test_footprints_close_the_cracks_of_a_stretched_plane_and_only_there():
     c = scene.cloud
     nb = grid_neighbours(c.pixels, c.layer, c.points[:, 2])
     base = torch.ones(c.num_points, dtype=c.points.dtype)
-    assert torch.equal(camera_footprints(c.points, K.to(c.points), nb, base), base)
+    assert torch.equal(camera_footprints(c.points, K.to(c.points), nb.edges, base), base)
 
 
 def test_neighbours_are_not_joined_across_a_depth_jump():
@@ -113,7 +113,7 @@ def test_neighbours_are_not_joined_across_a_depth_jump():
     # a far neighbour landing 3 px away widens the footprint to 3; a jump never does
     pts = torch.tensor([[0.0, 0.0, 1.0], [3.0, 0.0, 1.0], [6.0, 0.0, 1.0]])
     K = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1]])
-    r = camera_footprints(pts, K, nb, torch.ones(3))
+    r = camera_footprints(pts, K, nb.edges, torch.ones(3))
     assert r.tolist() == [3.0, 3.0, 1.0]
     assert math.isfinite(float(r.sum()))
 
@@ -144,3 +144,15 @@ def test_resampling_compensation_is_the_three_tap_sharpening_then_the_interpolat
     # and it restores detail: the high band of the compensated frame is stronger
     lap = lambda x: (2 * x[:, :, 1:-1] - x[:, :, :-2] - x[:, :, 2:]).pow(2).mean()  # noqa: E731
     assert float(lap(out[kappa])) > 1.3 * float(lap(out[0.0]))
+
+
+def test_bad_snapping_settings_are_refused_with_the_setting_named():
+    import pytest
+
+    from cinemagraph3d.errors import InputError
+
+    img, disp = _soft_step()
+    for kw, name in (({"tight": 0.7}, "tight"), ({"keep": 0.0}, "keep"), ({"iterations": 0}, "iterations"),
+                     ({"min_contrast": float("nan")}, "min_contrast"), ({"jump": -1.0}, "jump")):  # fmt: skip
+        with pytest.raises(InputError, match=name):
+            sharpen_depth_edges(disp, img, **kw)

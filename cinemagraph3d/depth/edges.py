@@ -117,8 +117,13 @@ def sharpen_depth_edges(
     check_shape(image, (3, H, W), "image")
     if not (jump > 0 and math.isfinite(jump)):
         raise InputError("jump", "a finite number > 0", jump)
-    if not (0 < keep < 0.5):
-        raise InputError("keep", "a number in (0, 0.5)", keep)
+    for name, v in (("keep", keep), ("tight", tight)):
+        if not (0 < v < 0.5):
+            raise InputError(name, "a number in (0, 0.5)", v)
+    if not (min_contrast >= 0 and math.isfinite(min_contrast)):
+        raise InputError("min_contrast", "a finite number >= 0", min_contrast)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise InputError("iterations", "an integer >= 1", iterations)
     r = max(2, round(0.004 * max(H, W))) if radius is None else int(radius)
     if r < 1:
         raise InputError("radius", "an integer >= 1", radius)
@@ -161,20 +166,21 @@ def sharpen_depth_edges(
             wf = spatial[None, :] * far
             mean_n = (cols * wn).sum(2) / wn.sum(1).clamp(min=1e-12)
             mean_f = (cols * wf).sum(2) / wf.sum(1).clamp(min=1e-12)
-            var_n = ((cols - mean_n[:, :, None]).pow(2) * wn).sum((0, 2)) / wn.sum(1).clamp(min=1e-12)
-            var_f = ((cols - mean_f[:, :, None]).pow(2) * wf).sum((0, 2)) / wf.sum(1).clamp(min=1e-12)
+            # squared colour distance of every window pixel to each side's mean colour
+            to_n = (cols - mean_n[:, :, None]).pow(2).sum(0)
+            to_f = (cols - mean_f[:, :, None]).pow(2).sum(0)
+            var_n = (to_n * wn).sum(1) / wn.sum(1).clamp(min=1e-12)
+            var_f = (to_f * wf).sum(1) / wf.sum(1).clamp(min=1e-12)
             c = img_p[:, centre]
             dist_n, dist_f = (c - mean_n).pow(2).sum(0), (c - mean_f).pow(2).sum(0)
             own = d_p[centre]
-            # A pixel stays on the side its disparity puts it unless the other side's colour is
-            # clearly nearer to its own (half the squared distance).
             in_near = own >= 0.5 * (lo + hi).squeeze(1)
             # the sides differ in colour: beyond min_contrast and beyond their own texture
             sep = (mean_n - mean_f).pow(2).sum(0)
             edge = (sep >= 3 * min_contrast**2) & (sep >= var_n + var_f)
             # At a colour edge every pixel takes the median disparity of the window's pixels of
             # its own colour (nearer to the near or to the far side's mean colour).
-            like_n = (cols - mean_n[:, :, None]).pow(2).sum(0) < (cols - mean_f[:, :, None]).pow(2).sum(0)
+            like_n = to_n < to_f
             med_cn = torch.where(inside & like_n, vals, nan).nanmedian(1).values
             med_cf = torch.where(inside & ~like_n, vals, nan).nanmedian(1).values
             colour_side = torch.where(dist_n < dist_f, med_cn, med_cf)

@@ -39,6 +39,8 @@ class GridNeighbours:
         index: ``(4, P)`` int64 point index of the right, left, lower and upper neighbour of
             every point (the point itself where there is none or it is not connected).
         connected: ``(4, P)`` bool, True where ``index`` is a connected neighbour.
+        edges: ``(2, E)`` int64 joined pairs (a point and its right or lower neighbour), what
+            :func:`camera_footprints` takes.
     """
 
     def __init__(self, index: torch.Tensor, connected: torch.Tensor) -> None:
@@ -48,14 +50,9 @@ class GridNeighbours:
         for k in (0, 2):
             src = connected[k].nonzero().squeeze(1)
             pairs.append(torch.stack([src, index[k][src]]))
-        self.edges = torch.cat(pairs, 1) if pairs else torch.empty(2, 0, dtype=torch.long)
+        self.edges = torch.cat(pairs, 1)
 
-    @property
-    def any(self) -> bool:
-        """True when some point has a connected neighbour."""
-        return self.edges.shape[1] > 0
-
-    def slanted(self, depth: torch.Tensor, min_step: float = 1e-3) -> tuple[torch.Tensor, GridNeighbours]:
+    def slanted(self, depth: torch.Tensor, min_step: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor]:
         """The joined pairs whose relative disparity step exceeds ``min_step``, on their own.
 
         On a fronto-parallel surface (equal depths) a view changes every gap by the depth-scale
@@ -67,8 +64,8 @@ class GridNeighbours:
             min_step: relative disparity step below which a pair counts as fronto-parallel.
 
         Returns:
-            ``nodes`` ``(N,)`` int64 (the points of those pairs, sorted) and a
-            :class:`GridNeighbours` over them whose ``edges`` index into ``nodes``.
+            ``nodes`` ``(N,)`` int64 (the points of those pairs, sorted) and the pairs ``(2, E')``
+            as indices into ``nodes``.
         """
         src, dst = self.edges
         disp = 1.0 / depth.clamp(min=1e-12)
@@ -76,11 +73,7 @@ class GridNeighbours:
         keep = (a - b).abs() > min_step * torch.minimum(a, b)
         e = self.edges[:, keep]
         nodes = torch.unique(e)
-        local = torch.searchsorted(nodes, e)
-        sub = GridNeighbours.__new__(GridNeighbours)
-        sub.index = sub.connected = None
-        sub.edges = local
-        return nodes, sub
+        return nodes, torch.searchsorted(nodes, e)
 
 
 def grid_neighbours(
@@ -163,7 +156,7 @@ def grid_neighbours(
 def camera_footprints(
     points: torch.Tensor,
     K: torch.Tensor,
-    neighbours: GridNeighbours,
+    pairs: torch.Tensor,
     base: torch.Tensor,
     znear: float = 1e-3,
     max_gap: float = MAX_GAP,
@@ -181,7 +174,8 @@ def camera_footprints(
     Args:
         points: ``(P, 3)`` camera-frame positions of the view, scene units.
         K: ``(3, 3)`` intrinsics of the view, pixels.
-        neighbours: :class:`GridNeighbours` of the same points.
+        pairs: ``(2, E)`` int64 joined neighbour pairs of the same points
+            (:attr:`GridNeighbours.edges`, or a subset such as :meth:`GridNeighbours.slanted`'s).
         base: ``(P,)`` radius without stretch (pixels), e.g. the depth-scale radius.
         znear: points at ``z <= znear`` are ignored.
         max_gap: largest gap (pixels) that is bridged.
@@ -192,13 +186,13 @@ def camera_footprints(
     P = points.shape[0]
     check_shape(points, (P, 3), "points")
     check_shape(base, (P,), "base")
-    if P == 0 or not neighbours.any:
+    if P == 0 or pairs.shape[1] == 0:
         return base
     # Points behind znear project far away and so never bridge (their gaps exceed max_gap).
     iz = 1.0 / points[:, 2].clamp(min=znear)
     u = points[:, 0] * iz
     v = points[:, 1] * iz
-    src, dst = neighbours.edges[0], neighbours.edges[1]
+    src, dst = pairs[0], pairs[1]
     g = torch.maximum(
         (torch.index_select(u, 0, dst) - torch.index_select(u, 0, src)).abs() * K[0, 0],
         (torch.index_select(v, 0, dst) - torch.index_select(v, 0, src)).abs() * K[1, 1],
