@@ -474,15 +474,21 @@ def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts 
     through the field extended beyond the image by replicating its border values
     (:meth:`~cinemagraph3d.motion.integrate.Displacements.extend`), so where the fluid flows in
     the ghosts enter the frame as a continuation of the photo's texture, and elsewhere they stay
-    outside the view. ``None`` when the motion has no moving pixel near a border or is not an
-    integrated :class:`~cinemagraph3d.motion.integrate.Displacements`.
+    outside the view. ``None`` when the motion has no moving pixel near a border or cannot be
+    extended (it needs ``index`` and ``extend()``, as the integrated
+    :class:`~cinemagraph3d.motion.integrate.Displacements` and the evaluation's exact
+    :class:`~cinemagraph3d.eval.scenes.AnalyticMotion` have).
     """
-    if not isinstance(motion, Displacements) or motion.num_moving == 0:
+    if not (hasattr(motion, "extend") and hasattr(motion, "index")) or motion.num_moving == 0:
         return None
     H, W = scene.camera.height, scene.camera.width
     c = scene.cloud
-    reach = float(torch.linalg.vector_norm(motion.forward_states[-1], dim=1).max())
-    reach = max(reach, float(torch.linalg.vector_norm(motion.backward_states[-1], dim=1).max()))
+    if isinstance(motion, Displacements):
+        ends = (motion.forward_states[-1], motion.backward_states[-1])
+    else:  # any other motion with moving pixels and extend() (e.g. the evaluation's exact motion)
+        N = float(motion.num_steps)
+        ends = tuple(m.reshape(2, -1)[:, motion.index].T for m in (motion.forward(N), motion.backward(0.0)))
+    reach = max(float(torch.linalg.vector_norm(e, dim=1).max()) for e in ends)
     band = int(min(max_band * max(H, W), reach + 2.0))
     if band <= 0:
         return None
@@ -515,8 +521,15 @@ def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts 
     ext = motion.extend(pos)
     # A ghost that would come to rest inside the image on a still pixel (it drifted along the
     # border past the fluid's edge) is dropped: ghosts may only show inside the moving region.
+    # Integrated motion is 0 on still pixels, so a ghost that reaches one stays there. Exact
+    # motion (the evaluation's) carries water *behind* a rock standing in the stream and out
+    # again: there a still pixel nearer than the ghost is an occluder it passes behind.
     moving = torch.zeros(H * W, dtype=torch.bool, device=idx.device)
     moving[idx] = True
+    exact = not isinstance(motion, Displacements)
+    if exact:
+        front = scene.depth.depth.reshape(-1).to(device=pos.device, dtype=pos.dtype)
+        z_ghost = c.points[pt, 2].to(device=pos.device, dtype=pos.dtype)
     ok = torch.ones(pos.shape[0], dtype=torch.bool, device=pos.device)
     # One state at a time (not all (N + 1) × P positions at once: that peaked at ~1.5 GB).
     for states in (ext.forward_states, ext.backward_states):
@@ -525,7 +538,10 @@ def border_ghosts(scene: Scene, motion, max_band: float = 0.25) -> BorderGhosts 
             qx, qy = q[:, 0], q[:, 1]
             inside = (qx >= 0) & (qx < W) & (qy >= 0) & (qy < H)
             flat_q = qy.clamp(0, H - 1).long() * W + qx.clamp(0, W - 1).long()
-            ok &= ~(inside & ~moving[flat_q])
+            shows = inside & ~moving[flat_q]
+            if exact:
+                shows &= ~(front[flat_q] < z_ghost)
+            ok &= ~shows
     if not bool(ok.any()):
         return None
     pt, pos = pt[ok], pos[ok]

@@ -4,7 +4,8 @@ before the issue-11 restructuring (fc9943f). The restructuring moved every piece
 ops, one render loop) without changing a bit of the result; a change here must be on purpose.
 Saved again on purpose for issue 13: the pop-up depth no longer leaks disparity across outlines
 and its steps are snapped to the photo's edges, and footprints close the gaps a camera opens in
-a continuous surface (``RenderSettings.close_gaps``)."""
+a continuous surface (``RenderSettings.close_gaps``). Saved again for issue 13: a clearly nearer
+surface wins the dissolve fusion (``FusionSettings.occlusion_ratio``)."""
 
 from __future__ import annotations
 

@@ -401,15 +401,66 @@ class AnalyticMotion(SceneFlow):
             lo, hi = f.chord(hits.ab[idx])
             self._groups.append((idx, pi, f, q @ d, q @ n, lo, hi, uv[idx]))
 
-    def _displacement(self, shift: float) -> torch.Tensor:
-        out = np.zeros((2, self.height * self.width))
-        for idx, pi, f, s, r, lo, hi, uv in self._groups:
+        self.index = torch.from_numpy(np.sort(np.concatenate([g[0] for g in self._groups]))
+                                      if self._groups else np.zeros(0, np.int64)).long()  # fmt: skip
+
+    @property
+    def num_moving(self) -> int:
+        """Number of input pixels inside a fluid window."""
+        return int(self.index.numel())
+
+    def _moved(self, groups, shift: float, count: int) -> np.ndarray:
+        out = np.zeros((2, count))
+        for idx, pi, f, s, r, lo, hi, uv in groups:
             d, n = f.axes
             s_new = s + np.clip(f.speed * shift, lo, hi)
             ab = f.centre + s_new[:, None] * d + r[:, None] * n
             uv_new, _ = _project(np.eye(4), self._scene.K0, self._scene.planes[pi].point(ab))
             out[:, idx] = (uv_new - uv).T
+        return out
+
+    def _displacement(self, shift: float) -> torch.Tensor:
+        out = self._moved(self._groups, shift, self.height * self.width)
         return torch.from_numpy(out.reshape(2, self.height, self.width)).float()
+
+    def extend(self, sources: torch.Tensor):
+        """Exact displacements of extra source positions (anywhere, e.g. beyond the image border),
+        as :meth:`cinemagraph3d.motion.Displacements.extend` gives for integrated motion: the
+        fluid windows continue beyond the view, so a source there moves as the material at that
+        point does (0 where it is not in a fluid window).
+
+        Args:
+            sources: ``(P, 2)`` positions ``(x, y)`` in pixels.
+
+        Returns:
+            :class:`~cinemagraph3d.motion.integrate.PointDisplacements` with the states at the
+            integer steps ``0 … N``.
+        """
+        from ..motion.integrate import PointDisplacements
+
+        if not isinstance(sources, torch.Tensor) or sources.dim() != 2 or sources.shape[1] != 2:
+            raise InputError("sources", "a (P, 2) tensor of positions", getattr(sources, "shape", None))
+        uv = sources.detach().cpu().double().numpy()
+        hits = self._scene.hit(np.eye(4), self._scene.K0, uv)
+        fl = self._scene.fluid_index(hits)
+        groups = []
+        for j, (pi, f) in enumerate(self._scene.fluids):
+            idx = np.nonzero(fl == j)[0]
+            if len(idx):
+                d, n = f.axes
+                q = hits.ab[idx] - f.centre
+                lo, hi = f.chord(hits.ab[idx])
+                groups.append((idx, pi, f, q @ d, q @ n, lo, hi, uv[idx]))
+        N, P = self.num_steps, len(uv)
+        states = [
+            torch.from_numpy(np.stack([self._moved(groups, sign * k, P).T for k in range(N + 1)]))
+            for sign in (1.0, -1.0)
+        ]
+        opts = {
+            "dtype": sources.dtype if sources.is_floating_point() else torch.float32,
+            "device": sources.device,
+        }
+        return PointDisplacements(sources.to(**opts), states[0].to(**opts), states[1].to(**opts), N)
 
     def _check(self, t: float) -> float:
         t = float(t)

@@ -55,6 +55,12 @@ class FusionSettings:
         stats_radius: local variances and covariance of the detail bands are box means over
             ``(2r+1)²`` pixels.
         seed: seed of the switch-time field (deterministic).
+        occlusion_ratio: ``"dissolve"`` only: where both splats cover a pixel and one surface is
+            nearer than the other by more than this disparity ratio, the nearer one takes over
+            whatever the switch time (fully from ``ratio + 0.2`` on): the farther one shows what
+            lies behind a gap in the moving surface (fluid flowing out from behind a still rock
+            reveals the layer behind, not water), as a z-test would within one splat.
+            ``math.inf`` turns it off.
     """
 
     depth_weight: float = 10.0
@@ -65,6 +71,7 @@ class FusionSettings:
     detail_radius: int = 2
     stats_radius: int = 4
     seed: int = 0
+    occlusion_ratio: float = 1.2
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
@@ -75,11 +82,18 @@ class FusionSettings:
             raise InputError("FusionSettings.dissolve_width", "a number in (0, 1]", self.dissolve_width)
         if not (float(self.phase_scale) > 0.0 and math.isfinite(self.phase_scale)):
             raise InputError("FusionSettings.phase_scale", "a finite number > 0", self.phase_scale)
+        r = self.occlusion_ratio
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or math.isnan(r) or r < 1.0:
+            raise InputError("FusionSettings.occlusion_ratio", "a number >= 1 (math.inf: off)", r)
         for name in ("detail_radius", "stats_radius"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"FusionSettings.{name}", "an integer >= 1", v)
 
+
+#: Disparity-ratio span over which :attr:`FusionSettings.occlusion_ratio` passes from no effect
+#: to the nearer splat alone.
+OCCLUSION_RAMP = 0.2
 
 _PHASE_CACHE: dict = {}
 
@@ -273,6 +287,17 @@ def fuse_bidirectional(
             ph = ph[box].to(f.alpha.dtype)
         u = ((tau - ph) / settings.dissolve_width + 0.5).clamp(0.0, 1.0)
         s = u * u * (3.0 - 2.0 * u)
+        if math.isfinite(settings.occlusion_ratio):  # a clearly nearer surface wins (z-test)
+            df, db = disp(f), disp(b)
+            both = (f.alpha > 0) & (b.alpha > 0)
+            r0 = float(settings.occlusion_ratio)
+            near_f = torch.where(
+                both, ((df / db.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0
+            )
+            near_b = torch.where(
+                both, ((db / df.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0
+            )
+            s = s * (1.0 - near_f) + (1.0 - s) * near_b
     if settings.method == "variance":
         wf, wb = fusion_weights(s, f.alpha, disp(f), b.alpha, disp(b), a)
     else:
