@@ -562,20 +562,23 @@ def point_phases(
 
     With ``φ`` the smooth field of :func:`~cinemagraph3d.render.fuse.dissolve_phase` over the
     photo, a point seen at pixel ``p`` (donor pixel ``q``) carries ``φ(p)`` in the forward cloud
-    and ``φ(p + F_N(q))`` in the backward cloud, ``F_N`` the forward displacement of a whole loop
-    (bilinear, positions clamped to the image). At scene time ``t`` the forward cloud shows at a
-    pixel the material that started at ``p_f`` and the backward cloud the material ``p_b`` with
-    ``p_b + F_N(p_b) ≈ p_f`` (it has ``N`` steps less to go), so both splats carry the same switch
-    time there and the pattern of switch times flows with the fluid instead of standing still on
-    the screen (where the flow leaves the moving region the two differ; the fusion then blends
-    them by coverage).
+    and ``φ(p + B_N(q))`` in the backward cloud, ``B_N`` the backward displacement of a whole loop
+    (``motion.backward(0)``, bilinear, positions clamped to the image). At scene time ``t`` the
+    forward cloud shows at a pixel the material that started at ``p_f`` and the backward cloud the
+    material ``p_b`` with ``p_b + B_N(p_b) ≈ p_f`` (it is ``N`` steps behind), so both splats carry
+    the same switch time there and the pattern of switch times flows with the fluid instead of
+    standing still on the screen (where the flow leaves the moving region the two differ; the
+    fusion then blends them by coverage). Until this stop the backward cloud sampled at
+    ``p + F_N(q)``, two loops' travel away from its partner: the two splats carried unrelated
+    switch times (median difference 0.23 of the loop on the study photo, 0.0005 now) and their
+    average switched most pixels mid-loop along sharp fronts.
     """
     H, W = scene.camera.height, scene.camera.width
     c = scene.cloud
     dev, dt = c.points.device, c.points.dtype
     field = dissolve_phase(H, W, fusion, device=dev).to(dt)
     pix = c.pixels.to(device=dev, dtype=dt)
-    end = motion.forward(float(num_steps)).to(device=dev, dtype=dt).reshape(2, -1)[:, scene.donor.to(dev)].T
+    end = motion.backward(0.0).to(device=dev, dtype=dt).reshape(2, -1)[:, scene.donor.to(dev)].T
 
     def sample(uv: torch.Tensor) -> torch.Tensor:
         g = torch.stack([uv[:, 0] * (2.0 / W) - 1.0, uv[:, 1] * (2.0 / H) - 1.0], 1).clamp(-1.0, 1.0)
@@ -585,7 +588,7 @@ def point_phases(
     pf, pb = sample(pix), sample(pix + end)
     if ghosts is not None:  # ghosts: the same rule at their (outside) positions, clamped
         gp = ghosts.cloud.pixels.to(device=dev, dtype=dt)
-        gend = ghosts.motion.at(float(num_steps))[0].to(device=dev, dtype=dt)
+        gend = ghosts.motion.at(0.0)[1].to(device=dev, dtype=dt)
         pf, pb = torch.cat([pf, sample(gp)]), torch.cat([pb, sample(gp + gend)])
     return pf, pb
 

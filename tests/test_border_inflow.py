@@ -79,8 +79,11 @@ def test_symmetric_loop_has_no_seam_at_the_inflow_border():
         frames = torch.stack(list(render_frames(scene, traj, disp, N, rs)))
         seams[ghosts, outside] = float(border_seams(frames[1:], mask).max())
         assert torch.equal(frames[0], next(render_frames(scene, traj, disp, N, rs)))
-    assert seams[False, "continue"] > 1.5, seams  # the tear without ghosts
+    # Since the switch times flow with the fluid in both splats (point_phases sign fix) the tear
+    # without ghosts is 1.42 on this smooth scene (it was above 1.5 before the fix); the ghosts
+    # must keep it under the target and no worse.
     assert seams[True, "continue"] <= 1.5, seams
+    assert seams[True, "continue"] <= seams[False, "continue"] + 1e-6, seams
 
 
 def test_points_leaving_the_image_go_on_out_of_view():

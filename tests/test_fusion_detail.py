@@ -136,14 +136,21 @@ def test_point_phases_agree_between_the_two_clouds_under_uniform_flow():
             return torch.stack([torch.full((H, W), -0.5 * (N - t)), torch.zeros(H, W)])
 
     pf, pb = point_phases(scene, Shift(), N, FusionSettings())
-    # backward point at pixel p carries phi(p + 4): the forward point starting at p + 4 carries the same
+    # At time t the forward point of p_f is at p_f + t/2 and the backward point of p_b at
+    # p_b - (N - t)/2: they meet where p_b = p_f + 4, at every t. So the backward point of pixel p
+    # carries the forward point's phi(p - 4). (The first version of this test, and of
+    # point_phases, had phi(p + 4): the partner two loops' travel away, 8 px apart at every t.)
     u = scene.cloud.pixels[:, 0]
     j = (u - 0.5).long()
     row = (scene.cloud.pixels[:, 1] - 0.5).long()
     grid_f = torch.zeros(H, W)
     grid_f[row, j] = pf
-    sel = j + 4 < W - 1
-    torch.testing.assert_close(pb[sel], grid_f[row[sel], j[sel] + 4], atol=1e-5, rtol=0)
+    for t in (0.0, 3.0, 8.0):  # the two points really are at the same place
+        x_f = (j[None] - 4).float() + 0.5 + 0.5 * t
+        x_b = u - 0.5 * (N - t)
+        torch.testing.assert_close(x_f[0], x_b)
+    sel = j - 4 > 0
+    torch.testing.assert_close(pb[sel], grid_f[row[sel], j[sel] - 4], atol=1e-5, rtol=0)
 
 
 def test_ghosting_metric_sees_a_cross_fade_and_not_the_photo():

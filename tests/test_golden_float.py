@@ -5,7 +5,8 @@ ops, one render loop) without changing a bit of the result; a change here must b
 Saved again on purpose for issue 13: the pop-up depth no longer leaks disparity across outlines
 and its steps are snapped to the photo's edges, and footprints close the gaps a camera opens in
 a continuous surface (``RenderSettings.close_gaps``). Saved again for issue 13: a clearly nearer
-surface wins the dissolve fusion (``FusionSettings.occlusion_ratio``)."""
+surface wins the dissolve fusion (``FusionSettings.occlusion_ratio``), and the backward cloud
+carries its partner's switch time (``pipeline.point_phases`` sign fix)."""
 
 from __future__ import annotations
 
