@@ -568,10 +568,8 @@ def point_phases(
     material ``p_b`` with ``p_b + B_N(p_b) ≈ p_f`` (it is ``N`` steps behind), so both splats carry
     the same switch time there and the pattern of switch times flows with the fluid instead of
     standing still on the screen (where the flow leaves the moving region the two differ; the
-    fusion then blends them by coverage). Until this stop the backward cloud sampled at
-    ``p + F_N(q)``, two loops' travel away from its partner: the two splats carried unrelated
-    switch times (median difference 0.23 of the loop on the study photo, 0.0005 now) and their
-    average switched most pixels mid-loop along sharp fronts.
+    fusion then blends them by coverage). Sampling at ``p + F_N(q)`` instead (as this function
+    first did) picks a partner two loops' travel away: unrelated switch times in the two splats.
     """
     H, W = scene.camera.height, scene.camera.width
     c = scene.cloud

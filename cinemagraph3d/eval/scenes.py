@@ -388,21 +388,26 @@ class AnalyticMotion(SceneFlow):
         H, W = scene.camera.height, scene.camera.width
         self.height, self.width, self.num_steps = H, W, scene.num_steps
         self._scene = scene
-        uv = _pixel_centres(H, W)
-        hits = scene.hit(np.eye(4), scene.K0, uv)
-        fl = scene.fluid_index(hits)
-        self._groups = []
-        for j, (pi, f) in enumerate(scene.fluids):
+        self._groups = self._fluid_groups(_pixel_centres(H, W))
+
+        self.index = torch.from_numpy(np.sort(np.concatenate([g[0] for g in self._groups]))
+                                      if self._groups else np.zeros(0, np.int64)).long()  # fmt: skip
+
+    def _fluid_groups(self, uv: np.ndarray) -> list:
+        """Per fluid window: the positions ``uv`` ``(P, 2)`` whose ray hits it (indices into
+        ``uv``), with their plane coordinates along and across the flow and their chord."""
+        hits = self._scene.hit(np.eye(4), self._scene.K0, uv)
+        fl = self._scene.fluid_index(hits)
+        groups = []
+        for j, (pi, f) in enumerate(self._scene.fluids):
             idx = np.nonzero(fl == j)[0]
             if len(idx) == 0:
                 continue
             d, n = f.axes
             q = hits.ab[idx] - f.centre
             lo, hi = f.chord(hits.ab[idx])
-            self._groups.append((idx, pi, f, q @ d, q @ n, lo, hi, uv[idx]))
-
-        self.index = torch.from_numpy(np.sort(np.concatenate([g[0] for g in self._groups]))
-                                      if self._groups else np.zeros(0, np.int64)).long()  # fmt: skip
+            groups.append((idx, pi, f, q @ d, q @ n, lo, hi, uv[idx]))
+        return groups
 
     @property
     def num_moving(self) -> int:
@@ -441,16 +446,7 @@ class AnalyticMotion(SceneFlow):
         if not isinstance(sources, torch.Tensor) or sources.dim() != 2 or sources.shape[1] != 2:
             raise InputError("sources", "a (P, 2) tensor of positions", getattr(sources, "shape", None))
         uv = sources.detach().cpu().double().numpy()
-        hits = self._scene.hit(np.eye(4), self._scene.K0, uv)
-        fl = self._scene.fluid_index(hits)
-        groups = []
-        for j, (pi, f) in enumerate(self._scene.fluids):
-            idx = np.nonzero(fl == j)[0]
-            if len(idx):
-                d, n = f.axes
-                q = hits.ab[idx] - f.centre
-                lo, hi = f.chord(hits.ab[idx])
-                groups.append((idx, pi, f, q @ d, q @ n, lo, hi, uv[idx]))
+        groups = self._fluid_groups(uv)
         N, P = self.num_steps, len(uv)
         states = [
             torch.from_numpy(np.stack([self._moved(groups, sign * k, P).T for k in range(N + 1)]))

@@ -238,9 +238,6 @@ def fuse_bidirectional(
     def disp(res: SplatResult) -> torch.Tensor:
         return normalised_disparity(res.depth, 0.0, 1.0 / depth_ref).clamp(max=4.0)
 
-    def weight(res: SplatResult) -> torch.Tensor:
-        return surface_weight(res.alpha, disp(res), a)
-
     # Where both splats agree exactly (e.g. regions nothing moves through) return them bit for bit,
     # so static pixels are identical in every frame.
     same = (forward.features == backward.features).all(0, keepdim=True) & (forward.depth == backward.depth)
@@ -287,8 +284,8 @@ def fuse_bidirectional(
             ph = ph[box].to(f.alpha.dtype)
         u = ((tau - ph) / settings.dissolve_width + 0.5).clamp(0.0, 1.0)
         s = u * u * (3.0 - 2.0 * u)
+        df, db = disp(f), disp(b)
         if math.isfinite(settings.occlusion_ratio):  # a clearly nearer surface wins (z-test)
-            df, db = disp(f), disp(b)
             both = (f.alpha > 0) & (b.alpha > 0)
             r0 = float(settings.occlusion_ratio)
             near_f = torch.where(
@@ -301,8 +298,8 @@ def fuse_bidirectional(
     if settings.method == "variance":
         wf, wb = fusion_weights(s, f.alpha, disp(f), b.alpha, disp(b), a)
     else:
-        wf = weight(f) * (1.0 - s + s * (1.0 - b.alpha))
-        wb = weight(b) * (s + (1.0 - s) * (1.0 - f.alpha))
+        wf = surface_weight(f.alpha, df, a) * (1.0 - s + s * (1.0 - b.alpha))
+        wb = surface_weight(b.alpha, db, a) * (s + (1.0 - s) * (1.0 - f.alpha))
     wsum = wf + wb
     denom = wsum.clamp(min=settings.eps)
     nf, nb = wf / denom, wb / denom
