@@ -18,7 +18,12 @@ import os
 import sys
 
 NAME = "cinemagraph3d._C"
-CPU_SOURCES = ["csrc/ext.cpp", "csrc/splat/splat_common.cpp", "csrc/splat/splat_cpu.cpp"]
+CPU_SOURCES = [
+    "csrc/ext.cpp",
+    "csrc/splat/splat_common.cpp",
+    "csrc/splat/splat_cpu.cpp",
+    "csrc/prep/prepare_cpu.cpp",
+]
 CUDA_SOURCES = ["csrc/splat/splat_cuda.cu"]
 
 

@@ -26,7 +26,7 @@ from .ops import check_shape
 from .render.decode import decode_frame
 from .render.footprint import camera_footprints, grid_neighbours
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
-from .render.splat import SplatSettings, splat_points
+from .render.splat import SplatSettings, active_backend, splat_points
 from .types import DepthMap, FeatureCloud, LayeredDepthImage, SceneFlow, SplatResult
 
 __all__ = [
@@ -172,12 +172,6 @@ def _splat(
     dev, dt = pts_world.device, pts_world.dtype
     Tf = T.to(device=dev, dtype=dt)
     Kf = K.to(device=dev, dtype=dt)
-    pts = transform_points(Tf, pts_world)
-    radius = _depth_scale_radius(Kf, scene.camera.fx, scene.cloud.points[:, 2], pts[:, 2])
-    if stretch is not None:
-        radius = radius * stretch.to(radius.dtype)
-    if widen is not None:
-        radius = radius * widen.to(radius.dtype)
     c = scene.cloud
     if extra is None:
         feats = c.features
@@ -185,8 +179,19 @@ def _splat(
         feats = extra
     else:
         feats = torch.cat([c.features, extra.to(c.features.dtype)[:, None]], 1)
-    if sharpen is not None:
-        feats = sharpen(feats, pts, Kf, radius)
+    native = _native_prepare(settings, pts_world, feats)
+    if native is not None:  # one pass over the points instead of ~30 element-wise torch ops
+        z0 = c.points[:, 2]
+        pts, radius, feats = native(pts_world, Tf, Kf, z0, scene.camera.fx, stretch, widen, feats, sharpen)
+    else:
+        pts = transform_points(Tf, pts_world)
+        radius = _depth_scale_radius(Kf, scene.camera.fx, c.points[:, 2], pts[:, 2])
+        if stretch is not None:
+            radius = radius * stretch.to(radius.dtype)
+        if widen is not None:
+            radius = radius * widen.to(radius.dtype)
+        if sharpen is not None:
+            feats = sharpen(feats, pts, Kf, radius)
     return splat_points(
         pts,
         feats,
@@ -198,6 +203,40 @@ def _splat(
         settings.splat,
         settings.backend,
     )
+
+
+def _native_prepare(settings: RenderSettings, pts: torch.Tensor, feats: torch.Tensor):
+    """The native per-point pass of :func:`_splat` (``cinemagraph3d._C.prepare_splat``: transform,
+    radius and resampling compensation in one pass over the points) when the splat itself runs
+    natively on the CPU and the inputs suit it, else ``None`` (the torch operations below it are
+    the reference; ``backend="torch"`` always uses them)."""
+    if (
+        pts.device.type != "cpu"
+        or pts.dtype not in (torch.float32, torch.float64)
+        or feats.dtype != pts.dtype
+    ):
+        return None
+    if active_backend(pts.device, settings.backend) != "native-cpu":
+        return None
+    if torch.is_grad_enabled() and (pts.requires_grad or feats.requires_grad):
+        return None  # the native pass has no backward: training keeps the differentiable ops
+    from . import _C  # type: ignore[attr-defined]
+
+    if not hasattr(_C, "prepare_splat"):  # an extension built before the pass existed
+        return None
+
+    def run(pts_world, T, K, z0, fx, stretch, widen, feats, sharpen):
+        def vec(v):
+            return None if v is None else v.to(pts_world.dtype).contiguous()
+
+        lap_u = lap_v = None
+        kappa = 0.0
+        if sharpen is not None:
+            lap_u, lap_v, kappa = sharpen.lap_u.contiguous(), sharpen.lap_v.contiguous(), sharpen.kappa
+        args = (pts_world.contiguous(), T, K, z0.contiguous(), float(fx), vec(stretch), vec(widen))
+        return _C.prepare_splat(*args, feats.contiguous(), lap_u, lap_v, kappa)
+
+    return run
 
 
 def _depth_scale_radius(K: torch.Tensor, fx: float, z0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,7 @@
 // Python bindings of the native kernels (module cinemagraph3d._C).
 //
+// prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat (CPU only).
+//
 // splat_forward / splat_backward dispatch on the device of `features`: CPU tensors run the
 // OpenMP kernel (splat/splat_cpu.cpp), CUDA tensors the CUDA kernel (splat/splat_cuda.cu) when
 // the module was built with CINEMAGRAPH3D_CUDA=1 (macro CG3D_WITH_CUDA). The autograd wrapper is
@@ -8,6 +10,7 @@
 
 #include <vector>
 
+#include "prep/prepare.h"
 #include "splat/splat_ops.h"
 
 namespace cg3d {
@@ -82,4 +85,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("znear"), py::arg("depth_tolerance"), py::arg("max_radius"), py::arg("eps"),
         py::arg("need_features"), py::arg("need_opacity"),
         "Splat backward. Returns [grad_features (P,C) or None, grad_opacity (P,) or None].");
+  m.def("prepare_splat", &cg3d::prep::prepare_splat_cpu, py::arg("points"), py::arg("cam_from_world"), py::arg("K"),
+        py::arg("z0"), py::arg("fx"), py::arg("stretch"), py::arg("widen"), py::arg("features"), py::arg("lap_u"),
+        py::arg("lap_v"), py::arg("kappa"),
+        "One pass over the points before a splat (CPU): [camera-frame points (P,3), radius (P,), features "
+        "(P,C), sharpened when lap_u / lap_v are given].");
 }

@@ -6,7 +6,11 @@ Saved again on purpose for issue 13: the pop-up depth no longer leaks disparity 
 and its steps are snapped to the photo's edges, and footprints close the gaps a camera opens in
 a continuous surface (``RenderSettings.close_gaps``). Saved again for issue 13: a clearly nearer
 surface wins the dissolve fusion (``FusionSettings.occlusion_ratio``), and the backward cloud
-carries its partner's switch time (``pipeline.point_phases`` sign fix)."""
+carries its partner's switch time (``pipeline.point_phases`` sign fix). Saved again for issue 15:
+the per-point pass before each splat runs natively (``_C.prepare_splat``: the view transform
+summed in double and rounded once instead of BLAS's float32 order), which moved 7,411 of the 23,040
+values by at most 1.5e-6 (``tests/test_prepare_native.py`` checks the pass against the torch
+operations)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -109,6 +108,8 @@ class FeatureEncoder(nn.Module):
             "backbone": backbone,
             "min_size": min_size,
         }
+        import timm  # here, not at module level: the classic preset never builds it (≈ 3 s import)
+
         self.backbone = timm.create_model(
             backbone,
             pretrained=False,

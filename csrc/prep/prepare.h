@@ -1,0 +1,23 @@
+// Per-point preparation of a splat (csrc/prep/prepare_cpu.cpp; binding in csrc/ext.cpp).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace cg3d {
+namespace prep {
+
+// [camera-frame points (P, 3), footprint radius (P,), features (P, C)] of a splat: the points
+// moved by cam_from_world (4, 4), radius max(1, K00 z0 / (fx z)) times stretch and widen (each
+// optional), and, when lap_u / lap_v (n, 3) are given, the first n points' first 3 feature
+// channels sharpened by kappa f(1 - f) lap / r^2 per axis (otherwise features is returned as is).
+std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Tensor& cam_from_world,
+                                          const at::Tensor& K, const at::Tensor& z0, double fx,
+                                          const c10::optional<at::Tensor>& stretch,
+                                          const c10::optional<at::Tensor>& widen, const at::Tensor& features,
+                                          const c10::optional<at::Tensor>& lap_u,
+                                          const c10::optional<at::Tensor>& lap_v, double kappa);
+
+}  // namespace prep
+}  // namespace cg3d
