@@ -23,6 +23,7 @@ CPU_SOURCES = [
     "csrc/splat/splat_common.cpp",
     "csrc/splat/splat_cpu.cpp",
     "csrc/prep/prepare_cpu.cpp",
+    "csrc/prep/move_cpu.cpp",
 ]
 CUDA_SOURCES = ["csrc/splat/splat_cuda.cu"]
 

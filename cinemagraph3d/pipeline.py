@@ -205,6 +205,17 @@ def _splat(
     )
 
 
+def _native_op(settings: RenderSettings, device: torch.device, name: str):
+    """The native CPU pass ``cinemagraph3d._C.<name>`` when the splat itself runs natively on the
+    CPU (``active_backend`` is ``"native-cpu"``), else ``None`` (the torch operations it replaces
+    are the reference; ``backend="torch"`` always uses them)."""
+    if device.type != "cpu" or active_backend(device, settings.backend) != "native-cpu":
+        return None
+    from . import _C  # type: ignore[attr-defined]
+
+    return getattr(_C, name, None)  # None: an extension built before the pass existed
+
+
 def _native_prepare(settings: RenderSettings, pts: torch.Tensor, feats: torch.Tensor):
     """The native per-point pass of :func:`_splat` (``cinemagraph3d._C.prepare_splat``: transform,
     radius and resampling compensation in one pass over the points) when the splat itself runs
@@ -216,13 +227,10 @@ def _native_prepare(settings: RenderSettings, pts: torch.Tensor, feats: torch.Te
         or feats.dtype != pts.dtype
     ):
         return None
-    if active_backend(pts.device, settings.backend) != "native-cpu":
-        return None
     if torch.is_grad_enabled() and (pts.requires_grad or feats.requires_grad):
         return None  # the native pass has no backward: training keeps the differentiable ops
-    from . import _C  # type: ignore[attr-defined]
-
-    if not hasattr(_C, "prepare_splat"):  # an extension built before the pass existed
+    prepare = _native_op(settings, pts.device, "prepare_splat")
+    if prepare is None:
         return None
 
     def run(pts_world, T, K, z0, fx, stretch, widen, feats, sharpen):
@@ -234,7 +242,7 @@ def _native_prepare(settings: RenderSettings, pts: torch.Tensor, feats: torch.Te
         if sharpen is not None:
             lap_u, lap_v, kappa = sharpen.lap_u.contiguous(), sharpen.lap_v.contiguous(), sharpen.kappa
         args = (pts_world.contiguous(), T, K, z0.contiguous(), float(fx), vec(stretch), vec(widen))
-        return _C.prepare_splat(*args, feats.contiguous(), lap_u, lap_v, kappa)
+        return prepare(*args, feats.contiguous(), lap_u, lap_v, kappa)
 
     return run
 
@@ -365,8 +373,9 @@ class _MovedClouds:
     edge, is left to the other splat and the hole filling).
     """
 
-    def __init__(self, scene: Scene, motion, ghosts: BorderGhosts | None = None) -> None:
+    def __init__(self, scene: Scene, motion, ghosts: BorderGhosts | None = None, native=None) -> None:
         self.scene, self.motion, self.ghosts = scene, motion, ghosts
+        self.native = None  # ``_C.move_cloud`` (the same values in one pass) when it applies
         pts = scene.cloud.points
         self.sel: torch.Tensor | None = None
         if isinstance(motion, Displacements):
@@ -391,6 +400,15 @@ class _MovedClouds:
             moving[idx] = True
             self.cap_map = _stretch_cap(moving.reshape(H, W))
             self.src_ij = (i, j)
+            if (
+                native is not None
+                and pts.dtype in (torch.float32, torch.float64)
+                and idx.device == pts.device
+            ):
+                self.native = native
+                self.native_args = (self.sel.contiguous(), self.rows.contiguous())
+                self.native_nbrs = torch.stack(self.nbrs).contiguous()
+                self.native_cap = self.cap_map.to(pts.dtype).contiguous()
         self.z = (pts[:, 2] if self.sel is None else pts[self.sel, 2])[:, None]
         self.focal = torch.tensor([scene.camera.fx, scene.camera.fy], dtype=pts.dtype, device=pts.device)
 
@@ -443,6 +461,22 @@ class _MovedClouds:
                 d = m.reshape(2, -1)[:, donor].T
                 out.append(torch.cat([pts0[:, :2] + lift_offsets(d, self.z, self.focal), pts0[:, 2:]], 1))
                 stretch.append(self._stretch_map(m)[donor])
+        elif self.native is not None:  # moving pixels only, one native pass per cloud
+            gd = (None, None)
+            if self.ghosts is not None:
+                gd = tuple(
+                    d.to(device=pts0.device, dtype=pts0.dtype).contiguous() for d in self.ghosts.motion.at(t)
+                )
+            gp = None if self.ghosts is None else self.ghosts.cloud.points.contiguous()
+            i, j = self.src_ij
+            for k, dm in enumerate(self.motion.moving_at(t)):
+                dm = dm.to(device=pts0.device, dtype=pts0.dtype).contiguous()
+                o, st = self.native(pts0.contiguous(), *self.native_args, dm, self.native_nbrs, self.native_cap,
+                                    i, j, float(self.focal[0]), float(self.focal[1]), MAX_STRETCH,
+                                    gp, gd[k])  # fmt: skip
+                out.append(o)
+                stretch.append(st)
+            return out[0], out[1], stretch[0], stretch[1]
         else:  # moving pixels only
             for dm in self.motion.moving_at(t):
                 dm = dm.to(device=pts0.device, dtype=pts0.dtype)
@@ -692,7 +726,8 @@ def render_frames(
     ghosts = None
     if motion is not None and settings.border_ghosts:
         ghosts = border_ghosts(scene, motion)
-    moved = None if motion is None else _MovedClouds(scene, motion, ghosts)
+    native_move = _native_op(settings, pts0.device, "move_cloud")
+    moved = None if motion is None else _MovedClouds(scene, motion, ghosts, native_move)
     phases = None
     dissolve = settings.mode == "symmetric" and settings.fusion.method == "dissolve" and decoder is None
     if moved is not None and dissolve:

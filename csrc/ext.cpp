@@ -1,6 +1,7 @@
 // Python bindings of the native kernels (module cinemagraph3d._C).
 //
-// prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat (CPU only).
+// prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat and move_cloud
+// (prep/move_cpu.cpp) builds one moved cloud of a frame (CPU only).
 //
 // splat_forward / splat_backward dispatch on the device of `features`: CPU tensors run the
 // OpenMP kernel (splat/splat_cpu.cpp), CUDA tensors the CUDA kernel (splat/splat_cuda.cu) when
@@ -90,4 +91,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("lap_v"), py::arg("kappa"),
         "One pass over the points before a splat (CPU): [camera-frame points (P,3), radius (P,), features "
         "(P,C), sharpened when lap_u / lap_v are given].");
+  m.def("move_cloud", &cg3d::prep::move_cloud_cpu, py::arg("points"), py::arg("sel"), py::arg("rows"),
+        py::arg("disp"), py::arg("nbrs"), py::arg("cap"), py::arg("src_i"), py::arg("src_j"), py::arg("fx"),
+        py::arg("fy"), py::arg("max_stretch"), py::arg("ghost_points"), py::arg("ghost_disp"),
+        "One moved cloud (CPU): [points (P+G,3) with the moving rows displaced and the ghosts appended, "
+        "footprint stretch (P+G,)].");
 }

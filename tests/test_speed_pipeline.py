@@ -17,6 +17,7 @@ from cinemagraph3d.pipeline import (
     RenderSettings,
     _compact_states,
     _MovedClouds,
+    _native_op,
     _splat,
     border_ghosts,
     prepare_scene,
@@ -48,11 +49,19 @@ def test_compacted_states_equal_subset():
             torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_moved_clouds_with_ghosts_follow_the_lift_formula():
+def _native_move():
+    return _native_op(RenderSettings(), torch.device("cpu"), "move_cloud")
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_moved_clouds_with_ghosts_follow_the_lift_formula(native):
     scene, disp = _setup()
     ghosts = border_ghosts(scene, disp)
     assert ghosts is not None and ghosts.cloud.num_points > 0
-    moved = _MovedClouds(scene, disp, ghosts)
+    if native and _native_move() is None:
+        pytest.skip("native extension without move_cloud")
+    moved = _MovedClouds(scene, disp, ghosts, _native_move() if native else None)
+    assert (moved.native is not None) == native
     P, G = scene.cloud.num_points, ghosts.cloud.num_points
     f = torch.tensor([scene.camera.fx, scene.camera.fy])
     for t in (1.0, 3.5):
@@ -68,6 +77,57 @@ def test_moved_clouds_with_ghosts_follow_the_lift_formula():
             gwant = torch.cat([ghosts.cloud.points[:, :2] + gd * gz / f, gz], 1)
             torch.testing.assert_close(pts[P:], gwant, rtol=1e-6, atol=1e-6)
         assert float(s_f[P:].min()) == float(s_f[P:].max()) == 1.0  # ghosts are not stretched
+
+
+@pytest.mark.parametrize("ghosted", [False, True])
+def test_native_moved_clouds_are_bit_identical_to_the_torch_ones(ghosted):
+    # _C.move_cloud follows the torch operations one by one: the same bits, stretch included
+    if _native_move() is None:
+        pytest.skip("native extension without move_cloud")
+    scene, disp = _setup(H=30, W=52, N=8)
+    ghosts = border_ghosts(scene, disp) if ghosted else None
+    ref = _MovedClouds(scene, disp, ghosts)
+    nat = _MovedClouds(scene, disp, ghosts, _native_move())
+    assert ref.native is None and nat.native is not None
+    stretched = 0
+    for t in (0.0, 0.5, 3.0, 5.25, 8.0):
+        for a, b in zip(ref(t), nat(t)):
+            assert a.shape == b.shape and torch.equal(a, b), (t, float((a - b).abs().max()))
+        stretched += int((ref(t)[2] > 1).sum())
+    assert stretched > 0  # the stretch path was exercised, not only unit stretch
+
+
+def test_native_move_refuses_bad_indices():
+    move = _native_move()
+    if move is None:
+        pytest.skip("native extension without move_cloud")
+    pts = torch.zeros(5, 3)
+    d = torch.zeros(2, 2)
+    nb = torch.full((4, 2), 2, dtype=torch.int64)
+    ij = torch.zeros(2, dtype=torch.int64)
+    cap = torch.full((2, 2), 4.0)
+    with pytest.raises(RuntimeError, match="sel outside"):
+        move(pts, torch.tensor([0, 5]), torch.tensor([0, 1]), d, nb, cap, ij, ij, 1.0, 1.0, 4.0, None, None)
+    with pytest.raises(RuntimeError, match="nbrs outside"):
+        move(
+            pts, torch.tensor([0, 1]), torch.tensor([0, 1]), d, nb + 1, cap, ij, ij, 1.0, 1.0, 4.0, None, None
+        )
+    with pytest.raises(RuntimeError, match="disp must be"):
+        move(
+            pts,
+            torch.tensor([0, 1]),
+            torch.tensor([0, 1]),
+            d.double(),
+            nb,
+            cap,
+            ij,
+            ij,
+            1.0,
+            1.0,
+            4.0,
+            None,
+            None,
+        )
 
 
 def test_splat_with_prejoined_extra_channel_is_the_same():

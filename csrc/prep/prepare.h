@@ -19,5 +19,17 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                                           const c10::optional<at::Tensor>& lap_u,
                                           const c10::optional<at::Tensor>& lap_v, double kappa);
 
+// [moved points (P + G, 3), stretch (P + G,)] of one moved cloud (csrc/prep/move_cpu.cpp): the
+// points with rows sel displaced by the fronto-parallel lift of disp[rows] (pixels; focal fx, fy),
+// the footprint stretch of each moving pixel from its four neighbours' displacements (nbrs
+// (4, M): right, left, below, above; M for a still neighbour) capped by cap (H, W) where the pixel
+// lands (src_i / src_j its row and column), and the optional ghosts (G, 3) moved by ghost_disp
+// (G, 2) appended with stretch 1.
+std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tensor& sel, const at::Tensor& rows,
+                                       const at::Tensor& disp, const at::Tensor& nbrs, const at::Tensor& cap,
+                                       const at::Tensor& src_i, const at::Tensor& src_j, double fx, double fy,
+                                       double max_stretch, const c10::optional<at::Tensor>& ghost_points,
+                                       const c10::optional<at::Tensor>& ghost_disp);
+
 }  // namespace prep
 }  // namespace cg3d

@@ -1,0 +1,158 @@
+// One moved cloud of a frame in one pass (CPU): the photo's points with the moving ones displaced,
+// the border ghosts displaced and appended, and every point's footprint stretch.
+//
+// The pipeline's reference (cinemagraph3d/pipeline.py: _MovedClouds.__call__ and _stretch_rows)
+// builds the same buffers with ~25 torch operations per direction (gathers, a clone, a full copy of
+// the cloud, an index_copy, four neighbour gathers with where / abs / maximum, the cap lookup);
+// here the still points are copied once and every moving point and ghost is written once. The
+// arithmetic is the reference's, operation for operation, in the points' precision: the outputs
+// are bit-identical to it (tests/test_prepare_native.py checks that with torch.equal).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "prep/prepare.h"
+
+namespace cg3d {
+namespace prep {
+namespace {
+
+template <typename T>
+void run(const at::Tensor& pts0, const at::Tensor& sel, const at::Tensor& rows, const at::Tensor& disp,
+         const at::Tensor& nbrs, const at::Tensor& cap, const at::Tensor& src_i, const at::Tensor& src_j, double fx,
+         double fy, double max_stretch, const at::Tensor& ghost_pts, const at::Tensor& ghost_disp, at::Tensor& out,
+         at::Tensor& stretch) {
+  const int64_t P = pts0.size(0), S = sel.size(0), M = disp.size(0);
+  const int64_t G = ghost_pts.defined() ? ghost_pts.size(0) : 0;
+  const int64_t H = cap.size(0), W = cap.size(1);
+  const T* p0 = pts0.data_ptr<T>();
+  const int64_t* sl = sel.data_ptr<int64_t>();
+  const int64_t* rw = rows.data_ptr<int64_t>();
+  const T* d = disp.data_ptr<T>();
+  const int64_t* nb = nbrs.data_ptr<int64_t>();
+  const T* cp = cap.data_ptr<T>();
+  const int64_t* si = src_i.data_ptr<int64_t>();
+  const int64_t* sj = src_j.data_ptr<int64_t>();
+  const T f[2] = {static_cast<T>(fx), static_cast<T>(fy)};
+  const T smax = static_cast<T>(max_stretch);
+  T* o = out.data_ptr<T>();
+  T* st = stretch.data_ptr<T>();
+  // 1. the still cloud and unit stretch
+  at::parallel_for(0, P, 65536, [&](int64_t b, int64_t e) {
+    std::memcpy(o + 3 * b, p0 + 3 * b, sizeof(T) * 3 * (e - b));
+    for (int64_t i = b; i < e; ++i) st[i] = T(1);
+  });
+  // 2. the stretch of every moving pixel (_stretch_rows): the gap to each moving neighbour along its
+  // axis, |(d_nb - d) + 1| to the right / below and |(d - d_nb) + 1| to the left / above, kept
+  // when <= MAX_STRETCH, maximised with 1, then capped where the pixel's point is now.
+  std::vector<T> pix(static_cast<size_t>(M));
+  at::parallel_for(0, M, 16384, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      T s = T(1);
+      for (int k = 0; k < 4; ++k) {
+        const int64_t n = nb[k * M + r];
+        const int a = k / 2;
+        const T dn = n < M ? d[2 * n + a] : T(0);
+        T gap = (k % 2 == 0 ? dn - d[2 * r + a] : d[2 * r + a] - dn) + T(1);
+        gap = std::abs(gap);
+        if (!(n != M && gap <= smax)) gap = T(1);
+        if (std::isnan(gap) || gap > s) s = gap;  // torch.maximum propagates NaN
+      }
+      int64_t i = static_cast<int64_t>(std::nearbyint(static_cast<T>(si[r]) + d[2 * r + 1]));
+      int64_t j = static_cast<int64_t>(std::nearbyint(static_cast<T>(sj[r]) + d[2 * r]));
+      i = i < 0 ? 0 : (i > H - 1 ? H - 1 : i);
+      j = j < 0 ? 0 : (j > W - 1 ? W - 1 : j);
+      const T c = cp[i * W + j];
+      pix[r] = (std::isnan(s) || s < c) ? s : c;  // torch.minimum
+    }
+  });
+  // 3. the moving points: x/y + d z / f (lift_offsets), z kept
+  at::parallel_for(0, S, 16384, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      const int64_t p = sl[k], r = rw[k];
+      const T z = p0[3 * p + 2];
+      o[3 * p] = p0[3 * p] + d[2 * r] * z / f[0];
+      o[3 * p + 1] = p0[3 * p + 1] + d[2 * r + 1] * z / f[1];
+      st[p] = pix[r];
+    }
+  });
+  // 4. the ghosts, appended with unit stretch
+  if (G) {
+    const T* gp = ghost_pts.data_ptr<T>();
+    const T* gd = ghost_disp.data_ptr<T>();
+    at::parallel_for(0, G, 16384, [&](int64_t b, int64_t e) {
+      for (int64_t g = b; g < e; ++g) {
+        const T z = gp[3 * g + 2];
+        T* q = o + 3 * (P + g);
+        q[0] = gp[3 * g] + gd[2 * g] * z / f[0];
+        q[1] = gp[3 * g + 1] + gd[2 * g + 1] * z / f[1];
+        q[2] = z;
+        st[P + g] = T(1);
+      }
+    });
+  }
+}
+
+void check(bool ok, const char* what, const at::Tensor& t) {
+  TORCH_CHECK(ok, "move_cloud: ", what, ", got ", t.defined() ? t.sizes() : at::IntArrayRef{}, " ",
+              t.defined() ? c10::toString(t.scalar_type()) : "undefined");
+}
+
+}  // namespace
+
+std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tensor& sel, const at::Tensor& rows,
+                                       const at::Tensor& disp, const at::Tensor& nbrs, const at::Tensor& cap,
+                                       const at::Tensor& src_i, const at::Tensor& src_j, double fx, double fy,
+                                       double max_stretch, const c10::optional<at::Tensor>& ghost_points,
+                                       const c10::optional<at::Tensor>& ghost_disp) {
+  const auto dt = points.scalar_type();
+  auto cpu = [](const at::Tensor& t) { return t.device().is_cpu() && t.is_contiguous(); };
+  check(points.dim() == 2 && points.size(1) == 3 && cpu(points) && (dt == at::kFloat || dt == at::kDouble),
+        "points must be a contiguous (P, 3) float32/float64 CPU tensor", points);
+  const int64_t P = points.size(0);
+  check(disp.dim() == 2 && disp.size(1) == 2 && cpu(disp) && disp.scalar_type() == dt,
+        "disp must be a contiguous (M, 2) CPU tensor of the points' dtype", disp);
+  const int64_t M = disp.size(0);
+  check(sel.dim() == 1 && cpu(sel) && sel.scalar_type() == at::kLong, "sel must be a contiguous (S,) int64 tensor",
+        sel);
+  check(rows.dim() == 1 && rows.size(0) == sel.size(0) && cpu(rows) && rows.scalar_type() == at::kLong,
+        "rows must be a contiguous (S,) int64 tensor", rows);
+  check(nbrs.dim() == 2 && nbrs.size(0) == 4 && nbrs.size(1) == M && cpu(nbrs) && nbrs.scalar_type() == at::kLong,
+        "nbrs must be a contiguous (4, M) int64 tensor", nbrs);
+  check(cap.dim() == 2 && cpu(cap) && cap.scalar_type() == dt && cap.numel() > 0,
+        "cap must be a contiguous (H, W) CPU tensor of the points' dtype", cap);
+  for (const at::Tensor* s : {&src_i, &src_j})
+    check(s->dim() == 1 && s->size(0) == M && cpu(*s) && s->scalar_type() == at::kLong,
+          "src_i / src_j must be contiguous (M,) int64 tensors", *s);
+  // index ranges: a bad index would write outside the buffers
+  if (sel.numel()) {
+    TORCH_CHECK(sel.min().item<int64_t>() >= 0 && sel.max().item<int64_t>() < P, "move_cloud: sel outside [0, P)");
+    TORCH_CHECK(rows.min().item<int64_t>() >= 0 && rows.max().item<int64_t>() < M, "move_cloud: rows outside [0, M)");
+  }
+  if (nbrs.numel())
+    TORCH_CHECK(nbrs.min().item<int64_t>() >= 0 && nbrs.max().item<int64_t>() <= M,
+                "move_cloud: nbrs outside [0, M]");
+  at::Tensor gp = ghost_points.has_value() ? *ghost_points : at::Tensor();
+  at::Tensor gd = ghost_disp.has_value() ? *ghost_disp : at::Tensor();
+  TORCH_CHECK(gp.defined() == gd.defined(), "move_cloud: give both ghost_points and ghost_disp or neither");
+  if (gp.defined()) {
+    check(gp.dim() == 2 && gp.size(1) == 3 && cpu(gp) && gp.scalar_type() == dt,
+          "ghost_points must be a contiguous (G, 3) CPU tensor of the points' dtype", gp);
+    check(gd.dim() == 2 && gd.size(1) == 2 && gd.size(0) == gp.size(0) && cpu(gd) && gd.scalar_type() == dt,
+          "ghost_disp must be a contiguous (G, 2) CPU tensor of the points' dtype", gd);
+  }
+  const int64_t G = gp.defined() ? gp.size(0) : 0;
+  at::Tensor out = at::empty({P + G, 3}, points.options());
+  at::Tensor stretch = at::empty({P + G}, points.options());
+  AT_DISPATCH_FLOATING_TYPES(dt, "move_cloud", [&] {
+    run<scalar_t>(points, sel, rows, disp, nbrs, cap, src_i, src_j, fx, fy, max_stretch, gp, gd, out, stretch);
+  });
+  return {out, stretch};
+}
+
+}  // namespace prep
+}  // namespace cg3d
