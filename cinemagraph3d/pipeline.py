@@ -778,7 +778,8 @@ def render_frames(
         else:
             f, b = (SplatResult(r.features[:-1], r.depth, r.alpha) for r in (fwd, bwd))
             res = fuse_bidirectional(f, b, t, num_steps, scene.z_near, settings.fusion,
-                                     phase=(fwd.features[-1:], bwd.features[-1:]))  # fmt: skip
+                                     phase=(fwd.features[-1:], bwd.features[-1:]),
+                                     native=None if native_move is not None else False)  # fmt: skip
         feats = (
             fill_holes(res.features, res.alpha, res.depth, settings.fill_far_bias)
             if settings.fill_holes

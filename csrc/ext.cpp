@@ -1,7 +1,8 @@
 // Python bindings of the native kernels (module cinemagraph3d._C).
 //
 // prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat and move_cloud
-// (prep/move_cpu.cpp) builds one moved cloud of a frame (CPU only).
+// (prep/move_cpu.cpp) builds one moved cloud of a frame; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
+// the frame's two splats (CPU only).
 //
 // splat_forward / splat_backward dispatch on the device of `features`: CPU tensors run the
 // OpenMP kernel (splat/splat_cpu.cpp), CUDA tensors the CUDA kernel (splat/splat_cuda.cu) when
@@ -11,6 +12,7 @@
 
 #include <vector>
 
+#include "fuse/fuse.h"
 #include "prep/prepare.h"
 #include "splat/splat_ops.h"
 
@@ -96,4 +98,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("fy"), py::arg("max_stretch"), py::arg("ghost_points"), py::arg("ghost_disp"),
         "One moved cloud (CPU): [points (P+G,3) with the moving rows displaced and the ghosts appended, "
         "footprint stretch (P+G,)].");
+  m.def("fuse_dissolve", &cg3d::fuse::fuse_dissolve_cpu, py::arg("f_features"), py::arg("f_depth"),
+        py::arg("f_alpha"), py::arg("b_features"), py::arg("b_depth"), py::arg("b_alpha"), py::arg("phase_f"),
+        py::arg("phase_b"), py::arg("tau"), py::arg("width"), py::arg("depth_weight"), py::arg("eps"),
+        py::arg("zref"), py::arg("occlusion_ratio"), py::arg("ramp"), py::arg("detail_radius"),
+        py::arg("stats_radius"),
+        "Dissolve fusion of two splats (CPU): [features (C,H,W), depth (1,H,W), alpha (1,H,W)].");
 }
