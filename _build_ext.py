@@ -25,6 +25,7 @@ CPU_SOURCES = [
     "csrc/prep/prepare_cpu.cpp",
     "csrc/prep/move_cpu.cpp",
     "csrc/fuse/fuse_cpu.cpp",
+    "csrc/fuse/fill_cpu.cpp",
 ]
 CUDA_SOURCES = ["csrc/splat/splat_cuda.cu"]
 

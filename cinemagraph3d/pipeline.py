@@ -781,7 +781,13 @@ def render_frames(
                                      phase=(fwd.features[-1:], bwd.features[-1:]),
                                      native=None if native_move is not None else False)  # fmt: skip
         feats = (
-            fill_holes(res.features, res.alpha, res.depth, settings.fill_far_bias)
+            fill_holes(
+                res.features,
+                res.alpha,
+                res.depth,
+                settings.fill_far_bias,
+                native=None if native_move is not None else False,
+            )  # fmt: skip
             if settings.fill_holes
             else res.features
         )

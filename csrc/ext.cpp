@@ -2,7 +2,8 @@
 //
 // prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat and move_cloud
 // (prep/move_cpu.cpp) builds one moved cloud of a frame; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
-// the frame's two splats (CPU only).
+// the frame's two splats and fill_holes (fuse/fill_cpu.cpp) fills what they leave uncovered (CPU
+// only).
 //
 // splat_forward / splat_backward dispatch on the device of `features`: CPU tensors run the
 // OpenMP kernel (splat/splat_cpu.cpp), CUDA tensors the CUDA kernel (splat/splat_cuda.cu) when
@@ -104,4 +105,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("zref"), py::arg("occlusion_ratio"), py::arg("ramp"), py::arg("detail_radius"),
         py::arg("stats_radius"),
         "Dissolve fusion of two splats (CPU): [features (C,H,W), depth (1,H,W), alpha (1,H,W)].");
+  m.def("fill_holes", &cg3d::fuse::fill_holes_cpu, py::arg("features"), py::arg("alpha"), py::arg("depth"),
+        py::arg("far_bias"), "Hole filling of a fused frame (CPU): features (C,H,W).");
 }

@@ -12,7 +12,8 @@ summed in double and rounded once instead of BLAS's float32 order), which moved 
 values by at most 1.5e-6 (``tests/test_prepare_native.py`` checks the pass against the torch
 operations). Saved again for issue 15: the dissolve fusion runs natively (``_C.fuse_dissolve``, box
 sums accumulated in double; ``tests/test_fuse_native.py``), which moved 559 values by at most
-1.2e-7."""
+1.2e-7, and so does the hole filling (``_C.fill_holes``; ``tests/test_fill_native.py``): 840 values
+moved by at most 1.8e-7 from the saved frames in all."""
 
 from __future__ import annotations
 

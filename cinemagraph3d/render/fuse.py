@@ -340,9 +340,19 @@ def _native_fusion(
 ):
     """``cinemagraph3d._C.fuse_dissolve`` when it applies (see ``native`` of
     :func:`fuse_bidirectional`), else ``None``."""
-    if native is False or settings.method != "dissolve":
+    if settings.method != "dissolve":
+        if native:
+            raise InputError("native", "the 'dissolve' method (the native fusion implements it only)",
+                             repr(settings.method))  # fmt: skip
         return None
-    maps = (*forward, *backward)
+    return _native_op("fuse_dissolve", (*forward, *backward), native)
+
+
+def _native_op(name: str, maps: tuple[torch.Tensor, ...], native: bool | None):
+    """``cinemagraph3d._C.<name>`` for these CPU maps when ``native`` is not ``False``, the
+    extension has it and nothing needs gradients; else ``None`` (``native=True``: an error)."""
+    if native is False:
+        return None
     ok = all(x.device.type == "cpu" and x.dtype == maps[0].dtype for x in maps)
     ok = ok and maps[0].dtype in (torch.float32, torch.float64)
     ok = ok and not (torch.is_grad_enabled() and any(x.requires_grad for x in maps))
@@ -351,11 +361,11 @@ def _native_fusion(
         try:
             from .. import _C  # type: ignore[attr-defined]
 
-            fn = getattr(_C, "fuse_dissolve", None)
+            fn = getattr(_C, name, None)
         except ImportError:
             fn = None
     if fn is None and native:
-        raise InputError("native", "the native extension with fuse_dissolve and CPU float maps without gradients",
+        raise InputError("native", f"the native extension with {name} and CPU float maps without gradients",
                          "unavailable for these inputs")  # fmt: skip
     return fn
 
@@ -388,6 +398,7 @@ def fill_holes(
     alpha: torch.Tensor,
     depth: torch.Tensor | None = None,
     far_bias: float = FAR_BIAS,
+    native: bool | None = None,
 ) -> torch.Tensor:
     """Composite a splatted feature map over a push–pull fill of itself.
 
@@ -412,6 +423,11 @@ def fill_holes(
         alpha: ``(1, H, W)`` coverage in [0, 1].
         depth: optional ``(1, H, W)`` splatted z-depth (scene units; 0 where nothing landed).
         far_bias: ``β`` (≥ 0; 0 gives the plain push–pull everywhere).
+        native: on the CPU, ``True`` runs the one-pass native fill (``cinemagraph3d._C.fill_holes``:
+            the 3×3 sums only at the holes, the pyramid only when a pixel needs it; equal to the
+            torch operations within 1e-5), ``False`` the torch operations (the reference),
+            ``None`` (default) the native one when the extension is built and nothing needs
+            gradients.
 
     Returns:
         ``(C, H, W)``.
@@ -423,6 +439,11 @@ def fill_holes(
         check_shape(depth, (1, H, W), "depth")
     if not (math.isfinite(far_bias) and far_bias >= 0):
         raise InputError("far_bias", "a finite number >= 0", far_bias)
+    maps = (features, alpha) + (() if depth is None else (depth,))
+    fill_native = None if features.shape[0] > 64 else _native_op("fill_holes", maps, native)
+    if fill_native is not None:
+        z = None if depth is None else depth.contiguous()
+        return fill_native(features.contiguous(), alpha.contiguous(), z, float(far_bias))
     holes = alpha[0] < 1
     if not bool(holes.any()):
         return features

@@ -8,6 +8,15 @@
 namespace cg3d {
 namespace fuse {
 
+// A (C, H, W) map of dtype dt, contiguous on the CPU, or an error naming it.
+inline void check_map(const at::Tensor& t, int64_t C, int64_t H, int64_t W, at::ScalarType dt, const char* name,
+                      const char* who) {
+  TORCH_CHECK(t.dim() == 3 && t.size(0) == C && t.size(1) == H && t.size(2) == W && t.device().is_cpu() &&
+                  t.is_contiguous() && t.scalar_type() == dt,
+              who, ": ", name, " must be a contiguous (", C, ", ", H, ", ", W, ") CPU tensor of ", dt, ", got ",
+              t.sizes(), " ", t.scalar_type());
+}
+
 struct Params {
   double tau, width, depth_weight, eps, zref, occlusion_ratio, ramp;
   int detail_radius, stats_radius;
@@ -25,6 +34,11 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
                                           double tau, double width, double depth_weight, double eps, double zref,
                                           double occlusion_ratio, double ramp, int64_t detail_radius,
                                           int64_t stats_radius);
+
+// features (C, H, W) composited over their fill where alpha (1, H, W) < 1, as
+// cinemagraph3d.render.fuse.fill_holes does (depth (1, H, W) optional; far_bias beta >= 0).
+at::Tensor fill_holes_cpu(const at::Tensor& features, const at::Tensor& alpha, const c10::optional<at::Tensor>& depth,
+                          double far_bias);
 
 }  // namespace fuse
 }  // namespace cg3d

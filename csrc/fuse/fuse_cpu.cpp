@@ -259,13 +259,6 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   });
 }
 
-void check_map(const at::Tensor& t, int64_t C, int64_t H, int64_t W, at::ScalarType dt, const char* name) {
-  TORCH_CHECK(t.dim() == 3 && t.size(0) == C && t.size(1) == H && t.size(2) == W && t.device().is_cpu() &&
-                  t.is_contiguous() && t.scalar_type() == dt,
-              "fuse_dissolve: ", name, " must be a contiguous (", C, ", ", H, ", ", W, ") CPU tensor of ", dt,
-              ", got ", t.sizes(), " ", t.scalar_type());
-}
-
 }  // namespace
 
 std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at::Tensor& f_depth,
@@ -279,15 +272,15 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
   const auto dt = f_features.scalar_type();
   TORCH_CHECK(dt == at::kFloat || dt == at::kDouble, "fuse_dissolve: features must be float32 or float64");
   const int64_t C = f_features.size(0), H = f_features.size(1), W = f_features.size(2);
-  check_map(f_features, C, H, W, dt, "forward features");
-  check_map(b_features, C, H, W, dt, "backward features");
-  check_map(f_depth, 1, H, W, dt, "forward depth");
-  check_map(b_depth, 1, H, W, dt, "backward depth");
-  check_map(f_alpha, 1, H, W, dt, "forward alpha");
-  check_map(b_alpha, 1, H, W, dt, "backward alpha");
-  check_map(phase_f, 1, H, W, dt, "phase");
+  check_map(f_features, C, H, W, dt, "forward features", "fuse_dissolve");
+  check_map(b_features, C, H, W, dt, "backward features", "fuse_dissolve");
+  check_map(f_depth, 1, H, W, dt, "forward depth", "fuse_dissolve");
+  check_map(b_depth, 1, H, W, dt, "backward depth", "fuse_dissolve");
+  check_map(f_alpha, 1, H, W, dt, "forward alpha", "fuse_dissolve");
+  check_map(b_alpha, 1, H, W, dt, "backward alpha", "fuse_dissolve");
+  check_map(phase_f, 1, H, W, dt, "phase", "fuse_dissolve");
   at::Tensor pb = phase_b.has_value() ? *phase_b : at::Tensor();
-  if (pb.defined()) check_map(pb, 1, H, W, dt, "backward phase");
+  if (pb.defined()) check_map(pb, 1, H, W, dt, "backward phase", "fuse_dissolve");
   TORCH_CHECK(width > 0 && ramp > 0 && detail_radius >= 1 && stats_radius >= 1 && eps > 0,
               "fuse_dissolve: width, ramp, eps must be > 0 and the radii >= 1");
   at::Tensor oF = at::empty_like(f_features), oD = at::empty_like(f_depth), oA = at::empty_like(f_alpha);
