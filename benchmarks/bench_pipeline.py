@@ -8,8 +8,9 @@ Usage: python benchmarks/bench_pipeline.py [--size 1280x720] [--frames 90] [--ba
 The photo is the procedural demo scene (no download); with --motion the demo's lake flows along
 its 6 arrows (dissolve fusion, stretch footprints and border ghosts: the defaults). Each run is a
 fresh process (so its peak RSS is its own); the per-frame work is split by wrapping the
-pipeline's stage functions with timers (``_MovedClouds.__call__``, ``_splat``,
-``fuse_bidirectional``, ``fill_holes``; ``border_ghosts`` and ``point_phases`` once per video).
+pipeline's stage functions with timers (``_MovedClouds.__call__``, ``_GapClosing.__call__``,
+``_splat`` and the kernel ``splat_points`` inside it, ``fuse_bidirectional``, ``fill_holes``;
+``border_ghosts`` and ``point_phases`` once per video).
 
 ``--threads 1 --clock cpu`` times process CPU time with one torch thread: on a shared, loaded
 machine this is far more stable than wall time (no waiting for the other thread of a parallel
@@ -83,6 +84,9 @@ def child(root: str, args) -> dict:
     timed(pl, "point_phases", "  switch times (once)")
     timed(pl._MovedClouds, "__call__", "  move clouds")
     timed(pl, "_splat", "  splats (transform + kernel)")
+    timed(pl, "splat_points", "    of which the kernel")
+    if hasattr(pl, "_GapClosing"):
+        timed(pl._GapClosing, "__call__", "  gap footprints")
     timed(pl, "fuse_bidirectional", "  fusion")
     timed(pl, "fill_holes", "  hole filling")
 
@@ -148,7 +152,9 @@ ORDER = [
     "  border ghosts (once)",
     "  switch times (once)",
     "  move clouds",
+    "  gap footprints",
     "  splats (transform + kernel)",
+    "    of which the kernel",
     "  fusion",
     "  hole filling",
     "encode mp4 (waiting for x264)",

@@ -103,3 +103,27 @@ def test_points_leaving_the_image_go_on_out_of_view():
     assert float((last["stop"] - img[:, :, W - 5]).abs().max()) > 1e-3
     with pytest.raises(InputError, match="outside"):
         _uniform_right(H, W, N, "wrap")
+
+
+def test_ghosts_that_never_come_near_the_image_are_dropped_without_changing_a_frame(monkeypatch):
+    # Fluid flowing out through the right border and along the bottom: most of the mirrored pixels
+    # stay outside the image all loop. Dropping those (margin = 2 x the largest footprint) leaves
+    # every frame of a safe-zoomed camera path bit for bit as it was with all ghosts.
+    H, W, N = 24, 40, 8
+    img, scene = _scene(H, W)
+    mask = torch.zeros(H, W, dtype=torch.bool)
+    mask[8:, :] = True
+    hints = MotionHints.create([[20.0, 16.0]], [[1.5, 0.2]])
+    disp = integrate_motion(motion_field(H, W, [MotionRegion(mask, hints, turbulence=0.0)]), N)
+    every = border_ghosts(scene, disp)
+    kept = border_ghosts(scene, disp, margin=8.0)
+    assert every is not None and kept is not None
+    assert 0 < kept.cloud.num_points < every.cloud.num_points
+    traj = c3.make_trajectory(c3.TrajectorySettings("circle", 4, 0.05), scene.camera, 2.5, 3.0)
+    pruned = torch.stack(list(render_frames(scene, traj, disp, N)))
+    import cinemagraph3d.pipeline as pl
+
+    real = pl.border_ghosts
+    monkeypatch.setattr(pl, "border_ghosts", lambda sc, m, margin=None: real(sc, m))
+    full = torch.stack(list(render_frames(scene, traj, disp, N)))
+    assert torch.equal(pruned, full)
