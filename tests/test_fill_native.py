@@ -95,3 +95,16 @@ def test_native_fill_refuses_what_it_cannot_do():
         fill_holes(x.requires_grad_(True), a, z, native=True)
     with pytest.raises(RuntimeError, match="alpha must be"):
         _C.fill_holes(x.detach(), a[:, :-1].contiguous(), z, 10.0)
+
+
+def test_native_fill_does_not_depend_on_the_thread_count():
+    x, a, z = _frame(97, 131)
+    saved = torch.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            outs.append(fill_holes(x, a, z, native=True))
+    finally:
+        torch.set_num_threads(saved)
+    assert all(torch.equal(o, outs[0]) for o in outs[1:])

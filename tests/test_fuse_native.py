@@ -128,3 +128,19 @@ def test_default_phase_is_the_screen_field():
     b = fuse_bidirectional(fwd, bwd, 20.0, 60, 1.5, phase=dissolve_phase(48, 64), native=True)
     for x, y in zip(a, b):
         assert torch.equal(x, y)
+
+
+def test_native_dissolve_does_not_depend_on_the_thread_count():
+    fwd, bwd = _splats(H=96, W=130)
+    phase = _phase_pair(96, 130, torch.float32)
+    saved = torch.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            outs.append(fuse_bidirectional(fwd, bwd, 25.0, 60, 1.5, phase=phase, native=True))
+    finally:
+        torch.set_num_threads(saved)
+    for o in outs[1:]:
+        for a, b in zip(o, outs[0]):
+            assert torch.equal(a, b)
