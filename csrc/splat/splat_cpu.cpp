@@ -184,7 +184,7 @@ inline int axis_taps(T c, T r, int R, int size, T cutoff, int32_t& first, T* w) 
 // thread count (results do not depend on it anyway: every pixel sums its contributions in point
 // order).
 int band_shift_for(int64_t height, int64_t width, int64_t CR, int64_t P, int64_t elem_size) {
-  const int64_t target_bytes = 1024 * 1024;
+  const int64_t target_bytes = 2048 * 1024;
   const int64_t row_bytes = width * (CR + 1) * elem_size + (P / height + 1) * (16 + 9 * elem_size);
   int shift = 0;
   while (shift < 5 && (row_bytes << (shift + 1)) <= target_bytes && (int64_t(16) << shift) <= height) ++shift;
@@ -274,11 +274,11 @@ inline void with_tap_counts(int ny, int nx, F&& f) {
 
 // a[0..n) += wo * g[0..n), with a compile-time length when it is small (n is a multiple of 4).
 template <int N, typename T>
-CG3D_ALWAYS_INLINE void axpy_fixed(T* a, T wo, const T* g) {
+CG3D_ALWAYS_INLINE void axpy_fixed(T* __restrict a, T wo, const T* __restrict g) {
   for (int k = 0; k < N; ++k) a[k] += wo * g[k];
 }
 template <typename T>
-CG3D_ALWAYS_INLINE void axpy(T* a, T wo, const T* g, int64_t n) {
+CG3D_ALWAYS_INLINE void axpy(T* __restrict a, T wo, const T* __restrict g, int64_t n) {
   switch (n) {
     case 4:
       axpy_fixed<4>(a, wo, g);
