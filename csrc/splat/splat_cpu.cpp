@@ -2,13 +2,17 @@
 //
 // Forward, in three passes:
 //   1. bin: for every point (static chunks, in parallel, in a vectorised loop) the range of
-//      horizontal bands of 2^shift rows its footprint may touch, counted per (chunk, band);
+//      horizontal bands of 2^shift rows its footprint may touch; consecutive points with the same
+//      range form a run (the points of one LDI row are consecutive, so runs are long), counted
+//      per (chunk, band);
 //   2. a counting sort (band-major prefix sum over the chunks) turns the counts into one list of
-//      point indices per band, each list in increasing point order;
-//   3. each band is processed by exactly one thread, in its own cache-resident buffers: exact
-//      footprints (projection and tent taps computed for blocks of 16 points in vectorised
-//      loops) and a z-min pass, then an accumulation pass over the same points, then
-//      normalisation into the band's rows of the (C, H, W) outputs.
+//      runs [p, q) per band, in increasing point order;
+//   3. each band is processed by exactly one thread, in its own cache-resident buffers: for
+//      blocks of 16 consecutive points of a run, projection and the four candidate tent taps per
+//      axis in vectorised loops, then per point an entry with its exact non-zero taps (1..4 per
+//      axis, footprint loops unrolled for each tap count) and the z-min pass over them; then an
+//      accumulation pass over the entries into one record per pixel [W, depth sum, feature
+//      sums], then normalisation into the band's rows of the (C, H, W) outputs.
 // Every pixel therefore sums its contributions in point order, whatever the number of threads
 // or bands, and no float is ever added atomically: results are identical across runs and
 // thread counts. All arithmetic follows the reference's order of operations, so in practice the
@@ -33,6 +37,12 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#endif
+
+#if defined(__GNUC__)
+#define CG3D_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define CG3D_ALWAYS_INLINE inline
 #endif
 
 namespace cg3d {
@@ -91,13 +101,15 @@ inline int32_t floor_i32(T a) {
 // float. One double division per divisor then serves many dividends. float64 keeps the division.
 template <typename T>
 struct Divisor {
-  T b;
+  T b = T(1);
+  Divisor() = default;
   explicit Divisor(T b_) : b(b_) {}
   T div(T a) const { return a / b; }
 };
 template <>
 struct Divisor<float> {
-  double inv;
+  double inv = 1.0;
+  Divisor() = default;
   explicit Divisor(float b) : inv(1.0 / static_cast<double>(b)) {}
   float div(float a) const { return static_cast<float>(static_cast<double>(a) * inv); }
 };
@@ -167,80 +179,106 @@ inline int axis_taps(T c, T r, int R, int size, T cutoff, int32_t& first, T* w) 
   return cnt;
 }
 
-// Rows per band (a power of two): the band's accumulators and z-min buffer and its points'
-// footprints should stay in a core's L2 cache. Depends only on the problem size, never on the
+// Rows per band (a power of two): the band's pixel records and z-min buffer and its points'
+// entries should stay in a core's L2 cache. Depends only on the problem size, never on the
 // thread count (results do not depend on it anyway: every pixel sums its contributions in point
 // order).
-int band_shift_for(int64_t height, int64_t width, int64_t CA4, int64_t P, int64_t elem_size) {
-  const int64_t target_bytes = 768 * 1024;
-  const int64_t row_bytes = (width + 8) * (CA4 + 1) * elem_size + (P / height + 1) * (32 + 9 * elem_size);
+int band_shift_for(int64_t height, int64_t width, int64_t CR, int64_t P, int64_t elem_size) {
+  const int64_t target_bytes = 2048 * 1024;
+  const int64_t row_bytes = width * (CR + 1) * elem_size + (P / height + 1) * (16 + 9 * elem_size);
   int shift = 0;
   while (shift < 5 && (row_bytes << (shift + 1)) <= target_bytes && (int64_t(16) << shift) <= height) ++shift;
   return shift;
 }
 
-// A point's footprint inside one band.
-// Fast form (r <= 2): candidate rows ky..ky+3 and columns kx..kx+3 (k0 - 1 .. k0 + 2 around
-// k0 = floor(c - 0.5)), bit masks my / mx of the candidates with a non-zero weight inside the
-// band / image, and the four weights per axis.
-// General form (r > 2): ny exact consecutive row taps from ky and nx column taps from kx, with
-// weights wts[woff, +ny) and wts[woff + ny, +nx) in a side buffer.
+// A point's footprint inside one band. Fast form (r <= 2): the ny x nx non-zero taps (1..4 each)
+// start at band pixel q0 = (row - y0) * W + column, with weights wy[0, ny) and wx[0, nx).
+// General form (r > 2, gen >= 0): the taps are described by GenTaps gen[gen].
 template <typename T>
 struct Entry {
-  int32_t p, ky, kx, woff;
-  int16_t ny, nx;
-  uint8_t my, mx;
-  bool fast;
+  int32_t p, q0, gen;
+  uint8_t ny, nx;
   T z;
   T wy[4], wx[4];
 };
 
-// Tent weight for r == 1: identical to tent_weight(k, c, 1, cutoff), since d / 1 == d exactly.
-template <typename T>
-inline T tent_weight_unit(int k, T c, T cutoff) {
-  const T w = T(1) - abs_t((static_cast<T>(k) + static_cast<T>(0.5)) - c);
-  return w >= cutoff ? w : T(0);
-}
+// General footprint: ny row taps from row ky, nx column taps from column kx, weights
+// wts[woff, +ny) and wts[woff + ny, +nx).
+struct GenTaps {
+  int32_t ky, kx, ny, nx;
+  int64_t woff;
+};
 
 constexpr int kBlock = 16;  // points per vectorised projection block
 
-// Candidate taps k0 - 1 .. k0 + 2 of a block of points, their weights and the bit masks of the
-// non-zero ones inside the image columns / band rows. Mode 0: every r == 1 (no division);
-// mode 1: every r <= 1 (the outer two taps are zero, |k + 0.5 - c| >= 1 >= r); mode 2: r <= 2.
-template <int Mode, typename T>
-inline void block_taps(const T* bu, const T* bv, const T* br, int32_t W, int32_t y0, int32_t y1, T cutoff,
-                       int32_t* ku, int32_t* kv, T (*wu)[4], T (*wv)[4], int32_t* mu, int32_t* mv) {
+// Candidate taps k0 - 1 .. k0 + 2 (k0 = floor(c - 0.5)) of a block of points on one axis: k[t] = k0 - 1,
+// w[s][t] the weight of tap k0 - 1 + s, set to zero outside [lo, hi), and bits[t] the mask of the
+// non-zero ones (consecutive: the tent is unimodal). With r <= 2, |k + 0.5 - c| < r only for these
+// four candidates.
+template <typename T>
+inline void block_axis(const T* bc, const T* br, int32_t lo, int32_t hi, T cutoff, int32_t* k, T (*w)[kBlock],
+                       int32_t* bits) {
   const T half = static_cast<T>(0.5);
 #pragma omp simd
   for (int t = 0; t < kBlock; ++t) {
-    const T u = bu[t], v = bv[t], r = br[t];
-    const int32_t iu = floor_i32(u - half) - 1, iv = floor_i32(v - half) - 1;
-    ku[t] = iu;
-    kv[t] = iv;
-    int32_t bits_u = 0, bits_v = 0;
-    for (int s = 0; s < 4; ++s) {
-      T a = T(0), c = T(0);
-      if (Mode == 2 || s == 1 || s == 2) {
-        a = Mode == 0 ? tent_weight_unit(iu + s, u, cutoff) : tent_weight(iu + s, u, r, cutoff);
-        c = Mode == 0 ? tent_weight_unit(iv + s, v, cutoff) : tent_weight(iv + s, v, r, cutoff);
-      }
-      wu[t][s] = a;
-      wv[t][s] = c;
-      bits_u |= int32_t((a != T(0)) & (iu + s >= 0) & (iu + s < W)) << s;
-      bits_v |= int32_t((c != T(0)) & (iv + s >= y0) & (iv + s < y1)) << s;
+    k[t] = floor_i32(bc[t] - half) - 1;
+    bits[t] = 0;
+  }
+  for (int s = 0; s < 4; ++s) {
+#pragma omp simd
+    for (int t = 0; t < kBlock; ++t) {
+      const int32_t ks = k[t] + s;
+      const T ws = tent_weight(ks, bc[t], br[t], cutoff);
+      const bool ok = (ws != T(0)) & (ks >= lo) & (ks < hi);
+      w[s][t] = ok ? ws : T(0);
+      bits[t] |= static_cast<int32_t>(ok) << s;
     }
-    mu[t] = bits_u;
-    mv[t] = bits_v;
   }
 }
 
-// a[0..n) += wo * g[0..n), with a compile-time length when it is small.
+// First set bit and number of set bits of a mask of 4 consecutive bits (0 for no bit).
+constexpr uint8_t kFirstBit[16] = {0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0};
+constexpr uint8_t kBitCount[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+
+// Calls f(integral_constant<NY>, integral_constant<NX>) for 1 <= ny, nx <= 4 (compile-time tap
+// counts, so that the footprint loops unroll completely).
+template <typename F>
+inline void with_tap_counts(int ny, int nx, F&& f) {
+  using std::integral_constant;
+  switch ((ny - 1) * 4 + (nx - 1)) {
+#define CG3D_TAPS(a, b)                                    \
+  case (a - 1) * 4 + (b - 1):                              \
+    f(integral_constant<int, a>{}, integral_constant<int, b>{}); \
+    return;
+    CG3D_TAPS(1, 1)
+    CG3D_TAPS(1, 2)
+    CG3D_TAPS(1, 3)
+    CG3D_TAPS(1, 4)
+    CG3D_TAPS(2, 1)
+    CG3D_TAPS(2, 2)
+    CG3D_TAPS(2, 3)
+    CG3D_TAPS(2, 4)
+    CG3D_TAPS(3, 1)
+    CG3D_TAPS(3, 2)
+    CG3D_TAPS(3, 3)
+    CG3D_TAPS(3, 4)
+    CG3D_TAPS(4, 1)
+    CG3D_TAPS(4, 2)
+    CG3D_TAPS(4, 3)
+    CG3D_TAPS(4, 4)
+#undef CG3D_TAPS
+    default:
+      return;
+  }
+}
+
+// a[0..n) += wo * g[0..n), with a compile-time length when it is small (n is a multiple of 4).
 template <int N, typename T>
-inline void axpy_fixed(T* a, T wo, const T* g) {
+CG3D_ALWAYS_INLINE void axpy_fixed(T* __restrict a, T wo, const T* __restrict g) {
   for (int k = 0; k < N; ++k) a[k] += wo * g[k];
 }
 template <typename T>
-inline void axpy(T* a, T wo, const T* g, int64_t n) {
+CG3D_ALWAYS_INLINE void axpy(T* __restrict a, T wo, const T* __restrict g, int64_t n) {
   switch (n) {
     case 4:
       axpy_fixed<4>(a, wo, g);
@@ -249,32 +287,7 @@ inline void axpy(T* a, T wo, const T* g, int64_t n) {
       axpy_fixed<8>(a, wo, g);
       return;
     default:
-      for (int64_t k = 0; k < n; ++k) a[k] += wo * g[k];
-  }
-}
-
-// a[0..n) = covered ? a / den : 0 (rounded as the reference's division), fixed length when small.
-template <int N, typename T>
-inline void scale_inv_fixed(T* a, const Divisor<T>& den, bool covered) {
-  for (int k = 0; k < N; ++k) {
-    const T v = den.div(a[k]);
-    a[k] = covered ? v : T(0);
-  }
-}
-template <typename T>
-inline void scale_inv(T* a, const Divisor<T>& den, bool covered, int64_t n) {
-  switch (n) {
-    case 4:
-      scale_inv_fixed<4>(a, den, covered);
-      return;
-    case 8:
-      scale_inv_fixed<8>(a, den, covered);
-      return;
-    default:
-      for (int64_t k = 0; k < n; ++k) {
-        const T v = den.div(a[k]);
-        a[k] = covered ? v : T(0);
-      }
+      for (int64_t k = 0; k < n; k += 4) axpy_fixed<4>(a + k, wo, g + k);
   }
 }
 
@@ -283,10 +296,10 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
                   const Params<T>& prm, T* out_feat, T* out_depth, T* out_alpha, T* out_wsum,
                   T* out_zmin) {
   const int64_t H = prm.height, W = prm.width, HW = H * W;
-  // Per-pixel feature sums, padded to a multiple of 4 channels.
-  const int64_t CF4 = (C + 3) / 4 * 4;
+  // Per-pixel record [coverage W, depth sum, feature sums...], padded to a multiple of 4.
+  const int64_t CR = (C + 2 + 3) / 4 * 4;
   const int nt = num_threads();
-  const int shift = band_shift_for(H, W, CF4 + 2, P, sizeof(T));
+  const int shift = band_shift_for(H, W, CR, P, sizeof(T));
   const int64_t band_rows = int64_t(1) << shift;
   const int64_t nbands = (H + band_rows - 1) >> shift;
   TORCH_CHECK(nbands < 65535, "splat: image too tall (", H, " rows)");
@@ -296,7 +309,8 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
   std::vector<uint32_t> pband(static_cast<size_t>(P));
   std::vector<int64_t> counts(static_cast<size_t>(nchunks * nbands), 0);
 
-  // Pass 1: band range of every point; count per (chunk, band), by runs of equal ranges.
+  // Pass 1: band range of every point; count the runs of consecutive points with the same band
+  // range per (chunk, band). Points of one LDI row are consecutive, so runs are long.
 #pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1)
   for (int64_t k = 0; k < nchunks; ++k) {
     const int64_t pa = chunk_begin(k), pb = chunk_begin(k + 1);
@@ -307,12 +321,12 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
       int64_t q = p + 1;
       while (q < pb && pband[q] == v) ++q;
       if (v != kInvalid)
-        for (uint32_t b = v & 0xffffu; b <= (v >> 16); ++b) cnt[b] += q - p;
+        for (uint32_t b = v & 0xffffu; b <= (v >> 16); ++b) ++cnt[b];
       p = q;
     }
   }
 
-  // Pass 2: band-major exclusive prefix sum, then scatter point indices (point order per band).
+  // Pass 2: band-major exclusive prefix sum, then scatter the runs [p, q) (point order per band).
   std::vector<int64_t> band_start(static_cast<size_t>(nbands + 1), 0);
   std::vector<int64_t> offsets(static_cast<size_t>(nchunks * nbands));
   {
@@ -326,7 +340,7 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
     }
     band_start[nbands] = acc;
   }
-  std::vector<int32_t> list(static_cast<size_t>(band_start[nbands]));
+  std::vector<int32_t> runs(static_cast<size_t>(2 * band_start[nbands]));
 #pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1)
   for (int64_t k = 0; k < nchunks; ++k) {
     int64_t* off = offsets.data() + k * nbands;
@@ -337,9 +351,9 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
       while (q < pb && pband[q] == v) ++q;
       if (v != kInvalid) {
         for (uint32_t b = v & 0xffffu; b <= (v >> 16); ++b) {
-          int32_t* dst = list.data() + off[b];
-          for (int64_t s = p; s < q; ++s) dst[s - p] = static_cast<int32_t>(s);
-          off[b] += q - p;
+          runs[2 * off[b]] = static_cast<int32_t>(p);
+          runs[2 * off[b] + 1] = static_cast<int32_t>(q);
+          ++off[b];
         }
       }
       p = q;
@@ -347,179 +361,188 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
   }
 
   // Pass 3: one thread per band. Band buffers:
-  //   zb[y * Wz + kPad + x]          nearest depth of band row y (candidate columns may fall up
-  //                                  to 4 pixels outside the image; they are masked);
-  //   wz[(y * W + x) * 2 + k]        k = 0 coverage W, 1 depth sum;
-  //   acc[(y * W + x) * CF4 + c]     feature sums.
-  constexpr int kPad = 4;
-  const int64_t Wz = W + 2 * kPad;
+  //   zb[y * W + x]          nearest depth of band row y;
+  //   acc[(y * W + x) * CR]  pixel record [W, depth sum, feature sums, 0...].
   const T inf = std::numeric_limits<T>::infinity();
   const T eps = prm.eps, cutoff = prm.cutoff, tolf = prm.tol_factor;
   const int64_t max_taps = std::max(2 * prm.R, 4);
 #pragma omp parallel num_threads(nt) if (nbands > 1)
   {
-    std::vector<T> acc(static_cast<size_t>(band_rows * W * CF4));
-    std::vector<T> wz(static_cast<size_t>(band_rows * W * 2));
-    std::vector<T> zb(static_cast<size_t>(band_rows * Wz));
-    std::vector<T> g(static_cast<size_t>(CF4), T(0));
+    std::vector<T> acc(static_cast<size_t>(band_rows * W * CR));
+    std::vector<T> zb(static_cast<size_t>(band_rows * W));
+    std::vector<T> g(static_cast<size_t>(CR), T(0));
     std::vector<Entry<T>> ent;
+    std::vector<GenTaps> gen;
     std::vector<T> wts;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < nbands; ++b) {
       const int32_t y0 = static_cast<int32_t>(b << shift);
       const int32_t y1 = static_cast<int32_t>(std::min(H, y0 + band_rows));  // rows [y0, y1)
       const int64_t nrows = y1 - y0;
-      std::fill(zb.begin(), zb.begin() + nrows * Wz, inf);
-      std::fill(acc.begin(), acc.begin() + nrows * W * CF4, T(0));
-      std::fill(wz.begin(), wz.begin() + nrows * W * 2, T(0));
-      const int32_t* lb = list.data() + band_start[b];
-      const int64_t nl = band_start[b + 1] - band_start[b];
-      if (static_cast<int64_t>(ent.size()) < nl) ent.resize(static_cast<size_t>(nl));
+      std::fill(zb.begin(), zb.begin() + nrows * W, inf);
+      std::fill(acc.begin(), acc.begin() + nrows * W * CR, T(0));
+      T* const zbp = zb.data();
+      T* const accp = acc.data();
+      const int32_t* rb = runs.data() + 2 * band_start[b];
+      const int64_t nruns = band_start[b + 1] - band_start[b];
+      int64_t ne = 0, ng = 0, nw = 0;
 
-      // Footprints and the z-min pass, in blocks of kBlock points whose projection and
-      // candidate taps are computed in vectorisable loops; points with r > 2 take axis_taps().
-      int64_t ne = 0, nw = 0;
-      for (int64_t e0 = 0; e0 < nl; e0 += kBlock) {
-        const int m = static_cast<int>(std::min<int64_t>(kBlock, nl - e0));
-        alignas(64) T bx[kBlock], by[kBlock], bz[kBlock], br[kBlock], bu[kBlock], bv[kBlock];
-        alignas(64) T wu[kBlock][4], wv[kBlock][4];
-        alignas(64) int32_t ku[kBlock], kv[kBlock], mu[kBlock], mv[kBlock];
-        for (int t = 0; t < kBlock; ++t) {
-          const int64_t p = lb[e0 + (t < m ? t : 0)];
-          bx[t] = pts[3 * p];
-          by[t] = pts[3 * p + 1];
-          bz[t] = pts[3 * p + 2];
-          br[t] = rad[p];
-        }
-        T rmax = T(0);
-        bool unit = true;
-#pragma omp simd reduction(max : rmax) reduction(&& : unit)
-        for (int t = 0; t < kBlock; ++t) {
-          // Pass 1 (bin_points) already rejected the points that fail valid_point or in_view.
-          project_uv(bx[t], by[t], bz[t], prm, bu[t], bv[t]);
-          const T r = clamp_radius(br[t], prm);
-          br[t] = r;
-          rmax = r > rmax ? r : rmax;
-          unit = unit && (r == T(1));
-        }
-        if (unit)
-          block_taps<0>(bu, bv, br, prm.width, y0, y1, cutoff, ku, kv, wu, wv, mu, mv);
-        else if (rmax <= T(1))
-          block_taps<1>(bu, bv, br, prm.width, y0, y1, cutoff, ku, kv, wu, wv, mu, mv);
-        else
-          block_taps<2>(bu, bv, br, prm.width, y0, y1, cutoff, ku, kv, wu, wv, mu, mv);
-        for (int t = 0; t < m; ++t) {
-          Entry<T>& en = ent[ne];
-          const T z = bz[t];
-          if (br[t] <= T(2)) {
-            // |k + 0.5 - c| < r <= 2 only for k0 - 1 <= k <= k0 + 2, all inside the reference's
-            // window [k0 - R + 1, k0 + R] when they have a non-zero weight.
-            if ((mv[t] == 0) | (mu[t] == 0)) continue;
-            en.fast = true;
-            en.ky = kv[t];
-            en.kx = ku[t];
-            en.my = static_cast<uint8_t>(mv[t]);
-            en.mx = static_cast<uint8_t>(mu[t]);
-            std::memcpy(en.wy, wv[t], sizeof(en.wy));
-            std::memcpy(en.wx, wu[t], sizeof(en.wx));
-            T* zr = zb.data() + (en.ky - y0) * Wz + kPad + en.kx;
-            for (int s = 0; s < 4; ++s, zr += Wz) {
-              if (!((en.my >> s) & 1u)) continue;
-              for (int l = 0; l < 4; ++l)
-                if ((en.mx >> l) & 1u) zr[l] = z < zr[l] ? z : zr[l];
-            }
-          } else {
-            if (static_cast<int64_t>(wts.size()) < nw + 2 * max_taps)
-              wts.resize(static_cast<size_t>(2 * (nw + 2 * max_taps)));
-            T* w = wts.data() + nw;
-            int32_t ilo, jlo;
-            const int ny = axis_taps(bv[t], br[t], prm.R, prm.height, cutoff, ilo, w);
-            if (ny == 0 || ilo >= y1 || ilo + ny <= y0) continue;
-            const int nx = axis_taps(bu[t], br[t], prm.R, prm.width, cutoff, jlo, w + ny);
-            if (nx == 0) continue;
-            en.fast = false;
-            en.ky = ilo;
-            en.kx = jlo;
-            en.ny = static_cast<int16_t>(ny);
-            en.nx = static_cast<int16_t>(nx);
-            en.woff = static_cast<int32_t>(nw);
-            nw += ny + nx;
-            const int32_t ia = std::max(ilo, y0), ib = std::min(ilo + ny, y1);
-            for (int32_t i = ia; i < ib; ++i) {
-              T* zr = zb.data() + (i - y0) * Wz + kPad + jlo;
-              for (int j = 0; j < nx; ++j) zr[j] = z < zr[j] ? z : zr[j];
-            }
+      // Footprints and the z-min pass, in blocks of kBlock consecutive points of a run whose
+      // projection and candidate taps are computed in vectorisable loops; points with r > 2
+      // take axis_taps().
+      for (int64_t ri = 0; ri < nruns; ++ri) {
+        const int64_t pr0 = rb[2 * ri], pr1 = rb[2 * ri + 1];
+        if (static_cast<int64_t>(ent.size()) < ne + (pr1 - pr0))
+          ent.resize(static_cast<size_t>(std::max<int64_t>(2 * ent.size(), ne + (pr1 - pr0))));
+        for (int64_t e0 = pr0; e0 < pr1; e0 += kBlock) {
+          const int m = static_cast<int>(std::min<int64_t>(kBlock, pr1 - e0));
+          alignas(64) T bx[kBlock], by[kBlock], bz[kBlock], br[kBlock], bu[kBlock], bv[kBlock];
+          alignas(64) T wu[4][kBlock], wv[4][kBlock];
+          alignas(64) int32_t ku[kBlock], kv[kBlock], mu[kBlock], mv[kBlock];
+          for (int t = 0; t < kBlock; ++t) {
+            const int64_t p = e0 + (t < m ? t : 0);
+            bx[t] = pts[3 * p];
+            by[t] = pts[3 * p + 1];
+            bz[t] = pts[3 * p + 2];
+            br[t] = rad[p];
           }
-          en.p = lb[e0 + t];
-          en.z = z;
-          ++ne;
+          T rmax = T(0);
+#pragma omp simd reduction(max : rmax)
+          for (int t = 0; t < kBlock; ++t) {
+            // Pass 1 (bin_points) already rejected the points that fail valid_point or in_view.
+            project_uv(bx[t], by[t], bz[t], prm, bu[t], bv[t]);
+            const T r = clamp_radius(br[t], prm);
+            br[t] = r;
+            rmax = r > rmax ? r : rmax;
+          }
+          if (rmax > T(2)) {  // general footprints in this block: keep the fast ones valid
+#pragma omp simd
+            for (int t = 0; t < kBlock; ++t) br[t] = br[t] > T(2) ? T(2) : br[t];
+          }
+          block_axis(bu, br, 0, prm.width, cutoff, ku, wu, mu);
+          block_axis(bv, br, y0, y1, cutoff, kv, wv, mv);
+          for (int t = 0; t < m; ++t) {
+            const int64_t p = e0 + t;
+            const T z = bz[t];
+            if (rmax > T(2)) {
+              const T r = clamp_radius(rad[p], prm);
+              if (r > T(2)) {
+                if (static_cast<int64_t>(wts.size()) < nw + 2 * max_taps)
+                  wts.resize(static_cast<size_t>(2 * (nw + 2 * max_taps)));
+                T* w = wts.data() + nw;
+                int32_t ilo, jlo;
+                const int ny = axis_taps(bv[t], r, prm.R, prm.height, cutoff, ilo, w);
+                if (ny == 0 || ilo >= y1 || ilo + ny <= y0) continue;
+                const int nx = axis_taps(bu[t], r, prm.R, prm.width, cutoff, jlo, w + ny);
+                if (nx == 0) continue;
+                if (static_cast<int64_t>(gen.size()) <= ng) gen.resize(static_cast<size_t>(2 * ng + 16));
+                gen[ng] = GenTaps{ilo, jlo, ny, nx, nw};
+                nw += ny + nx;
+                const int32_t ia = std::max(ilo, y0), ib = std::min(ilo + ny, y1);
+                for (int32_t i = ia; i < ib; ++i) {
+                  T* zr = zbp + (i - y0) * W + jlo;
+                  for (int j = 0; j < nx; ++j) zr[j] = z < zr[j] ? z : zr[j];
+                }
+                Entry<T>& en = ent[ne++];
+                en.p = static_cast<int32_t>(p);
+                en.gen = static_cast<int32_t>(ng++);
+                en.z = z;
+                continue;
+              }
+            }
+            if ((mu[t] == 0) | (mv[t] == 0)) continue;
+            Entry<T>& en = ent[ne++];
+            const int sy = kFirstBit[mv[t]], sx = kFirstBit[mu[t]];
+            en.p = static_cast<int32_t>(p);
+            en.gen = -1;
+            en.q0 = static_cast<int32_t>((kv[t] + sy - y0) * W + ku[t] + sx);
+            en.ny = kBitCount[mv[t]];
+            en.nx = kBitCount[mu[t]];
+            en.z = z;
+            for (int i = 0; i < 4; ++i) {
+              en.wy[i] = sy + i < 4 ? wv[sy + i < 4 ? sy + i : 3][t] : T(0);
+              en.wx[i] = sx + i < 4 ? wu[sx + i < 4 ? sx + i : 3][t] : T(0);
+            }
+            T* zq = zbp + en.q0;
+            with_tap_counts(en.ny, en.nx, [&](auto NY, auto NX) {
+              for (int s = 0; s < decltype(NY)::value; ++s)
+                for (int l = 0; l < decltype(NX)::value; ++l) {
+                  T& d = zq[s * W + l];
+                  d = z < d ? z : d;
+                }
+            });
+          }
         }
       }
 
-      // Accumulation pass, in point order: [W, depth sum] += w o [1, z], features += w o f.
+      // Accumulation pass, in point order: record += w o [1, z, f].
       for (int64_t e = 0; e < ne; ++e) {
         const Entry<T>& en = ent[e];
         const T z = en.z, o = opac[en.p];
-        std::copy(feats + int64_t(en.p) * C, feats + int64_t(en.p + 1) * C, g.begin());
-        if (en.fast) {
-          const T* zr = zb.data() + (en.ky - y0) * Wz + kPad + en.kx;
-          const int64_t q0 = (en.ky - y0) * W + en.kx;
-          for (int s = 0; s < 4; ++s, zr += Wz) {
-            if (!((en.my >> s) & 1u)) continue;
-            const int64_t qs = q0 + s * W;
-            for (int l = 0; l < 4; ++l) {
-              if (!(((en.mx >> l) & 1u) && depth_accept(z, zr[l], tolf))) continue;
-              const T wo = (en.wy[s] * en.wx[l]) * o;
-              T* a = wz.data() + (qs + l) * 2;
-              a[0] += wo;
-              a[1] += wo * z;
-              axpy(acc.data() + (qs + l) * CF4, wo, g.data(), CF4);
-            }
-          }
+        g[1] = z;
+        std::copy(feats + int64_t(en.p) * C, feats + int64_t(en.p + 1) * C, g.begin() + 2);
+        g[0] = T(1);
+        const T* gp = g.data();
+        if (en.gen < 0) {
+          const T* zq = zbp + en.q0;
+          T* aq = accp + int64_t(en.q0) * CR;
+          with_tap_counts(en.ny, en.nx, [&](auto NY, auto NX) {
+            for (int s = 0; s < decltype(NY)::value; ++s)
+              for (int l = 0; l < decltype(NX)::value; ++l) {
+                if (!depth_accept(z, zq[s * W + l], tolf)) continue;
+                const T wo = (en.wy[s] * en.wx[l]) * o;
+                axpy(aq + (s * W + l) * CR, wo, gp, CR);
+              }
+          });
           continue;
         }
-        const T* wy = wts.data() + en.woff;
-        const T* wx = wy + en.ny;
-        const int32_t ia = std::max(en.ky, y0), ib = std::min(en.ky + en.ny, y1);
+        const GenTaps& gt = gen[en.gen];
+        const T* wy = wts.data() + gt.woff;
+        const T* wx = wy + gt.ny;
+        const int32_t ia = std::max(gt.ky, y0), ib = std::min(gt.ky + gt.ny, y1);
         for (int32_t i = ia; i < ib; ++i) {
-          const T wyi = wy[i - en.ky];
-          const T* zr = zb.data() + (i - y0) * Wz + kPad + en.kx;
-          const int64_t qi = (i - y0) * W + en.kx;
-          for (int j = 0; j < en.nx; ++j) {
+          const T wyi = wy[i - gt.ky];
+          const T* zr = zbp + (i - y0) * W + gt.kx;
+          T* ar = accp + ((i - y0) * W + gt.kx) * CR;
+          for (int j = 0; j < gt.nx; ++j) {
             if (!depth_accept(z, zr[j], tolf)) continue;
             const T wo = (wyi * wx[j]) * o;
-            T* a = wz.data() + (qi + j) * 2;
-            a[0] += wo;
-            a[1] += wo * z;
-            axpy(acc.data() + (qi + j) * CF4, wo, g.data(), CF4);
+            axpy(ar + j * CR, wo, gp, CR);
           }
         }
       }
 
-      // Normalise in place, then write each channel's rows to the (C, H, W) outputs (one
-      // contiguous stream at a time: the C planes are a multiple of 4 KiB apart).
+      // Normalise into the (C, H, W) outputs, 16 pixels at a time (each channel's 16 values are
+      // one 64-byte stream segment; the C planes are a multiple of 4 KiB apart).
+      constexpr int kTile = 16;
       for (int64_t y = y0; y < y1; ++y) {
-        T* ar = acc.data() + (y - y0) * W * CF4;
-        const T* wr = wz.data() + (y - y0) * W * 2;
+        const T* ar = accp + (y - y0) * W * CR;
         const int64_t o0 = y * W;
-        for (int64_t x = 0; x < W; ++x) {
-          const T w = wr[2 * x];
-          const Divisor<T> den(w < eps ? eps : w);
-          const bool covered = w > eps;
-          const T d = den.div(wr[2 * x + 1]);
-          out_depth[o0 + x] = covered ? d : T(0);
-          out_alpha[o0 + x] = w > T(1) ? T(1) : w;
-          scale_inv(ar + x * CF4, den, covered, CF4);
+        for (int64_t x0 = 0; x0 < W; x0 += kTile) {
+          const int n = static_cast<int>(std::min<int64_t>(kTile, W - x0));
+          Divisor<T> den[kTile];
+          bool covered[kTile];
+          for (int i = 0; i < n; ++i) {
+            const T* rec = ar + (x0 + i) * CR;
+            const T w = rec[0];
+            den[i] = Divisor<T>(w < eps ? eps : w);
+            covered[i] = w > eps;
+            const T d = den[i].div(rec[1]);
+            out_depth[o0 + x0 + i] = covered[i] ? d : T(0);
+            out_alpha[o0 + x0 + i] = w > T(1) ? T(1) : w;
+            if (out_wsum != nullptr) out_wsum[o0 + x0 + i] = w;
+          }
+          for (int64_t c = 0; c < C; ++c) {
+            T* dst = out_feat + c * HW + o0 + x0;
+            const T* src = ar + x0 * CR + 2 + c;
+            for (int i = 0; i < n; ++i) {
+              const T v = den[i].div(src[i * CR]);
+              dst[i] = covered[i] ? v : T(0);
+            }
+          }
         }
-        for (int64_t c = 0; c < C; ++c) {
-          T* dst = out_feat + c * HW + o0;
-          const T* src = ar + c;
-          for (int64_t x = 0; x < W; ++x) dst[x] = src[x * CF4];
-        }
-        if (out_wsum != nullptr)
-          for (int64_t x = 0; x < W; ++x) out_wsum[o0 + x] = wr[2 * x];
         if (out_zmin != nullptr) {
-          const T* zr = zb.data() + (y - y0) * Wz + kPad;
+          const T* zr = zbp + (y - y0) * W;
           std::copy(zr, zr + W, out_zmin + o0);
         }
       }
