@@ -110,6 +110,10 @@ class FastDecoder(nn.Module):
             return self.decoder.decode(x).contiguous()
 
     def _openvino(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            raise InputError(
+                "runtime", f"'torch' for splats on {x.device} (OpenVINO runs on the CPU)", "'openvino'"
+            )
         x = x.contiguous()
         key = (tuple(x.shape), torch.get_num_threads())
         compiled = self._compiled.get(key)
