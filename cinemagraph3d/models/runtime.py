@@ -59,7 +59,7 @@ def _import_openvino():
 
 
 class _UNet(nn.Module):
-    """The decoder's U-Net alone (``decoder.decode``), the graph that gets exported."""
+    """The decoder's U-Net alone (``decoder.decode``): fused map ``(B, C, H, W)`` → RGB."""
 
     def __init__(self, decoder: nn.Module) -> None:
         super().__init__()
@@ -67,6 +67,18 @@ class _UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder.decode(x)
+
+
+class _Graph(nn.Module):
+    """Fusion and U-Net with ``tau`` as a ``(B,)`` tensor: the graph OpenVINO compiles (its
+    element-wise fusion then runs inside the compiled graph, without float32 copies in torch)."""
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, x_f: torch.Tensor, x_b: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        return self.decoder(x_f, x_b, tau)
 
 
 class FastDecoder(nn.Module):
@@ -101,32 +113,36 @@ class FastDecoder(nn.Module):
         """``x_f, x_b`` ``(B, C, H, W)`` float32 splats, ``tau = t/N`` in [0, 1] (float or
         ``(B,)``) → ``(B, 3, H, W)`` float32 RGB in [0, 1] (contiguous, like the decoder's)."""
         with torch.inference_mode():
+            if self.runtime == "openvino":
+                return self._openvino(x_f, x_b, tau)
             cl = torch.channels_last
             x = self.decoder.fuse(x_f.contiguous(memory_format=cl), x_b.contiguous(memory_format=cl), tau)
-            if self.runtime == "openvino":
-                return self._openvino(x)
             if self._unet is not None:
                 return self._unet.decode(x.to(torch.bfloat16)).float().contiguous()
             return self.decoder.decode(x).contiguous()
 
-    def _openvino(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu":
+    def _openvino(self, x_f: torch.Tensor, x_b: torch.Tensor, tau: float | torch.Tensor) -> torch.Tensor:
+        if x_f.device.type != "cpu":
             raise InputError(
-                "runtime", f"'torch' for splats on {x.device} (OpenVINO runs on the CPU)", "'openvino'"
+                "runtime", f"'torch' for splats on {x_f.device} (OpenVINO runs on the CPU)", "'openvino'"
             )
-        x = x.contiguous()
-        key = (tuple(x.shape), torch.get_num_threads())
+        self.decoder._check_input(x_f, "forward splat x_f")  # the compiled graph checks nothing
+        if x_b.shape != x_f.shape:
+            raise InputError("x_b", f"the shape of x_f {tuple(x_f.shape)}", tuple(x_b.shape))
+        x_f, x_b = x_f.float().contiguous(), x_b.float().contiguous()
+        tau = torch.as_tensor(tau, dtype=torch.float32).reshape(-1).expand(x_f.shape[0]).contiguous()
+        key = (tuple(x_f.shape), torch.get_num_threads())
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compile(x)
+            compiled = self._compile(x_f, x_b, tau)
             self._compiled = {key: compiled}  # one frame size at a time
-        out = compiled.create_infer_request().infer([x.numpy()])[0]
+        out = compiled.create_infer_request().infer([x_f.numpy(), x_b.numpy(), tau.numpy()])[0]
         return torch.from_numpy(out.copy())
 
-    def _compile(self, x: torch.Tensor):
+    def _compile(self, x_f: torch.Tensor, x_b: torch.Tensor, tau: torch.Tensor):
         ov = self._ov
         with torch.no_grad():
-            program = torch.export.export(_UNet(self.decoder).eval(), (x,))
+            program = torch.export.export(_Graph(self.decoder).eval(), (x_f, x_b, tau))
             model = ov.convert_model(program)
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bfloat16" else "f32",
