@@ -10,17 +10,17 @@ has the decoder's call signature, so it can stand wherever the decoder is called
     AVX-512 BF16 or AMX). Outputs are float32 in every case.
 ``runtime``
     ``"torch"`` (default): PyTorch eager in channels-last memory layout (oneDNN's native layout
-    for convolutions: no reorders between layers). ``"openvino"``: the U-Net is exported once
-    per input size (:func:`torch.export.export`), converted to an OpenVINO model and compiled
-    for the CPU (OpenVINO fuses the GroupNorm and PReLU into the convolutions); the optional
+    for convolutions: no reorders between layers). ``"openvino"``: the decoder (fusion and U-Net) is
+    exported once per input size (:func:`torch.export.export`), converted to an OpenVINO model
+    and compiled for the CPU (OpenVINO fuses the element-wise work into the convolutions); the optional
     extra ``pip install 'cinemagraph3d[openvino]'``. Exporting and compiling take a few seconds
     at the first frame of each size.
 
 Precision (measured by ``benchmarks/bench_neural.py``, which prints the difference next to the
 speed): the float32 modes change only the order of float32 sums (outputs equal to the plain
-decoder within ~1e-6); the bfloat16 modes differ from float32 by ~2–4e-3 on frames in [0, 1]
-with random weights of the official size, just under one 8-bit grey level (1/255 ≈ 3.9e-3) but
-not guaranteed below it for every set of trained weights, so they are opt-in.
+decoder within ~1e-6); the bfloat16 modes differ from float32 on frames in [0, 1], with random
+weights of the official size at 1280×720, by ~3e-3 (OpenVINO) and ~5e-3 (torch), i.e. about one
+8-bit grey level (1/255 ≈ 3.9e-3) and not guaranteed below it, so they are opt-in.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def fast_decoder(decoder: nn.Module, precision: str = "float32", runtime: str = 
         decoder: an :class:`~cinemagraph3d.models.decoder.ImageDecoder` in eval mode (or a
             :class:`FastDecoder`, whose decoder is wrapped again with the new choices).
         precision: ``"float32"`` (default: results equal the decoder's within float32
-            round-off, ~1e-6) or ``"bfloat16"`` (the U-Net in bfloat16: ~2–4e-3 on [0, 1]).
+            round-off, ~1e-6) or ``"bfloat16"`` (the U-Net in bfloat16: ~3–5e-3 on [0, 1]).
         runtime: ``"torch"`` (default, channels-last eager) or ``"openvino"`` (optional package;
             exported and compiled at the first call of each input size).
 
