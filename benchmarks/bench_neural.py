@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import shutil
 import sys
 import tempfile
 import time
@@ -198,6 +199,7 @@ def main() -> None:
         print(line)
     for note in notes:
         print(f"- {note}")
+    shutil.rmtree(tmp, ignore_errors=True)  # the saved weights
 
 
 def time_frames(models, modes, w: int, h: int, n: int):
