@@ -237,6 +237,13 @@ def prepare_project(
         from .models.bundle import load_models
 
         models = load_models(project.render.weights, device=image.device)
+    if models is not None and models.decoder is not None:
+        from .models.runtime import fast_decoder
+
+        r = project.render  # channels-last float32 by default (equal to float32 within ~1e-6)
+        models = dataclasses.replace(
+            models, decoder=fast_decoder(models.decoder, r.decoder_precision, r.decoder_runtime)
+        )
     # Motion inputs are read before the heavy work so a bad mask fails fast.
     estimator = None if models is None else models.motion
     motion = build_motion(

@@ -304,6 +304,20 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
         "and motion estimator from --weights",
     )
     n.add_argument("--weights", help="weights directory for --preset neural (see `convert-weights`)")
+    n.add_argument(
+        "--decoder-precision",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="--preset neural: the decoder's U-Net in float32 (default) or bfloat16 (faster on CPUs "
+        "with AVX-512 BF16/AMX; frames differ by about 1/255)",
+    )
+    n.add_argument(
+        "--decoder-runtime",
+        choices=["torch", "openvino"],
+        default="torch",
+        help="--preset neural: run the decoder with PyTorch (default) or OpenVINO "
+        "(pip install 'cinemagraph3d[openvino]'; fastest with --decoder-precision bfloat16)",
+    )
     p.add_argument(
         "--ply",
         metavar="PLY",
@@ -361,6 +375,8 @@ FLAGS = {
     "camera.safe_zoom": "--no-safe-zoom",
     "render.preset": "--preset",
     "render.weights": "--weights",
+    "render.decoder_precision": "--decoder-precision",
+    "render.decoder_runtime": "--decoder-runtime",
     "output.fps": "--fps",
     "output.codec": "--codec",
     "output.quality": "--quality",
