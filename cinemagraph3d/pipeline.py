@@ -525,14 +525,16 @@ class BorderGhosts:
 
 def _compact_states(ext, keep: torch.Tensor):
     """``ext.subset(keep)`` (same values) without a second copy of the states: the kept sources'
-    states are moved to the front of the existing buffers, one state at a time."""
+    states are moved to the front of the existing buffers, one state at a time. When fewer than
+    half are kept, the kept part is then copied out so that the rest of the buffers is freed
+    (one direction at a time: at most half a buffer more, for good ~0.3 GB less at 1280×720)."""
     n = int(keep.sum())
     k = keep.to(ext.sources.device)
     out = []
     for states in (ext.forward_states, ext.backward_states):
         for state in states:
             state[:n] = state[k]
-        out.append(states[:, :n])
+        out.append(states[:, :n].clone() if 2 * n < states.shape[1] else states[:, :n])
     return type(ext)(ext.sources[k], out[0], out[1], ext.num_steps)
 
 

@@ -37,12 +37,20 @@ def _setup(H=24, W=40, N=6):
     return scene, disp
 
 
-def test_compacted_states_equal_subset():
+@pytest.mark.parametrize(
+    "kept", [[True, False, True, False, True], [False, False, True, False, False]]
+)  # most kept (compacted in place) / fewer than half kept (copied out, the buffers freed)
+def test_compacted_states_equal_subset(kept):
     _, disp = _setup()
     src = torch.tensor([[-1.5, 3.5], [-0.5, 10.5], [-2.5, 20.5], [-0.5, 1.5], [-3.5, 7.5]])
-    keep = torch.tensor([True, False, True, False, True])
+    keep = torch.tensor(kept)
     want = disp.extend(src).subset(keep)
-    got = _compact_states(disp.extend(src), keep)
+    ext = disp.extend(src)
+    got = _compact_states(ext, keep)
+    shares = (
+        got.forward_states.untyped_storage().data_ptr() == ext.forward_states.untyped_storage().data_ptr()
+    )
+    assert shares == (2 * sum(kept) >= len(kept))
     torch.testing.assert_close(got.sources, want.sources, rtol=0, atol=0)
     for t in (0.0, 2.5, 6.0):
         for a, b in zip(got.at(t), want.at(t)):
