@@ -23,6 +23,7 @@ from .models.bundle import Models
 from .motion.integrate import Displacements
 from .motion.lift import donor_pixels, lift_offsets
 from .ops import check_shape
+from .render._native import native_pass
 from .render.decode import decode_frame
 from .render.footprint import camera_footprints, grid_neighbours
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
@@ -179,10 +180,14 @@ def _splat(
         feats = extra
     else:
         feats = torch.cat([c.features, extra.to(c.features.dtype)[:, None]], 1)
-    native = _native_prepare(settings, pts_world, feats)
-    if native is not None:  # one pass over the points instead of ~30 element-wise torch ops
-        z0 = c.points[:, 2]
-        pts, radius, feats = native(pts_world, Tf, Kf, z0, scene.camera.fx, stretch, widen, feats, sharpen)
+    prepare = _native_prepare(settings, pts_world, feats)
+    if prepare is not None:  # one pass over the points instead of ~30 element-wise torch ops
+        vec = [None if v is None else v.to(dt).contiguous() for v in (stretch, widen)]
+        lap = (None, None, 0.0)
+        if sharpen is not None:
+            lap = (sharpen.lap_u.contiguous(), sharpen.lap_v.contiguous(), sharpen.kappa)
+        pts, radius, feats = prepare(pts_world.contiguous(), Tf, Kf, c.points[:, 2].contiguous(),
+                                     float(scene.camera.fx), *vec, feats.contiguous(), *lap)  # fmt: skip
     else:
         pts = transform_points(Tf, pts_world)
         radius = _depth_scale_radius(Kf, scene.camera.fx, c.points[:, 2], pts[:, 2])
@@ -205,46 +210,17 @@ def _splat(
     )
 
 
-def _native_op(settings: RenderSettings, device: torch.device, name: str):
-    """The native CPU pass ``cinemagraph3d._C.<name>`` when the splat itself runs natively on the
-    CPU (``active_backend`` is ``"native-cpu"``), else ``None`` (the torch operations it replaces
-    are the reference; ``backend="torch"`` always uses them)."""
-    if device.type != "cpu" or active_backend(device, settings.backend) != "native-cpu":
-        return None
-    from . import _C  # type: ignore[attr-defined]
-
-    return getattr(_C, name, None)  # None: an extension built before the pass existed
+def _native_flag(settings: RenderSettings, device) -> bool | None:
+    """``native`` of the renderer's CPU passes (:func:`~cinemagraph3d.render._native.native_pass`):
+    ``None`` (use them where they apply) when the splat itself runs natively on the CPU, else
+    ``False`` (the torch operations, the reference; ``backend="torch"`` always uses them)."""
+    return None if active_backend(device, settings.backend) == "native-cpu" else False
 
 
 def _native_prepare(settings: RenderSettings, pts: torch.Tensor, feats: torch.Tensor):
-    """The native per-point pass of :func:`_splat` (``cinemagraph3d._C.prepare_splat``: transform,
-    radius and resampling compensation in one pass over the points) when the splat itself runs
-    natively on the CPU and the inputs suit it, else ``None`` (the torch operations below it are
-    the reference; ``backend="torch"`` always uses them)."""
-    if (
-        pts.device.type != "cpu"
-        or pts.dtype not in (torch.float32, torch.float64)
-        or feats.dtype != pts.dtype
-    ):
-        return None
-    if torch.is_grad_enabled() and (pts.requires_grad or feats.requires_grad):
-        return None  # the native pass has no backward: training keeps the differentiable ops
-    prepare = _native_op(settings, pts.device, "prepare_splat")
-    if prepare is None:
-        return None
-
-    def run(pts_world, T, K, z0, fx, stretch, widen, feats, sharpen):
-        def vec(v):
-            return None if v is None else v.to(pts_world.dtype).contiguous()
-
-        lap_u = lap_v = None
-        kappa = 0.0
-        if sharpen is not None:
-            lap_u, lap_v, kappa = sharpen.lap_u.contiguous(), sharpen.lap_v.contiguous(), sharpen.kappa
-        args = (pts_world.contiguous(), T, K, z0.contiguous(), float(fx), vec(stretch), vec(widen))
-        return prepare(*args, feats.contiguous(), lap_u, lap_v, kappa)
-
-    return run
+    """``cinemagraph3d._C.prepare_splat`` (transform, radius and resampling compensation of
+    :func:`_splat` in one pass over the points) when it applies, else ``None``."""
+    return native_pass("prepare_splat", (pts, feats), _native_flag(settings, pts.device))
 
 
 def _depth_scale_radius(K: torch.Tensor, fx: float, z0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -373,9 +349,11 @@ class _MovedClouds:
     edge, is left to the other splat and the hole filling).
     """
 
-    def __init__(self, scene: Scene, motion, ghosts: BorderGhosts | None = None, native=None) -> None:
+    def __init__(
+        self, scene: Scene, motion, ghosts: BorderGhosts | None = None, native: bool | None = False
+    ) -> None:
         self.scene, self.motion, self.ghosts = scene, motion, ghosts
-        self.native = None  # ``_C.move_cloud`` (the same values in one pass) when it applies
+        self.native = None  # ``_C.move_cloud`` (the same values in one pass) where ``native`` allows
         pts = scene.cloud.points
         self.sel: torch.Tensor | None = None
         if isinstance(motion, Displacements):
@@ -383,8 +361,8 @@ class _MovedClouds:
             row = torch.full((H * W,), -1, dtype=torch.int64, device=motion.index.device)
             row[motion.index] = torch.arange(len(motion.index), device=row.device)
             row = row[scene.donor.to(row.device)]
-            self.sel = (row >= 0).nonzero().squeeze(1).to(pts.device)
-            self.rows = row[self.sel.to(row.device)]
+            self.sel = (row >= 0).nonzero().squeeze(1).to(pts.device).contiguous()
+            self.rows = row[self.sel.to(row.device)].contiguous()
             self.pts_sel = pts[self.sel]
             # Rows of the four neighbours of every moving pixel: P_m (a zero row) for a still
             # neighbour, the pixel's own row for a neighbour outside the image.
@@ -393,22 +371,15 @@ class _MovedClouds:
             full[idx] = torch.arange(len(idx), device=idx.device)
             own = torch.arange(len(idx), device=idx.device)
             i, j = torch.div(idx, W, rounding_mode="floor"), idx % W
-            self.nbrs = []
-            for ok, off in ((j + 1 < W, 1), (j > 0, -1), (i + 1 < H, W), (i > 0, -W)):
-                self.nbrs.append(torch.where(ok, full[(idx + off).clamp(0, H * W - 1)], own))
+            self.nbrs = torch.stack([  # (4, P_m): right, left, below, above
+                torch.where(ok, full[(idx + off).clamp(0, H * W - 1)], own)
+                for ok, off in ((j + 1 < W, 1), (j > 0, -1), (i + 1 < H, W), (i > 0, -W))])  # fmt: skip
             moving = torch.zeros(H * W, dtype=torch.bool, device=idx.device)
             moving[idx] = True
-            self.cap_map = _stretch_cap(moving.reshape(H, W))
+            self.cap_map = _stretch_cap(moving.reshape(H, W)).to(pts.dtype)
             self.src_ij = (i, j)
-            if (
-                native is not None
-                and pts.dtype in (torch.float32, torch.float64)
-                and idx.device == pts.device
-            ):
-                self.native = native
-                self.native_args = (self.sel.contiguous(), self.rows.contiguous())
-                self.native_nbrs = torch.stack(self.nbrs).contiguous()
-                self.native_cap = self.cap_map.to(pts.dtype).contiguous()
+            if idx.device == pts.device:
+                self.native = native_pass("move_cloud", (pts,), native)
         self.z = (pts[:, 2] if self.sel is None else pts[self.sel, 2])[:, None]
         self.focal = torch.tensor([scene.camera.fx, scene.camera.fy], dtype=pts.dtype, device=pts.device)
 
@@ -471,7 +442,7 @@ class _MovedClouds:
             i, j = self.src_ij
             for k, dm in enumerate(self.motion.moving_at(t)):
                 dm = dm.to(device=pts0.device, dtype=pts0.dtype).contiguous()
-                o, st = self.native(pts0.contiguous(), *self.native_args, dm, self.native_nbrs, self.native_cap,
+                o, st = self.native(pts0.contiguous(), self.sel, self.rows, dm, self.nbrs, self.cap_map,
                                     i, j, float(self.focal[0]), float(self.focal[1]), MAX_STRETCH,
                                     gp, gd[k])  # fmt: skip
                 out.append(o)
@@ -743,8 +714,8 @@ def render_frames(
         # views inside the photo (safe zoom): ghosts that never come near it are never seen
         margin = 2.0 * float(settings.splat.max_radius) if settings.safe_zoom else None
         ghosts = border_ghosts(scene, motion, margin=margin)
-    native_move = _native_op(settings, pts0.device, "move_cloud")
-    moved = None if motion is None else _MovedClouds(scene, motion, ghosts, native_move)
+    native = _native_flag(settings, pts0.device)  # the CPU passes around the native splat
+    moved = None if motion is None else _MovedClouds(scene, motion, ghosts, native)
     phases = None
     dissolve = settings.mode == "symmetric" and settings.fusion.method == "dissolve" and decoder is None
     if moved is not None and dissolve:
@@ -796,15 +767,9 @@ def render_frames(
             f, b = (SplatResult(r.features[:-1], r.depth, r.alpha) for r in (fwd, bwd))
             res = fuse_bidirectional(f, b, t, num_steps, scene.z_near, settings.fusion,
                                      phase=(fwd.features[-1:], bwd.features[-1:]),
-                                     native=None if native_move is not None else False)  # fmt: skip
+                                     native=native)  # fmt: skip
         feats = (
-            fill_holes(
-                res.features,
-                res.alpha,
-                res.depth,
-                settings.fill_far_bias,
-                native=None if native_move is not None else False,
-            )  # fmt: skip
+            fill_holes(res.features, res.alpha, res.depth, settings.fill_far_bias, native=native)
             if settings.fill_holes
             else res.features
         )

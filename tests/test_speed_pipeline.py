@@ -17,7 +17,6 @@ from cinemagraph3d.pipeline import (
     RenderSettings,
     _compact_states,
     _MovedClouds,
-    _native_op,
     _splat,
     border_ghosts,
     prepare_scene,
@@ -58,7 +57,9 @@ def test_compacted_states_equal_subset(kept):
 
 
 def _native_move():
-    return _native_op(RenderSettings(), torch.device("cpu"), "move_cloud")
+    from cinemagraph3d.render._native import native_pass
+
+    return native_pass("move_cloud", (torch.zeros(1, 3),))
 
 
 @pytest.mark.parametrize("native", [False, True])
@@ -68,7 +69,7 @@ def test_moved_clouds_with_ghosts_follow_the_lift_formula(native):
     assert ghosts is not None and ghosts.cloud.num_points > 0
     if native and _native_move() is None:
         pytest.skip("native extension without move_cloud")
-    moved = _MovedClouds(scene, disp, ghosts, _native_move() if native else None)
+    moved = _MovedClouds(scene, disp, ghosts, native=native)
     assert (moved.native is not None) == native
     P, G = scene.cloud.num_points, ghosts.cloud.num_points
     f = torch.tensor([scene.camera.fx, scene.camera.fy])
@@ -95,7 +96,7 @@ def test_native_moved_clouds_are_bit_identical_to_the_torch_ones(ghosted):
     scene, disp = _setup(H=30, W=52, N=8)
     ghosts = border_ghosts(scene, disp) if ghosted else None
     ref = _MovedClouds(scene, disp, ghosts)
-    nat = _MovedClouds(scene, disp, ghosts, _native_move())
+    nat = _MovedClouds(scene, disp, ghosts, native=True)
     assert ref.native is None and nat.native is not None
     stretched = 0
     for t in (0.0, 0.5, 3.0, 5.25, 8.0):

@@ -11,13 +11,39 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["splat_native"]
+__all__ = ["splat_native", "native_pass"]
 
 
 def _ext():
     from .. import _C  # type: ignore[attr-defined]
 
     return _C
+
+
+def native_pass(name: str, tensors, native: bool | None = None):
+    """The native CPU pass ``cinemagraph3d._C.<name>`` (the one-pass twins of the renderer's torch
+    operations, ``docs/renderer.md``) for these tensors, or ``None`` (use the torch operations).
+
+    ``native=False``: ``None``. ``None`` (auto): the pass when the CPU splat backend is native
+    (``CINEMAGRAPH3D_BACKEND``, see :func:`~cinemagraph3d.render.active_backend`), the tensors are
+    all CPU float32 or all CPU float64, none needs gradients (the passes have no backward) and the
+    built extension has the pass. ``True``: the same, else an
+    :class:`~cinemagraph3d.errors.InputError` naming what is missing.
+    """
+    if native is False:
+        return None
+    from ..errors import InputError
+    from .splat import active_backend
+
+    dt = tensors[0].dtype
+    ok = dt in (torch.float32, torch.float64)
+    ok = ok and all(t.device.type == "cpu" and t.dtype == dt for t in tensors)
+    ok = ok and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+    fn = getattr(_ext(), name, None) if ok and active_backend("cpu") == "native-cpu" else None
+    if fn is None and native:
+        raise InputError("native", f"the native extension with {name} and CPU float tensors without gradients",
+                         "unavailable for these inputs")  # fmt: skip
+    return fn
 
 
 class _SplatFunction(torch.autograd.Function):

@@ -19,6 +19,7 @@ from ..ops import (
     surface_weight,
 )
 from ..types import SplatResult
+from ._native import native_pass
 
 __all__ = [
     "FUSION_METHODS",
@@ -247,14 +248,9 @@ def fuse_bidirectional(
     fuse_native = _native_fusion(settings, forward, backward, native)
     if fuse_native is not None:
         _, H, W = forward.features.shape
-        ph = dissolve_phase(H, W, settings, device=forward.features.device) if phase is None else phase
-        pf, pb = ph if isinstance(ph, (tuple, list)) else (ph, None)
-        for p in (pf,) if pb is None else (pf, pb):
-            if not isinstance(p, torch.Tensor) or p.shape != (1, H, W):
-                raise InputError("phase", f"a (1, {H}, {W}) switch-time map or a pair of them",
-                                 tuple(getattr(p, "shape", ())))  # fmt: skip
+        pf, pb = _switch_times(phase, H, W, settings, forward.features.device)
         dt = forward.features.dtype
-        maps = [x.to(dt).contiguous() for x in (*forward, *backward, pf)]
+        maps = [x.contiguous() for x in (*forward, *backward, pf.to(dt))]
         out = fuse_native(*maps, None if pb is None else pb.to(dt).contiguous(), tau,
                           float(settings.dissolve_width), float(a), float(settings.eps), 1.0 / (1.0 / depth_ref),
                           float(settings.occlusion_ratio), OCCLUSION_RAMP, settings.detail_radius,
@@ -292,18 +288,14 @@ def fuse_bidirectional(
     if settings.method == "variance":
         s = torch.full_like(f.alpha, tau)
     else:
-        ph = dissolve_phase(H, W, settings, device=feats.device) if phase is None else phase
-        pair = isinstance(ph, (tuple, list))
-        for p in ph if pair else (ph,):
-            if not isinstance(p, torch.Tensor) or p.shape != (1, H, W):
-                raise InputError("phase", f"a (1, {H}, {W}) switch-time map or a pair of them",
-                                 tuple(getattr(p, "shape", ())))  # fmt: skip
-        if pair:
-            pf, pb = (p[box].to(f.alpha.dtype) for p in ph)
+        pf, pb = _switch_times(phase, H, W, settings, feats.device)
+        pf = pf[box].to(f.alpha.dtype)
+        if pb is not None:
+            pb = pb[box].to(f.alpha.dtype)
             cov = f.alpha + b.alpha
             ph = torch.where(cov > 0, (f.alpha * pf + b.alpha * pb) / cov.clamp(min=1e-12), pf)
         else:
-            ph = ph[box].to(f.alpha.dtype)
+            ph = pf
         u = ((tau - ph) / settings.dissolve_width + 0.5).clamp(0.0, 1.0)
         s = u * u * (3.0 - 2.0 * u)
         df, db = disp(f), disp(b)
@@ -335,6 +327,18 @@ def fuse_bidirectional(
     return SplatResult(feats, depth, alpha)
 
 
+def _switch_times(phase, H: int, W: int, settings: FusionSettings, device):
+    """The ``(1, H, W)`` switch-time maps of the dissolve, ``(φ_f, φ_b)`` for a pair or
+    ``(φ, None)`` (default :func:`dissolve_phase`), or an :class:`InputError`."""
+    ph = dissolve_phase(H, W, settings, device=device) if phase is None else phase
+    pf, pb = ph if isinstance(ph, (tuple, list)) else (ph, None)
+    for p in (pf,) if pb is None else (pf, pb):
+        if not isinstance(p, torch.Tensor) or p.shape != (1, H, W):
+            raise InputError("phase", f"a (1, {H}, {W}) switch-time map or a pair of them",
+                             tuple(getattr(p, "shape", ())))  # fmt: skip
+    return pf, pb
+
+
 def _native_fusion(
     settings: FusionSettings, forward: SplatResult, backward: SplatResult, native: bool | None
 ):
@@ -345,29 +349,7 @@ def _native_fusion(
             raise InputError("native", "the 'dissolve' method (the native fusion implements it only)",
                              repr(settings.method))  # fmt: skip
         return None
-    return _native_op("fuse_dissolve", (*forward, *backward), native)
-
-
-def _native_op(name: str, maps: tuple[torch.Tensor, ...], native: bool | None):
-    """``cinemagraph3d._C.<name>`` for these CPU maps when ``native`` is not ``False``, the
-    extension has it and nothing needs gradients; else ``None`` (``native=True``: an error)."""
-    if native is False:
-        return None
-    ok = all(x.device.type == "cpu" and x.dtype == maps[0].dtype for x in maps)
-    ok = ok and maps[0].dtype in (torch.float32, torch.float64)
-    ok = ok and not (torch.is_grad_enabled() and any(x.requires_grad for x in maps))
-    fn = None
-    if ok:
-        try:
-            from .. import _C  # type: ignore[attr-defined]
-
-            fn = getattr(_C, name, None)
-        except ImportError:
-            fn = None
-    if fn is None and native:
-        raise InputError("native", f"the native extension with {name} and CPU float maps without gradients",
-                         "unavailable for these inputs")  # fmt: skip
-    return fn
+    return native_pass("fuse_dissolve", (*forward, *backward), native)
 
 
 def _upsample_at(
@@ -439,8 +421,10 @@ def fill_holes(
         check_shape(depth, (1, H, W), "depth")
     if not (math.isfinite(far_bias) and far_bias >= 0):
         raise InputError("far_bias", "a finite number >= 0", far_bias)
+    if features.shape[0] > 64 and native:
+        raise InputError("native", "at most 64 feature channels (the native fill)", features.shape[0])
     maps = (features, alpha) + (() if depth is None else (depth,))
-    fill_native = None if features.shape[0] > 64 else _native_op("fill_holes", maps, native)
+    fill_native = None if features.shape[0] > 64 else native_pass("fill_holes", maps, native)
     if fill_native is not None:
         z = None if depth is None else depth.contiguous()
         return fill_native(features.contiguous(), alpha.contiguous(), z, float(far_bias))
