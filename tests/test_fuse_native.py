@@ -144,3 +144,17 @@ def test_native_dissolve_does_not_depend_on_the_thread_count():
     for o in outs[1:]:
         for a, b in zip(o, outs[0]):
             assert torch.equal(a, b)
+
+
+def test_native_passes_follow_the_backend_variable(monkeypatch):
+    from cinemagraph3d.render._native import native_pass
+
+    x = torch.zeros(2, 3)
+    names = ("fuse_dissolve", "fill_holes", "prepare_splat", "move_cloud")
+    assert all(native_pass(n, (x,)) is not None for n in names)
+    monkeypatch.setenv("CINEMAGRAPH3D_BACKEND", "torch")
+    assert all(native_pass(n, (x,)) is None for n in names)
+    with pytest.raises(InputError, match="native"):
+        native_pass("fill_holes", (x,), native=True)
+    monkeypatch.delenv("CINEMAGRAPH3D_BACKEND")
+    assert native_pass("fill_holes", (x.half(),)) is None  # float16: the torch operations
