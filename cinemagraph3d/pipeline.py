@@ -108,7 +108,7 @@ class RenderSettings:
     stretch_footprints: bool = True
     border_ghosts: bool = True
     close_gaps: bool = True
-    resample_sharpen: float = 0.4
+    resample_sharpen: float = 0.6
 
 
 def prepare_scene(

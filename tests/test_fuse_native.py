@@ -78,6 +78,22 @@ def test_native_dissolve_matches_the_torch_operations(phase_kind, tau, occlusion
         assert torch.equal(a[:, same], f[:, same])
 
 
+@pytest.mark.parametrize(
+    "bands", [{"band_radii": (), "band_widths": ()}, {"band_radii": (0.08,), "band_widths": (0.5, 0.8)},
+              {"band_radii": (0.03, 0.1, 0.3), "band_widths": (0.3, 0.3, 0.9, 1.0)}],
+)  # fmt: skip
+@pytest.mark.parametrize("tau", [0.1, 0.5, 0.8])
+def test_native_band_settings_match_the_torch_operations(bands, tau):
+    """The single-band dissolve and other band layouts than the default (the default is covered
+    above), including box radii larger than the differing block."""
+    fwd, bwd = _splats()
+    settings = FusionSettings(**bands)
+    ref = fuse_bidirectional(fwd, bwd, tau * 60, 60, 1.5, settings, native=False)
+    got = fuse_bidirectional(fwd, bwd, tau * 60, 60, 1.5, settings, native=True)
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
 def test_native_dissolve_in_float64_agrees_to_rounding():
     fwd, bwd = _splats(dtype=torch.float64)
     phase = _phase_pair(48, 64, torch.float64)
@@ -118,6 +134,9 @@ def test_native_fusion_refuses_what_it_cannot_do():
         fuse_bidirectional(grad, bwd, 30.0, 60, 1.5, native=True)
     with pytest.raises(RuntimeError, match="phase must be"):
         _C.fuse_dissolve(*fwd, *bwd, torch.zeros(1, 4, 4), None, 0.5, 0.2, 10.0, 1e-6, 1.5, 1.2, 0.2, 2, 4)
+    phase = dissolve_phase(48, 64)
+    with pytest.raises(RuntimeError, match="band"):  # one width more than radii, checked natively too
+        _C.fuse_dissolve(*fwd, *bwd, phase, None, 0.5, 0.2, 10.0, 1e-6, 1.5, 1.2, 0.2, 2, 4, [5], [0.5])
     with pytest.raises(InputError, match="phase"):
         fuse_bidirectional(fwd, bwd, 30.0, 60, 1.5, phase=torch.zeros(1, 4, 4), native=True)
 

@@ -58,9 +58,12 @@ def test_variance_restoration_leaves_agreeing_textures_alone():
     torch.testing.assert_close(out.features, x + 0.5e-4, atol=1e-5, rtol=0)
 
 
-def test_dissolve_shows_mostly_one_splat_and_fills_holes_from_the_other():
+SINGLE_BAND = FusionSettings(band_radii=(), band_widths=())
+
+
+def test_single_band_dissolve_shows_mostly_one_splat_and_fills_holes_from_the_other():
     f, b = _splat(torch.zeros(3, 64, 96)), _splat(torch.ones(3, 64, 96))
-    out = fuse_bidirectional(f, b, 4.0, 8, 1.0, FusionSettings(method="dissolve"))
+    out = fuse_bidirectional(f, b, 4.0, 8, 1.0, SINGLE_BAND)
     v = out.features[0]
     share_pure = float(((v < 0.02) | (v > 0.98)).float().mean())
     assert share_pure > 0.4  # the linear cross-fade has none: every pixel is 0.5
@@ -68,9 +71,86 @@ def test_dissolve_shows_mostly_one_splat_and_fills_holes_from_the_other():
     alpha = torch.ones(1, 64, 96)
     alpha[:, :, :10] = 0.0
     holed = SplatResult(f.features * alpha, alpha, alpha)
-    out = fuse_bidirectional(holed, b, 0.5, 8, 1.0, FusionSettings(method="dissolve"))
-    torch.testing.assert_close(out.features[:, :, :10], torch.ones(3, 64, 10))
-    assert float(out.alpha[:, :, :10].min()) == 1.0
+    for s in (SINGLE_BAND, FusionSettings()):
+        out = fuse_bidirectional(holed, b, 0.5, 8, 1.0, s)
+        torch.testing.assert_close(out.features[:, :, :10], torch.ones(3, 64, 10))
+        assert float(out.alpha[:, :, :10].min()) == 1.0
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_multi_band_dissolve_cross_fades_flat_colour_smoothly(native):
+    """Analytic: two flat colours have no band but the residual, so every pixel is the smoothstep
+    ``S(v) = 3v² − 2v³`` of the residual's switch, ``v = (τ − φ_L)/w_L + 1/2`` with ``φ_L = w_L/2 +
+    (1 − w_L)(φ − δ/2)/(1 − δ)`` (``φ`` the screen's switch-time field): with the default
+    ``w_L = 0.85`` the values spread by at most ``0.15/0.85`` of the loop in switch time, and with
+    ``w_L = 1`` the cross-fade is uniform, ``S(τ)``."""
+    if native and not c3.render.native_available():
+        pytest.skip("native extension not built")
+    f, b = _splat(torch.zeros(3, 64, 96)), _splat(torch.ones(3, 64, 96))
+    for widths in ((0.4, 0.7, 0.85), (0.4, 0.7, 1.0)):
+        s = FusionSettings(band_widths=widths)
+        d, w = s.dissolve_width, widths[-1]
+        u = ((dissolve_phase(64, 96, s) - d / 2) / (1 - d)).clamp(0, 1)
+        for t in (1.0, 2.0, 4.0, 7.0):
+            out = fuse_bidirectional(f, b, t, 8, 1.0, s, native=native).features
+            v = ((t / 8 - (w / 2 + (1 - w) * u)) / w + 0.5).clamp(0, 1)
+            want = (v * v * (3 - 2 * v)).expand(3, -1, -1)
+            torch.testing.assert_close(out, want, atol=1e-5, rtol=0)
+            if w == 1.0:
+                assert float(out.max() - out.min()) < 1e-5
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bands_switching_as_fast_as_the_detail_are_the_single_band_dissolve(native):
+    """With every band's width the detail band's ``δ`` the switch times are the same and the bands
+    telescope back to the single-band blend."""
+    if native and not c3.render.native_available():
+        pytest.skip("native extension not built")
+    f, b = _splat(_texture(0)), _splat(_texture(1))
+    b.alpha[:, 20:30, 30:40] = 0.3
+    d = FusionSettings().dissolve_width
+    same = FusionSettings(band_radii=(0.05, 0.12), band_widths=(d, d, d))
+    for t in (1.5, 4.0, 6.5):
+        one = fuse_bidirectional(f, b, t, 8, 1.0, SINGLE_BAND, native=native)
+        many = fuse_bidirectional(f, b, t, 8, 1.0, same, native=native)
+        for x, y in zip(many, one):
+            torch.testing.assert_close(x, y, atol=2e-6, rtol=0)
+        # the default bands are a different blend of the same two splats
+        dflt = fuse_bidirectional(f, b, t, 8, 1.0, FusionSettings(), native=native)
+        assert float((dflt.features - one.features).abs().max()) > 0.05
+
+
+def test_coarse_bands_fade_slowly_and_fine_detail_stays_single():
+    """Two unrelated textures mid-loop: the default bands keep the detail of the single-band
+    dissolve (no ghosted double texture) while the coarse structure is a smooth blend: the
+    image's low-pass differs from the cross-fade of the two low-passes by far less than the
+    single band's blotches do."""
+
+    def tex(seed):  # smooth structure (bilinear from a coarse random grid) plus fine grain
+        g = torch.Generator().manual_seed(100 + seed)
+        coarse = F.interpolate(torch.rand(1, 3, 6, 9, generator=g), (64, 96), mode="bilinear")[0]
+        return (0.3 * coarse + 0.35 + 0.1 * torch.randn(3, 64, 96, generator=g)).clamp(0, 1)
+
+    f, b = _splat(tex(0)), _splat(tex(1))
+    ref = 0.5 * (_lap_var(f.features) + _lap_var(b.features))
+    one = fuse_bidirectional(f, b, 4.0, 8, 1.0, SINGLE_BAND).features
+    many = fuse_bidirectional(f, b, 4.0, 8, 1.0, FusionSettings()).features
+    assert _lap_var(many) / ref > 0.85
+    low = lambda x: F.avg_pool2d(x[None], 9, 1)[0]  # noqa: E731
+    fade = 0.5 * (low(f.features) + low(b.features))
+    assert float((low(many) - fade).abs().mean()) < 0.5 * float((low(one) - fade).abs().mean())
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"band_radii": (0.1, 0.05), "band_widths": (0.4, 0.7, 1.0)}, {"band_radii": (0.0,), "band_widths": (0.4, 1.0)},
+     {"band_radii": (0.05,), "band_widths": (0.4, 0.7, 1.0)}, {"band_radii": (0.05,), "band_widths": (0.1, 1.0)},
+     {"band_radii": (0.05,), "band_widths": (0.9, 0.5)}, {"band_radii": (), "band_widths": (0.5, 0.6)},
+     {"band_radii": (0.05,), "band_widths": (0.4, 1.5)}],
+)  # fmt: skip
+def test_band_settings_are_checked(kw):
+    with pytest.raises(c3.InputError, match="FusionSettings.band_"):
+        FusionSettings(**kw)
 
 
 def test_dissolve_phase_is_deterministic_uniform_and_in_range():

@@ -46,7 +46,8 @@ def test_version_1_project_renders_the_frames_of_its_version_2_form(v1, name, fr
     """A v1 file and the same project saved as v2 render the same frames bit for bit; the stored
     frames are this renderer's (saved again when the renderer changes on purpose: issue 13's
     depth edges, gap-closing footprints, resampling compensation, dissolve width and the
-    nearer-surface rule of the fusion, the switch-time sign fix)."""
+    nearer-surface rule of the fusion, the switch-time sign fix, the multi-band dissolve with
+    κ = 0.6)."""
     assert json.loads((v1 / f"{name}.json").read_text())["version"] == 1
     assert main(["render", str(v1 / f"{name}.json"), "-o", str(v1 / "out")]) == 0, capsys.readouterr().err
     save_project(load_project(v1 / f"{name}.json"), v1 / "v2.json", base=v1)

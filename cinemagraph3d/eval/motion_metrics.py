@@ -727,10 +727,18 @@ def study_photo(width: int = 384, height: int = 216, seed: int = 0) -> StudyPhot
 STUDY_METHODS = (
     ("previous", {"hint_radius": 0.0, "feather_thickness": 0.0}, 0.0, {"method": "linear"}, False, "stop",
      {"resample_sharpen": 0.0, "close_gaps": False}),
-    ("dissolve (first)", {}, 0.0, {"dissolve_width": 0.35}, True, "stop", {"resample_sharpen": 0.0}),
+    ("dissolve (first)", {}, 0.0, {"dissolve_width": 0.35, "band_radii": (), "band_widths": ()}, True, "stop",
+     {"resample_sharpen": 0.0}),
+    ("dissolve (single band)", {}, 0.0, {"band_radii": (), "band_widths": ()}, True, "continue",
+     {"resample_sharpen": 0.4}),
     ("dissolve", {}, 0.0, {}, True, "continue", {}),
     ("dissolve + turbulence", {}, None, {}, True, "continue", {}),
 )  # fmt: skip
+
+
+def _current_method() -> tuple:
+    """The row of :data:`STUDY_METHODS` that is the current default without turbulence."""
+    return next(m for m in STUDY_METHODS if m[0] == "dissolve")
 
 
 @dataclass
@@ -835,7 +843,7 @@ def run_study(
                 tr = zoomed_trajectory(sc, tr)
                 truth = video_truth(analytic_scene, tr, supersample=1)
                 surface = truth.regions[:, 0:1] | truth.regions[:, 1:2]
-                for label, _, _, fkw, stretch, _, rkw in (STUDY_METHODS[0], STUDY_METHODS[2]):
+                for label, _, _, fkw, stretch, _, rkw in (STUDY_METHODS[0], _current_method()):
                     _, rs = _study_settings({}, fkw, stretch, rkw)
                     mo = render_method("full", sc, tr, inp.motion, case.num_steps, rs)
                     out.cracks[(case.scene, cam, label)] = crack_pixels(mo.alpha, surface, depth=truth.depth)
@@ -869,8 +877,10 @@ def study_markdown(result: StudyResult, command: str) -> str:
         "`previous` is the method before issue 13 (linear cross-fade, smoothed hints, fixed feather, "
         "camera-only footprints, no border ghosts, points stop at the border), `dissolve (first)` the "
         "dissolve fusion as it first landed (switch width δ = 0.35, no resampling compensation, points "
-        "stop at the border), `dissolve` the current default without turbulence (δ = 0.2, resampling "
-        "compensation κ = 0.4, gap-closing footprints, outflow continues out of view) and "
+        "stop at the border), `dissolve (single band)` the dissolve before the multi-band blend (every "
+        "band switches within δ = 0.2, resampling compensation κ = 0.4), `dissolve` the current default "
+        "without turbulence (multi-band: detail within δ = 0.2, coarser bands within 0.4, 0.7 and 0.85 "
+        "of the loop; κ = 0.6, gap-closing footprints, outflow continues out of view) and "
         "`dissolve + turbulence` the current default for water.",
         "",
         "Metrics (per frame; `mean` and `worst` over the frames of the loop; definitions in "
@@ -943,7 +953,7 @@ def study_markdown(result: StudyResult, command: str) -> str:
         keys = sorted({(s, c) for s, c, _ in result.cracks})
         for sc, cam in keys:
             a = result.cracks[(sc, cam, STUDY_METHODS[0][0])]
-            b = result.cracks[(sc, cam, STUDY_METHODS[2][0])]
+            b = result.cracks[(sc, cam, _current_method()[0])]
             lines.append(
                 f"| {sc} | {cam} | {int(a.sum())} | {int(a.max())} | {int(b.sum())} | {int(b.max())} |"
             )

@@ -43,7 +43,7 @@ T* scratch(std::vector<T>& buf, int64_t n) {
 
 template <typename T>
 struct Scratch {
-  std::vector<T> tmp, nf, nb, pre, stats;
+  std::vector<T> tmp, nf, nb, pre, stats, bands, low2, acc;
   std::vector<uint8_t> same;
 };
 
@@ -139,7 +139,11 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
     Mj = std::max(Mj, hi_j[t]);
   }
   if (Mi < 0) return;  // identical splats: the forward one
-  const int64_t pad = prm.detail_radius + prm.stats_radius + 1;
+  const int64_t L = static_cast<int64_t>(prm.band_radii.size());
+  const int64_t NB = prm.band_widths.empty() ? 0 : L + 1;  // coarser bands (multi-band blend)
+  int64_t reach = prm.detail_radius + prm.stats_radius;
+  for (int64_t r : prm.band_radii) reach = std::max(reach, r);
+  const int64_t pad = reach + 1;
   const int64_t i0 = std::max<int64_t>(0, mi - pad), j0 = std::max<int64_t>(0, mj - pad);
   const int64_t i1 = std::min<int64_t>(H, Mi + pad + 1), j1 = std::min<int64_t>(W, Mj + pad + 1);
   const int64_t h = i1 - i0, w = j1 - j0, n = h * w;
@@ -148,6 +152,9 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   T* nfw = scratch(mem.nf, n);
   T* nbw = scratch(mem.nb, n);
   T* pre = scratch(mem.pre, 2 * (C + 1) * n);
+  // the coarser bands' normalised weights: band j's (nf, nb) at planes 2j, 2j + 1
+  T* bw = NB ? scratch(mem.bands, 2 * NB * n) : nullptr;
+  const T d0 = static_cast<T>(prm.width);
   const T tau = static_cast<T>(prm.tau), width = static_cast<T>(prm.width), a = static_cast<T>(prm.depth_weight);
   const T zref = static_cast<T>(prm.zref), eps = static_cast<T>(prm.eps);
   const T r0 = static_cast<T>(prm.occlusion_ratio), ramp = static_cast<T>(prm.ramp);
@@ -177,28 +184,74 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
         const T u = clamp01((tau - ph) / width + T(0.5));
         T s = u * u * (T(3) - T(2) * u);
         const T df = disp(zf[q]), db = disp(zb[q]);
+        T near_f = T(0), near_b = T(0);
         if (occl) {
-          T near_f = T(0), near_b = T(0);
           if (Af > T(0) && Ab > T(0)) {
             near_f = clamp01((df / (db < T(1e-12) ? T(1e-12) : db) - r0) / ramp);
             near_b = clamp01((db / (df < T(1e-12) ? T(1e-12) : df) - r0) / ramp);
           }
           s = s * (T(1) - near_f) + (T(1) - s) * near_b;
         }
-        const T wf = Af * std::exp(a * df) * (T(1) - s + s * (T(1) - Ab));
-        const T wb = Ab * std::exp(a * db) * (s + (T(1) - s) * (T(1) - Af));
+        const T ef = Af * std::exp(a * df), eb = Ab * std::exp(a * db);
+        const T wf = ef * (T(1) - s + s * (T(1) - Ab));
+        const T wb = eb * (s + (T(1) - s) * (T(1) - Af));
         const T wsum = wf + wb;
         const T den = wsum < eps ? eps : wsum;
         const T nf = wf / den, nb = wb / den;
         nfw[k] = nf;
         nbw[k] = nb;
+        if (NB) {  // the same switch with a band's width (times mapped onto [w/2, 1 - w/2])
+          const T rank = d0 < T(1) ? clamp01((ph - d0 / T(2)) / (T(1) - d0)) : T(0.5);
+          for (int64_t j = 0; j < NB; ++j) {
+            const T bwid = static_cast<T>(prm.band_widths[j]);
+            const T v = clamp01((tau - (bwid / T(2) + (T(1) - bwid) * rank)) / bwid + T(0.5));
+            T sj = v * v * (T(3) - T(2) * v);
+            if (occl) sj = sj * (T(1) - near_f) + (T(1) - sj) * near_b;
+            const T wfj = ef * (T(1) - sj + sj * (T(1) - Ab));
+            const T wbj = eb * (sj + (T(1) - sj) * (T(1) - Af));
+            const T sumj = wfj + wbj;
+            const T denj = sumj < eps ? eps : sumj;
+            bw[2 * j * n + k] = wfj / denj;
+            bw[(2 * j + 1) * n + k] = wbj / denj;
+          }
+        }
         od[q] = nf * zf[q] + nb * zb[q];
         oa[q] = wsum > eps ? nf * Af + nb * Ab : T(0);
       }
   });
-  // 3. coverage-normalised low passes (box of radius detail_radius) of both splats
   const int64_t K1 = 2 * (C + 1);
   T* tmp = scratch(mem.tmp, K1 * n);
+  // 2b. multi-band blend: the coarser bands' contributions beyond the first one's, telescoped:
+  // sum_j n_j (L_{j-1} - L_j) + n_L' L_L = n_0' L_0 + sum_{i>=1} (n_i' - n_{i-1}') L_i with L_i
+  // the coverage-normalised low pass of radius band_radii[i-1] (L_0: detail_radius, added in 5)
+  T* acc = NB ? scratch(mem.acc, C * n) : nullptr;
+  if (NB) {
+    std::fill(acc, acc + C * n, T(0));
+    T* low2 = scratch(mem.low2, K1 * n);
+    std::vector<const T*> planes;
+    for (int64_t k = 0; k < K1; ++k) planes.push_back(pre + k * n);
+    for (int64_t i = 1; i <= L; ++i) {
+      box_sums<T>(planes, w, h, w, static_cast<int>(prm.band_radii[i - 1]), tmp, low2);
+      const T* nf0 = bw + 2 * (i - 1) * n;
+      const T* nb0 = bw + (2 * (i - 1) + 1) * n;
+      const T* nf1 = bw + 2 * i * n;
+      const T* nb1 = bw + (2 * i + 1) * n;
+      at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
+        for (int64_t y = b; y < e; ++y)
+          for (int64_t x = 0; x < w; ++x) {
+            const int64_t q = off + y * W + x, k = y * w + x;
+            if (same[q]) continue;
+            T lfc = low2[C * n + k], lbc = low2[(2 * C + 1) * n + k];
+            lfc = lfc < T(1e-6) ? T(1e-6) : lfc;
+            lbc = lbc < T(1e-6) ? T(1e-6) : lbc;
+            const T gf = nf1[k] - nf0[k], gb = nb1[k] - nb0[k];
+            for (int64_t c = 0; c < C; ++c)
+              acc[c * n + k] += gf * (low2[c * n + k] / lfc) + gb * (low2[(C + 1 + c) * n + k] / lbc);
+          }
+      });
+    }
+  }
+  // 3. coverage-normalised low passes (box of radius detail_radius) of both splats
   T* low = pre;  // the box sums replace the planes (the vertical pass reads only tmp)
   {
     std::vector<const T*> planes;
@@ -252,6 +305,16 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
         g = g < cap ? g : cap;
         g = g < T(1) ? T(1) : g;
         if (!(have > T(1e-10))) g = T(1);
+        if (NB) {  // detail band switched sharply, the low band L_0 = x - h by the coarser bands
+          const T mf = bw[k], mb = bw[n + k];
+          for (int64_t c = 0; c < C; ++c) {
+            const T hf = pre[c * n + k], hb = pre[(C + 1 + c) * n + k];
+            const T fx = nf * xf[c * HW + q] + nb * xb[c * HW + q] + (g - T(1)) * (nf * hf + nb * hb);
+            of[c * HW + q] = fx - (nf * (xf[c * HW + q] - hf) + nb * (xb[c * HW + q] - hb)) +
+                             (mf * (xf[c * HW + q] - hf) + mb * (xb[c * HW + q] - hb)) + acc[c * n + k];
+          }
+          continue;
+        }
         for (int64_t c = 0; c < C; ++c)
           of[c * HW + q] =
               nf * xf[c * HW + q] + nb * xb[c * HW + q] + (g - T(1)) * (nf * pre[c * n + k] + nb * pre[(C + 1 + c) * n + k]);
@@ -267,7 +330,8 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
                                           const at::Tensor& phase_f, const c10::optional<at::Tensor>& phase_b,
                                           double tau, double width, double depth_weight, double eps, double zref,
                                           double occlusion_ratio, double ramp, int64_t detail_radius,
-                                          int64_t stats_radius) {
+                                          int64_t stats_radius, const std::vector<int64_t>& band_radii,
+                                          const std::vector<double>& band_widths) {
   TORCH_CHECK(f_features.dim() == 3, "fuse_dissolve: features must be (C, H, W), got ", f_features.sizes());
   const auto dt = f_features.scalar_type();
   TORCH_CHECK(dt == at::kFloat || dt == at::kDouble, "fuse_dissolve: features must be float32 or float64");
@@ -283,9 +347,27 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
   if (pb.defined()) check_map(pb, 1, H, W, dt, "backward phase", "fuse_dissolve");
   TORCH_CHECK(width > 0 && ramp > 0 && detail_radius >= 1 && stats_radius >= 1 && eps > 0,
               "fuse_dissolve: width, ramp, eps must be > 0 and the radii >= 1");
+  TORCH_CHECK(band_widths.empty() || band_widths.size() == band_radii.size() + 1,
+              "fuse_dissolve: band_widths must have one more entry than band_radii (or none), got ",
+              band_widths.size(), " and ", band_radii.size());
+  TORCH_CHECK(!band_widths.empty() || band_radii.empty(), "fuse_dissolve: band_radii without band_widths");
+  for (size_t i = 0; i < band_radii.size(); ++i)
+    TORCH_CHECK(band_radii[i] > (i ? band_radii[i - 1] : detail_radius),
+                "fuse_dissolve: band_radii must increase from above detail_radius, got ", band_radii);
+  for (double bw : band_widths)
+    TORCH_CHECK(bw > 0 && bw <= 1, "fuse_dissolve: band widths must be in (0, 1], got ", bw);
   at::Tensor oF = at::empty_like(f_features), oD = at::empty_like(f_depth), oA = at::empty_like(f_alpha);
-  Params prm{tau, width, depth_weight, eps, zref, occlusion_ratio, ramp, static_cast<int>(detail_radius),
-             static_cast<int>(stats_radius)};
+  Params prm{tau,
+             width,
+             depth_weight,
+             eps,
+             zref,
+             occlusion_ratio,
+             ramp,
+             static_cast<int>(detail_radius),
+             static_cast<int>(stats_radius),
+             band_radii,
+             band_widths};
   AT_DISPATCH_FLOATING_TYPES(dt, "fuse_dissolve", [&] {
     run<scalar_t>(f_features, f_depth, f_alpha, b_features, b_depth, b_alpha, phase_f, pb, prm, oF, oD, oA);
   });
