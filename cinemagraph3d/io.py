@@ -672,6 +672,13 @@ class VideoWriter(_AtomicWriter):
 
     def abort(self) -> None:
         """Delete the temporary output (called on any failure)."""
+        # The encoder first: ffmpeg opens its output (O_CREAT) only once it has started, which
+        # can be after a signal arrived, so a temporary deleted before the encoder has ended
+        # could be created again by it (seen as a left-over ".out.*.mp4" after SIGTERM).
+        if self._gen is not None:
+            with contextlib.suppress(Exception):
+                self._gen.close()
+            self._gen = None
         if self._video is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._video.unlink()
@@ -681,10 +688,6 @@ class VideoWriter(_AtomicWriter):
             self._raw = None
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._raw_path)
-        if self._gen is not None:
-            with contextlib.suppress(Exception):
-                self._gen.close()
-            self._gen = None
         if self._tmp.is_dir():
             shutil.rmtree(self._tmp, ignore_errors=True)
         else:

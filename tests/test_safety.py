@@ -32,7 +32,7 @@ def test_signal_mid_render_leaves_nothing(tmp_path, sig, output):
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + sig, err
-    assert list(tmp_path.iterdir()) == [], sorted(p.name for p in tmp_path.iterdir())
+    assert list(tmp_path.iterdir()) == [], (sorted(p.name for p in tmp_path.iterdir()), err[-3000:])
     assert "Traceback" not in err
 
 
@@ -165,3 +165,36 @@ def test_own_warnings_are_one_line_after_success(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.splitlines() == [
         "cinemagraph3d: error: --thing: expected something, found nothing"
     ]
+
+
+def test_signal_arriving_inside_an_ignored_callback_still_stops_the_run(monkeypatch, tmp_path):
+    """A signal handled while Python runs a callback whose exceptions it ignores (an at-fork
+    hook when the encoder starts, a __del__) used to be printed as "Exception ignored" and the
+    render went on to write its output (seen once in CI): it must still stop the run."""
+    import cinemagraph3d.cli as cli
+
+    done = tmp_path / "written"
+    reached = []
+
+    class _SignalInDel:
+        def __del__(self):
+            reached.append("del")
+            signal.raise_signal(signal.SIGTERM)  # the handler's exception is ignored here
+
+    def fake_run(args):
+        obj = _SignalInDel()
+        del obj  # the signal is handled inside __del__
+        reached.append("after del")  # ... and ignored there: the run went on
+        end = time.time() + 5.0
+        while time.time() < end:  # the frame loop goes on: the redelivered signal lands here
+            time.sleep(0.001)
+        done.write_text("a render that should have stopped")
+        return 0
+
+    monkeypatch.setattr(cli, "_run", fake_run)
+    hook = sys.unraisablehook
+    assert main(["demo", "-o", str(tmp_path / "out.mp4")]) == 128 + signal.SIGTERM
+    assert reached == ["del", "after del"]  # the signal really was ignored in the callback
+    assert not done.exists()
+    assert sys.unraisablehook is hook  # restored
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))

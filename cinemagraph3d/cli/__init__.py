@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     errors too: argparse exits with 2 after one line). SIGINT, SIGTERM and SIGHUP stop the run,
     delete its temporary outputs and return 130, 143 and 129.
     """
+    import _thread
     import signal
     import threading
 
@@ -91,6 +92,27 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             if sig is not None:
                 handlers[sig] = signal.signal(sig, _stop)
+        # A handler runs at the next bytecode of the main thread, which may be inside a callback
+        # whose exceptions Python ignores (an at-fork hook when the encoder is started, a
+        # __del__, a weakref finaliser): the _Terminated would be printed as "Exception ignored"
+        # and the render would go on to write its output. Deliver the signal again instead, from
+        # a helper thread so that it is handled once this hook and that callback have returned
+        # (if it lands in such a callback again, it is delivered again).
+        previous_hook = sys.unraisablehook
+
+        def _redeliver(signum):
+            import time
+
+            time.sleep(0.01)  # this hook and the callback that ignored the signal have returned
+            _thread.interrupt_main(signum)
+
+        def _unraisable(info):
+            if isinstance(info.exc_value, _Terminated):  # from another thread: not in this hook
+                _thread.start_new_thread(_redeliver, (info.exc_value.signum,))  # does not wait
+            else:
+                previous_hook(info)
+
+        sys.unraisablehook = _unraisable
     import logging
 
     logger = logging.getLogger("cinemagraph3d")
@@ -134,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
         for sig, old in handlers.items():
             _signal.signal(sig, old)
+        if handlers:
+            sys.unraisablehook = previous_hook
         logger.handlers[:], logger.propagate = saved
 
 
