@@ -482,6 +482,7 @@ class VideoWriter(_AtomicWriter):
         self._video = None  # the MP4 part of a Motion Photo, written beside the output
         self.count = 0
         self._gen = None
+        self._proc = None
         parent = self.path.resolve().parent
         # The access check in check_output_path cannot see a read-only file system or a full
         # disk: creating the temporary output is the real test, and its failure is a user error
@@ -618,7 +619,12 @@ class VideoWriter(_AtomicWriter):
         gen = imageio_ffmpeg.write_frames(
             str(target), (width, height), fps=self.fps, ffmpeg_log_level="error", **opts
         )
+        self._gen = gen  # before ffmpeg starts: abort() can always end it
         gen.send(None)
+        # ffmpeg's process, so that abort() can wait for its end (imageio-ffmpeg kills it on an
+        # interrupt without waiting: it could still create the temporary after the delete)
+        frame = gen.gi_frame
+        self._proc = frame.f_locals.get("p") if frame is not None else None
         return gen
 
     def close(self) -> Path:
@@ -672,9 +678,15 @@ class VideoWriter(_AtomicWriter):
 
     def abort(self) -> None:
         """Delete the temporary output (called on any failure)."""
-        # The encoder first: ffmpeg opens its output (O_CREAT) only once it has started, which
-        # can be after a signal arrived, so a temporary deleted before the encoder has ended
-        # could be created again by it (seen as a left-over ".out.*.mp4" after SIGTERM).
+        # The encoder first: ffmpeg opens its output (O_CREAT) only once it has read a frame,
+        # which can be after a signal arrived, so a temporary deleted before the encoder has
+        # ended could be created again by it (seen as a left-over ".out.*.mp4" after SIGTERM).
+        proc, self._proc = self._proc, None
+        if proc is not None:  # ended (and reaped) first: no need to let it finish a broken file
+            with contextlib.suppress(Exception):
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait(timeout=10)
         if self._gen is not None:
             with contextlib.suppress(Exception):
                 self._gen.close()

@@ -96,6 +96,9 @@ class RenderSettings:
             grid is splatted as a blend of its neighbours, which halves the photo's finest detail
             at ``f = 1/2``; its colour is sharpened by ``κ f (1 − f)`` times its grid Laplacian
             first (0: off, as before).
+        clean_fluid_edges: give the moving copies of a fluid's boundary pixels the fluid's own
+            colour once they leave their place (see :class:`_FluidEdgeColours`: no streak of the
+            neighbouring surface's colour in the wake of a rock; ``False``: as before).
     """
 
     splat: SplatSettings = field(default_factory=SplatSettings)
@@ -109,6 +112,7 @@ class RenderSettings:
     border_ghosts: bool = True
     close_gaps: bool = True
     resample_sharpen: float = 0.6
+    clean_fluid_edges: bool = True
 
 
 def prepare_scene(
@@ -260,6 +264,56 @@ class _GapClosing:
         base = _depth_scale_radius(Kf, self.fx, self.points[:, 2], pts[:, 2])
         widen = torch.ones(self.num_points, dtype=base.dtype, device=base.device)
         return widen.index_copy_(0, self.nodes, camera_footprints(pts, Kf, self.pairs, base) / base)
+
+
+class _FluidEdgeColours:
+    """Colours of a fluid's boundary pixels as they move away from their place.
+
+    A pixel of the moving region next to a still one (a rock in a stream, a bank) mixes both
+    colours (anti-aliasing, blur, a hand-drawn mask one pixel off), and the flow carries it off
+    the still surface: a streak of the rock's colour trailing into its wake. For the visible
+    points of those boundary pixels (in the moving region, a still pixel among their 8
+    neighbours) the fluid's own colour ``c_f`` is estimated as the mean colour of the moving
+    pixels at least 3 px inside the region within 3 px of them (Chebyshev; the point keeps its
+    colour where there are none). A moved copy shows ``c + min(1, δ)·(c_f − c)``, ``δ`` its
+    displacement in pixels, so it is the photo's colour where it has not moved (frame 0 and the
+    loop's wrap stay the photo bit for bit) and the fluid's once it has moved a pixel. The first
+    three feature channels only (RGB scenes, the classic preset).
+    """
+
+    def __init__(self, scene: Scene, motion) -> None:
+        H, W = scene.camera.height, scene.camera.width
+        c = scene.cloud
+        dev = c.points.device
+        moving = torch.zeros(H * W, dtype=torch.bool, device=dev)
+        moving[motion.index.to(dev)] = True
+        m = moving.reshape(1, 1, H, W).float()
+        still = 1.0 - m  # outside the image counts as neither: padding 0 in the pooling below
+        boundary = (m > 0) & (F.max_pool2d(still, 3, 1, 1) > 0)
+        inner = (m > 0) & ~(F.max_pool2d(still, 7, 1, 3) > 0)
+        img = scene.image.to(device=dev, dtype=c.features.dtype)[None]
+        w = inner.to(img.dtype)
+        num = F.avg_pool2d(img * w, 7, 1, 3, count_include_pad=False)
+        den = F.avg_pool2d(w, 7, 1, 3, count_include_pad=False)
+        ok = (boundary & (den > 0)).reshape(-1)
+        clean = (num / den.clamp(min=1e-12)).reshape(3, -1)
+        flat = c.pixels[:, 1].long() * W + c.pixels[:, 0].long()
+        sel = (~c.inpainted) & ok[flat.clamp(0, H * W - 1)]
+        self.idx = sel.nonzero().squeeze(1)
+        self.base = c.features[self.idx, :3].clone()
+        self.delta = clean[:, flat[self.idx]].T - self.base
+        self.xy0 = c.points[self.idx, :2]
+        self.scale = float(scene.camera.fx) / c.points[self.idx, 2]
+
+    def __len__(self) -> int:
+        return int(self.idx.numel())
+
+    def apply(self, feats: torch.Tensor, pts: torch.Tensor) -> None:
+        """Write the colours of the boundary points, moved to ``pts`` ``(P', 3)`` world points
+        (the photo's ``P`` points first), into ``feats`` ``(P', C)`` in place."""
+        d = torch.linalg.vector_norm(pts[self.idx, :2] - self.xy0, dim=1) * self.scale
+        w = d.clamp(max=1.0)[:, None].to(feats.dtype)
+        feats[self.idx, :3] = self.base + w * self.delta
 
 
 class _Resampling:
@@ -720,6 +774,12 @@ def render_frames(
     dissolve = settings.mode == "symmetric" and settings.fusion.method == "dissolve" and decoder is None
     if moved is not None and dissolve:
         phases = point_phases(scene, motion, num_steps, settings.fusion, ghosts)
+    edge_colours = None  # built on the photo's points (rows 0 … P − 1 of the clouds)
+    if (settings.clean_fluid_edges and moved is not None and decoder is None and hasattr(motion, "index")
+            and scene.cloud.features.shape[1] >= 3):  # fmt: skip
+        edge_colours = _FluidEdgeColours(scene, motion)
+        if len(edge_colours) == 0:
+            edge_colours = None
     if ghosts is not None:  # splat the photo's points and the ghosts together
         g = ghosts.cloud
         c = scene.cloud
@@ -730,6 +790,9 @@ def render_frames(
     if phases is not None:  # joined to the features once: a (P, C) + (P, 1) cat costs ~13 ms per splat
         fc = scene.cloud.features
         phases = tuple(torch.cat([fc, p.to(fc.dtype)[:, None]], 1) for p in phases)
+    own = (None, None)  # each cloud's features, where they differ per frame
+    if edge_colours is not None:
+        own = phases if phases is not None else (scene.cloud.features.clone(), scene.cloud.features.clone())
     gaps = _GapClosing(scene) if settings.close_gaps else None
     sharpen = None
     if settings.resample_sharpen > 0 and decoder is None and scene.cloud.features.shape[1] >= 3:
@@ -746,7 +809,10 @@ def render_frames(
             p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
             if not settings.stretch_footprints:
                 s_fwd = s_bwd = None
-            extra = (None, None) if phases is None else phases  # switch times ride as one more channel
+            extra = own if phases is None else phases  # switch times ride as one more channel
+            if edge_colours is not None:
+                edge_colours.apply(extra[0], p_fwd)
+                edge_colours.apply(extra[1], p_bwd)
             fwd = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen)
             bwd = (
                 fwd

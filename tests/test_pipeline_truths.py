@@ -216,7 +216,11 @@ def test_fractional_scene_time_equals_direct_fusion():
     lin = c3.FusionSettings(method="linear")
     frames = list(
         c3.render_frames(
-            scene, traj, disp, N, RenderSettings(fusion=lin, border_ghosts=False, resample_sharpen=0.0)
+            scene,
+            traj,
+            disp,
+            N,
+            RenderSettings(fusion=lin, border_ghosts=False, resample_sharpen=0.0, clean_fluid_edges=False),
         )
     )
     cloud, cam = scene.cloud, scene.camera

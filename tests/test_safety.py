@@ -198,3 +198,19 @@ def test_signal_arriving_inside_an_ignored_callback_still_stops_the_run(monkeypa
     assert not done.exists()
     assert sys.unraisablehook is hook  # restored
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+
+
+def test_abort_ends_the_encoder_before_deleting_its_temporary(tmp_path):
+    """ffmpeg opens (creates) its output only once it has read a frame; abort() must end and
+    reap it before deleting the temporary, or it can create the file again afterwards (a
+    left-over '.out.*.mp4' seen once in CI after SIGTERM)."""
+    from cinemagraph3d.io import VideoWriter
+
+    w = VideoWriter(tmp_path / "out.mp4", 10)
+    w.write(np.zeros((32, 32, 3), np.uint8))
+    proc = w._proc
+    assert proc is not None and proc.poll() is None  # the encoder is running
+    w.abort()
+    assert proc.returncode is not None  # ended and reaped
+    time.sleep(0.2)
+    assert list(tmp_path.iterdir()) == []
