@@ -98,7 +98,8 @@ class RenderSettings:
             first (0: off, as before).
         clean_fluid_edges: give the moving copies of a fluid's boundary pixels the fluid's own
             colour once they leave their place (see :class:`_FluidEdgeColours`: no streak of the
-            neighbouring surface's colour in the wake of a rock; ``False``: as before).
+            neighbouring surface's colour in the wake of a rock). Off by default: the local mean
+            colour replaces texture too, which costs 0.4–0.8 dB against the analytic scenes.
     """
 
     splat: SplatSettings = field(default_factory=SplatSettings)
@@ -112,7 +113,7 @@ class RenderSettings:
     border_ghosts: bool = True
     close_gaps: bool = True
     resample_sharpen: float = 0.6
-    clean_fluid_edges: bool = True
+    clean_fluid_edges: bool = False
 
 
 def prepare_scene(

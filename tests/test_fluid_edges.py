@@ -74,4 +74,4 @@ def test_clean_edges_are_deterministic_and_off_means_before():
     b = _render(True)[2]
     assert torch.equal(a, b)
     s = RenderSettings()
-    assert s.clean_fluid_edges and not replace(s, clean_fluid_edges=False).clean_fluid_edges
+    assert not s.clean_fluid_edges and replace(s, clean_fluid_edges=True).clean_fluid_edges  # opt-in
