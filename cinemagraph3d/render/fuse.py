@@ -182,16 +182,15 @@ def _restore_detail(
     wf: torch.Tensor,
     wb: torch.Tensor,
     settings: FusionSettings,
+    lows: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Blend two feature maps ``(C, h, w)`` with normalised weights ``wf + wb = 1`` ``(1, h, w)``
-    keeping the local variance of the detail band (see :func:`fuse_bidirectional`)."""
-    r = settings.detail_radius
+    keeping the local variance of the detail band (see :func:`fuse_bidirectional`); ``lows``:
+    the two maps' :func:`_lowpass` of ``detail_radius`` when the caller has them."""
     # Coverage-normalised low pass, so empty pixels (features 0) do not leak into the band.
-    lf = box_sum(torch.cat([xf * af, af]), r)
-    lb = box_sum(torch.cat([xb * ab, ab]), r)
-    C = xf.shape[0]
-    hf = xf - lf[:C] / lf[C:].clamp(min=1e-6)
-    hb = xb - lb[:C] / lb[C:].clamp(min=1e-6)
+    lf, lb = lows if lows is not None else (_lowpass(xf, af, settings.detail_radius),
+                                            _lowpass(xb, ab, settings.detail_radius))  # fmt: skip
+    hf, hb = xf - lf, xb - lb
     stats = box_sum(torch.cat([(hf * hf).sum(0, keepdim=True), (hb * hb).sum(0, keepdim=True),
                             (hf * hb).sum(0, keepdim=True)]), settings.stats_radius)  # fmt: skip
     vf, vb, cfb = stats[0:1], stats[1:2], stats[2:3]
@@ -337,27 +336,22 @@ def fuse_bidirectional(
         u = ((tau - ph) / settings.dissolve_width + 0.5).clamp(0.0, 1.0)
         s = u * u * (3.0 - 2.0 * u)
         df, db = disp(f), disp(b)
-        if math.isfinite(settings.occlusion_ratio):  # a clearly nearer surface wins (z-test)
-            both = (f.alpha > 0) & (b.alpha > 0)
-            r0 = float(settings.occlusion_ratio)
-            near_f = torch.where(
-                both, ((df / db.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0
-            )
-            near_b = torch.where(
-                both, ((db / df.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0
-            )
-            s = s * (1.0 - near_f) + (1.0 - s) * near_b
+        near = _nearer_surface(f, b, df, db, settings)
     if settings.method == "variance":
         wf, wb = fusion_weights(s, f.alpha, disp(f), b.alpha, disp(b), a)
     else:
-        wf = surface_weight(f.alpha, df, a) * (1.0 - s + s * (1.0 - b.alpha))
-        wb = surface_weight(b.alpha, db, a) * (s + (1.0 - s) * (1.0 - f.alpha))
+        wf, wb = _dissolve_weights(s, f, b, df, db, near, a)
     wsum = wf + wb
     denom = wsum.clamp(min=settings.eps)
     nf, nb = wf / denom, wb / denom
-    fx = _restore_detail(f.features, b.features, f.alpha, b.alpha, nf, nb, settings)
-    if settings.method == "dissolve" and settings.band_widths:
-        fx = _coarse_bands(fx, nf, nb, f, b, ph, tau, df, db, radii, settings)
+    bands = settings.method == "dissolve" and settings.band_widths
+    lows = None
+    if bands:  # the detail band's low passes serve the multi-band blend too
+        lows = (_lowpass(f.features, f.alpha, settings.detail_radius),
+                _lowpass(b.features, b.alpha, settings.detail_radius))  # fmt: skip
+    fx = _restore_detail(f.features, b.features, f.alpha, b.alpha, nf, nb, settings, lows)
+    if bands:
+        fx = _coarse_bands(fx, nf, nb, lows, f, b, ph, tau, df, db, near, radii, settings)
     fd = nf * f.depth + nb * b.depth
     fa = torch.where(wsum > settings.eps, nf * f.alpha + nb * b.alpha, torch.zeros_like(wsum))
     sm = same[box]
@@ -378,7 +372,30 @@ def band_pixel_radii(settings: FusionSettings, height: int, width: int) -> list[
     return out
 
 
-def _switch_weights(ph, tau: float, width: float, f: SplatResult, b: SplatResult, df, db, settings):
+def _nearer_surface(f: SplatResult, b: SplatResult, df, db, settings: FusionSettings):
+    """``(near_f, near_b)`` ``(1, h, w)`` each: how clearly one splat's surface is nearer than
+    the other's (:attr:`FusionSettings.occlusion_ratio`, ramped over :data:`OCCLUSION_RAMP`),
+    or ``None`` when the rule is off."""
+    if not math.isfinite(settings.occlusion_ratio):
+        return None
+    both = (f.alpha > 0) & (b.alpha > 0)
+    r0 = float(settings.occlusion_ratio)
+    near_f = torch.where(both, ((df / db.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0)
+    near_b = torch.where(both, ((db / df.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0)
+    return near_f, near_b
+
+
+def _dissolve_weights(s, f: SplatResult, b: SplatResult, df, db, near, a: float):
+    """Unnormalised dissolve weights ``(w_f, w_b)`` for the switch ``s`` ``(1, h, w)``: a clearly
+    nearer surface wins (``near`` from :func:`_nearer_surface`), a splat's holes show the other."""
+    if near is not None:
+        s = s * (1.0 - near[0]) + (1.0 - s) * near[1]
+    wf = surface_weight(f.alpha, df, a) * (1.0 - s + s * (1.0 - b.alpha))
+    wb = surface_weight(b.alpha, db, a) * (s + (1.0 - s) * (1.0 - f.alpha))
+    return wf, wb
+
+
+def _switch_weights(ph, tau: float, width: float, f: SplatResult, b: SplatResult, df, db, near, settings):
     """Normalised weights ``(n_f, n_b)`` of a band whose switch takes ``width`` of the loop: the
     switch times ``φ ∈ [δ/2, 1 − δ/2]`` mapped linearly onto ``[width/2, 1 − width/2]`` (the same
     order of switching, 0 at ``τ = 0`` and 1 at ``τ = 1`` for every pixel), then the occlusion
@@ -386,16 +403,7 @@ def _switch_weights(ph, tau: float, width: float, f: SplatResult, b: SplatResult
     d0 = float(settings.dissolve_width)
     u = ((ph - d0 / 2) / (1 - d0)).clamp(0.0, 1.0) if d0 < 1 else torch.full_like(ph, 0.5)
     v = ((tau - (width / 2 + (1 - width) * u)) / width + 0.5).clamp(0.0, 1.0)
-    s = v * v * (3.0 - 2.0 * v)
-    if math.isfinite(settings.occlusion_ratio):
-        both = (f.alpha > 0) & (b.alpha > 0)
-        r0 = float(settings.occlusion_ratio)
-        near_f = torch.where(both, ((df / db.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0)
-        near_b = torch.where(both, ((db / df.clamp(min=1e-12) - r0) / OCCLUSION_RAMP).clamp(0.0, 1.0), 0.0)
-        s = s * (1.0 - near_f) + (1.0 - s) * near_b
-    a = settings.depth_weight
-    wf = surface_weight(f.alpha, df, a) * (1.0 - s + s * (1.0 - b.alpha))
-    wb = surface_weight(b.alpha, db, a) * (s + (1.0 - s) * (1.0 - f.alpha))
+    wf, wb = _dissolve_weights(v * v * (3.0 - 2.0 * v), f, b, df, db, near, settings.depth_weight)
     denom = (wf + wb).clamp(min=settings.eps)
     return wf / denom, wb / denom
 
@@ -406,13 +414,10 @@ def _lowpass(x: torch.Tensor, alpha: torch.Tensor, r: int) -> torch.Tensor:
     return lo[: x.shape[0]] / lo[x.shape[0] :].clamp(min=1e-6)
 
 
-def _coarse_bands(fx, nf0, nb0, f: SplatResult, b: SplatResult, ph, tau, df, db, radii, settings):
-    """The detail-band fusion ``fx`` with its low band ``n_f L_f + n_b L_b`` (box of
-    ``detail_radius``) replaced by the multi-band blend of :attr:`FusionSettings.band_widths`."""
-    lf, lb = (
-        _lowpass(f.features, f.alpha, settings.detail_radius),
-        _lowpass(b.features, b.alpha, settings.detail_radius),
-    )
+def _coarse_bands(fx, nf0, nb0, lows, f: SplatResult, b: SplatResult, ph, tau, df, db, near, radii, settings):
+    """The detail-band fusion ``fx`` with its low band ``n_f L_f + n_b L_b`` (``lows``: the box
+    of ``detail_radius``) replaced by the multi-band blend of :attr:`FusionSettings.band_widths`."""
+    lf, lb = lows
     out = fx - (nf0 * lf + nb0 * lb)
     for i, width in enumerate(settings.band_widths):
         if i < len(radii):
@@ -421,7 +426,7 @@ def _coarse_bands(fx, nf0, nb0, f: SplatResult, b: SplatResult, ph, tau, df, db,
             lf, lb = lf2, lb2
         else:
             bf, bb = lf, lb
-        nf, nb = _switch_weights(ph, tau, float(width), f, b, df, db, settings)
+        nf, nb = _switch_weights(ph, tau, float(width), f, b, df, db, near, settings)
         out = out + nf * bf + nb * bb
     return out
 
