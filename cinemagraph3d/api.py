@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from ._signals import held
 from .checks import animate_outputs, check_inputs, check_output_path, check_outputs
 from .depth import DepthSettings, estimate_depth, load_depth_file
 from .errors import InputError
@@ -572,26 +573,28 @@ def animate(
     o = project.output
     created: list[Path] = []
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(
-            VideoWriter(
-                output,
-                o.fps,
-                force=force,
-                inputs=project.paths(),
-                codec=o.codec,
-                crf=o.quality,
-                bitrate=o.bitrate,
-                loops=o.loops,
-                live_photo=o.live_photo,
+        # a stop signal waits until the writers' temporaries are in the stack that removes them
+        with held():
+            writer = stack.enter_context(
+                VideoWriter(
+                    output,
+                    o.fps,
+                    force=force,
+                    inputs=project.paths(),
+                    codec=o.codec,
+                    crf=o.quality,
+                    bitrate=o.bitrate,
+                    loops=o.loops,
+                    live_photo=o.live_photo,
+                )
             )
-        )
-        depth_writer = None
-        if depth_output is not None:
-            from .io import DepthWriter
+            depth_writer = None
+            if depth_output is not None:
+                from .io import DepthWriter
 
-            depth_writer = stack.enter_context(
-                DepthWriter(depth_output, o.fps, force=force, inputs=project.paths())
-            )
+                depth_writer = stack.enter_context(
+                    DepthWriter(depth_output, o.fps, force=force, inputs=project.paths())
+                )
         bar = None
         if progress:
             from tqdm import tqdm

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from ._signals import held
 from .checks import (
     MAX_DECODE_PIXELS,
     OUTPUT_MARK,
@@ -616,15 +617,19 @@ class VideoWriter(_AtomicWriter):
                 output_params=["-lossless", "0", "-quality", f"{crf:g}", "-loop", "0"] + rate,
             )
         target = self._video if self._video is not None else self._tmp
-        gen = imageio_ffmpeg.write_frames(
-            str(target), (width, height), fps=self.fps, ffmpeg_log_level="error", **opts
-        )
-        self._gen = gen  # before ffmpeg starts: abort() can always end it
-        gen.send(None)
-        # ffmpeg's process, so that abort() can wait for its end (imageio-ffmpeg kills it on an
-        # interrupt without waiting: it could still create the temporary after the delete)
-        frame = gen.gi_frame
-        self._proc = frame.f_locals.get("p") if frame is not None else None
+        # A stop signal waits until ffmpeg has started and its process is known to abort(): one
+        # raised inside Popen after the fork, or before imageio-ffmpeg's try block, would leave
+        # an ffmpeg that nobody ends, which creates the temporary again after abort() deleted it.
+        with held():
+            gen = imageio_ffmpeg.write_frames(
+                str(target), (width, height), fps=self.fps, ffmpeg_log_level="error", **opts
+            )
+            self._gen = gen
+            gen.send(None)
+            # ffmpeg's process, so that abort() can wait for its end (imageio-ffmpeg kills it on
+            # an interrupt without waiting: it could still create the temporary after the delete)
+            frame = gen.gi_frame
+            self._proc = frame.f_locals.get("p") if frame is not None else None
         return gen
 
     def close(self) -> Path:
@@ -829,7 +834,9 @@ def write_video(
 ) -> Path:
     """Stream ``frames`` (each ``(3, H, W)`` in [0, 1]) to ``path``; see :class:`VideoWriter`
     (an existing ``path`` is refused unless ``force``)."""
-    with VideoWriter(path, fps, force=force) as writer:
+    with contextlib.ExitStack() as stack:
+        with held():  # a stop signal waits until the temporary is in the stack that removes it
+            writer = stack.enter_context(VideoWriter(path, fps, force=force))
         for frame in frames:
             writer.write(frame)
     return writer.path

@@ -214,3 +214,44 @@ def test_abort_ends_the_encoder_before_deleting_its_temporary(tmp_path):
     assert proc.returncode is not None  # ended and reaped
     time.sleep(0.2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_signal_while_the_encoder_starts_leaves_no_orphan_encoder(monkeypatch, tmp_path):
+    """A stop signal that lands while ffmpeg is being started (inside Popen, after the fork)
+    used to unwind before anybody knew the process: it went on alone and created the temporary
+    again after abort() had deleted it (the left-over '.out.*.mp4' of CI). The signal now waits
+    until the process is known, then stops the run; the encoder is ended and reaped."""
+    import imageio_ffmpeg._io as ffio
+
+    import cinemagraph3d.cli as cli
+    from cinemagraph3d.io import write_video
+
+    started = []
+    real_popen = ffio.subprocess.Popen
+
+    class _PopenThenSignal(real_popen):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+            signal.raise_signal(signal.SIGTERM)  # as if it arrived just after the fork
+
+    monkeypatch.setattr(ffio.subprocess, "Popen", _PopenThenSignal)
+    written = []
+
+    def fake_run(args):
+        frames = (np.full((3, 32, 32), i / 10, np.float32) for i in range(5))
+
+        def counted():
+            for f in frames:
+                written.append(1)
+                yield __import__("torch").from_numpy(f)
+
+        write_video(tmp_path / "out.mp4", counted(), 10)
+        return 0
+
+    monkeypatch.setattr(cli, "_run", fake_run)
+    assert main(["demo", "-o", str(tmp_path / "out.mp4")]) == 128 + signal.SIGTERM
+    assert len(started) == 1 and len(written) == 1  # stopped at the first frame, not after
+    assert started[0].returncode is not None  # the encoder was ended and reaped
+    time.sleep(0.3)
+    assert list(tmp_path.iterdir()) == []

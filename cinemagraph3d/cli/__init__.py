@@ -85,13 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {}
     if threading.current_thread() is threading.main_thread():
+        from .._signals import hold_back
 
         def _stop(signum, frame):
-            raise _Terminated(signum)
+            if not hold_back(signum):  # else raised again when the step that held it has ended
+                raise _Terminated(signum)
+
+        def _interrupt(signum, frame):
+            if not hold_back(signum):
+                raise KeyboardInterrupt
 
         for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             if sig is not None:
                 handlers[sig] = signal.signal(sig, _stop)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            handlers[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
         # A handler runs at the next bytecode of the main thread, which may be inside a callback
         # whose exceptions Python ignores (an at-fork hook when the encoder is started, a
         # __del__, a weakref finaliser): the _Terminated would be printed as "Exception ignored"
