@@ -104,7 +104,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("phase_b"), py::arg("tau"), py::arg("width"), py::arg("depth_weight"), py::arg("eps"),
         py::arg("zref"), py::arg("occlusion_ratio"), py::arg("ramp"), py::arg("detail_radius"),
         py::arg("stats_radius"), py::arg("band_radii") = std::vector<int64_t>{},
-        py::arg("band_widths") = std::vector<double>{},
+        py::arg("band_widths") = std::vector<double>{}, py::arg("band_decimation") = std::vector<int64_t>{},
         "Dissolve fusion of two splats (CPU): [features (C,H,W), depth (1,H,W), alpha (1,H,W)].");
   m.def("fill_holes", &cg3d::fuse::fill_holes_cpu, py::arg("features"), py::arg("alpha"), py::arg("depth"),
         py::arg("far_bias"), "Hole filling of a fused frame (CPU): features (C,H,W).");

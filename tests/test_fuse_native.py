@@ -177,3 +177,19 @@ def test_native_passes_follow_the_backend_variable(monkeypatch):
         native_pass("fill_holes", (x,), native=True)
     monkeypatch.delenv("CINEMAGRAPH3D_BACKEND")
     assert native_pass("fill_holes", (x.half(),)) is None  # float16: the torch operations
+
+
+@pytest.mark.parametrize("radii", [(0.1, 0.3), (0.05, 0.2)])  # k = (4, 4) and (2, 4) at 160 wide
+@pytest.mark.parametrize("tau", [0.2, 0.6])
+def test_native_decimated_bands_match_the_torch_operations(radii, tau):
+    """Coarser bands computed on a decimated grid (radii 16/48 and 8/32 px at 160 wide), the
+    moving block near the frame's edge so that block sums are clipped by it."""
+    fwd, bwd = _splats(H=96, W=160)
+    settings = FusionSettings(band_radii=radii)
+    from cinemagraph3d.render.fuse import band_decimation, band_pixel_radii
+
+    assert [band_decimation(settings, r) for r in band_pixel_radii(settings, 96, 160)][-1] == 4
+    ref = fuse_bidirectional(fwd, bwd, tau * 60, 60, 1.5, settings, native=False)
+    got = fuse_bidirectional(fwd, bwd, tau * 60, 60, 1.5, settings, native=True)
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)

@@ -32,7 +32,7 @@ from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, mo
 GOLDEN = Path(__file__).parent / "data" / "golden_float_frames.npz"
 
 
-def test_classic_frames_are_bit_identical_to_the_saved_ones():
+def test_classic_frames_match_the_saved_ones():
     d = demo_scene(64, 40)
     scene = c3.prepare_scene(d.image, c3.estimate_depth(d.image))
     traj = c3.make_trajectory(
@@ -43,4 +43,8 @@ def test_classic_frames_are_bit_identical_to_the_saved_ones():
     frames = torch.stack(list(c3.render_frames(scene, traj, integrate_motion(field, 6), 6)))
     ref = torch.from_numpy(np.load(GOLDEN)["frames"])
     assert frames.shape == ref.shape == (3, 3, 40, 64)
-    assert torch.equal(frames, ref), float((frames - ref).abs().max())
+    # Bit for bit on the machine that saved them; torch picks its vectorised kernels by the CPU's
+    # instruction set (AVX2, AVX-512), whose roundings differ in the last place: another CPU moved
+    # values by up to 1.5e-6. Changes of the method move them by far more (0.019 for the last
+    # one above); roundings of the native passes (1.2e-7 above) are their parity tests' business.
+    torch.testing.assert_close(frames, ref, rtol=0, atol=1e-5)

@@ -22,6 +22,7 @@ struct Params {
   int detail_radius, stats_radius;
   std::vector<int64_t> band_radii;  // coarser bands' box radii in pixels, increasing, > detail_radius
   std::vector<double> band_widths;  // their switch widths (band_radii.size() + 1, or none)
+  std::vector<int64_t> band_decimation;  // their low passes' grid decimation (one per radius, or none: 1)
 };
 
 // [features (C, H, W), depth (1, H, W), alpha (1, H, W)] of the forward and backward splats
@@ -29,8 +30,9 @@ struct Params {
 // splats' maps, mixed by coverage), as cinemagraph3d.render.fuse.fuse_bidirectional does with
 // method "dissolve": dissolve width, depth weight a, denominator floor eps, disparity reference
 // depth zref, occlusion ratio (infinite: off) and its ramp, detail and statistics box radii, and
-// the multi-band blend's coarser box radii (pixels) and switch widths (one more than radii; both
-// empty: one band).
+// the multi-band blend's coarser box radii (pixels), switch widths (one more than radii; both
+// empty: one band) and grid decimations (one per radius: the low pass is computed on a grid that
+// many times coarser; empty: all 1).
 std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at::Tensor& f_depth,
                                           const at::Tensor& f_alpha, const at::Tensor& b_features,
                                           const at::Tensor& b_depth, const at::Tensor& b_alpha,
@@ -38,7 +40,8 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
                                           double tau, double width, double depth_weight, double eps, double zref,
                                           double occlusion_ratio, double ramp, int64_t detail_radius,
                                           int64_t stats_radius, const std::vector<int64_t>& band_radii,
-                                          const std::vector<double>& band_widths);
+                                          const std::vector<double>& band_widths,
+                                          const std::vector<int64_t>& band_decimation);
 
 // features (C, H, W) composited over their fill where alpha (1, H, W) < 1, as
 // cinemagraph3d.render.fuse.fill_holes does (depth (1, H, W) optional; far_bias beta >= 0).

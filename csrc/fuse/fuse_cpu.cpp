@@ -4,7 +4,9 @@
 // _restore_detail: ~60 element-wise torch operations over the bounding box of the pixels where
 // the two splats differ, each a pass over memory. Here the per-pixel weights are computed once,
 // the two coverage-normalised low passes and the three detail statistics are box sums by running
-// sums along each axis, and every output pixel is written once.
+// sums along each axis, and every output pixel is written once. The multi-band blend's coarser
+// low passes are box sums on a grid band_decimation times coarser (block sums aligned to the
+// frame, read beyond the moving box), interpolated bilinearly at the box's pixels.
 //
 // The per-pixel arithmetic follows the reference's order of operations in the splats' precision;
 // the box sums accumulate in double (the reference's float32 cumulative sums drift by ~1e-7 of
@@ -43,7 +45,8 @@ T* scratch(std::vector<T>& buf, int64_t n) {
 
 template <typename T>
 struct Scratch {
-  std::vector<T> tmp, nf, nb, pre, stats, bands, low2, acc;
+  std::vector<T> tmp, nf, nb, pre, stats, bands, acc, blk, btmp, blo, tapx;
+  std::vector<int64_t> tapi;
   std::vector<uint8_t> same;
 };
 
@@ -141,9 +144,8 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   if (Mi < 0) return;  // identical splats: the forward one
   const int64_t L = static_cast<int64_t>(prm.band_radii.size());
   const int64_t NB = prm.band_widths.empty() ? 0 : L + 1;  // coarser bands (multi-band blend)
-  int64_t reach = prm.detail_radius + prm.stats_radius;
-  for (int64_t r : prm.band_radii) reach = std::max(reach, r);
-  const int64_t pad = reach + 1;
+  // the coarser bands' low passes read the frame beyond the box themselves (2b)
+  const int64_t pad = prm.detail_radius + prm.stats_radius + 1;
   const int64_t i0 = std::max<int64_t>(0, mi - pad), j0 = std::max<int64_t>(0, mj - pad);
   const int64_t i1 = std::min<int64_t>(H, Mi + pad + 1), j1 = std::min<int64_t>(W, Mj + pad + 1);
   const int64_t h = i1 - i0, w = j1 - j0, n = h * w;
@@ -223,31 +225,114 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   T* tmp = scratch(mem.tmp, K1 * n);
   // 2b. multi-band blend: the coarser bands' contributions beyond the first one's, telescoped:
   // sum_j n_j (L_{j-1} - L_j) + n_L' L_L = n_0' L_0 + sum_{i>=1} (n_i' - n_{i-1}') L_i with L_i
-  // the coverage-normalised low pass of radius band_radii[i-1] (L_0: detail_radius, added in 5)
+  // the coverage-normalised low pass of radius band_radii[i-1] (L_0: detail_radius, added in 5).
+  // L_i is computed on a grid k times coarser (band_decimation): sums over k x k blocks aligned
+  // to the frame, a box of rc = round(r / k) blocks, bilinear between block centres (clamped at
+  // the frame's edge) at the box's pixels; k = 1 is the (2r+1)^2 box at full resolution.
   T* acc = NB ? scratch(mem.acc, C * n) : nullptr;
   if (NB) {
     std::fill(acc, acc + C * n, T(0));
-    T* low2 = scratch(mem.low2, K1 * n);
-    std::vector<const T*> planes;
-    for (int64_t k = 0; k < K1; ++k) planes.push_back(pre + k * n);
     for (int64_t i = 1; i <= L; ++i) {
-      box_sums<T>(planes, w, h, w, static_cast<int>(prm.band_radii[i - 1]), tmp, low2);
+      const int64_t r = prm.band_radii[i - 1];
+      auto dec = [&](int64_t j) { return prm.band_decimation.empty() ? int64_t(1) : prm.band_decimation[j - 1]; };
+      auto box_radius = [&](int64_t j) {
+        const int64_t kj = dec(j), rj = prm.band_radii[j - 1];
+        return kj > 1 ? (rj + kj / 2) / kj : rj;
+      };
+      const int64_t k = dec(i), rc = box_radius(i);
+      // bands with the same decimation share the block sums: the window of the last (widest)
+      int64_t last = i;
+      while (last < L && dec(last + 1) == k) ++last;
+      const int64_t rw = box_radius(last);
+      const int64_t HB = (H + k - 1) / k, WB = (W + k - 1) / k;
+      // the blocks that the box's pixels interpolate between, widened by the box radius
+      const int64_t bi0 = std::max<int64_t>(0, i0 / k - 1 - rw), bi1 = std::min<int64_t>(HB, (i1 - 1) / k + 2 + rw);
+      const int64_t bj0 = std::max<int64_t>(0, j0 / k - 1 - rw), bj1 = std::min<int64_t>(WB, (j1 - 1) / k + 2 + rw);
+      const int64_t hb = bi1 - bi0, wb = bj1 - bj0, nbk = hb * wb;
+      T* blk = scratch(mem.blk, K1 * nbk);
+      T* btmp = scratch(mem.btmp, K1 * nbk);
+      T* blo = scratch(mem.blo, K1 * nbk);
+      // block sums of the premultiplied planes (partial blocks at the frame's far edges), once
+      // per run of bands with the same decimation
+      if (i == 1 || dec(i - 1) != k) {
+        at::parallel_for(0, hb, 4, [&](int64_t b, int64_t e) {
+          std::vector<double> sums(K1);
+          for (int64_t by = b; by < e; ++by)
+            for (int64_t bx = 0; bx < wb; ++bx) {
+              std::fill(sums.begin(), sums.end(), 0.0);
+              const int64_t y0 = (bi0 + by) * k, y1 = std::min(H, y0 + k);
+              const int64_t x0 = (bj0 + bx) * k, x1 = std::min(W, x0 + k);
+              for (int64_t yy = y0; yy < y1; ++yy)
+                for (int64_t xx = x0; xx < x1; ++xx) {
+                  const int64_t q = yy * W + xx;
+                  const T Af = af[q], Ab = ab[q];
+                  for (int64_t c = 0; c < C; ++c) {
+                    sums[c] += xf[c * HW + q] * Af;
+                    sums[C + 1 + c] += xb[c * HW + q] * Ab;
+                  }
+                  sums[C] += Af;
+                  sums[2 * C + 1] += Ab;
+                }
+              for (int64_t p = 0; p < K1; ++p) blk[p * nbk + by * wb + bx] = static_cast<T>(sums[p]);
+            }
+        });
+      }
+      {
+        std::vector<const T*> planes;
+        for (int64_t p = 0; p < K1; ++p) planes.push_back(blk + p * nbk);
+        box_sums<T>(planes, wb, hb, wb, static_cast<int>(rc), btmp, blo);
+      }
+      // bilinear taps of the box's columns (rows are computed per row)
+      int64_t* tj = scratch(mem.tapi, 2 * w);
+      T* fxw = scratch(mem.tapx, w);
+      const T kk = static_cast<T>(k);
+      auto taps = [&](int64_t g, int64_t nblocks, int64_t first, int64_t& t0, int64_t& t1, T& fr) {
+        T u = (static_cast<T>(g) + T(0.5)) / kk - T(0.5);
+        u = u < T(0) ? T(0) : u;
+        int64_t b0 = static_cast<int64_t>(std::floor(u));
+        b0 = std::min(b0, nblocks - 1);
+        fr = u - static_cast<T>(b0);
+        fr = fr > T(1) ? T(1) : fr;
+        t0 = b0 - first;
+        t1 = std::min(b0 + 1, nblocks - 1) - first;
+      };
+      for (int64_t x = 0; x < w; ++x) taps(j0 + x, WB, bj0, tj[x], tj[w + x], fxw[x]);
       const T* nf0 = bw + 2 * (i - 1) * n;
       const T* nb0 = bw + (2 * (i - 1) + 1) * n;
       const T* nf1 = bw + 2 * i * n;
       const T* nb1 = bw + (2 * i + 1) * n;
       at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-        for (int64_t y = b; y < e; ++y)
+        std::vector<T> rows(K1 * wb);  // the row's blocks, interpolated between block rows
+        std::vector<T> v(K1);
+        for (int64_t y = b; y < e; ++y) {
+          int64_t r0, r1;
+          T fr;
+          taps(i0 + y, HB, bi0, r0, r1, fr);
+          bool any = false;
+          for (int64_t x = 0; x < w && !any; ++x) any = !same[off + y * W + x];
+          if (!any) continue;
+          for (int64_t p = 0; p < K1; ++p) {
+            const T* P0 = blo + p * nbk + r0 * wb;
+            const T* P1 = blo + p * nbk + r1 * wb;
+            T* R = rows.data() + p * wb;
+            for (int64_t bx = 0; bx < wb; ++bx) R[bx] = P0[bx] * (T(1) - fr) + P1[bx] * fr;
+          }
           for (int64_t x = 0; x < w; ++x) {
-            const int64_t q = off + y * W + x, k = y * w + x;
+            const int64_t q = off + y * W + x, kq = y * w + x;
             if (same[q]) continue;
-            T lfc = low2[C * n + k], lbc = low2[(2 * C + 1) * n + k];
+            const int64_t c0 = tj[x], c1 = tj[w + x];
+            const T fc = fxw[x];
+            for (int64_t p = 0; p < K1; ++p) {
+              const T* R = rows.data() + p * wb;
+              v[p] = R[c0] * (T(1) - fc) + R[c1] * fc;
+            }
+            T lfc = v[C], lbc = v[2 * C + 1];
             lfc = lfc < T(1e-6) ? T(1e-6) : lfc;
             lbc = lbc < T(1e-6) ? T(1e-6) : lbc;
-            const T gf = nf1[k] - nf0[k], gb = nb1[k] - nb0[k];
-            for (int64_t c = 0; c < C; ++c)
-              acc[c * n + k] += gf * (low2[c * n + k] / lfc) + gb * (low2[(C + 1 + c) * n + k] / lbc);
+            const T gf = (nf1[kq] - nf0[kq]) / lfc, gb = (nb1[kq] - nb0[kq]) / lbc;
+            for (int64_t c = 0; c < C; ++c) acc[c * n + kq] += gf * v[c] + gb * v[C + 1 + c];
           }
+        }
       });
     }
   }
@@ -331,7 +416,8 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
                                           double tau, double width, double depth_weight, double eps, double zref,
                                           double occlusion_ratio, double ramp, int64_t detail_radius,
                                           int64_t stats_radius, const std::vector<int64_t>& band_radii,
-                                          const std::vector<double>& band_widths) {
+                                          const std::vector<double>& band_widths,
+                                          const std::vector<int64_t>& band_decimation) {
   TORCH_CHECK(f_features.dim() == 3, "fuse_dissolve: features must be (C, H, W), got ", f_features.sizes());
   const auto dt = f_features.scalar_type();
   TORCH_CHECK(dt == at::kFloat || dt == at::kDouble, "fuse_dissolve: features must be float32 or float64");
@@ -356,6 +442,10 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
                 "fuse_dissolve: band_radii must increase from above detail_radius, got ", band_radii);
   for (double bw : band_widths)
     TORCH_CHECK(bw > 0 && bw <= 1, "fuse_dissolve: band widths must be in (0, 1], got ", bw);
+  TORCH_CHECK(band_decimation.empty() || band_decimation.size() == band_radii.size(),
+              "fuse_dissolve: band_decimation must have one entry per band radius (or none), got ",
+              band_decimation.size(), " and ", band_radii.size());
+  for (int64_t k : band_decimation) TORCH_CHECK(k >= 1, "fuse_dissolve: band decimations must be >= 1, got ", k);
   at::Tensor oF = at::empty_like(f_features), oD = at::empty_like(f_depth), oA = at::empty_like(f_alpha);
   Params prm{tau,
              width,
@@ -367,7 +457,8 @@ std::vector<at::Tensor> fuse_dissolve_cpu(const at::Tensor& f_features, const at
              static_cast<int>(detail_radius),
              static_cast<int>(stats_radius),
              band_radii,
-             band_widths};
+             band_widths,
+             band_decimation};
   AT_DISPATCH_FLOATING_TYPES(dt, "fuse_dissolve", [&] {
     run<scalar_t>(f_features, f_depth, f_alpha, b_features, b_depth, b_alpha, phase_f, pb, prm, oF, oD, oA);
   });
