@@ -232,13 +232,13 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   T* acc = NB ? scratch(mem.acc, C * n) : nullptr;
   if (NB) {
     std::fill(acc, acc + C * n, T(0));
+    // band i's decimation k and its box radius in blocks, round(r / k) (r itself when k = 1)
+    auto dec = [&](int64_t j) { return prm.band_decimation.empty() ? int64_t(1) : prm.band_decimation[j - 1]; };
+    auto box_radius = [&](int64_t j) {
+      const int64_t kj = dec(j), rj = prm.band_radii[j - 1];
+      return kj > 1 ? (rj + kj / 2) / kj : rj;
+    };
     for (int64_t i = 1; i <= L; ++i) {
-      const int64_t r = prm.band_radii[i - 1];
-      auto dec = [&](int64_t j) { return prm.band_decimation.empty() ? int64_t(1) : prm.band_decimation[j - 1]; };
-      auto box_radius = [&](int64_t j) {
-        const int64_t kj = dec(j), rj = prm.band_radii[j - 1];
-        return kj > 1 ? (rj + kj / 2) / kj : rj;
-      };
       const int64_t k = dec(i), rc = box_radius(i);
       // bands with the same decimation share the block sums: the window of the last (widest)
       int64_t last = i;
@@ -329,6 +329,8 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
             T lfc = v[C], lbc = v[2 * C + 1];
             lfc = lfc < T(1e-6) ? T(1e-6) : lfc;
             lbc = lbc < T(1e-6) ? T(1e-6) : lbc;
+            // the coverage divides the weight, not each channel (the reference divides the
+            // channels: one rounding apart, within the parity tolerance)
             const T gf = (nf1[kq] - nf0[kq]) / lfc, gb = (nb1[kq] - nb0[kq]) / lbc;
             for (int64_t c = 0; c < C; ++c) acc[c * n + kq] += gf * v[c] + gb * v[C + 1 + c];
           }
