@@ -24,6 +24,7 @@ CPU_SOURCES = [
     "csrc/splat/splat_cpu.cpp",
     "csrc/prep/prepare_cpu.cpp",
     "csrc/prep/move_cpu.cpp",
+    "csrc/prep/gap_cpu.cpp",
     "csrc/fuse/fuse_cpu.cpp",
     "csrc/fuse/fill_cpu.cpp",
 ]

@@ -25,7 +25,7 @@ from .motion.lift import donor_pixels, lift_offsets
 from .ops import check_shape
 from .render._native import native_pass
 from .render.decode import decode_frame
-from .render.footprint import camera_footprints, grid_neighbours
+from .render.footprint import MAX_GAP, camera_footprints, grid_neighbours
 from .render.fuse import FAR_BIAS, FusionSettings, dissolve_phase, fill_holes, fuse_bidirectional
 from .render.splat import SplatSettings, active_backend, splat_points
 from .types import DepthMap, FeatureCloud, LayeredDepthImage, SceneFlow, SplatResult
@@ -242,17 +242,21 @@ class _GapClosing:
     """Per view, the factor by which each point's footprint is widened so that the surface it
     samples has no cracks in that view (:func:`~cinemagraph3d.render.footprint.camera_footprints`
     on the unmoved cloud, relative to the depth-scale radius; 1 where nothing is stretched, and
-    ``None`` for the input view, which stretches nothing)."""
+    ``None`` for the input view, which stretches nothing). With ``native`` (see
+    :func:`~cinemagraph3d.render._native.native_pass`) the same factors come from one pass,
+    ``_C.gap_widen``."""
 
-    def __init__(self, scene: Scene) -> None:
+    def __init__(self, scene: Scene, native: bool | None = False) -> None:
         c = scene.cloud
         self.num_points = c.num_points
         self.nbrs = grid_neighbours(*_grid_inputs(c))
         # only slanted pairs can open gaps beyond the depth-scale radius (GridNeighbours.slanted)
         self.nodes, self.pairs = self.nbrs.slanted(c.points[:, 2])
-        self.points = c.points[self.nodes]
+        self.points = c.points[self.nodes].contiguous()
+        self.nodes, self.pairs = self.nodes.contiguous(), self.pairs.contiguous()
         self.K0 = scene.camera.matrix(dtype=torch.float64)
         self.fx = scene.camera.fx
+        self.native = native_pass("gap_widen", (self.points,), native)
 
     def __call__(self, T: torch.Tensor, K: torch.Tensor) -> torch.Tensor | None:
         eye = torch.eye(4, dtype=T.dtype, device=T.device)
@@ -260,6 +264,9 @@ class _GapClosing:
             return None
         if self.pairs.shape[1] == 0:
             return None
+        if self.native is not None:
+            return self.native(self.points, T, K, float(self.fx), self.nodes, self.pairs, self.num_points,
+                               1e-3, MAX_GAP)  # fmt: skip
         pts = transform_points(T.to(self.points), self.points)
         Kf = K.to(self.points)
         base = _depth_scale_radius(Kf, self.fx, self.points[:, 2], pts[:, 2])
@@ -794,7 +801,7 @@ def render_frames(
     own = (None, None)  # each cloud's features, where they differ per frame
     if edge_colours is not None:
         own = phases if phases is not None else (scene.cloud.features.clone(), scene.cloud.features.clone())
-    gaps = _GapClosing(scene) if settings.close_gaps else None
+    gaps = _GapClosing(scene, native) if settings.close_gaps else None
     sharpen = None
     if settings.resample_sharpen > 0 and decoder is None and scene.cloud.features.shape[1] >= 3:
         nbrs = gaps.nbrs if gaps is not None else grid_neighbours(*_grid_inputs(scene.cloud))

@@ -1,7 +1,8 @@
 // Python bindings of the native kernels (module cinemagraph3d._C).
 //
-// prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat and move_cloud
-// (prep/move_cpu.cpp) builds one moved cloud of a frame; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
+// prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat, move_cloud
+// (prep/move_cpu.cpp) builds one moved cloud of a frame and gap_widen (prep/gap_cpu.cpp) the
+// footprint widening of a view; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
 // the frame's two splats and fill_holes (fuse/fill_cpu.cpp) fills what they leave uncovered (CPU
 // only).
 //
@@ -99,6 +100,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("fy"), py::arg("max_stretch"), py::arg("ghost_points"), py::arg("ghost_disp"),
         "One moved cloud (CPU): [points (P+G,3) with the moving rows displaced and the ghosts appended, "
         "footprint stretch (P+G,)].");
+  m.def("gap_widen", &cg3d::prep::gap_widen_cpu, py::arg("points"), py::arg("cam_from_world"), py::arg("K"),
+        py::arg("fx"), py::arg("nodes"), py::arg("pairs"), py::arg("num_points"), py::arg("znear"),
+        py::arg("max_gap"),
+        "Footprint widening that closes a view's gaps (CPU): (num_points,) factors, 1 off the nodes.");
   m.def("fuse_dissolve", &cg3d::fuse::fuse_dissolve_cpu, py::arg("f_features"), py::arg("f_depth"),
         py::arg("f_alpha"), py::arg("b_features"), py::arg("b_depth"), py::arg("b_alpha"), py::arg("phase_f"),
         py::arg("phase_b"), py::arg("tau"), py::arg("width"), py::arg("depth_weight"), py::arg("eps"),

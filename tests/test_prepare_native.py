@@ -175,3 +175,61 @@ def test_frames_through_the_native_pass_match_the_torch_pass(monkeypatch):
     monkeypatch.setattr(pipeline, "_native_prepare", lambda *a: None)
     ref = torch.stack(list(c3.render_frames(scene, traj, motion, 6)))
     assert float((native - ref).abs().max()) < 1e-5
+
+
+# _C.gap_widen: the footprint widening of _GapClosing in one pass. Tolerance (float32): the
+# camera-frame points are summed in double (see the module docstring), so factors agree within
+# rtol 1e-5; at most 0.1 % of the points may differ more, where a gap lies within rounding of
+# max_gap or of the base radius (the factor then jumps).
+
+
+def _gap_scene():
+    from cinemagraph3d.demo import demo_scene
+
+    d = demo_scene(96, 64)
+    return c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
+
+
+@pytest.mark.skipif(not hasattr(_C, "gap_widen"), reason="extension built before gap_widen existed")
+def test_gap_widen_matches_the_torch_reference():
+    scene = _gap_scene()
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings("circle", 6, 0.08), scene.camera, scene.z_near, scene.z_subject
+    )
+    ref, nat = pipeline._GapClosing(scene, False), pipeline._GapClosing(scene, None)
+    assert ref.native is None and nat.native is not None
+    widened = 0
+    for k in range(1, len(traj)):
+        T, K = traj.cam_from_world[k], traj.K[k]
+        a, b = nat(T, K), ref(T, K)
+        assert a.shape == b.shape == (scene.cloud.num_points,) and a.dtype == b.dtype
+        bad = ~torch.isclose(a, b, rtol=1e-5, atol=0.0)
+        assert int(bad.sum()) <= 0.001 * a.numel()
+        widened += int((b > 1.0).sum())
+    assert widened > 0  # the poses do stretch the slanted ground: the comparison is not of ones
+
+
+@pytest.mark.skipif(not hasattr(_C, "gap_widen"), reason="extension built before gap_widen existed")
+def test_gap_widen_of_two_joined_points_is_their_gap():
+    # Two points at depth 1 seen through fx = fy = 100: 0.03 apart -> a 3 px gap -> widened 3x
+    # (base radius 1); 0.05 apart -> 5 px > max_gap 4 -> not widened; behind znear -> never bridges.
+    K = torch.tensor([[100.0, 0.0, 50.0], [0.0, 100.0, 50.0], [0.0, 0.0, 1.0]])
+    eye = torch.eye(4)
+
+    def widen(dx, z1=1.0):
+        pts = torch.tensor([[0.0, 0.0, 1.0], [dx, 0.0, z1]])
+        nodes = torch.tensor([1, 3])
+        return _C.gap_widen(pts, eye, K, 100.0, nodes, torch.tensor([[0], [1]]), 5, 1e-3, 4.0)
+
+    w = widen(0.03)
+    assert torch.allclose(w, torch.tensor([1.0, 3.0, 1.0, 3.0, 1.0]), rtol=1e-6)
+    assert torch.equal(widen(0.05), torch.ones(5))
+    assert torch.equal(widen(0.03, z1=-1.0), torch.ones(5))
+
+
+@pytest.mark.skipif(not hasattr(_C, "gap_widen"), reason="extension built before gap_widen existed")
+def test_gap_widen_refuses_pairs_outside_the_nodes():
+    pts = torch.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="pairs must index"):
+        _C.gap_widen(pts, torch.eye(4), torch.eye(3), 1.0, torch.tensor([0, 1]), torch.tensor([[0], [2]]), 2,
+                     1e-3, 4.0)  # fmt: skip

@@ -31,5 +31,15 @@ std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tenso
                                        double max_stretch, const c10::optional<at::Tensor>& ghost_points,
                                        const c10::optional<at::Tensor>& ghost_disp);
 
+// Per-point footprint widening (P,) that closes the gaps of one view (csrc/prep/gap_cpu.cpp): the
+// N slanted nodes' world points (N, 3) seen through cam_from_world (4, 4) and K (3, 3), the joined
+// pairs (2, E) of node indices; each node's radius is max(base, largest gap g <= max_gap to a
+// joined neighbour, in pixels) with base the depth-scale radius max(1, K00 z0 / (fx z)) (z0 the
+// world depth, points at z <= znear never bridge), and its widening that radius / base, written
+// at its point index nodes[i]; every other point's is 1.
+at::Tensor gap_widen_cpu(const at::Tensor& points, const at::Tensor& cam_from_world, const at::Tensor& K, double fx,
+                         const at::Tensor& nodes, const at::Tensor& pairs, int64_t num_points, double znear,
+                         double max_gap);
+
 }  // namespace prep
 }  // namespace cg3d

@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -47,43 +48,78 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
   T* po = out_pts.data_ptr<T>();
   T* ro = out_radius.data_ptr<T>();
   T* fo = out_feat.defined() ? out_feat.data_ptr<T>() : nullptr;
-  at::parallel_for(0, P, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const double x = pw[3 * i], y = pw[3 * i + 1], z = pw[3 * i + 2];
-      T c[3];
-      for (int r = 0; r < 3; ++r)
-        c[r] = static_cast<T>(tm[4 * r] * x + tm[4 * r + 1] * y + tm[4 * r + 2] * z + tm[4 * r + 3]);
-      po[3 * i] = c[0];
-      po[3 * i + 1] = c[1];
-      po[3 * i + 2] = c[2];
-      const T zc = c[2] < T(1e-6) ? T(1e-6) : c[2];
+  // Blocks of kB points: each step is a loop over the block without branches, so that it
+  // vectorises; the arithmetic per point is the scalar form's, in the same order.
+  constexpr int64_t kB = 64;
+  at::parallel_for(0, (P + kB - 1) / kB, 256, [&](int64_t blk0, int64_t blk1) {
+    alignas(64) T cx[kB], cy[kB], cz[kB], rd[kB], gu[kB], gv[kB];
+    for (int64_t blk = blk0; blk < blk1; ++blk) {
+      const int64_t i0 = blk * kB;
+      const int m = static_cast<int>(std::min<int64_t>(kB, P - i0));
+      const T* pb = pw + 3 * i0;
+      for (int t = 0; t < m; ++t) {  // the rigid transform, summed in double and rounded once
+        const double x = pb[3 * t], y = pb[3 * t + 1], z = pb[3 * t + 2];
+        cx[t] = static_cast<T>(tm[0] * x + tm[1] * y + tm[2] * z + tm[3]);
+        cy[t] = static_cast<T>(tm[4] * x + tm[5] * y + tm[6] * z + tm[7]);
+        cz[t] = static_cast<T>(tm[8] * x + tm[9] * y + tm[10] * z + tm[11]);
+      }
+      T* pob = po + 3 * i0;
+      for (int t = 0; t < m; ++t) {
+        pob[3 * t] = cx[t];
+        pob[3 * t + 1] = cy[t];
+        pob[3 * t + 2] = cz[t];
+      }
+      const T* zb = zz + i0;
       // _depth_scale_radius: ((K00 z0) / (fx z)).clamp(min=1), then the stretch and widen factors
-      T rad = (kfx * zz[i]) / (fx_t * zc);
-      if (!(rad >= T(1))) rad = std::isnan(rad) ? rad : T(1);
-      if (st) rad = rad * st[i];
-      if (wd) rad = rad * wd[i];
-      ro[i] = rad;
+#pragma omp simd
+      for (int t = 0; t < m; ++t) {
+        const T zc = cz[t] < T(1e-6) ? T(1e-6) : cz[t];
+        T rad = (kfx * zb[t]) / (fx_t * zc);
+        rad = (rad >= T(1)) | (rad != rad) ? rad : T(1);  // NaN propagates, like torch.clamp
+        rd[t] = rad;
+      }
+      if (st) {
+#pragma omp simd
+        for (int t = 0; t < m; ++t) rd[t] = rd[t] * st[i0 + t];
+      }
+      if (wd) {
+#pragma omp simd
+        for (int t = 0; t < m; ++t) rd[t] = rd[t] * wd[i0 + t];
+      }
+      std::copy(rd, rd + m, ro + i0);
       if (!fo) continue;
-      const T* f = fin + i * C;
-      T* o = fo + i * C;
-      for (int64_t k = 0; k < C; ++k) o[k] = f[k];
-      if (i >= n_lap) continue;
+      std::copy(fin + i0 * C, fin + (i0 + m) * C, fo + i0 * C);
+      const int ml = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(m, n_lap - i0)));
+      if (ml == 0) continue;
       // _Resampling: c += kappa f(1 - f) lap / r^2 per axis, f the offset from the pixel grid
-      const T iz = T(1) / zc;
-      const T rr = rad * rad;
-      const T* lap[2] = {lu + 3 * i, lv + 3 * i};
-      const T kk[2] = {kfx, kfy};
-      const T cc[2] = {cu, cv};
-      for (int a = 0; a < 2; ++a) {
-        T u = c[a] * iz;
-        u = u * kk[a];
-        u = u + cc[a];
+      // (g = 0 marks an axis that adds nothing: the reference skips f(1 - f) <= 1e-3)
+#pragma omp simd
+      for (int t = 0; t < ml; ++t) {
+        const T zc = cz[t] < T(1e-6) ? T(1e-6) : cz[t];
+        const T iz = T(1) / zc;
+        const T rr = rd[t] * rd[t];
+        T u = cx[t] * iz;
+        u = u * kfx;
+        u = u + cu;
         u = u - std::floor(u);
         T g = u * (T(1) - u);
-        if (g <= T(1e-3)) continue;
-        g = g * kap;
-        g = g / rr;
-        for (int k = 0; k < 3; ++k) o[k] = o[k] + g * lap[a][k];
+        gu[t] = g <= T(1e-3) ? T(0) : (g * kap) / rr;
+        T v = cy[t] * iz;
+        v = v * kfy;
+        v = v + cv;
+        v = v - std::floor(v);
+        g = v * (T(1) - v);
+        gv[t] = g <= T(1e-3) ? T(0) : (g * kap) / rr;
+      }
+      const T* lub = lu + 3 * i0;
+      const T* lvb = lv + 3 * i0;
+      T* ob = fo + i0 * C;
+      for (int t = 0; t < ml; ++t) {
+        T* o = ob + t * C;
+        if (gu[t] != T(0))
+          for (int k = 0; k < 3; ++k) o[k] = o[k] + gu[t] * lub[3 * t + k];
+        if (gv[t] != T(0))
+          for (int k = 0; k < 3; ++k) o[k] = o[k] + gv[t] * lvb[3 * t + k];
       }
     }
   });
