@@ -174,7 +174,15 @@ def _splat(
     stretch: torch.Tensor | None = None,
     widen: torch.Tensor | None = None,
     sharpen: _Resampling | None = None,
-) -> SplatResult:
+    moving: torch.Tensor | None = None,
+    like: tuple[SplatResult, tuple[int, int]] | None = None,
+) -> tuple[SplatResult, tuple[int, int] | None]:
+    """The splat of one cloud and, with ``moving`` ((P,) bool: the points that may differ from the
+    other cloud of the frame) and the native CPU passes, the rows ``[lo, hi)`` their footprints
+    may touch (else ``None``). With ``like`` (the other cloud's splat and rows) only the rows
+    either cloud's moving points may touch are splatted, the others are copied from that splat:
+    the still points are the same in both clouds, in the same order, so elsewhere both splats are
+    the same bit for bit (``tests/test_prepare_native.py`` checks the frames)."""
     dev, dt = pts_world.device, pts_world.dtype
     Tf = T.to(device=dev, dtype=dt)
     Kf = K.to(device=dev, dtype=dt)
@@ -191,8 +199,16 @@ def _splat(
         lap = (None, None, 0.0)
         if sharpen is not None:
             lap = (sharpen.lap_u.contiguous(), sharpen.lap_v.contiguous(), sharpen.kappa)
-        pts, radius, feats = prepare(pts_world.contiguous(), Tf, Kf, c.points[:, 2].contiguous(),
-                                     float(scene.camera.fx), *vec, feats.contiguous(), *lap)  # fmt: skip
+        sp = settings.splat
+        pts, radius, feats, rows_t = prepare(pts_world.contiguous(), Tf, Kf, c.points[:, 2].contiguous(),
+                                             float(scene.camera.fx), *vec, feats.contiguous(), *lap, moving,
+                                             float(sp.znear), float(sp.max_radius))  # fmt: skip
+        if moving is not None:
+            rows = (int(rows_t[0]), int(rows_t[1]))
+            if like is not None:
+                return _splat_rows(scene, pts, feats, radius, Kf, settings, rows, *like), rows
+            return splat_points(pts, feats, c.alpha, radius, Kf, scene.camera.height, scene.camera.width,
+                                sp, settings.backend), rows  # fmt: skip
     else:
         pts = transform_points(Tf, pts_world)
         radius = _depth_scale_radius(Kf, scene.camera.fx, c.points[:, 2], pts[:, 2])
@@ -202,7 +218,7 @@ def _splat(
             radius = radius * widen.to(radius.dtype)
         if sharpen is not None:
             feats = sharpen(feats, pts, Kf, radius)
-    return splat_points(
+    res = splat_points(
         pts,
         feats,
         c.alpha,
@@ -213,6 +229,33 @@ def _splat(
         settings.splat,
         settings.backend,
     )
+    return res, None
+
+
+# Splat only the rows the moving points may touch when they are fewer than this share of the image.
+_ROWS_WORTH_IT = 0.85
+
+
+def _splat_rows(scene, pts, feats, radius, K, settings, rows, other: SplatResult, other_rows) -> SplatResult:
+    """The native CPU splat of one cloud over the rows its own (``rows``) or the other cloud's
+    (``other_rows``) moving points may touch, the rows outside copied from the other's splat."""
+    H, W = scene.camera.height, scene.camera.width
+    spans = [r for r in (rows, other_rows) if r[1] > r[0]]
+    lo = max(0, min((r[0] for r in spans), default=0) - 1)  # one row of margin on either side
+    hi = min(H, max((r[1] for r in spans), default=0) + 1)
+    if hi - lo >= _ROWS_WORTH_IT * H:
+        return splat_points(pts, feats, scene.cloud.alpha, radius, K, H, W, settings.splat, settings.backend)
+    sp = settings.splat
+    dt = feats.dtype
+    out = native_pass("splat_forward", (feats,), None)(
+        pts.to(dt), feats, scene.cloud.alpha.to(dt).contiguous(), radius.to(dt), K.to(dt).contiguous(), H, W,
+        float(sp.znear), float(sp.depth_tolerance), float(sp.max_radius), float(sp.eps),
+        save_for_backward=False, row_begin=lo, row_end=max(lo, hi))  # fmt: skip
+    res = SplatResult(*out[:3])
+    for mine, theirs in zip(res, other):
+        mine[:, :lo] = theirs[:, :lo]
+        mine[:, hi:] = theirs[:, hi:]
+    return res
 
 
 def _native_flag(settings: RenderSettings, device) -> bool | None:
@@ -802,6 +845,11 @@ def render_frames(
     if edge_colours is not None:
         own = phases if phases is not None else (scene.cloud.features.clone(), scene.cloud.features.clone())
     gaps = _GapClosing(scene, native) if settings.close_gaps else None
+    differs = None  # (P,) bool: the points that may differ between the two clouds of a frame
+    if moved is not None and moved.sel is not None and moved.native is not None and decoder is None:
+        differs = torch.zeros(scene.cloud.num_points, dtype=torch.bool, device=pts0.device)
+        differs[moved.sel] = True
+        differs[pts0.shape[0] :] = True  # the ghosts
     sharpen = None
     if settings.resample_sharpen > 0 and decoder is None and scene.cloud.features.shape[1] >= 3:
         nbrs = gaps.nbrs if gaps is not None else grid_neighbours(*_grid_inputs(scene.cloud))
@@ -812,7 +860,7 @@ def render_frames(
         widen = None if gaps is None else gaps(T, K)
         # The two splats of the frame (one when nothing moves or in "forward" mode).
         if motion is None:
-            fwd = bwd = _splat(scene, pts0, T, K, settings, widen=widen, sharpen=sharpen)
+            fwd = bwd = _splat(scene, pts0, T, K, settings, widen=widen, sharpen=sharpen)[0]
         else:
             p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
             if not settings.stretch_footprints:
@@ -821,12 +869,14 @@ def render_frames(
             if edge_colours is not None:
                 edge_colours.apply(extra[0], p_fwd)
                 edge_colours.apply(extra[1], p_bwd)
-            fwd = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen)
-            bwd = (
-                fwd
-                if settings.mode == "forward"
-                else _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd, widen, sharpen)
-            )
+            # where only the points in `differs` move, the backward splat is computed only on
+            # the rows they may touch in either cloud (the rest is the forward splat's)
+            fwd, rows = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen, differs)
+            if settings.mode == "forward":
+                bwd = fwd
+            else:
+                like = None if rows is None else (fwd, rows)
+                bwd = _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd, widen, sharpen, differs, like)[0]
         # The frame from the two splats: learned decoding, or fusion + hole filling.
         if decoder is not None:
             tau = 0.0 if settings.mode == "forward" else t / num_steps

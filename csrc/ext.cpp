@@ -26,8 +26,10 @@ namespace {
 std::vector<at::Tensor> splat_forward(const at::Tensor& points, const at::Tensor& features,
                                       const at::Tensor& opacity, const at::Tensor& radius, const at::Tensor& K,
                                       int64_t height, int64_t width, double znear, double depth_tolerance,
-                                      double max_radius, double eps, bool save_for_backward) {
+                                      double max_radius, double eps, bool save_for_backward, int64_t row_begin,
+                                      int64_t row_end) {
   check_forward_inputs(points, features, opacity, radius, K, height, width, max_radius);
+  check_row_range(height, row_begin, row_end);
   if (features.is_cuda()) {
 #ifdef CG3D_WITH_CUDA
     return splat_forward_cuda(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
@@ -37,7 +39,7 @@ std::vector<at::Tensor> splat_forward(const at::Tensor& points, const at::Tensor
 #endif
   }
   return splat_forward_cpu(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
-                           max_radius, eps, save_for_backward);
+                           max_radius, eps, save_for_backward, row_begin, row_end);
 }
 
 std::vector<at::Tensor> splat_backward(const at::Tensor& grad_feat, const at::Tensor& grad_alpha,
@@ -81,9 +83,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("splat_forward", &cg3d::splat::splat_forward, py::arg("points"), py::arg("features"), py::arg("opacity"),
         py::arg("radius"), py::arg("K"), py::arg("height"), py::arg("width"), py::arg("znear"),
         py::arg("depth_tolerance"), py::arg("max_radius"), py::arg("eps"), py::arg("save_for_backward") = true,
+        py::arg("row_begin") = 0, py::arg("row_end") = -1,
         "Splat forward. Returns [features (C,H,W), depth (1,H,W), alpha (1,H,W), coverage W (H,W), "
         "z-min buffer (H,W)]; the last two are needed by splat_backward (empty unless "
-        "save_for_backward).");
+        "save_for_backward). Only rows [row_begin, row_end) need be computed (row_end -1: all; on the "
+        "CPU the row bands outside them are 0, CUDA computes every row).");
   m.def("splat_backward", &cg3d::splat::splat_backward, py::arg("grad_features"), py::arg("grad_alpha"),
         py::arg("points"), py::arg("features"), py::arg("opacity"), py::arg("radius"), py::arg("K"),
         py::arg("out_features"), py::arg("coverage"), py::arg("zmin"), py::arg("height"), py::arg("width"),
@@ -92,9 +96,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "Splat backward. Returns [grad_features (P,C) or None, grad_opacity (P,) or None].");
   m.def("prepare_splat", &cg3d::prep::prepare_splat_cpu, py::arg("points"), py::arg("cam_from_world"), py::arg("K"),
         py::arg("z0"), py::arg("fx"), py::arg("stretch"), py::arg("widen"), py::arg("features"), py::arg("lap_u"),
-        py::arg("lap_v"), py::arg("kappa"),
+        py::arg("lap_v"), py::arg("kappa"), py::arg("moving") = py::none(), py::arg("znear") = 0.0,
+        py::arg("max_radius") = 0.0,
         "One pass over the points before a splat (CPU): [camera-frame points (P,3), radius (P,), features "
-        "(P,C), sharpened when lap_u / lap_v are given].");
+        "(P,C), sharpened when lap_u / lap_v are given, rows (2,) [lo, hi) the moving points' footprints "
+        "may touch (empty without moving)].");
   m.def("move_cloud", &cg3d::prep::move_cloud_cpu, py::arg("points"), py::arg("sel"), py::arg("rows"),
         py::arg("disp"), py::arg("nbrs"), py::arg("cap"), py::arg("src_i"), py::arg("src_j"), py::arg("fx"),
         py::arg("fy"), py::arg("max_stretch"), py::arg("ghost_points"), py::arg("ghost_disp"),

@@ -71,7 +71,7 @@ def _reference(pts, T, K, z0, fx, stretch, widen, feats, lap_u, lap_v, kappa):
 
 def _check(native, ref, dtype):
     rtol = 3e-7 if dtype == torch.float32 else 1e-15
-    cam, radius, feats = native
+    cam, radius, feats = native[:3]
     rcam, rradius, rfeats = ref
     scale = float(rcam.abs().max())
     torch.testing.assert_close(cam, rcam, rtol=0, atol=rtol * scale)
@@ -108,7 +108,7 @@ def test_optional_inputs_may_be_absent(drop):
 
 def test_radius_is_at_least_one_and_follows_depth():
     pts, T, K, z0, fx, *_ = _inputs()
-    _, radius, _ = _C.prepare_splat(
+    _, radius, _, _ = _C.prepare_splat(
         pts, T, K, z0, fx, None, None, pts.new_zeros(pts.shape[0], 1), None, None, 0.0
     )
     cam = transform_points(T, pts)
@@ -126,7 +126,7 @@ def test_points_on_the_pixel_grid_keep_their_colour():
     pts = torch.stack([(u.reshape(-1) - w / 2) * z / f, (v.reshape(-1) - h / 2) * z / f, z], 1)
     feats = torch.rand(h * w, 3)
     lap = torch.ones(h * w, 3)
-    _, _, out = _C.prepare_splat(pts, torch.eye(4), K, z, f, None, None, feats, lap, lap, 1.0)
+    _, _, out, _ = _C.prepare_splat(pts, torch.eye(4), K, z, f, None, None, feats, lap, lap, 1.0)
     assert torch.equal(out, feats)
 
 
@@ -233,3 +233,79 @@ def test_gap_widen_refuses_pairs_outside_the_nodes():
     with pytest.raises(RuntimeError, match="pairs must index"):
         _C.gap_widen(pts, torch.eye(4), torch.eye(3), 1.0, torch.tensor([0, 1]), torch.tensor([[0], [2]]), 2,
                      1e-3, 4.0)  # fmt: skip
+
+
+# The backward splat over the rows the moving points may touch (pipeline._splat_rows): the still
+# points are the same in both clouds, so the frames must be the same bit for bit as with the
+# backward splat over every row.
+
+
+@pytest.mark.parametrize("camera", ["circle", "static"])
+def test_backward_splat_on_the_moving_rows_gives_the_same_frames(monkeypatch, camera):
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
+
+    d = demo_scene(96, 64)  # the lake fills the lower ~45 % of the rows
+    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings(camera, 5, 0.05), scene.camera, scene.z_near, scene.z_subject
+    )
+    hints = MotionHints(d.hints[:, :2].float(), d.hints[:, 2:].float())
+    motion = integrate_motion(motion_field(64, 96, [MotionRegion(d.water, hints)]), 8)
+    spans = []
+    real = pipeline._splat_rows
+
+    def counted(scene, pts, feats, radius, K, settings, rows, other, other_rows):
+        spans.append((rows, other_rows))
+        return real(scene, pts, feats, radius, K, settings, rows, other, other_rows)
+
+    monkeypatch.setattr(pipeline, "_splat_rows", counted)
+    for settings in (pipeline.RenderSettings(), pipeline.RenderSettings(clean_fluid_edges=True)):
+        spans.clear()
+        rows_only = [f for f, _ in pipeline.render_frames(scene, traj, motion, 8, settings, return_aux=True)]
+        assert len(spans) == len(traj)  # every frame's backward splat went through it
+        lo = min(min(a[0], b[0]) for a, b in spans)
+        assert 0 < lo < 40  # it did leave rows out: the sky and the hills above the lake
+        monkeypatch.setattr(pipeline, "_ROWS_WORTH_IT", 0.0)  # every row, as before
+        every_row = [f for f, _ in pipeline.render_frames(scene, traj, motion, 8, settings, return_aux=True)]
+        monkeypatch.setattr(pipeline, "_ROWS_WORTH_IT", 0.85)
+        for a, b in zip(rows_only, every_row):
+            assert torch.equal(a, b)
+
+
+def test_moving_rows_cover_the_moving_footprints():
+    # One moving point at v = 20.3 px with radius 1.6 px: rows floor(18.2) = 18 .. floor(21.4) + 1 = 22
+    # (bin_points' conservative range); a still point elsewhere and a moving one behind znear add none.
+    pts = torch.tensor([[0.0, 0.3, 1.0], [0.0, -0.4, 1.0], [0.0, 5.0, -1.0]])
+    K = torch.tensor([[100.0, 0.0, 50.0], [0.0, 100.0, -9.7], [0.0, 0.0, 1.0]])
+    feats = torch.zeros(3, 3)
+    z0 = pts[:, 2].clone()
+    stretch = torch.tensor([1.6, 1.0, 1.0])
+    moving = torch.tensor([True, False, True])
+    out = _C.prepare_splat(pts, torch.eye(4), K, z0, 100.0, stretch, None, feats, None, None, 0.0, moving,
+                           1e-3, 4.0)  # fmt: skip
+    assert out[3].tolist() == [18, 23]
+    none = _C.prepare_splat(pts, torch.eye(4), K, z0, 100.0, stretch, None, feats, None, None, 0.0,
+                            torch.tensor([False, True, False]) & False, 1e-3, 4.0)  # fmt: skip
+    assert none[3].tolist() == [0, 0]
+    assert (
+        _C.prepare_splat(pts, torch.eye(4), K, z0, 100.0, None, None, feats, None, None, 0.0)[3].numel() == 0
+    )
+
+
+def test_splat_rows_outside_the_range_are_zero_and_inside_exact():
+    g = torch.Generator().manual_seed(3)
+    P, H, W = 4000, 70, 50
+    pts = torch.rand(P, 3, generator=g) * torch.tensor([1.0, 1.4, 1.0]) - torch.tensor([0.5, 0.7, -1.0])
+    feats, opac = torch.rand(P, 3, generator=g), torch.rand(P, generator=g)
+    rad = 0.8 + torch.rand(P, generator=g)
+    K = torch.tensor([[50.0, 0.0, 25.0], [0.0, 50.0, 35.0], [0.0, 0.0, 1.0]])
+    full = _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, save_for_backward=False)
+    part = _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, save_for_backward=False,
+                            row_begin=33, row_end=47)  # fmt: skip
+    for a, b in zip(part[:3], full[:3]):
+        assert torch.equal(a[:, 33:47], b[:, 33:47])
+        assert float(a[:, :16].abs().max()) == 0.0 and float(a[:, 64:].abs().max()) == 0.0
+    assert float(full[0][:, :16].abs().max()) > 0.0  # the rows left out do have points
+    with pytest.raises(RuntimeError, match="rows"):
+        _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, row_begin=10, row_end=5)

@@ -8,16 +8,21 @@
 namespace cg3d {
 namespace prep {
 
-// [camera-frame points (P, 3), footprint radius (P,), features (P, C)] of a splat: the points
-// moved by cam_from_world (4, 4), radius max(1, K00 z0 / (fx z)) times stretch and widen (each
-// optional), and, when lap_u / lap_v (n, 3) are given, the first n points' first 3 feature
+// [camera-frame points (P, 3), footprint radius (P,), features (P, C), rows] of a splat: the
+// points moved by cam_from_world (4, 4), radius max(1, K00 z0 / (fx z)) times stretch and widen
+// (each optional), and, when lap_u / lap_v (n, 3) are given, the first n points' first 3 feature
 // channels sharpened by kappa f(1 - f) lap / r^2 per axis (otherwise features is returned as is).
+// With moving (P,) bool, rows is (2,) int64: [lo, hi), the image rows (unclipped) that the
+// footprints of the moving points with z > znear may touch (radius clamped to [0.5, max_radius],
+// the splat kernel's rule); (0, 0) when there are none. Without it, rows is empty.
 std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Tensor& cam_from_world,
                                           const at::Tensor& K, const at::Tensor& z0, double fx,
                                           const c10::optional<at::Tensor>& stretch,
                                           const c10::optional<at::Tensor>& widen, const at::Tensor& features,
                                           const c10::optional<at::Tensor>& lap_u,
-                                          const c10::optional<at::Tensor>& lap_v, double kappa);
+                                          const c10::optional<at::Tensor>& lap_v, double kappa,
+                                          const c10::optional<at::Tensor>& moving, double znear,
+                                          double max_radius);
 
 // [moved points (P + G, 3), stretch (P + G,)] of one moved cloud (csrc/prep/move_cpu.cpp): the
 // points with rows sel displaced by the fronto-parallel lift of disp[rows] (pixels; focal fx, fy),

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <mutex>
 #include <vector>
 
 #include "prep/prepare.h"
@@ -23,10 +25,13 @@ namespace cg3d {
 namespace prep {
 namespace {
 
+constexpr double kNoRows = 1e9;  // row bounds are clamped to +-1e9 (far outside any image)
+
 template <typename T>
 void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, const at::Tensor& z0, double fx,
          const at::Tensor& stretch, const at::Tensor& widen, const at::Tensor& features, const at::Tensor& lap_u,
-         const at::Tensor& lap_v, double kappa, at::Tensor& out_pts, at::Tensor& out_radius, at::Tensor& out_feat) {
+         const at::Tensor& lap_v, double kappa, const at::Tensor& moving, double znear, double max_radius,
+         at::Tensor& out_pts, at::Tensor& out_radius, at::Tensor& out_feat, int64_t* rows) {
   const int64_t P = points.size(0);
   const int64_t C = features.size(1);
   const int64_t n_lap = lap_u.defined() ? lap_u.size(0) : 0;
@@ -48,11 +53,15 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
   T* po = out_pts.data_ptr<T>();
   T* ro = out_radius.data_ptr<T>();
   T* fo = out_feat.defined() ? out_feat.data_ptr<T>() : nullptr;
+  const bool* mv = moving.defined() ? moving.data_ptr<bool>() : nullptr;
+  const T zn = static_cast<T>(znear), rmax = static_cast<T>(max_radius), vfy = kp[4], vcy = kp[5];
+  std::mutex rows_mutex;
   // Blocks of kB points: each step is a loop over the block without branches, so that it
   // vectorises; the arithmetic per point is the scalar form's, in the same order.
   constexpr int64_t kB = 64;
   at::parallel_for(0, (P + kB - 1) / kB, 256, [&](int64_t blk0, int64_t blk1) {
     alignas(64) T cx[kB], cy[kB], cz[kB], rd[kB], gu[kB], gv[kB];
+    double rows_lo = kNoRows, rows_hi = -kNoRows;
     for (int64_t blk = blk0; blk < blk1; ++blk) {
       const int64_t i0 = blk * kB;
       const int m = static_cast<int>(std::min<int64_t>(kB, P - i0));
@@ -87,6 +96,26 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
         for (int t = 0; t < m; ++t) rd[t] = rd[t] * wd[i0 + t];
       }
       std::copy(rd, rd + m, ro + i0);
+      if (mv) {  // rows the moving points' footprints may touch: bin_points' range (splat_cpu.cpp)
+        const T inf = std::numeric_limits<T>::infinity();
+        T lo = inf, hi = -inf;  // extreme v -+ r (floor is monotonic: floor of the extreme is the extreme floor)
+        const bool* mb = mv + i0;
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+        for (int t = 0; t < m; ++t) {
+          const bool ok = mb[t] & (cz[t] > zn);
+          const T v = vfy * cy[t] / (ok ? cz[t] : T(1)) + vcy;
+          T r = rd[t] < T(0.5) ? T(0.5) : rd[t];
+          r = r > rmax ? rmax : r;
+          const T a = v - T(0.5) - r, b = v - T(0.5) + r;
+          const bool use = ok & (a == a) & (b == b);  // NaN: the kernel discards the point
+          lo = use & (a < lo) ? a : lo;
+          hi = use & (b > hi) ? b : hi;
+        }
+        if (lo <= hi) {
+          rows_lo = std::min(rows_lo, std::floor(static_cast<double>(lo)));
+          rows_hi = std::max(rows_hi, std::floor(static_cast<double>(hi)) + 1.0);
+        }
+      }
       if (!fo) continue;
       std::copy(fin + i0 * C, fin + (i0 + m) * C, fo + i0 * C);
       const int ml = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(m, n_lap - i0)));
@@ -122,6 +151,11 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
           for (int k = 0; k < 3; ++k) o[k] = o[k] + gv[t] * lvb[3 * t + k];
       }
     }
+    if (mv && rows_hi >= rows_lo) {
+      std::lock_guard<std::mutex> lock(rows_mutex);
+      rows[0] = std::min(rows[0], static_cast<int64_t>(std::max(rows_lo, -kNoRows)));
+      rows[1] = std::max(rows[1], static_cast<int64_t>(std::min(rows_hi, kNoRows)) + 1);
+    }
   });
 }
 
@@ -139,7 +173,9 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                                           const c10::optional<at::Tensor>& stretch,
                                           const c10::optional<at::Tensor>& widen, const at::Tensor& features,
                                           const c10::optional<at::Tensor>& lap_u,
-                                          const c10::optional<at::Tensor>& lap_v, double kappa) {
+                                          const c10::optional<at::Tensor>& lap_v, double kappa,
+                                          const c10::optional<at::Tensor>& moving, double znear,
+                                          double max_radius) {
   TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "prepare_splat: points must be (P, 3), got ",
               points.sizes());
   TORCH_CHECK(points.device().is_cpu() && points.is_contiguous(), "prepare_splat: points must be contiguous CPU");
@@ -166,14 +202,26 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                       l->scalar_type() == points.scalar_type() && l->is_contiguous() && l->device().is_cpu(),
                   "prepare_splat: lap_u / lap_v must be contiguous (n <= P, 3) CPU tensors, got ", l->sizes());
   }
+  const at::Tensor mv = moving.has_value() ? *moving : at::Tensor();
+  if (mv.defined())
+    TORCH_CHECK(mv.dim() == 1 && mv.size(0) == P && mv.scalar_type() == at::kBool && mv.is_contiguous() &&
+                    mv.device().is_cpu(),
+                "prepare_splat: moving must be a contiguous (", P, ",) bool CPU tensor, got ", mv.sizes());
+  at::Tensor rows = at::empty({mv.defined() ? 2 : 0}, points.options().dtype(at::kLong));
+  int64_t* rp = mv.defined() ? rows.data_ptr<int64_t>() : nullptr;
+  if (rp) {  // [lo, hi) of the rows; empty (0, 0) when no moving point can touch a row
+    rp[0] = std::numeric_limits<int64_t>::max();
+    rp[1] = std::numeric_limits<int64_t>::min();
+  }
   at::Tensor out_pts = at::empty({P, 3}, points.options());
   at::Tensor out_radius = at::empty({P}, points.options());
   at::Tensor out_feat = lu.defined() ? at::empty_like(features) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "prepare_splat", [&] {
-    run<scalar_t>(points, cam_from_world, K, z0, fx, st, wd, features, lu, lv, kappa, out_pts, out_radius,
-                  out_feat);
+    run<scalar_t>(points, cam_from_world, K, z0, fx, st, wd, features, lu, lv, kappa, mv, znear, max_radius,
+                  out_pts, out_radius, out_feat, rp);
   });
-  return {out_pts, out_radius, lu.defined() ? out_feat : features};
+  if (rp && rp[0] > rp[1]) rp[0] = rp[1] = 0;
+  return {out_pts, out_radius, lu.defined() ? out_feat : features, rows};
 }
 
 }  // namespace prep

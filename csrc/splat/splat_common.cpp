@@ -18,6 +18,13 @@ void check_same_device(const at::Tensor& ref, std::initializer_list<std::pair<co
 
 }  // namespace
 
+void check_row_range(int64_t height, int64_t& row_begin, int64_t& row_end) {
+  if (row_end < 0) row_end = height;
+  TORCH_CHECK(row_begin >= 0 && row_begin <= row_end && row_end <= height,
+              "splat: rows: expected 0 <= row_begin <= row_end <= height (", height, "), found [", row_begin, ", ",
+              row_end, ")");
+}
+
 void check_forward_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
                           const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
                           double max_radius) {

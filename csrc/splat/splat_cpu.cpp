@@ -293,8 +293,8 @@ CG3D_ALWAYS_INLINE void axpy(T* __restrict a, T wo, const T* __restrict g, int64
 
 template <typename T>
 void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int64_t P, int64_t C,
-                  const Params<T>& prm, T* out_feat, T* out_depth, T* out_alpha, T* out_wsum,
-                  T* out_zmin) {
+                  const Params<T>& prm, int64_t row_begin, int64_t row_end, T* out_feat, T* out_depth,
+                  T* out_alpha, T* out_wsum, T* out_zmin) {
   const int64_t H = prm.height, W = prm.width, HW = H * W;
   // Per-pixel record [coverage W, depth sum, feature sums...], padded to a multiple of 4.
   const int64_t CR = (C + 2 + 3) / 4 * 4;
@@ -303,6 +303,10 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
   const int64_t band_rows = int64_t(1) << shift;
   const int64_t nbands = (H + band_rows - 1) >> shift;
   TORCH_CHECK(nbands < 65535, "splat: image too tall (", H, " rows)");
+  // Only the bands holding rows [row_begin, row_end) are computed; the other rows are set to 0.
+  const uint32_t band_lo = static_cast<uint32_t>(row_begin >> shift);
+  const uint32_t band_hi = row_end > row_begin ? static_cast<uint32_t>((row_end - 1) >> shift) : 0;
+  const bool none = row_end <= row_begin;
   // Chunks of points for the binning passes (a chunk's points keep their order).
   const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(nt, (P + 4095) / 4096));
   auto chunk_begin = [&](int64_t k) { return P * k / nchunks; };
@@ -320,8 +324,8 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
       const uint32_t v = pband[p];
       int64_t q = p + 1;
       while (q < pb && pband[q] == v) ++q;
-      if (v != kInvalid)
-        for (uint32_t b = v & 0xffffu; b <= (v >> 16); ++b) ++cnt[b];
+      if (v != kInvalid && !none)
+        for (uint32_t b = std::max(v & 0xffffu, band_lo); b <= std::min(v >> 16, band_hi); ++b) ++cnt[b];
       p = q;
     }
   }
@@ -349,8 +353,8 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
       const uint32_t v = pband[p];
       int64_t q = p + 1;
       while (q < pb && pband[q] == v) ++q;
-      if (v != kInvalid) {
-        for (uint32_t b = v & 0xffffu; b <= (v >> 16); ++b) {
+      if (v != kInvalid && !none) {
+        for (uint32_t b = std::max(v & 0xffffu, band_lo); b <= std::min(v >> 16, band_hi); ++b) {
           runs[2 * off[b]] = static_cast<int32_t>(p);
           runs[2 * off[b] + 1] = static_cast<int32_t>(q);
           ++off[b];
@@ -379,6 +383,12 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
       const int32_t y0 = static_cast<int32_t>(b << shift);
       const int32_t y1 = static_cast<int32_t>(std::min(H, y0 + band_rows));  // rows [y0, y1)
       const int64_t nrows = y1 - y0;
+      if (none || b < band_lo || b > band_hi) {  // a band outside the rows asked for: zeros
+        for (int64_t c = 0; c < C; ++c) std::fill(out_feat + c * HW + y0 * W, out_feat + c * HW + y1 * W, T(0));
+        for (T* o : {out_depth, out_alpha, out_wsum, out_zmin})
+          if (o != nullptr) std::fill(o + y0 * W, o + y1 * W, T(0));
+        continue;
+      }
       std::fill(zb.begin(), zb.begin() + nrows * W, inf);
       std::fill(acc.begin(), acc.begin() + nrows * W * CR, T(0));
       T* const zbp = zb.data();
@@ -633,8 +643,8 @@ std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::T
                                           const at::Tensor& opacity_, const at::Tensor& radius_,
                                           const at::Tensor& K, int64_t height, int64_t width, double znear,
                                           double depth_tolerance, double max_radius, double eps,
-                                          bool save_for_backward) {
-  // inputs checked by the binding (check_forward_inputs)
+                                          bool save_for_backward, int64_t row_begin, int64_t row_end) {
+  // inputs checked by the binding (check_forward_inputs, check_row_range)
   const at::Tensor points = points_.contiguous(), features = features_.contiguous();
   const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous();
   const int64_t P = points.size(0), C = features.size(1);
@@ -648,7 +658,8 @@ std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::T
   AT_DISPATCH_FLOATING_TYPES(features.scalar_type(), "splat_forward_cpu", [&] {
     const Params<scalar_t> prm = make_params<scalar_t>(K, height, width, znear, depth_tolerance, max_radius, eps);
     forward_impl<scalar_t>(points.data_ptr<scalar_t>(), features.data_ptr<scalar_t>(),
-                           opacity.data_ptr<scalar_t>(), radius.data_ptr<scalar_t>(), P, C, prm,
+                           opacity.data_ptr<scalar_t>(), radius.data_ptr<scalar_t>(), P, C, prm, row_begin,
+                           row_end,
                            feat.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(), alpha.data_ptr<scalar_t>(),
                            save_for_backward ? wsum.data_ptr<scalar_t>() : nullptr,
                            save_for_backward ? zmin.data_ptr<scalar_t>() : nullptr);

@@ -35,12 +35,18 @@ BackwardArgs prepare_backward(const at::Tensor& grad_feat, const at::Tensor& gra
                               const at::Tensor& zmin, int64_t height, int64_t width, double max_radius,
                               bool need_features, bool need_opacity);
 
-// Forward: [features (C,H,W), depth (1,H,W), alpha (1,H,W), coverage (H,W), z-min (H,W)].
+// The rows [row_begin, row_end) of a forward call (row_end = -1: to the last row), checked and
+// resolved: 0 <= row_begin <= row_end <= height.
+void check_row_range(int64_t height, int64_t& row_begin, int64_t& row_end);
+
+// Forward: [features (C,H,W), depth (1,H,W), alpha (1,H,W), coverage (H,W), z-min (H,W)]. Only
+// rows [row_begin, row_end) need be computed: the CPU kernel computes the row bands holding them
+// and sets the others to 0 (it is a speed hint: a caller must not rely on the rows outside).
 std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points, const at::Tensor& features,
                                           const at::Tensor& opacity, const at::Tensor& radius,
                                           const at::Tensor& K, int64_t height, int64_t width, double znear,
                                           double depth_tolerance, double max_radius, double eps,
-                                          bool save_for_backward);
+                                          bool save_for_backward, int64_t row_begin, int64_t row_end);
 
 // Backward: fills args.grad_features / args.grad_opacity.
 void splat_backward_cpu(BackwardArgs& args, int64_t height, int64_t width, double znear, double depth_tolerance,
