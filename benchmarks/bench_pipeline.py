@@ -84,7 +84,12 @@ def child(root: str, args) -> dict:
     timed(pl, "point_phases", "  switch times (once)")
     timed(pl._MovedClouds, "__call__", "  move clouds")
     timed(pl, "_splat", "  splats (transform + kernel)")
-    timed(pl, "splat_points", "    of which the kernel")
+    try:  # the kernel itself: the pipeline also calls it directly (the backward splat's rows)
+        from cinemagraph3d import _C
+
+        timed(_C, "splat_forward", "    of which the kernel")
+    except ImportError:
+        timed(pl, "splat_points", "    of which the kernel")
     if hasattr(pl, "_GapClosing"):
         timed(pl._GapClosing, "__call__", "  gap footprints")
     timed(pl, "fuse_bidirectional", "  fusion")

@@ -60,7 +60,7 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
   // vectorises; the arithmetic per point is the scalar form's, in the same order.
   constexpr int64_t kB = 64;
   at::parallel_for(0, (P + kB - 1) / kB, 256, [&](int64_t blk0, int64_t blk1) {
-    alignas(64) T cx[kB], cy[kB], cz[kB], rd[kB], gu[kB], gv[kB];
+    alignas(64) T cx[kB], cy[kB], cz[kB], rd[kB], gu[kB], gv[kB], mvf[kB], va[kB], vb[kB];
     double rows_lo = kNoRows, rows_hi = -kNoRows;
     for (int64_t blk = blk0; blk < blk1; ++blk) {
       const int64_t i0 = blk * kB;
@@ -98,18 +98,22 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
       std::copy(rd, rd + m, ro + i0);
       if (mv) {  // rows the moving points' footprints may touch: bin_points' range (splat_cpu.cpp)
         const T inf = std::numeric_limits<T>::infinity();
-        T lo = inf, hi = -inf;  // extreme v -+ r (floor is monotonic: floor of the extreme is the extreme floor)
         const bool* mb = mv + i0;
-#pragma omp simd reduction(min : lo) reduction(max : hi)
+        for (int t = 0; t < m; ++t) mvf[t] = mb[t] ? T(1) : T(0);
+#pragma omp simd
         for (int t = 0; t < m; ++t) {
-          const bool ok = mb[t] & (cz[t] > zn);
+          const bool ok = (mvf[t] != T(0)) & (cz[t] > zn);
           const T v = vfy * cy[t] / (ok ? cz[t] : T(1)) + vcy;
           T r = rd[t] < T(0.5) ? T(0.5) : rd[t];
           r = r > rmax ? rmax : r;
           const T a = v - T(0.5) - r, b = v - T(0.5) + r;
-          const bool use = ok & (a == a) & (b == b);  // NaN: the kernel discards the point
-          lo = use & (a < lo) ? a : lo;
-          hi = use & (b > hi) ? b : hi;
+          va[t] = ok & (a == a) ? a : inf;  // NaN: the kernel discards the point
+          vb[t] = ok & (b == b) ? b : -inf;
+        }
+        T lo = inf, hi = -inf;  // floor is monotonic: the floor of the extreme is the extreme floor
+        for (int t = 0; t < m; ++t) {
+          lo = va[t] < lo ? va[t] : lo;
+          hi = vb[t] > hi ? vb[t] : hi;
         }
         if (lo <= hi) {
           rows_lo = std::min(rows_lo, std::floor(static_cast<double>(lo)));
