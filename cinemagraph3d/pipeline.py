@@ -615,7 +615,7 @@ def _compact_states(ext, keep: torch.Tensor):
 
 
 def border_ghosts(
-    scene: Scene, motion, max_band: float = 0.25, margin: float | None = None
+    scene: Scene, motion, max_band: float = 0.25, margin: float | None = None, native: bool | None = None
 ) -> BorderGhosts | None:
     """Mirror the moving pixels near each image border to the outside of that border.
 
@@ -637,6 +637,10 @@ def border_ghosts(
     safe zoom) and footprints reach less than ``margin`` (:func:`render_frames` uses twice the
     largest footprint radius), it cannot touch a pixel of any frame. Fluid flowing along or out
     through a border makes most ghosts such (≈ 60 % of them for the demo's lake).
+
+    ``native`` (see :func:`~cinemagraph3d.render._native.native_pass`): which ghosts to keep is
+    decided in one native pass over their states (``_C.ghost_keep``, the same result) where it
+    applies (``None``, the default), always (``True``) or never (``False``: the torch operations).
     """
     if not (hasattr(motion, "extend") and hasattr(motion, "index")) or motion.num_moving == 0:
         return None
@@ -689,6 +693,30 @@ def border_ghosts(
     if exact:
         front = scene.depth.depth.reshape(-1).to(device=pos.device, dtype=pos.dtype)
         z_ghost = c.points[pt, 2].to(device=pos.device, dtype=pos.dtype)
+    keep = native_pass("ghost_keep", (pos, ext.forward_states, ext.backward_states), native)
+    if keep is not None:  # the loop below in one pass (the same tests in the same precision)
+        ok = keep(pos.contiguous(), ext.forward_states.contiguous(), ext.backward_states.contiguous(),
+                  moving, H, W, -1.0 if margin is None else float(margin),
+                  front.contiguous() if exact else None, z_ghost.contiguous() if exact else None)  # fmt: skip
+    else:
+        ok = _ghost_keep(pos, ext, moving, H, W, margin, front if exact else None, z_ghost if exact else None)
+    if not bool(ok.any()):
+        return None
+    pt, pos = pt[ok], pos[ok]
+    ext = _compact_states(ext, ok)
+    K = scene.camera.matrix(device=c.points.device, dtype=c.points.dtype)
+    z = c.points[pt, 2]
+    pts = unproject_depth(pos, z, K)
+    ghost = FeatureCloud(
+        pts, c.features[pt], c.alpha[pt], pos, c.layer[pt], torch.zeros_like(c.inpainted[pt])
+    )
+    return BorderGhosts(ghost, ext)
+
+
+def _ghost_keep(pos, ext, moving, H, W, margin, front, z_ghost) -> torch.Tensor:
+    """``(G,)`` bool: the ghosts :func:`border_ghosts` keeps (torch operations, the reference of
+    ``_C.ghost_keep``)."""
+    exact = front is not None
     ok = torch.ones(pos.shape[0], dtype=torch.bool, device=pos.device)
     near = None if margin is None else torch.zeros_like(ok)  # within margin of the image, ever
     # One state at a time (not all (N + 1) × P positions at once: that peaked at ~1.5 GB).
@@ -706,17 +734,7 @@ def border_ghosts(
             ok &= ~shows
     if near is not None:
         ok &= near
-    if not bool(ok.any()):
-        return None
-    pt, pos = pt[ok], pos[ok]
-    ext = _compact_states(ext, ok)
-    K = scene.camera.matrix(device=c.points.device, dtype=c.points.dtype)
-    z = c.points[pt, 2]
-    pts = unproject_depth(pos, z, K)
-    ghost = FeatureCloud(
-        pts, c.features[pt], c.alpha[pt], pos, c.layer[pt], torch.zeros_like(c.inpainted[pt])
-    )
-    return BorderGhosts(ghost, ext)
+    return ok
 
 
 def point_phases(
@@ -818,7 +836,7 @@ def render_frames(
     if motion is not None and settings.border_ghosts:
         # views inside the photo (safe zoom): ghosts that never come near it are never seen
         margin = 2.0 * float(settings.splat.max_radius) if settings.safe_zoom else None
-        ghosts = border_ghosts(scene, motion, margin=margin)
+        ghosts = border_ghosts(scene, motion, margin=margin, native=_native_flag(settings, pts0.device))
     native = _native_flag(settings, pts0.device)  # the CPU passes around the native splat
     moved = None if motion is None else _MovedClouds(scene, motion, ghosts, native)
     phases = None

@@ -2,7 +2,7 @@
 //
 // prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat, move_cloud
 // (prep/move_cpu.cpp) builds one moved cloud of a frame and gap_widen (prep/gap_cpu.cpp) the
-// footprint widening of a view; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
+// footprint widening of a view, ghost_keep (prep/ghost_cpu.cpp) which border ghosts can be seen; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
 // the frame's two splats and fill_holes (fuse/fill_cpu.cpp) fills what they leave uncovered (CPU
 // only).
 //
@@ -110,6 +110,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("fx"), py::arg("nodes"), py::arg("pairs"), py::arg("num_points"), py::arg("znear"),
         py::arg("max_gap"),
         "Footprint widening that closes a view's gaps (CPU): (num_points,) factors, 1 off the nodes.");
+  m.def("ghost_keep", &cg3d::prep::ghost_keep_cpu, py::arg("pos"), py::arg("forward_states"),
+        py::arg("backward_states"), py::arg("moving"), py::arg("height"), py::arg("width"), py::arg("margin"),
+        py::arg("front") = py::none(), py::arg("z_ghost") = py::none(),
+        "Which border ghosts may be kept (CPU): (G,) bool (margin < 0: no margin test).");
   m.def("fuse_dissolve", &cg3d::fuse::fuse_dissolve_cpu, py::arg("f_features"), py::arg("f_depth"),
         py::arg("f_alpha"), py::arg("b_features"), py::arg("b_depth"), py::arg("b_alpha"), py::arg("phase_f"),
         py::arg("phase_b"), py::arg("tau"), py::arg("width"), py::arg("depth_weight"), py::arg("eps"),

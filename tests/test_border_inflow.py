@@ -124,6 +124,8 @@ def test_ghosts_that_never_come_near_the_image_are_dropped_without_changing_a_fr
     import cinemagraph3d.pipeline as pl
 
     real = pl.border_ghosts
-    monkeypatch.setattr(pl, "border_ghosts", lambda sc, m, margin=None: real(sc, m))
+    monkeypatch.setattr(
+        pl, "border_ghosts", lambda sc, m, margin=None, native=None: real(sc, m, native=native)
+    )
     full = torch.stack(list(render_frames(scene, traj, disp, N)))
     assert torch.equal(pruned, full)

@@ -145,8 +145,8 @@ def test_splat_with_prejoined_extra_channel_is_the_same():
     K = scene.camera.matrix()
     extra = torch.linspace(0.0, 1.0, scene.cloud.num_points)
     joined = torch.cat([scene.cloud.features, extra[:, None]], 1)
-    a = _splat(scene, scene.cloud.points, T, K, RenderSettings(), extra)
-    b = _splat(scene, scene.cloud.points, T, K, RenderSettings(), joined)
+    a = _splat(scene, scene.cloud.points, T, K, RenderSettings(), extra)[0]
+    b = _splat(scene, scene.cloud.points, T, K, RenderSettings(), joined)[0]
     for x, y in zip(a, b):
         torch.testing.assert_close(x, y, rtol=0, atol=0)
 
@@ -191,3 +191,40 @@ def test_automatic_store_every_keeps_the_values(monkeypatch):
     for t in (0.0, 1.0, 2.5, 4.0, 5.75, 6.0):
         torch.testing.assert_close(auto.forward(t), full.forward(t), rtol=0, atol=0)
         torch.testing.assert_close(auto.backward(t), full.backward(t), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("margin", [None, 2.0])
+def test_native_ghost_keep_equals_the_torch_loop(margin):
+    # _C.ghost_keep makes the torch loop's comparisons in the same precision: the same ghosts
+    from cinemagraph3d import pipeline
+    from cinemagraph3d.render._native import native_pass
+
+    if native_pass("ghost_keep", (torch.zeros(1, 2),)) is None:
+        pytest.skip("native extension without ghost_keep")
+    scene, disp = _setup(H=30, W=52, N=8)
+    ref = border_ghosts(scene, disp, margin=margin, native=False)
+    nat = border_ghosts(scene, disp, margin=margin, native=True)
+    assert ref is not None and nat is not None
+    assert torch.equal(ref.cloud.pixels, nat.cloud.pixels) and torch.equal(ref.cloud.points, nat.cloud.points)
+    for a, b in ((ref.motion.forward_states, nat.motion.forward_states),
+                 (ref.motion.backward_states, nat.motion.backward_states)):  # fmt: skip
+        assert torch.equal(a, b)
+    # and the keep mask itself, on candidates some of which do land on still pixels
+    pos = torch.tensor([[-1.5, 3.5], [-0.5, 10.5], [-2.5, 20.5], [-0.5, 1.5], [-30.5, 7.5], [60.5, 2.5]])
+    ext = disp.extend(pos)
+    moving = torch.zeros(30 * 52, dtype=torch.bool)
+    moving[disp.index] = True
+    want = pipeline._ghost_keep(pos, ext, moving, 30, 52, margin, None, None)
+    got = native_pass("ghost_keep", (pos,))(
+        pos, ext.forward_states.contiguous(), ext.backward_states.contiguous(), moving, 30, 52,
+        -1.0 if margin is None else margin,
+    )  # fmt: skip
+    assert torch.equal(got, want)
+    front = 2.0 + torch.rand(30 * 52, generator=torch.Generator().manual_seed(1))
+    zg = torch.full((6,), 2.5)
+    want = pipeline._ghost_keep(pos, ext, moving, 30, 52, margin, front, zg)
+    got = native_pass("ghost_keep", (pos,))(
+        pos, ext.forward_states.contiguous(), ext.backward_states.contiguous(), moving, 30, 52,
+        -1.0 if margin is None else margin, front, zg,
+    )  # fmt: skip
+    assert torch.equal(got, want)

@@ -46,5 +46,15 @@ at::Tensor gap_widen_cpu(const at::Tensor& points, const at::Tensor& cam_from_wo
                          const at::Tensor& nodes, const at::Tensor& pairs, int64_t num_points, double znear,
                          double max_gap);
 
+// Which of G border ghosts may be kept (G,) bool (csrc/prep/ghost_cpu.cpp): a ghost at pos (G, 2)
+// (pixels) moved by each state of forward_states and backward_states (S, G, 2) is dropped when it
+// lands inside the height x width image on a pixel that is not moving (moving (H*W,) bool) and,
+// with front (H*W,) and z_ghost (G,), not nearer than the ghost; with margin >= 0 it is dropped
+// too unless some state brings it within margin pixels of the image.
+at::Tensor ghost_keep_cpu(const at::Tensor& pos, const at::Tensor& forward_states,
+                          const at::Tensor& backward_states, const at::Tensor& moving, int64_t height, int64_t width,
+                          double margin, const c10::optional<at::Tensor>& front,
+                          const c10::optional<at::Tensor>& z_ghost);
+
 }  // namespace prep
 }  // namespace cg3d
