@@ -68,10 +68,10 @@ def child(root: str, args) -> dict:
     for name in PASSES:
         setattr(_C, name, real[name])
 
-    def best(fn) -> float:
+    def best(fn, repeats: int = args.repeats) -> float:
         fn()
         t = float("inf")
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             t0 = clock()
             fn()
             t = min(t, clock() - t0)
@@ -86,16 +86,15 @@ def child(root: str, args) -> dict:
                 out[f"{name} (per call)"] = best(
                     lambda fn=fn, calls=calls: [fn(*a, **k) for a, k in calls]
                 ) / len(calls)
-        gaps = (
-            pl._GapClosing(scene, None) if "native" in pl._GapClosing.__init__.__code__.co_varnames else None
-        )
-        gaps = gaps or pl._GapClosing(scene)
+        try:  # the native pass where the tree has it (a previous tree may not take the argument)
+            gaps = pl._GapClosing(scene, None)
+        except TypeError:
+            gaps = pl._GapClosing(scene)
         T, K = traj.cam_from_world[3], traj.K[3]
         out["gap closing (per view)"] = best(lambda: gaps(T, K))
         margin = 2.0 * float(pl.RenderSettings().splat.max_radius)
-        reps, args.repeats = args.repeats, max(1, min(args.repeats, 3))
-        out["border ghosts (once)"] = best(lambda: pl.border_ghosts(scene, motion, margin=margin))
-        args.repeats = reps
+        ghosts = best(lambda: pl.border_ghosts(scene, motion, margin=margin), min(args.repeats, 3))
+        out["border ghosts (once)"] = ghosts
     return {"times": out, "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 

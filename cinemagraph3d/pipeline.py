@@ -184,6 +184,7 @@ def _splat(
     the still points are the same in both clouds, in the same order, so elsewhere both splats are
     the same bit for bit (``tests/test_prepare_native.py`` checks the frames)."""
     dev, dt = pts_world.device, pts_world.dtype
+    rows = None
     Tf = T.to(device=dev, dtype=dt)
     Kf = K.to(device=dev, dtype=dt)
     c = scene.cloud
@@ -205,10 +206,9 @@ def _splat(
                                              float(sp.znear), float(sp.max_radius))  # fmt: skip
         if moving is not None:
             rows = (int(rows_t[0]), int(rows_t[1]))
-            if like is not None:
-                return _splat_rows(scene, pts, feats, radius, Kf, settings, rows, *like), rows
-            return splat_points(pts, feats, c.alpha, radius, Kf, scene.camera.height, scene.camera.width,
-                                sp, settings.backend), rows  # fmt: skip
+            span = None if like is None else _rows_to_splat(rows, like[1], scene.camera.height)
+            if span is not None:
+                return _splat_rows(scene, pts, feats, radius, Kf, settings, span, like[0]), rows
     else:
         pts = transform_points(Tf, pts_world)
         radius = _depth_scale_radius(Kf, scene.camera.fx, c.points[:, 2], pts[:, 2])
@@ -229,28 +229,36 @@ def _splat(
         settings.splat,
         settings.backend,
     )
-    return res, None
+    return res, rows
 
 
 # Splat only the rows the moving points may touch when they are fewer than this share of the image.
 _ROWS_WORTH_IT = 0.85
 
 
-def _splat_rows(scene, pts, feats, radius, K, settings, rows, other: SplatResult, other_rows) -> SplatResult:
-    """The native CPU splat of one cloud over the rows its own (``rows``) or the other cloud's
-    (``other_rows``) moving points may touch, the rows outside copied from the other's splat."""
-    H, W = scene.camera.height, scene.camera.width
+def _rows_to_splat(rows: tuple[int, int], other_rows: tuple[int, int], height: int) -> tuple[int, int] | None:
+    """Rows ``[lo, hi)`` that either cloud's moving points may touch (``rows``, ``other_rows``:
+    unclipped, empty when ``hi <= lo``), with one row of margin, clipped to the image; ``None``
+    when they are too many for splatting only them to pay (:data:`_ROWS_WORTH_IT`)."""
     spans = [r for r in (rows, other_rows) if r[1] > r[0]]
-    lo = max(0, min((r[0] for r in spans), default=0) - 1)  # one row of margin on either side
-    hi = min(H, max((r[1] for r in spans), default=0) + 1)
-    if hi - lo >= _ROWS_WORTH_IT * H:
-        return splat_points(pts, feats, scene.cloud.alpha, radius, K, H, W, settings.splat, settings.backend)
+    lo = max(0, min((r[0] for r in spans), default=0) - 1)
+    hi = max(lo, min(height, max((r[1] for r in spans), default=0) + 1))
+    return None if hi - lo >= _ROWS_WORTH_IT * height else (lo, hi)
+
+
+def _splat_rows(
+    scene, pts, feats, radius, K, settings, span: tuple[int, int], other: SplatResult
+) -> SplatResult:
+    """The native CPU splat of one cloud over the rows ``span`` only, the other rows copied from
+    the other cloud's splat ``other`` (the same there, see :func:`_splat`)."""
+    H, W = scene.camera.height, scene.camera.width
+    lo, hi = span
     sp = settings.splat
     dt = feats.dtype
     out = native_pass("splat_forward", (feats,), None)(
-        pts.to(dt), feats, scene.cloud.alpha.to(dt).contiguous(), radius.to(dt), K.to(dt).contiguous(), H, W,
+        pts, feats, scene.cloud.alpha.to(dt).contiguous(), radius, K.to(dt).contiguous(), H, W,
         float(sp.znear), float(sp.depth_tolerance), float(sp.max_radius), float(sp.eps),
-        save_for_backward=False, row_begin=lo, row_end=max(lo, hi))  # fmt: skip
+        save_for_backward=False, row_begin=lo, row_end=hi)  # fmt: skip
     res = SplatResult(*out[:3])
     for mine, theirs in zip(res, other):
         mine[:, :lo] = theirs[:, :lo]
@@ -832,12 +840,12 @@ def render_frames(
     if decoder is not None:
         inv = 1.0 / pts0[:, 2].clamp(min=1e-12)
         disp_range = (float(inv.min()), float(inv.max()))
+    native = _native_flag(settings, pts0.device)  # the CPU passes around the native splat
     ghosts = None
     if motion is not None and settings.border_ghosts:
         # views inside the photo (safe zoom): ghosts that never come near it are never seen
         margin = 2.0 * float(settings.splat.max_radius) if settings.safe_zoom else None
-        ghosts = border_ghosts(scene, motion, margin=margin, native=_native_flag(settings, pts0.device))
-    native = _native_flag(settings, pts0.device)  # the CPU passes around the native splat
+        ghosts = border_ghosts(scene, motion, margin=margin, native=native)
     moved = None if motion is None else _MovedClouds(scene, motion, ghosts, native)
     phases = None
     dissolve = settings.mode == "symmetric" and settings.fusion.method == "dissolve" and decoder is None
