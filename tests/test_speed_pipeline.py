@@ -183,14 +183,48 @@ def test_automatic_store_every_keeps_the_values(monkeypatch):
             )
         ],
     )
+    # 60 steps: N / k + k states per direction is least (16) at k = 6 and k = 10; 6 is taken
+    assert integ._auto_store_every(60, 363_215, 4) == 6
+    assert integ._auto_store_every(60, 1_000, 4) == 1  # 2 x 61 states of 1000 pixels fit
     full = integ.integrate_motion(field, 6, store_every=1)
-    # a budget for about two states per direction: the smallest divisor of 6 that fits is 3
-    monkeypatch.setattr(integ, "STATE_BUDGET_BYTES", 2 * 3 * full.num_moving * 2 * 4)
+    # a budget below all 2 x 7 states: per direction k = 2 keeps 4 and recomputes a block of 1,
+    # k = 3 keeps 3 and recomputes 2 (5 states each, the least); the smaller k is taken
+    monkeypatch.setattr(integ, "STATE_BUDGET_BYTES", 2 * 7 * full.num_moving * 2 * 4 - 1)
     auto = integ.integrate_motion(field, 6)
-    assert auto.store_every == 3 and auto.forward_states.shape[0] == 3
+    assert auto.store_every == 2 and auto.forward_states.shape[0] == 4
     for t in (0.0, 1.0, 2.5, 4.0, 5.75, 6.0):
         torch.testing.assert_close(auto.forward(t), full.forward(t), rtol=0, atol=0)
         torch.testing.assert_close(auto.backward(t), full.backward(t), rtol=0, atol=0)
+
+
+def test_recomputed_blocks_once_per_video_and_states_kept(monkeypatch):
+    # Frames in time order read the forward states ascending and the backward ones descending:
+    # each block after a kept state is recomputed once, N - N / k steps per direction in all.
+    field = motion_field(
+        24,
+        40,
+        [
+            MotionRegion(
+                torch.ones(24, 40, dtype=torch.bool), MotionHints.create([[10.0, 12.0]], [[-1.0, 0.3]])
+            )
+        ],
+    )
+    N, k = 12, 4
+    full = integrate_motion(field, N, store_every=1)
+    d = integrate_motion(field, N, store_every=k)
+    calls = []
+    step = d._stepper.step
+    monkeypatch.setattr(d._stepper, "step", lambda *a, **kw: calls.append(a[1]) or step(*a, **kw))
+    handed = []
+    times = [i * N / 18 for i in range(18)]  # 18 frames over 12 steps, t < N
+    for t in times:
+        fwd, bwd = d.moving_at(t)
+        handed.append((t, fwd, bwd))
+        assert torch.equal(fwd, full.moving_at(t)[0]) and torch.equal(bwd, full.moving_at(t)[1])
+    assert len(calls) == 2 * (N - N // k)  # 9 recomputed states per direction, each once
+    # states handed out earlier keep their values after later blocks were computed
+    for t, fwd, bwd in handed:
+        assert torch.equal(fwd, full.moving_at(t)[0]) and torch.equal(bwd, full.moving_at(t)[1])
 
 
 @pytest.mark.parametrize("margin", [None, 2.0])

@@ -107,8 +107,9 @@ class Displacements(SceneFlow):
     Built by :func:`integrate_motion`. Only the ``P_m`` moving pixels (``M != 0``) are stored;
     the others have zero displacement at every time. With ``store_every = k`` the states
     ``n = 0, k, 2k, ...`` are kept (``ceil((N + 1) / k)`` states of ``(P_m, 2)`` per direction)
-    and the states between are recomputed from the nearest kept state (at most ``k - 1`` Euler
-    steps, continuing from the last query when times increase).
+    and the ``k - 1`` states after a kept one are recomputed together, with the same Euler
+    steps, when one of them is first needed (one such block held per direction; see
+    :meth:`_state`).
 
     Attributes:
         num_steps: loop length ``N`` in motion steps.
@@ -131,7 +132,7 @@ class Displacements(SceneFlow):
         self._states = (forward_states, backward_states)
         self.num_steps = int(num_steps)
         self.store_every = int(store_every)
-        self._cache: list[tuple[int, torch.Tensor] | None] = [None, None]
+        self._blocks: list[tuple[int, torch.Tensor] | None] = [None, None]  # (base, states)
         self._inverse: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ properties
@@ -161,22 +162,31 @@ class Displacements(SceneFlow):
 
     # ------------------------------------------------------------------ states
     def _state(self, direction: int, n: int) -> torch.Tensor:
-        """``(P_m, 2)`` state number ``n`` (0..N) of ``direction`` (0 forward, 1 backward)."""
+        """``(P_m, 2)`` state number ``n`` (0..N) of ``direction`` (0 forward, 1 backward).
+
+        A state between two kept ones is read from the *block* of the states after the kept state
+        ``base = k·⌊n / k⌋`` (``base + 1 … base + k − 1``, at most ``N``), which is recomputed
+        whole, with the same Euler steps, when ``n`` falls outside the block held for that
+        direction. Frames in time order read the forward states ascending and the backward ones
+        descending: each block is then computed once per video in either direction (``N`` steps
+        per direction in all), where stepping on from the nearest kept state each time cost up
+        to ``k − 1`` steps per query going backwards. A block is a fresh tensor each time, so a
+        state handed out earlier keeps its values."""
         k = self.store_every
         base = (n // k) * k
+        kept = self._states[direction]
         if n == base:
-            return self._states[direction][n // k]
-        cached = self._cache[direction]
-        if cached is not None and base <= cached[0] <= n:
-            m, state = cached
-        else:
-            m, state = base, self._states[direction][n // k]
-        sign = 1.0 if direction == 0 else -1.0
-        while m < n:
-            state = self._stepper.step(state, m, sign)
-            m += 1
-        self._cache[direction] = (n, state)
-        return state
+            return kept[n // k]
+        block = self._blocks[direction]
+        if block is None or block[0] != base:
+            last = min(base + k - 1, self.num_steps)
+            buf = kept.new_empty((last - base,) + tuple(kept.shape[1:]))
+            sign = 1.0 if direction == 0 else -1.0
+            state = kept[n // k]
+            for m in range(base, last):
+                state = self._stepper.step(state, m, sign, out=buf[m - base])
+            block = self._blocks[direction] = (base, buf)
+        return block[1][n - base - 1]
 
     def _at(self, direction: int, u: float) -> torch.Tensor:
         """``(P_m, 2)`` displacement after ``u`` (fractional) steps of ``direction``."""
@@ -384,20 +394,27 @@ class PointDisplacements:
         return self._at(0, t), self._at(1, self.num_steps - t)
 
 
-#: Bytes the kept states of :func:`integrate_motion` may take before it keeps fewer of them by
-#: default (``store_every=None``): 512 MiB (the demo's 1280×720 lake, 363 k moving pixels and
-#: 60 steps, keeps all of its 357 MB of states).
-STATE_BUDGET_BYTES = 512 << 20
+#: Bytes the states of :func:`integrate_motion` may take before it keeps only every ``k``-th by
+#: default (``store_every=None``): 64 MiB (a 1280×720 lake of 60 steps has ≈ 30 k moving pixels
+#: at most for all states to fit; the demo's 363 k moving pixels would take 338 MiB).
+STATE_BUDGET_BYTES = 64 << 20
+
+
+def _state_bytes(num_steps: int, num_moving: int, itemsize: int, k: int) -> int:
+    """Bytes of both directions' states with ``store_every = k``: the kept ones and one block of
+    up to ``k - 1`` recomputed ones per direction."""
+    return 2 * (num_steps // k + 1 + min(k - 1, num_steps)) * num_moving * 2 * itemsize
 
 
 def _auto_store_every(num_steps: int, num_moving: int, itemsize: int) -> int:
-    """The smallest divisor ``k`` of ``N`` whose ``2 (N / k + 1)`` kept states of ``P_m`` pixels
-    fit in :data:`STATE_BUDGET_BYTES` (``N`` itself when none does). A divisor keeps state ``N``
-    (the loop's end) among the stored ones."""
-    for k in range(1, num_steps + 1):
-        if num_steps % k == 0 and 2 * (num_steps // k + 1) * num_moving * 2 * itemsize <= STATE_BUDGET_BYTES:
-            return k
-    return num_steps
+    """1 while all states fit in :data:`STATE_BUDGET_BYTES`; otherwise the divisor ``k`` of
+    ``N`` whose kept states plus one recomputed block per direction take the least memory (the
+    smallest such ``k``; about ``√N``: 6 for 60 steps, 16 states per direction instead of 61).
+    A divisor keeps state ``N`` (the loop's end) among the stored ones."""
+    if _state_bytes(num_steps, num_moving, itemsize, 1) <= STATE_BUDGET_BYTES:
+        return 1
+    divisors = [k for k in range(1, num_steps + 1) if num_steps % k == 0]
+    return min(divisors, key=lambda k: (_state_bytes(num_steps, num_moving, itemsize, k), k))
 
 
 def integrate_motion(
@@ -409,16 +426,19 @@ def integrate_motion(
     ``B_0 = 0``, ``B_n(x) = B_{n-1}(x) - M(x + B_{n-1}(x))``, with ``M`` sampled bilinearly (see
     the module docstring for the border rule). The states are computed incrementally: ``2 N``
     Euler steps over the ``P_m`` moving pixels, ``O(N * P_m)`` time in all. Memory is
-    ``2 * ceil((N + 1) / store_every) * P_m * 2`` numbers (8 bytes each pair in float32).
+    ``2 * (⌊N / store_every⌋ + 1) * P_m * 2`` numbers for the kept states (8 bytes each pair in
+    float32), plus up to ``store_every - 1`` recomputed states per direction while queried.
 
     Args:
         field: the motion field; ``flow`` ``(2, H, W)`` in px/step (its dtype and device are kept).
         num_steps: loop length ``N`` in motion steps (>= 1).
         store_every: keep every ``k``-th state (>= 1); 1 keeps all of them. Larger values trade
-            memory for up to ``k - 1`` recomputed steps per query (the values are the same: a
-            recomputed state takes the same Euler steps). ``None`` (default): 1 when all states
-            fit in :data:`STATE_BUDGET_BYTES` (512 MiB), else the smallest
-            divisor of ``N`` that fits (a 3840×2160 lake of 60 steps keeps every 10th).
+            memory for recomputed steps: the ``k - 1`` states after a kept one are recomputed
+            together when first needed (the values are the same: a recomputed state takes the
+            same Euler steps; frames in time order recompute each block once, ``N`` more steps
+            per direction). ``None`` (default): 1 when all states fit in
+            :data:`STATE_BUDGET_BYTES` (64 MiB), else the divisor of ``N`` that needs the least
+            memory (every 6th of 60 steps: 89 MiB instead of 338 MiB for the demo's lake).
         outside: the field beyond the image: ``"stop"`` (default: 0, a point that leaves stops
             just beyond the border) or ``"continue"`` (the border's values: it goes on out of
             view, which removes the border seam; see the module docstring).
