@@ -20,7 +20,7 @@ from .geometry.camera import PinholeCamera, transform_points, unproject_depth
 from .geometry.trajectory import Trajectory, photo_border_points, safe_zoom
 from .ldi import LDISettings, build_ldi
 from .models.bundle import Models
-from .motion.integrate import Displacements
+from .motion.integrate import Displacements, PointDisplacements, _auto_store_every
 from .motion.lift import donor_pixels, lift_offsets
 from .ops import check_shape
 from .render._native import native_pass
@@ -607,19 +607,9 @@ class BorderGhosts:
     motion: object
 
 
-def _compact_states(ext, keep: torch.Tensor):
-    """``ext.subset(keep)`` (same values) without a second copy of the states: the kept sources'
-    states are moved to the front of the existing buffers, one state at a time. When fewer than
-    half are kept, the kept part is then copied out so that the rest of the buffers is freed
-    (one direction at a time: at most half a buffer more, for good ~0.3 GB less at 1280×720)."""
-    n = int(keep.sum())
-    k = keep.to(ext.sources.device)
-    out = []
-    for states in (ext.forward_states, ext.backward_states):
-        for state in states:
-            state[:n] = state[k]
-        out.append(states[:, :n].clone() if 2 * n < states.shape[1] else states[:, :n])
-    return type(ext)(ext.sources[k], out[0], out[1], ext.num_steps)
+#: Candidate ghosts integrated at a time by :func:`border_ghosts` (all their states, for the test
+#: of which to keep): 65536 × 2 × 61 states × 8 bytes ≈ 61 MiB at 60 steps.
+GHOST_CHUNK = 1 << 16
 
 
 def border_ghosts(
@@ -689,7 +679,6 @@ def border_ghosts(
     pt, pos = pt[keep], pos[keep]
     if pt.numel() == 0:
         return None
-    ext = motion.extend(pos)
     # A ghost that would come to rest inside the image on a still pixel (it drifted along the
     # border past the fluid's edge) is dropped: ghosts may only show inside the moving region.
     # Integrated motion is 0 on still pixels, so a ghost that reaches one stays there. Exact
@@ -701,17 +690,33 @@ def border_ghosts(
     if exact:
         front = scene.depth.depth.reshape(-1).to(device=pos.device, dtype=pos.dtype)
         z_ghost = c.points[pt, 2].to(device=pos.device, dtype=pos.dtype)
-    keep = native_pass("ghost_keep", (pos, ext.forward_states, ext.backward_states), native)
-    if keep is not None:  # the loop below in one pass (the same tests in the same precision)
-        ok = keep(pos.contiguous(), ext.forward_states.contiguous(), ext.backward_states.contiguous(),
-                  moving, H, W, -1.0 if margin is None else float(margin),
-                  front.contiguous() if exact else None, z_ghost.contiguous() if exact else None)  # fmt: skip
-    else:
-        ok = _ghost_keep(pos, ext, moving, H, W, margin, front if exact else None, z_ghost if exact else None)
-    if not bool(ok.any()):
+    # Integrated motion keeps every k-th ghost state (as integrate_motion does for the pixels):
+    # the ghosts are integrated GHOST_CHUNK at a time with all their states for the test, and
+    # only the kept ghosts' kept states stay (at 3840×2160, ~4 M candidates × 2 × 61 states).
+    N = motion.num_steps
+    k = _auto_store_every(N, int(pos.shape[0]), pos.element_size()) if not exact else 1
+    keep = native_pass("ghost_keep", (pos,), native)
+    parts, oks = [], []
+    for a in range(0, pos.shape[0], GHOST_CHUNK):
+        b = min(a + GHOST_CHUNK, pos.shape[0])
+        p_c = pos[a:b]
+        ext = motion.extend(p_c)
+        zg = z_ghost[a:b] if exact else None
+        if keep is not None:  # the loop of _ghost_keep in one pass (the same tests, same precision)
+            ok = keep(p_c.contiguous(), ext.forward_states.contiguous(), ext.backward_states.contiguous(),
+                      moving, H, W, -1.0 if margin is None else float(margin),
+                      front.contiguous() if exact else None, zg.contiguous() if exact else None)  # fmt: skip
+        else:
+            ok = _ghost_keep(p_c, ext, moving, H, W, margin, front if exact else None, zg)
+        oks.append(ok)
+        if bool(ok.any()):
+            parts.append(ext.subset(ok).thinned(k))
+        del ext
+    ok = torch.cat(oks)
+    if not parts:
         return None
     pt, pos = pt[ok], pos[ok]
-    ext = _compact_states(ext, ok)
+    ext = PointDisplacements.cat(parts)
     K = scene.camera.matrix(device=c.points.device, dtype=c.points.dtype)
     z = c.points[pt, 2]
     pts = unproject_depth(pos, z, K)

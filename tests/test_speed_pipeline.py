@@ -1,6 +1,7 @@
 """Issue 15: the faster frame loop computes what the plain formulas say.
 
-The ghost states compacted in place equal ``PointDisplacements.subset``; the moved clouds written
+Kept-every-k-th states recompute the same values; ghosts integrated in chunks equal those
+integrated at once; the moved clouds written
 into one buffer equal the photo's points and the ghosts moved by the fronto-parallel lift
 ``x + d·z / f`` and appended; a splat given the features with their extra channel already
 joined equals the one that joins them itself; the fast decoder matches the decoder.
@@ -15,7 +16,6 @@ from cinemagraph3d.errors import InputError
 from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
 from cinemagraph3d.pipeline import (
     RenderSettings,
-    _compact_states,
     _MovedClouds,
     _splat,
     border_ghosts,
@@ -36,24 +36,43 @@ def _setup(H=24, W=40, N=6):
     return scene, disp
 
 
-@pytest.mark.parametrize(
-    "kept", [[True, False, True, False, True], [False, False, True, False, False]]
-)  # most kept (compacted in place) / fewer than half kept (copied out, the buffers freed)
-def test_compacted_states_equal_subset(kept):
+def test_thinned_point_states_recompute_the_same_values():
     _, disp = _setup()
     src = torch.tensor([[-1.5, 3.5], [-0.5, 10.5], [-2.5, 20.5], [-0.5, 1.5], [-3.5, 7.5]])
-    keep = torch.tensor(kept)
-    want = disp.extend(src).subset(keep)
-    ext = disp.extend(src)
-    got = _compact_states(ext, keep)
-    shares = (
-        got.forward_states.untyped_storage().data_ptr() == ext.forward_states.untyped_storage().data_ptr()
-    )
-    assert shares == (2 * sum(kept) >= len(kept))
-    torch.testing.assert_close(got.sources, want.sources, rtol=0, atol=0)
-    for t in (0.0, 2.5, 6.0):
-        for a, b in zip(got.at(t), want.at(t)):
-            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    full = disp.extend(src)
+    assert full.forward_states.shape == (7, 5, 2) and full.store_every == 1
+    for ext in (full.thinned(2), full.thinned(3), disp.extend(src, store_every=3)):
+        assert ext.forward_states.shape[0] == 6 // ext.store_every + 1
+        for t in (0.0, 0.5, 2.5, 4.0, 5.75, 6.0, 1.25):  # any order
+            for a, b in zip(ext.at(t), full.at(t)):
+                assert torch.equal(a, b), t
+    sub = full.thinned(3).subset(torch.tensor([True, False, True, False, True]))
+    for t in (1.0, 4.5):
+        for a, b in zip(sub.at(t), full.at(t)):
+            assert torch.equal(a, b[[0, 2, 4]])
+    with pytest.raises(InputError, match="multiple"):
+        full.thinned(2).thinned(3)
+
+
+def test_border_ghosts_in_chunks_with_kept_states_equal_all_at_once(monkeypatch):
+    import cinemagraph3d.motion.integrate as integ
+    from cinemagraph3d import pipeline
+
+    scene, disp = _setup()
+    whole = border_ghosts(scene, disp)
+    assert whole is not None and whole.motion.store_every == 1
+    G = whole.cloud.num_points
+    assert G > 7
+    monkeypatch.setattr(pipeline, "GHOST_CHUNK", 7)  # several chunks, some kept ghosts in each
+    monkeypatch.setattr(integ, "STATE_BUDGET_BYTES", 16)  # every k-th ghost state only
+    parts = border_ghosts(scene, disp)
+    assert parts.motion.store_every > 1 and parts.motion.forward_states.shape[0] < 7
+    assert parts.cloud.num_points == G
+    for name in ("points", "features", "alpha", "pixels", "layer", "inpainted"):
+        assert torch.equal(getattr(whole.cloud, name), getattr(parts.cloud, name)), name
+    for t in (6.0, 4.5, 0.0, 3.0, 0.25):
+        for a, b in zip(whole.motion.at(t), parts.motion.at(t)):
+            assert torch.equal(a, b), t
 
 
 def _native_move():

@@ -101,7 +101,51 @@ class _Stepper:
         return torch.sub(state, v, out=out)
 
 
-class Displacements(SceneFlow):
+class _KeptStates:
+    """Every ``store_every``-th state of both directions, the ones between recomputed in blocks.
+
+    Subclasses set ``_states`` (forward, backward kept states), ``store_every``, ``num_steps``,
+    ``_blocks = [None, None]`` and define ``_step(state, m, sign, out)`` (state ``m + 1`` from
+    state ``m``)."""
+
+    def _state(self, direction: int, n: int) -> torch.Tensor:
+        """``(P, 2)`` state number ``n`` (0..N) of ``direction`` (0 forward, 1 backward).
+
+        A state between two kept ones is read from the *block* of the states after the kept state
+        ``base = k·⌊n / k⌋`` (``base + 1 … base + k − 1``, at most ``N``), which is recomputed
+        whole, with the same Euler steps, when ``n`` falls outside the block held for that
+        direction. Frames in time order read the forward states ascending and the backward ones
+        descending: each block is then computed once per video in either direction (``N`` steps
+        per direction in all), where stepping on from the nearest kept state each time cost up
+        to ``k − 1`` steps per query going backwards. A block is a fresh tensor each time, so a
+        state handed out earlier keeps its values."""
+        k = self.store_every
+        base = (n // k) * k
+        kept = self._states[direction]
+        if n == base:
+            return kept[n // k]
+        block = self._blocks[direction]
+        if block is None or block[0] != base:
+            last = min(base + k - 1, self.num_steps)
+            buf = kept.new_empty((last - base,) + tuple(kept.shape[1:]))
+            sign = 1.0 if direction == 0 else -1.0
+            state = kept[n // k]
+            for m in range(base, last):
+                state = self._step(state, m, sign, buf[m - base])
+            block = self._blocks[direction] = (base, buf)
+        return block[1][n - base - 1]
+
+    def _at(self, direction: int, u: float) -> torch.Tensor:
+        """``(P, 2)`` displacement after ``u`` (fractional) steps of ``direction``."""
+        n = min(int(math.floor(u)), self.num_steps)
+        s = u - n
+        state = self._state(direction, n)
+        if s == 0.0:
+            return state
+        return torch.lerp(state, self._state(direction, n + 1), s)
+
+
+class Displacements(_KeptStates, SceneFlow):
     """Forward and backward Euler displacements of every source pixel over one motion loop.
 
     Built by :func:`integrate_motion`. Only the ``P_m`` moving pixels (``M != 0``) are stored;
@@ -161,41 +205,8 @@ class Displacements(SceneFlow):
         return self.index.device
 
     # ------------------------------------------------------------------ states
-    def _state(self, direction: int, n: int) -> torch.Tensor:
-        """``(P_m, 2)`` state number ``n`` (0..N) of ``direction`` (0 forward, 1 backward).
-
-        A state between two kept ones is read from the *block* of the states after the kept state
-        ``base = k·⌊n / k⌋`` (``base + 1 … base + k − 1``, at most ``N``), which is recomputed
-        whole, with the same Euler steps, when ``n`` falls outside the block held for that
-        direction. Frames in time order read the forward states ascending and the backward ones
-        descending: each block is then computed once per video in either direction (``N`` steps
-        per direction in all), where stepping on from the nearest kept state each time cost up
-        to ``k − 1`` steps per query going backwards. A block is a fresh tensor each time, so a
-        state handed out earlier keeps its values."""
-        k = self.store_every
-        base = (n // k) * k
-        kept = self._states[direction]
-        if n == base:
-            return kept[n // k]
-        block = self._blocks[direction]
-        if block is None or block[0] != base:
-            last = min(base + k - 1, self.num_steps)
-            buf = kept.new_empty((last - base,) + tuple(kept.shape[1:]))
-            sign = 1.0 if direction == 0 else -1.0
-            state = kept[n // k]
-            for m in range(base, last):
-                state = self._stepper.step(state, m, sign, out=buf[m - base])
-            block = self._blocks[direction] = (base, buf)
-        return block[1][n - base - 1]
-
-    def _at(self, direction: int, u: float) -> torch.Tensor:
-        """``(P_m, 2)`` displacement after ``u`` (fractional) steps of ``direction``."""
-        n = min(int(math.floor(u)), self.num_steps)
-        s = u - n
-        state = self._state(direction, n)
-        if s == 0.0:
-            return state
-        return torch.lerp(state, self._state(direction, n + 1), s)
+    def _step(self, state: torch.Tensor, m: int, sign: float, out: torch.Tensor) -> torch.Tensor:
+        return self._stepper.step(state, m, sign, out=out)
 
     def _check_t(self, t) -> float:
         if isinstance(t, torch.Tensor):
@@ -215,30 +226,36 @@ class Displacements(SceneFlow):
         return out.view(2, self.height, self.width)
 
     # ------------------------------------------------------------------ public
-    def extend(self, sources: torch.Tensor) -> PointDisplacements:
+    def extend(self, sources: torch.Tensor, store_every: int = 1) -> PointDisplacements:
         """Integrate extra source positions through the same field (and turbulence), with the
         field extended beyond the image by replicating its border values (so sources outside the
         image follow the velocity of the nearest border pixel; inside it they move as the image's
-        pixels do). All ``N + 1`` states of both directions are kept: ``2 (N + 1) P 2`` numbers.
+        pixels do). States ``0, k, 2k, … ≤ N`` of both directions are kept
+        (``k = store_every``; all ``N + 1`` by default: ``2 (N + 1) P 2`` numbers); the others
+        are recomputed in blocks, with the same steps, when they are read.
 
         Args:
             sources: ``(P, 2)`` positions ``(x, y)`` in pixels (anywhere).
+            store_every: ``k >= 1``, the spacing of the kept states.
 
         Returns:
             :class:`PointDisplacements`.
         """
         if not isinstance(sources, torch.Tensor) or sources.dim() != 2 or sources.shape[1] != 2:
             raise InputError("sources", "a (P, 2) tensor of positions", getattr(sources, "shape", None))
+        if isinstance(store_every, bool) or not isinstance(store_every, int) or store_every < 1:
+            raise InputError("store_every", "an integer >= 1", store_every)
         st = self._stepper
         pos0 = sources.to(device=st.flow.device, dtype=st.flow.dtype)
-        N = self.num_steps
-        states = torch.zeros(2, N + 1, pos0.shape[0], 2, dtype=pos0.dtype, device=pos0.device)
+        N, k = self.num_steps, store_every
+        states = torch.zeros(2, N // k + 1, pos0.shape[0], 2, dtype=pos0.dtype, device=pos0.device)
         for direction, sign in ((0, 1.0), (1, -1.0)):
-            for n in range(N):
-                t = float(n) if sign > 0 else float(N - n)
-                v = st.sample(pos0 + states[direction, n], t, extended=True)
-                states[direction, n + 1] = states[direction, n] + sign * v
-        return PointDisplacements(pos0, states[0], states[1], N)
+            state = states[direction, 0]
+            for n in range(N // k * k):
+                state = _point_step(
+                    st, pos0, state, n, sign, states[direction, (n + 1) // k] if (n + 1) % k == 0 else None
+                )
+        return PointDisplacements(pos0, states[0], states[1], N, store_every=k, field=st)
 
     def forward(self, t: float) -> torch.Tensor:
         """Displacement from scene time 0 to ``t``: ``F(0 -> t)``.
@@ -346,45 +363,95 @@ class Displacements(SceneFlow):
         return out[:, :2].contiguous(), out[:, 2:].contiguous()
 
 
-class PointDisplacements:
+def _point_step(
+    stepper: _Stepper,
+    sources: torch.Tensor,
+    state: torch.Tensor,
+    n: int,
+    sign: float,
+    out: torch.Tensor | None,
+) -> torch.Tensor:
+    """State ``n + 1`` of extra sources (:meth:`Displacements.extend`): ``S + sign · M(x + S, t)``
+    with the field extended beyond the image, ``t = n`` forward and ``N - n`` backward."""
+    t = float(n) if sign > 0 else float(stepper.num_steps - n)
+    v = stepper.sample(sources + state, t, extended=True)
+    return torch.add(state, sign * v, out=out)
+
+
+class PointDisplacements(_KeptStates):
     """Forward and backward displacements of extra source positions (e.g. outside the image).
 
-    Built by :meth:`Displacements.extend`. The field is extended beyond the image by replicating
-    its border values, so a source outside the image moves with the velocity at the nearest
-    border pixel and enters the image where the fluid flows inwards.
+    Built by :meth:`Displacements.extend` (or by a motion's own ``extend``, e.g. the evaluation's
+    exact motion). The field is extended beyond the image by replicating its border values, so a
+    source outside the image moves with the velocity at the nearest border pixel and enters the
+    image where the fluid flows inwards. With ``store_every = k > 1`` only the states
+    ``0, k, 2k, …`` are held and the others are recomputed through ``field`` (the
+    :class:`Displacements`' stepper) in blocks, as :class:`Displacements` does.
 
     Attributes:
         num_steps: loop length ``N``.
         sources: ``(P, 2)`` source positions, pixels.
+        store_every: ``k``, the spacing of the kept states.
     """
 
     def __init__(self, sources: torch.Tensor, forward_states: torch.Tensor, backward_states: torch.Tensor,
-                 num_steps: int) -> None:  # fmt: skip
+                 num_steps: int, store_every: int = 1, field: _Stepper | None = None) -> None:  # fmt: skip
         self.sources, self.num_steps = sources, int(num_steps)
         self._states = (forward_states, backward_states)
+        self.store_every, self._field = int(store_every), field
+        if self.store_every > 1 and field is None:
+            raise InputError("field", "the stepper that recomputes the states between kept ones", None)
+        self._blocks: list[tuple[int, torch.Tensor] | None] = [None, None]
+
+    def _step(self, state: torch.Tensor, m: int, sign: float, out: torch.Tensor) -> torch.Tensor:
+        return _point_step(self._field, self.sources, state, m, sign, out)
 
     @property
     def forward_states(self) -> torch.Tensor:
-        """``(N + 1, P, 2)`` forward states ``F_0 … F_N``, pixels."""
+        """``(⌊N / k⌋ + 1, P, 2)`` kept forward states ``F_0, F_k, …`` (all ``N + 1`` when
+        ``k = 1``), pixels."""
         return self._states[0]
 
     @property
     def backward_states(self) -> torch.Tensor:
-        """``(N + 1, P, 2)`` backward states ``B_0 … B_N``, pixels."""
+        """``(⌊N / k⌋ + 1, P, 2)`` kept backward states ``B_0, B_k, …``, pixels."""
         return self._states[1]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the kept states and the sources."""
+        return sum(t.numel() * t.element_size() for t in (*self._states, self.sources))
 
     def subset(self, keep: torch.Tensor) -> PointDisplacements:
         """The sources selected by the ``(P,)`` bool mask ``keep``."""
         k = keep.to(self.sources.device)
-        return PointDisplacements(
-            self.sources[k], self._states[0][:, k], self._states[1][:, k], self.num_steps
-        )
+        return PointDisplacements(self.sources[k], self._states[0][:, k], self._states[1][:, k], self.num_steps,
+                                  self.store_every, self._field)  # fmt: skip
 
-    def _at(self, direction: int, u: float) -> torch.Tensor:
-        n = min(int(math.floor(u)), self.num_steps)
-        s = u - n
-        st = self._states[direction]
-        return st[n] if s == 0.0 else torch.lerp(st[n], st[n + 1], s)
+    def thinned(self, store_every: int) -> PointDisplacements:
+        """The same displacements holding only every ``store_every``-th state (a multiple of this
+        one's spacing; the others recomputed when read, the same values). Without a field to
+        recompute them (a motion's own ``extend``), ``self``."""
+        if self._field is None or store_every == self.store_every:
+            return self
+        if store_every % self.store_every:
+            raise InputError("store_every", f"a multiple of {self.store_every}", store_every)
+        r = store_every // self.store_every
+        f, b = (st[::r].clone() for st in self._states)
+        return PointDisplacements(self.sources, f, b, self.num_steps, store_every, self._field)
+
+    @staticmethod
+    def cat(parts: list[PointDisplacements]) -> PointDisplacements:
+        """The sources of ``parts`` (same ``N``, spacing and field) one after another."""
+        first = parts[0]
+        if len(parts) == 1:
+            return first
+        for p in parts[1:]:
+            if (p.num_steps, p.store_every, p._field) != (first.num_steps, first.store_every, first._field):
+                raise InputError("parts", "displacements of one motion with one spacing", "mixed ones")
+        f, b = (torch.cat([p._states[d] for p in parts], 1) for d in (0, 1))
+        return PointDisplacements(torch.cat([p.sources for p in parts]), f, b, first.num_steps,
+                                  first.store_every, first._field)  # fmt: skip
 
     def at(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``(P, 2)`` forward ``F(0 -> t)`` and backward ``F(0 -> t - N)`` displacements, pixels."""
