@@ -297,12 +297,13 @@ class _GapClosing:
     :func:`~cinemagraph3d.render._native.native_pass`) the same factors come from one pass,
     ``_C.gap_widen``."""
 
-    def __init__(self, scene: Scene, native: bool | None = False) -> None:
+    def __init__(self, scene: Scene, native: bool | None = False, nbrs=None) -> None:
         c = scene.cloud
         self.num_points = c.num_points
-        self.nbrs = grid_neighbours(*_grid_inputs(c))
-        # only slanted pairs can open gaps beyond the depth-scale radius (GridNeighbours.slanted)
-        self.nodes, self.pairs = self.nbrs.slanted(c.points[:, 2])
+        nbrs = grid_neighbours(*_grid_inputs(c)) if nbrs is None else nbrs
+        # only slanted pairs can open gaps beyond the depth-scale radius (GridNeighbours.slanted);
+        # the neighbours themselves are not kept (≈ 74 MB at 1280×720)
+        self.nodes, self.pairs = nbrs.slanted(c.points[:, 2])
         self.points = c.points[self.nodes].contiguous()
         self.nodes, self.pairs = self.nodes.contiguous(), self.pairs.contiguous()
         self.K0 = scene.camera.matrix(dtype=torch.float64)
@@ -875,16 +876,18 @@ def render_frames(
     own = (None, None)  # each cloud's features, where they differ per frame
     if edge_colours is not None:
         own = phases if phases is not None else (scene.cloud.features.clone(), scene.cloud.features.clone())
-    gaps = _GapClosing(scene, native) if settings.close_gaps else None
+    want_sharpen = settings.resample_sharpen > 0 and decoder is None and scene.cloud.features.shape[1] >= 3
+    nbrs = grid_neighbours(*_grid_inputs(scene.cloud)) if settings.close_gaps or want_sharpen else None
+    gaps = _GapClosing(scene, native, nbrs) if settings.close_gaps else None
     differs = None  # (P,) bool: the points that may differ between the two clouds of a frame
     if moved is not None and moved.sel is not None and moved.native is not None and decoder is None:
         differs = torch.zeros(scene.cloud.num_points, dtype=torch.bool, device=pts0.device)
         differs[moved.sel] = True
         differs[pts0.shape[0] :] = True  # the ghosts
     sharpen = None
-    if settings.resample_sharpen > 0 and decoder is None and scene.cloud.features.shape[1] >= 3:
-        nbrs = gaps.nbrs if gaps is not None else grid_neighbours(*_grid_inputs(scene.cloud))
+    if want_sharpen:
         sharpen = _Resampling(scene, nbrs, settings.resample_sharpen)
+    del nbrs  # what the gap closing and the resampling need of them, they hold
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
