@@ -130,6 +130,16 @@ def test_point_cloud_lifts_every_layer_pixel():
     torch.testing.assert_close(cloud.points[vis, 2].sort().values, depth.depth.flatten().sort().values)
 
 
+def test_point_cloud_holds_no_more_memory_than_its_attributes():
+    # every attribute owns just its own elements: a view into a larger intermediate (the
+    # (P, 3) int64 of nonzero for the layer index, 24 MB at 720p) would keep all of it alive
+    img, depth, _ = two_plane_scene(20, 30)
+    cloud = c3.lift_ldi(c3.build_ldi(img, depth), c3.PinholeCamera.default(30, 20))
+    for name in ("points", "features", "alpha", "pixels", "layer", "inpainted"):
+        t = getattr(cloud, name)
+        assert t.untyped_storage().nbytes() == t.numel() * t.element_size(), name
+
+
 def _golden(name: str, frame: torch.Tensor):
     from cinemagraph3d.io import to_uint8, write_png
 

@@ -43,7 +43,7 @@ def lift_ldi(
         features=feats[lyr, :, row, col],
         alpha=ldi.alpha[lyr, 0, row, col],
         pixels=pix,
-        layer=lyr,
+        layer=lyr.clone(),  # a view of idx would hold all of its (P, 3) int64 storage
         inpainted=~ldi.visible[lyr, 0, row, col],
     )
 
