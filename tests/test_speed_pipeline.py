@@ -281,3 +281,37 @@ def test_native_ghost_keep_equals_the_torch_loop(margin):
         -1.0 if margin is None else margin, front, zg,
     )  # fmt: skip
     assert torch.equal(got, want)
+
+
+def test_turbulence_wave_grids_computed_once_per_time(monkeypatch):
+    # The block recomputation and the ghosts step through the same scene times again; the wave
+    # grid of each time is computed once and the states equal those computed without the cache.
+    import cinemagraph3d.motion.integrate as integ
+    from cinemagraph3d.motion.turbulence import Turbulence
+
+    mask = torch.ones(24, 40, dtype=torch.bool)
+    region = MotionRegion(mask, MotionHints.create([[10.0, 12.0]], [[-1.0, 0.3]]), turbulence=0.5)
+    field = motion_field(24, 40, [region])
+    assert field.turbulence is not None
+    calls = []
+    grid = Turbulence.grid
+    monkeypatch.setattr(Turbulence, "grid", lambda self, t, n: calls.append(t) or grid(self, t, n))
+    N, k = 12, 4
+    times = [i * N / 18 for i in range(18)]
+    src = torch.tensor([[-1.5, 3.5], [-0.5, 10.5], [41.0, 20.5]])
+
+    def run():
+        calls.clear()
+        d = integrate_motion(field, N, store_every=k)
+        states = [d.moving_at(t) for t in times]
+        ext = d.extend(src, store_every=2)
+        return states + [ext.at(t) for t in times], list(calls)
+
+    cached, n_cached = run()
+    assert len(n_cached) == len(set(n_cached)) <= N + 1  # times 0 … N, each once
+    monkeypatch.setattr(integ, "WAVE_GRID_CACHE_BYTES", 0)
+    fresh, n_fresh = run()
+    assert len(n_fresh) > 2 * len(n_cached)
+    for a, b in zip(cached, fresh):
+        for x, y in zip(a, b):
+            assert torch.equal(x, y)

@@ -64,15 +64,32 @@ class _Stepper:
         self.positions = torch.stack(
             [(index % w).to(**opts) + 0.5, torch.div(index, w, rounding_mode="floor").to(**opts) + 0.5], dim=1
         )
+        # The turbulence's wave grid at each time, computed once: the block recomputation of kept
+        # states and the border ghosts step through the same times again (as many grids as fit
+        # in WAVE_GRID_CACHE_BYTES; the rest are computed at each use, the same values).
+        self._grids: dict[float, torch.Tensor] = {}
+        self._grid_cap = 0
+        if turbulence is not None:
+            H, W = turbulence.amplitude.shape
+            cells = math.ceil(H / turbulence.cell) * math.ceil(W / turbulence.cell)
+            self._grid_cap = WAVE_GRID_CACHE_BYTES // max(1, 2 * cells * 4)
         self.first = flow.reshape(2, -1)[:, index].T.contiguous()
         if turbulence is not None:
             a0 = self.flow[0, 2].reshape(-1)[index][:, None]
-            self.first = self.first + a0 * turbulence.sample(
-                turbulence.grid(0.0, self.num_steps), self.positions
-            )
+            self.first = self.first + a0 * turbulence.sample(self.wave_grid(0.0), self.positions)
         # grid_sample coordinates (align_corners=False): g = 2 x / size - 1.
         self.scale = torch.tensor([2.0 / w, 2.0 / h], **opts)
         self.minus_one = torch.tensor(-1.0, **opts)
+
+    def wave_grid(self, t: float) -> torch.Tensor:
+        """``(1, 2, h, w)`` the turbulence's wave grid at scene time ``t``
+        (:meth:`~cinemagraph3d.motion.turbulence.Turbulence.grid`), cached per time."""
+        g = self._grids.get(t)
+        if g is None:
+            g = self.turbulence.grid(t, self.num_steps)
+            if len(self._grids) < self._grid_cap:
+                self._grids[t] = g
+        return g
 
     def sample(self, pos: torch.Tensor, t: float = 0.0, extended: bool = False) -> torch.Tensor:
         """``(P, 2)`` field values at ``pos`` ``(P, 2)`` pixel positions (centres at +0.5) at scene
@@ -89,7 +106,7 @@ class _Stepper:
         if self.turbulence is None:
             return v
         tb = self.turbulence
-        return v[:, :2] + v[:, 2:] * tb.sample(tb.grid(t, self.num_steps), pos)
+        return v[:, :2] + v[:, 2:] * tb.sample(self.wave_grid(t), pos)
 
     def step(self, state: torch.Tensor, n: int, sign: float, out: torch.Tensor | None = None) -> torch.Tensor:
         """State ``n + 1`` from state ``n``: ``S + sign * M(x + S, t)`` with ``t = n`` forward and
@@ -465,6 +482,9 @@ class PointDisplacements(_KeptStates):
 #: default (``store_every=None``): 64 MiB (a 1280×720 lake of 60 steps has ≈ 30 k moving pixels
 #: at most for all states to fit; the demo's 363 k moving pixels would take 338 MiB).
 STATE_BUDGET_BYTES = 64 << 20
+#: Memory for the turbulence's wave grids kept between Euler steps (one per scene time; the
+#: README lake's 61 grids of 84 × 150 cells take 6 MB).
+WAVE_GRID_CACHE_BYTES = 16 << 20
 
 
 def _state_bytes(num_steps: int, num_moving: int, itemsize: int, k: int) -> int:
