@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 import cinemagraph3d as c3
@@ -156,3 +157,20 @@ def test_bad_snapping_settings_are_refused_with_the_setting_named():
                      ({"min_contrast": float("nan")}, "min_contrast"), ({"jump": -1.0}, "jump")):  # fmt: skip
         with pytest.raises(InputError, match=name):
             sharpen_depth_edges(disp, img, **kw)
+
+
+@pytest.mark.parametrize("r", [1, 2, 5])
+def test_window_max_equals_the_brute_force_window(r):
+    # the separable window maximum against the plain definition: every pixel's window clipped
+    # to the image, maximum taken element by element
+    from cinemagraph3d.depth.edges import _window_max
+
+    g = torch.Generator().manual_seed(r)
+    d = torch.randn(1, 1, 9, 13, generator=g)
+    out = _window_max(d, r)[0, 0]
+    H, W = d.shape[-2:]
+    for i in range(H):
+        for j in range(W):
+            win = d[0, 0, max(0, i - r) : i + r + 1, max(0, j - r) : j + r + 1]
+            assert out[i, j] == win.max(), (i, j)
+    assert torch.equal(-_window_max(-d, r)[0, 0], -torch.nn.functional.max_pool2d(-d, 2 * r + 1, 1, r)[0, 0])

