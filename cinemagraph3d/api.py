@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,12 +192,17 @@ def reproducible(project: Project) -> Project:
     return project.replace(depth={"backend": "heuristic"}) if chosen.backend == "heuristic" else project
 
 
+#: The stages :func:`prepare_project` reports to its ``stage`` callback, in order.
+PREPARE_STAGES = ("motion", "depth", "scene")
+
+
 def prepare_project(
     project: Project,
     image: torch.Tensor | None = None,
     allow_download: bool = False,
     models: Models | None = None,
     sky_mask: torch.Tensor | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Read the inputs of ``project`` and build scene, trajectory and motion.
 
@@ -215,8 +220,15 @@ def prepare_project(
             (batch rendering loads them once).
         sky_mask: the ``(H, W)`` sky of ``image`` when already detected (sky regions use it
             instead of detecting it again).
+        stage: called with the name of each heavy stage as it starts, in this order:
+            ``"motion"`` (field and Euler integration), ``"depth"``, ``"scene"`` (layered depth
+            image, inpainting, point cloud); :data:`PREPARE_STAGES` (for progress bars).
     """
     from .motion.spec import build_motion
+
+    def starting(name: str) -> None:
+        if stage is not None:
+            stage(name)
 
     project.validate()
     seed_everything(project.seed)
@@ -247,14 +259,17 @@ def prepare_project(
         )
     # Motion inputs are read before the heavy work so a bad mask fails fast.
     estimator = None if models is None else models.motion
+    starting("motion")
     motion = build_motion(
         project.motion, image, _scale(project, image), estimator=estimator, sky_mask=sky_mask
     )
+    starting("depth")
     depth = estimate_depth(image, ds)
     from .ldi import LDISettings
 
     learned = models is not None and models.inpaint is not None
     ldi_settings = LDISettings(max_layers=d.layers, inpaint="learned" if learned else "classic")
+    starting("scene")
     scene = prepare_scene(image, depth, camera, ldi_settings=ldi_settings, models=models)
     traj = early_traj if early_traj is not None else _trajectory(project, scene)
     # Without the safe zoom a custom trajectory's K is used exactly as given.
@@ -502,7 +517,8 @@ def animate(
         max_side: working size (longer side, pixels); clicks, arrows and anchors stay in the
             photo's pixels.
         seed: random seed.
-        progress: show a progress bar.
+        progress: show progress bars on stderr: the preparation's stages (motion, depth, scene),
+            then the frames.
         allow_download: as in :func:`prepare_project`.
         force: replace existing outputs that cinemagraph3d created.
         models: preloaded :class:`~cinemagraph3d.models.Models` (neural preset).
@@ -557,9 +573,27 @@ def animate(
         pictures.append((mask_overlay, region_overlay(project, image, sky)))
     if motion_png is not None:
         pictures.append((motion_png, motion_picture(project, image, sky)))
-    prepared = prepare_project(
-        project, image=image, allow_download=allow_download, models=models, sky_mask=sky
-    )
+    prep_bar = None
+    if progress:
+        from tqdm import tqdm
+
+        # on a terminal only (disable=None): where stderr is a log, an error stays its one line
+        prep_bar = tqdm(total=len(PREPARE_STAGES), desc="preparing", leave=False, disable=None,
+                        bar_format="{desc} [{elapsed}]")  # fmt: skip
+
+    def stage(name: str) -> None:
+        if prep_bar is not None and not prep_bar.disable:
+            i = PREPARE_STAGES.index(name) + 1  # the stage under way, counted from 1
+            prep_bar.n = i
+            prep_bar.set_description_str(f"preparing {i}/{len(PREPARE_STAGES)}: {name}")  # refreshes
+
+    try:
+        prepared = prepare_project(
+            project, image=image, allow_download=allow_download, models=models, sky_mask=sky, stage=stage
+        )
+    finally:
+        if prep_bar is not None:
+            prep_bar.close()  # erased (leave=False): the rendering bar takes its line
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("camera.path", "frames at the photo's size", prepared.trajectory.width)
     if depth_output is None:

@@ -119,3 +119,28 @@ def test_layer_count_is_a_project_field(sky_photo, capsys):
     argv = ["animate", str(d / "photo.png"), "-o", str(d / "v.mp4"), "--layers", "6"]
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("cinemagraph3d: error: --layers: expected an integer in [1, 5]")
+
+
+def test_preparation_reports_its_stages_in_order_and_animate_shows_them(sky_photo, monkeypatch):
+    d = sky_photo
+    p = c3.Project(str(d / "photo.png"), depth=c3.DepthSpec(str(d / "depth.npy")))
+    seen = []
+    prepared = c3.prepare_project(p, stage=seen.append)
+    assert tuple(seen) == c3.api.PREPARE_STAGES == ("motion", "depth", "scene")
+    assert prepared.scene is not None
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for tty in (True, False):
+        err = Terminal() if tty else io.StringIO()
+        monkeypatch.setattr(sys, "stderr", err)
+        out = d / f"v{tty}.mp4"
+        c3.animate(p, out, camera=c3.CameraSpec("static", frames=2), progress=True)
+        assert out.is_file()
+        text = err.getvalue()
+        # the stages on a terminal; not in a log, where a later error must stay one line
+        assert ("preparing 3/3: scene" in text) == tty and ("preparing" in text) == tty
