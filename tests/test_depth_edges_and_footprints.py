@@ -28,14 +28,19 @@ def _soft_step(h=40, w=60, edge=30, width=6, near=0.9, far=0.05):
     return img.clamp(0, 1), disp
 
 
-def test_a_soft_depth_step_lands_on_the_colour_edge_with_no_pixel_between():
-    img, disp = _soft_step()
-    assert int(flying_pixels(disp).sum()) > 0  # the smeared step floats pixels (the check can fail)
-    out = sharpen_depth_edges(disp, img, radius=5)
-    assert int(flying_pixels(out).sum()) == 0
+@pytest.mark.parametrize("scale", [1, 3, 4])
+def test_a_soft_depth_step_lands_on_the_colour_edge_with_no_pixel_between(scale):
+    # scales 3 and 4: the photo, the smear and the window as at 4K and beyond (r = 15 and 20: the
+    # window sampled every 3rd and 4th pixel, 11 × 11 samples)
+    s = scale
+    img, disp = _soft_step(40 * s, 60 * s, 30 * s, 6 * s)
+    assert int(flying_pixels(disp, radius=3 * s).sum()) > 0  # the smear floats pixels (can fail)
+    out = sharpen_depth_edges(disp, img, radius=5 * s)
+    assert int(flying_pixels(out, radius=3 * s).sum()) == 0
     # every pixel has the disparity of the surface whose colour it has
     # (within 10 % of the step of the value of its side)
-    assert float(out[:, :30].min()) >= 0.9 - 0.085 and float(out[:, 30:].max()) <= 0.05 + 0.085
+    edge = 30 * s
+    assert float(out[:, :edge].min()) >= 0.9 - 0.085 and float(out[:, edge:].max()) <= 0.05 + 0.085
 
 
 def test_snapping_keeps_slanted_textured_surfaces_and_sharp_steps_bit_for_bit():

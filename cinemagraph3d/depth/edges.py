@@ -108,7 +108,8 @@ def sharpen_depth_edges(
         tight: tolerance (share of the window's range) at a colour edge.
         iterations: passes (the second settles pixels the first moved next to a new step).
         chunk: pixels per batch (memory: about ``chunk · n · 24`` bytes, ``n`` samples per window:
-            ``(2r+1)²``, every other pixel when ``r >= 4``).
+            ``(2r+1)²``, every other pixel when ``r >= 4``, every ``ceil(r/5)``-th when
+            ``r > 10``: at most 121).
 
     Returns:
         ``(H, W)`` disparity, same dtype and device as ``disp``.
@@ -137,9 +138,11 @@ def sharpen_depth_edges(
         raise InputError("radius", "an integer >= 1", radius)
     out = disp.clone()
     img = image.to(dtype=torch.float32, device=disp.device)
-    # windows wider than 7 px are sampled every other pixel (a quarter of the work; the sides'
-    # medians and mean colours need no more)
-    step = 2 if r >= 4 else 1
+    # windows wider than 7 px are sampled every other pixel, wider than 21 px every ceil(r / 5)-th,
+    # so that no window takes more than 11 × 11 samples (the sides' medians and mean colours need
+    # no more, and the work per pixel stays the same at any photo size: r grows with it; sparser
+    # sampling, every r / 4-th pixel, left pixels between the sides of a smeared step at r = 15)
+    step = 1 if r < 4 else max(2, math.ceil(r / 5))
     ar = torch.arange(-(r // step) * step, r + 1, step, device=disp.device)
     dy, dx = torch.meshgrid(ar, ar, indexing="ij")
     spatial = torch.exp(-(dx.float() ** 2 + dy.float() ** 2) / (2 * (r / 2) ** 2)).reshape(-1)
