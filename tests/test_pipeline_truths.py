@@ -424,3 +424,19 @@ def test_fill_holes_rejects_bad_depth_and_bias():
         fill_holes(f, a, torch.zeros(1, 3, 3))
     with pytest.raises(c3.InputError, match="far_bias"):
         fill_holes(f, a, torch.zeros(1, 4, 4), far_bias=float("nan"))
+
+
+@pytest.mark.parametrize("radius", [1, 3, 7])
+def test_ldi_band_dilation_is_the_euclidean_disc(radius):
+    # the occlusion band behind an edge: every pixel within Euclidean distance r of the mask,
+    # against the brute-force definition
+    from cinemagraph3d.ldi import _dilate
+
+    g = torch.Generator().manual_seed(radius)
+    mask = torch.rand(17, 23, generator=g) > 0.97
+    out = _dilate(mask, radius)
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    yy, xx = torch.meshgrid(torch.arange(17), torch.arange(23), indexing="ij")
+    d2 = (yy[..., None] - ys) ** 2 + (xx[..., None] - xs) ** 2
+    assert torch.equal(out, (d2 <= radius**2).any(-1))
+    assert not _dilate(torch.zeros(5, 6, dtype=torch.bool), radius).any()

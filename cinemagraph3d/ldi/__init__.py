@@ -110,10 +110,16 @@ def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor
 
 
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """``(H, W)`` bool: the pixels within Euclidean distance ``radius`` of ``mask`` (a disc
+    dilation), from the exact distance transform: its cost does not grow with the radius, where
+    a dilation with a disc kernel's cost grows with its area (8.7 s at 3840×2160, r = 230 px,
+    against 0.05 s)."""
     import cv2
 
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return torch.from_numpy(cv2.dilate(mask.numpy().astype(np.uint8), k) > 0)
+    if not bool(mask.any()):
+        return torch.zeros_like(mask, dtype=torch.bool)
+    dist = cv2.distanceTransform((~mask).numpy().astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return torch.from_numpy(dist <= radius)
 
 
 def build_ldi(
