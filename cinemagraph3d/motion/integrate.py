@@ -68,11 +68,6 @@ class _Stepper:
         # states and the border ghosts step through the same times again (as many grids as fit
         # in WAVE_GRID_CACHE_BYTES; the rest are computed at each use, the same values).
         self._grids: dict[float, torch.Tensor] = {}
-        self._grid_cap = 0
-        if turbulence is not None:
-            H, W = turbulence.amplitude.shape
-            cells = math.ceil(H / turbulence.cell) * math.ceil(W / turbulence.cell)
-            self._grid_cap = WAVE_GRID_CACHE_BYTES // max(1, 2 * cells * 4)
         self.first = flow.reshape(2, -1)[:, index].T.contiguous()
         if turbulence is not None:
             a0 = self.flow[0, 2].reshape(-1)[index][:, None]
@@ -87,7 +82,7 @@ class _Stepper:
         g = self._grids.get(t)
         if g is None:
             g = self.turbulence.grid(t, self.num_steps)
-            if len(self._grids) < self._grid_cap:
+            if (len(self._grids) + 1) * g.nbytes <= WAVE_GRID_CACHE_BYTES:  # all grids alike
                 self._grids[t] = g
         return g
 
