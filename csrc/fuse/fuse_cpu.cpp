@@ -53,21 +53,35 @@ struct Scratch {
 // (K, h, w) planes at stride `stride` (a plane's pixel (y, x) at y * stride + x) -> (K, h, w)
 // box sums of radius r, zero outside the h x w window, written densely into out (K * h * w; it
 // may be the planes themselves when they lie densely in one buffer: the second pass reads tmp).
+// Sums accumulate in double and are rounded once per axis.
 template <typename T>
 void box_sums(const std::vector<const T*>& planes, int64_t stride, int64_t h, int64_t w, int r, T* tmp, T* out) {
   const int64_t K = static_cast<int64_t>(planes.size());
+  // running sums; ROWS rows advance side by side so that their dependent chains overlap
+  constexpr int64_t ROWS = 8;
+  const int64_t groups = (K * h + ROWS - 1) / ROWS;
+  const int64_t head = std::min<int64_t>(r, w - 1);
   // along rows
-  at::parallel_for(0, K * h, 64, [&](int64_t b, int64_t e) {
-    for (int64_t ky = b; ky < e; ++ky) {
-      const int64_t k = ky / h, y = ky % h;
-      const T* src = planes[k] + y * stride;
-      T* dst = tmp + ky * w;
-      double s = 0.0;
-      for (int64_t x = 0; x <= std::min<int64_t>(r, w - 1); ++x) s += src[x];
+  at::parallel_for(0, groups, 8, [&](int64_t b, int64_t e) {
+    for (int64_t g = b; g < e; ++g) {
+      const int64_t ky0 = g * ROWS, nr = std::min(ROWS, K * h - ky0);
+      const T* src[ROWS];
+      T* dst[ROWS];
+      double s[ROWS];
+      for (int64_t t = 0; t < ROWS; ++t) {
+        const int64_t ky = ky0 + std::min(t, nr - 1);  // a short group repeats its last row
+        src[t] = planes[ky / h] + (ky % h) * stride;
+        dst[t] = tmp + ky * w;
+        s[t] = 0.0;
+      }
+      for (int64_t x = 0; x <= head; ++x)
+        for (int64_t t = 0; t < ROWS; ++t) s[t] += src[t][x];
       for (int64_t x = 0; x < w; ++x) {
-        dst[x] = static_cast<T>(s);
-        if (x + r + 1 < w) s += src[x + r + 1];
-        if (x - r >= 0) s -= src[x - r];
+        for (int64_t t = 0; t < ROWS; ++t) dst[t][x] = static_cast<T>(s[t]);
+        if (x + r + 1 < w)
+          for (int64_t t = 0; t < ROWS; ++t) s[t] += src[t][x + r + 1];
+        if (x - r >= 0)
+          for (int64_t t = 0; t < ROWS; ++t) s[t] -= src[t][x - r];
       }
     }
   });
@@ -78,20 +92,224 @@ void box_sums(const std::vector<const T*>& planes, int64_t stride, int64_t h, in
     std::vector<double> acc(block);
     for (int64_t kb = b; kb < e; ++kb) {
       const int64_t k = kb / nblk, x0 = (kb % nblk) * block, x1 = std::min(w, x0 + block), n = x1 - x0;
-      const T* src = tmp + k * h * w;
-      T* dst = out + k * h * w;
-      std::fill(acc.begin(), acc.begin() + n, 0.0);
+      const T* src = tmp + k * h * w + x0;
+      T* dst = out + k * h * w + x0;
+      double* A = acc.data();
+      std::fill(A, A + n, 0.0);
       for (int64_t y = 0; y <= std::min<int64_t>(r, h - 1); ++y)
-        for (int64_t x = 0; x < n; ++x) acc[x] += src[y * w + x0 + x];
+        for (int64_t x = 0; x < n; ++x) A[x] += src[y * w + x];
       for (int64_t y = 0; y < h; ++y) {
-        for (int64_t x = 0; x < n; ++x) dst[y * w + x0 + x] = static_cast<T>(acc[x]);
-        if (y + r + 1 < h)
-          for (int64_t x = 0; x < n; ++x) acc[x] += src[(y + r + 1) * w + x0 + x];
-        if (y - r >= 0)
-          for (int64_t x = 0; x < n; ++x) acc[x] -= src[(y - r) * w + x0 + x];
+        for (int64_t x = 0; x < n; ++x) dst[y * w + x] = static_cast<T>(A[x]);
+        if (y + r + 1 < h) {
+          const T* add = src + (y + r + 1) * w;
+          for (int64_t x = 0; x < n; ++x) A[x] += add[x];
+        }
+        if (y - r >= 0) {
+          const T* sub = src + (y - r) * w;
+          for (int64_t x = 0; x < n; ++x) A[x] -= sub[x];
+        }
       }
     }
   });
+}
+
+// Per-thread rows of width w for the row-wise passes below.
+template <typename T>
+struct Rows {
+  std::vector<T> buf;
+  int64_t w = 0;
+  T* operator()(int64_t i) { return buf.data() + i * w; }
+  void reset(int64_t count, int64_t width) {
+    w = width;
+    if (static_cast<int64_t>(buf.size()) < count * width) buf.assign(static_cast<size_t>(count * width), T(0));
+  }
+};
+
+// Row kernels of the passes below. Each takes its rows as restrict pointers (no two alias, so
+// the compiler vectorises the loop without run-time overlap checks) and evaluates whole rows
+// without branches; the results at pixels where the splats are identical are never read.
+template <typename T>
+__attribute__((noinline)) void row_product(const T* __restrict X, const T* __restrict A, T* __restrict P, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) P[x] = X[x] * A[x];
+}
+
+template <typename T>
+inline T clamp01(T v) {
+  return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);
+}
+
+// disparity zref / z clamped to [0, 4] (0 where z <= 0)
+template <typename T>
+inline T disparity(T z, T zref) {
+  const T d = zref / (z < T(1e-12) ? T(1e-12) : z);
+  const T dd = z > T(0) ? d : T(0);
+  return dd > T(4) ? T(4) : dd;
+}
+
+// the switch time: the forward one, or both splats' mixed by coverage
+template <typename T>
+__attribute__((noinline)) void row_phase(const T* __restrict Af, const T* __restrict Ab, const T* __restrict Pf, const T* __restrict Pb,
+               T* __restrict PH, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T cov = Af[x] + Ab[x];
+    const T mix = (Af[x] * Pf[x] + Ab[x] * Pb[x]) / (cov < T(1e-12) ? T(1e-12) : cov);
+    PH[x] = cov > T(0) ? mix : Pf[x];
+  }
+}
+
+// the smoothstep switch S at loop fraction tau and both splats' disparities
+template <typename T>
+__attribute__((noinline)) void row_switch(const T* __restrict PH, const T* __restrict Zf, const T* __restrict Zb, T* __restrict S,
+                T* __restrict DF, T* __restrict DB, int64_t w, T tau, T width, T zref) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T u = clamp01((tau - PH[x]) / width + T(0.5));
+    S[x] = u * u * (T(3) - T(2) * u);
+    DF[x] = disparity(Zf[x], zref);
+    DB[x] = disparity(Zb[x], zref);
+  }
+}
+
+// how clearly each splat is nearer (NF, NB; 0 unless both cover the pixel), and S with them
+template <typename T>
+__attribute__((noinline)) void row_occlusion(const T* __restrict DF, const T* __restrict DB, const T* __restrict Af, const T* __restrict Ab,
+                   T* __restrict S, T* __restrict NF, T* __restrict NB, int64_t w, T r0, T ramp) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T df = DF[x], db = DB[x];
+    const bool both = (Af[x] > T(0)) & (Ab[x] > T(0));
+    const T nf = clamp01((df / (db < T(1e-12) ? T(1e-12) : db) - r0) / ramp);
+    const T nb = clamp01((db / (df < T(1e-12) ? T(1e-12) : df) - r0) / ramp);
+    NF[x] = both ? nf : T(0);
+    NB[x] = both ? nb : T(0);
+    S[x] = S[x] * (T(1) - NF[x]) + (T(1) - S[x]) * NB[x];
+  }
+}
+
+// the normalised weights nf, nb, and the fused depth and alpha where the splats differ
+template <typename T>
+__attribute__((noinline)) void row_weights(const T* __restrict S, const T* __restrict EF, const T* __restrict EB, const T* __restrict Af,
+                 const T* __restrict Ab, const T* __restrict Zf, const T* __restrict Zb,
+                 const uint8_t* __restrict same, T* __restrict nfr, T* __restrict nbr, T* __restrict od,
+                 T* __restrict oa, int64_t w, T eps) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T s = S[x], ef = EF[x], eb = EB[x];
+    const T wf = ef * (T(1) - s + s * (T(1) - Ab[x]));
+    const T wb = eb * (s + (T(1) - s) * (T(1) - Af[x]));
+    const T wsum = wf + wb;
+    const T den = wsum < eps ? eps : wsum;
+    const T nf = wf / den, nb = wb / den;
+    nfr[x] = nf;
+    nbr[x] = nb;
+    const T dz = nf * Zf[x] + nb * Zb[x];
+    const T da = wsum > eps ? nf * Af[x] + nb * Ab[x] : T(0);
+    const T od0 = od[x], oa0 = oa[x];  // loaded unconditionally: a select, not a branch
+    od[x] = same[x] ? od0 : dz;
+    oa[x] = same[x] ? oa0 : da;
+  }
+}
+
+// a coarser band's weights: the same switch with its width bj (times mapped onto [bj/2, 1 - bj/2])
+template <typename T, bool OCCL>
+__attribute__((noinline)) void row_band(const T* __restrict PH, const T* __restrict NF, const T* __restrict NB, const T* __restrict EF,
+              const T* __restrict EB, const T* __restrict Af, const T* __restrict Ab, T* __restrict mf,
+              T* __restrict mb, int64_t w, T tau, T bj, T d0, T eps) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T ph = PH[x];
+    const T r = clamp01((ph - d0 / T(2)) / (T(1) - d0));
+    const T rank = d0 < T(1) ? r : T(0.5);
+    const T v = clamp01((tau - (bj / T(2) + (T(1) - bj) * rank)) / bj + T(0.5));
+    const T s0 = v * v * (T(3) - T(2) * v);
+    const T nf = NF[x], nb = NB[x];
+    const T sj = OCCL ? s0 * (T(1) - nf) + (T(1) - s0) * nb : s0;
+    const T ef = EF[x], eb = EB[x];
+    const T wfj = ef * (T(1) - sj + sj * (T(1) - Ab[x]));
+    const T wbj = eb * (sj + (T(1) - sj) * (T(1) - Af[x]));
+    const T sumj = wfj + wbj;
+    const T denj = sumj < eps ? eps : sumj;
+    mf[x] = wfj / denj;
+    mb[x] = wbj / denj;
+  }
+}
+
+// a band's coverage-normalised weight changes (the coverage divides the weight, not each
+// channel: the reference divides the channels, one rounding apart, within the parity tolerance)
+template <typename T>
+__attribute__((noinline)) void row_gains(const T* __restrict LF, const T* __restrict LB, const T* __restrict nf1, const T* __restrict nf0,
+               const T* __restrict nb1, const T* __restrict nb0, T* __restrict GF, T* __restrict GB, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T lfc = LF[x] < T(1e-6) ? T(1e-6) : LF[x];
+    const T lbc = LB[x] < T(1e-6) ? T(1e-6) : LB[x];
+    GF[x] = (nf1[x] - nf0[x]) / lfc;
+    GB[x] = (nb1[x] - nb0[x]) / lbc;
+  }
+}
+
+template <typename T>
+__attribute__((noinline)) void row_accumulate(T* __restrict A, const T* __restrict GF, const T* __restrict Vf, const T* __restrict GB,
+                    const T* __restrict Vb, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) A[x] += GF[x] * Vf[x] + GB[x] * Vb[x];
+}
+
+// one channel's detail bands (written over the low passes P, Q) and their statistics
+template <typename T>
+__attribute__((noinline)) void row_detail(const T* __restrict X, const T* __restrict Y, T* __restrict P, T* __restrict Q,
+                const T* __restrict LFC, const T* __restrict LBC, T* __restrict s0, T* __restrict s1,
+                T* __restrict s2, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T hf = X[x] - P[x] / LFC[x];
+    const T hb = Y[x] - Q[x] / LBC[x];
+    P[x] = hf;
+    Q[x] = hb;
+    s0[x] += hf * hf;
+    s1[x] += hb * hb;
+    s2[x] += hf * hb;
+  }
+}
+
+// the detail band's gain: its variance restored, capped, at least 1
+template <typename T>
+__attribute__((noinline)) void row_gain(const T* __restrict nfr, const T* __restrict nbr, const T* __restrict vfr, const T* __restrict vbr,
+              const T* __restrict cfr, T* __restrict G, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T nf = nfr[x], nb = nbr[x];
+    const T vf = vfr[x], vb = vbr[x], cfb = cfr[x];
+    const T want = nf * vf + nb * vb;
+    const T have = nf * nf * vf + nb * nb * vb + T(2) * nf * nb * cfb;
+    T q2 = nf * nf + nb * nb;
+    q2 = q2 < T(0.5) ? T(0.5) : q2;
+    const T cap = T(1) / std::sqrt(q2);
+    T g = std::sqrt((want < T(0) ? T(0) : want) / (have < T(1e-12) ? T(1e-12) : have));
+    g = g < cap ? g : cap;
+    g = g < T(1) ? T(1) : g;
+    G[x] = have > T(1e-10) ? g : T(1);
+  }
+}
+
+// one output channel where the splats differ: the blend with the detail restored (one band)
+template <typename T>
+__attribute__((noinline)) void row_out(const T* __restrict X, const T* __restrict Y, const T* __restrict P, const T* __restrict Q,
+             const T* __restrict nfr, const T* __restrict nbr, const T* __restrict G, const uint8_t* __restrict same,
+             T* __restrict O, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T v = nfr[x] * X[x] + nbr[x] * Y[x] + (G[x] - T(1)) * (nfr[x] * P[x] + nbr[x] * Q[x]);
+    const T o = O[x];
+    O[x] = same[x] ? o : v;
+  }
+}
+
+// the same with the multi-band blend: the detail band switched sharply, the low band L_0 = x - h
+// by the coarser bands (mf, mb) plus their accumulated contributions A
+template <typename T>
+__attribute__((noinline)) void row_out_bands(const T* __restrict X, const T* __restrict Y, const T* __restrict P, const T* __restrict Q,
+                   const T* __restrict nfr, const T* __restrict nbr, const T* __restrict G, const T* __restrict mf,
+                   const T* __restrict mb, const T* __restrict A, const uint8_t* __restrict same, T* __restrict O,
+                   int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T nf = nfr[x], nb = nbr[x], hf = P[x], hb = Q[x];
+    const T fx = nf * X[x] + nb * Y[x] + (G[x] - T(1)) * (nf * hf + nb * hb);
+    const T v = fx - (nf * (X[x] - hf) + nb * (Y[x] - hb)) + (mf[x] * (X[x] - hf) + mb[x] * (Y[x] - hb)) + A[x];
+    const T o = O[x];
+    O[x] = same[x] ? o : v;
+  }
 }
 
 template <typename T>
@@ -113,26 +331,32 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   std::memcpy(of, xf, sizeof(T) * C * HW);
   std::memcpy(od, zf, sizeof(T) * HW);
   std::memcpy(oa, af, sizeof(T) * HW);
-  // 1. where the splats differ, and the bounding box of those pixels
+  // 1. where the splats differ (same: 1 where identical), and the bounding box of those pixels
   static thread_local Scratch<T> mem;
   uint8_t* same = scratch(mem.same, HW);
   const int nt = std::max(1, at::get_num_threads());
   std::vector<int64_t> lo_i(nt, H), hi_i(nt, -1), lo_j(nt, W), hi_j(nt, -1);
   at::parallel_for(0, H, 16, [&](int64_t b, int64_t e) {
     const int tid = at::get_thread_num();
-    for (int64_t i = b; i < e; ++i)
-      for (int64_t j = 0; j < W; ++j) {
-        const int64_t q = i * W + j;
-        bool s = zf[q] == zb[q] && af[q] == ab[q];
-        for (int64_t c = 0; c < C && s; ++c) s = xf[c * HW + q] == xb[c * HW + q];
-        same[q] = s;
-        if (!s) {
-          lo_i[tid] = std::min(lo_i[tid], i);
-          hi_i[tid] = std::max(hi_i[tid], i);
-          lo_j[tid] = std::min(lo_j[tid], j);
-          hi_j[tid] = std::max(hi_j[tid], j);
-        }
+    for (int64_t i = b; i < e; ++i) {
+      uint8_t* sr = same + i * W;
+      const int64_t o = i * W;
+      for (int64_t j = 0; j < W; ++j) sr[j] = (zf[o + j] == zb[o + j]) & (af[o + j] == ab[o + j]);
+      for (int64_t c = 0; c < C; ++c) {
+        const T* p = xf + c * HW + o;
+        const T* q = xb + c * HW + o;
+        for (int64_t j = 0; j < W; ++j) sr[j] &= static_cast<uint8_t>(p[j] == q[j]);
       }
+      int64_t first = 0;
+      while (first < W && sr[first]) ++first;
+      if (first == W) continue;
+      int64_t last = W - 1;
+      while (sr[last]) --last;
+      lo_i[tid] = std::min(lo_i[tid], i);
+      hi_i[tid] = std::max(hi_i[tid], i);
+      lo_j[tid] = std::min(lo_j[tid], first);
+      hi_j[tid] = std::max(hi_j[tid], last);
+    }
   });
   int64_t mi = H, Mi = -1, mj = W, Mj = -1;
   for (int t = 0; t < nt; ++t) {
@@ -150,7 +374,17 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   const int64_t i1 = std::min<int64_t>(H, Mi + pad + 1), j1 = std::min<int64_t>(W, Mj + pad + 1);
   const int64_t h = i1 - i0, w = j1 - j0, n = h * w;
   const int64_t off = i0 * W + j0;  // the box's first pixel in the full frame
-  // 2. per pixel of the box: the normalised weights nf, nb and the premultiplied planes
+  // rows of the box with a differing pixel
+  std::vector<uint8_t> live(h);
+  for (int64_t y = 0; y < h; ++y) {
+    const uint8_t* sr = same + off + y * W;
+    uint8_t all = 1;
+    for (int64_t x = 0; x < w; ++x) all &= sr[x];
+    live[y] = !all;
+  }
+  // 2. per pixel of the box: the normalised weights nf, nb and the premultiplied planes. Every
+  // pass below computes whole rows without branches (the compiler vectorises them) and keeps the
+  // results only where the splats differ; the values at identical pixels are never read.
   T* nfw = scratch(mem.nf, n);
   T* nbw = scratch(mem.nb, n);
   T* pre = scratch(mem.pre, 2 * (C + 1) * n);
@@ -161,65 +395,47 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   const T zref = static_cast<T>(prm.zref), eps = static_cast<T>(prm.eps);
   const T r0 = static_cast<T>(prm.occlusion_ratio), ramp = static_cast<T>(prm.ramp);
   const bool occl = std::isfinite(prm.occlusion_ratio);
-  auto disp = [&](T z) {
-    T d = z > T(0) ? zref / (z < T(1e-12) ? T(1e-12) : z) : T(0);
-    return d > T(4) ? T(4) : d;
-  };
-  auto clamp01 = [](T v) { return v < T(0) ? T(0) : (v > T(1) ? T(1) : v); };
+  std::vector<T> bwid(NB);
+  for (int64_t j = 0; j < NB; ++j) bwid[j] = static_cast<T>(prm.band_widths[j]);
   at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-    for (int64_t y = b; y < e; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        const int64_t q = off + y * W + x, k = y * w + x;
-        const T Af = af[q], Ab = ab[q];
-        for (int64_t c = 0; c < C; ++c) {
-          pre[c * n + k] = xf[c * HW + q] * Af;
-          pre[(C + 1 + c) * n + k] = xb[c * HW + q] * Ab;
-        }
-        pre[C * n + k] = Af;
-        pre[(2 * C + 1) * n + k] = Ab;
-        if (same[q]) continue;  // the forward splat's pixel: only its low-pass planes are needed
-        T ph = phf[q];
-        if (phb) {
-          const T cov = Af + Ab;
-          if (cov > T(0)) ph = (Af * phf[q] + Ab * phb[q]) / (cov < T(1e-12) ? T(1e-12) : cov);
-        }
-        const T u = clamp01((tau - ph) / width + T(0.5));
-        T s = u * u * (T(3) - T(2) * u);
-        const T df = disp(zf[q]), db = disp(zb[q]);
-        T near_f = T(0), near_b = T(0);
-        if (occl) {
-          if (Af > T(0) && Ab > T(0)) {
-            near_f = clamp01((df / (db < T(1e-12) ? T(1e-12) : db) - r0) / ramp);
-            near_b = clamp01((db / (df < T(1e-12) ? T(1e-12) : df) - r0) / ramp);
-          }
-          s = s * (T(1) - near_f) + (T(1) - s) * near_b;
-        }
-        const T ef = Af * std::exp(a * df), eb = Ab * std::exp(a * db);
-        const T wf = ef * (T(1) - s + s * (T(1) - Ab));
-        const T wb = eb * (s + (T(1) - s) * (T(1) - Af));
-        const T wsum = wf + wb;
-        const T den = wsum < eps ? eps : wsum;
-        const T nf = wf / den, nb = wb / den;
-        nfw[k] = nf;
-        nbw[k] = nb;
-        if (NB) {  // the same switch with a band's width (times mapped onto [w/2, 1 - w/2])
-          const T rank = d0 < T(1) ? clamp01((ph - d0 / T(2)) / (T(1) - d0)) : T(0.5);
-          for (int64_t j = 0; j < NB; ++j) {
-            const T bwid = static_cast<T>(prm.band_widths[j]);
-            const T v = clamp01((tau - (bwid / T(2) + (T(1) - bwid) * rank)) / bwid + T(0.5));
-            T sj = v * v * (T(3) - T(2) * v);
-            if (occl) sj = sj * (T(1) - near_f) + (T(1) - sj) * near_b;
-            const T wfj = ef * (T(1) - sj + sj * (T(1) - Ab));
-            const T wbj = eb * (sj + (T(1) - sj) * (T(1) - Af));
-            const T sumj = wfj + wbj;
-            const T denj = sumj < eps ? eps : sumj;
-            bw[2 * j * n + k] = wfj / denj;
-            bw[(2 * j + 1) * n + k] = wbj / denj;
-          }
-        }
-        od[q] = nf * zf[q] + nb * zb[q];
-        oa[q] = wsum > eps ? nf * Af + nb * Ab : T(0);
+    static thread_local Rows<T> rows;
+    rows.reset(8, w);
+    T* PH = rows(0);
+    T* S = rows(1);
+    T* DF = rows(2);
+    T* DB = rows(3);
+    T* NF = rows(4);
+    T* NBr = rows(5);
+    T* EF = rows(6);
+    T* EB = rows(7);
+    for (int64_t y = b; y < e; ++y) {
+      const int64_t q0 = off + y * W, k0 = y * w;
+      const T* Af = af + q0;
+      const T* Ab = ab + q0;
+      for (int64_t c = 0; c < C; ++c) {
+        row_product(xf + c * HW + q0, Af, pre + c * n + k0, w);
+        row_product(xb + c * HW + q0, Ab, pre + (C + 1 + c) * n + k0, w);
       }
+      std::memcpy(pre + C * n + k0, Af, sizeof(T) * w);
+      std::memcpy(pre + (2 * C + 1) * n + k0, Ab, sizeof(T) * w);
+      if (!live[y]) continue;  // the forward splat's row: only its low-pass planes are needed
+      const uint8_t* sr = same + q0;
+      if (phb)
+        row_phase(Af, Ab, phf + q0, phb + q0, PH, w);
+      else
+        std::memcpy(PH, phf + q0, sizeof(T) * w);
+      row_switch(PH, zf + q0, zb + q0, S, DF, DB, w, tau, width, zref);
+      if (occl) row_occlusion(DF, DB, Af, Ab, S, NF, NBr, w, r0, ramp);
+      for (int64_t x = 0; x < w; ++x) {  // exp only where the splats differ (not vectorised)
+        const bool d = !sr[x];
+        EF[x] = d ? Af[x] * std::exp(a * DF[x]) : T(0);
+        EB[x] = d ? Ab[x] * std::exp(a * DB[x]) : T(0);
+      }
+      row_weights(S, EF, EB, Af, Ab, zf + q0, zb + q0, sr, nfw + k0, nbw + k0, od + q0, oa + q0, w, eps);
+      for (int64_t j = 0; j < NB; ++j)
+        (occl ? row_band<T, true> : row_band<T, false>)(PH, NF, NBr, EF, EB, Af, Ab, bw + 2 * j * n + k0,
+                                                         bw + (2 * j + 1) * n + k0, w, tau, bwid[j], d0, eps);
+    }
   });
   const int64_t K1 = 2 * (C + 1);
   T* tmp = scratch(mem.tmp, K1 * n);
@@ -253,28 +469,32 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
       T* btmp = scratch(mem.btmp, K1 * nbk);
       T* blo = scratch(mem.blo, K1 * nbk);
       // block sums of the premultiplied planes (partial blocks at the frame's far edges), once
-      // per run of bands with the same decimation
+      // per run of bands with the same decimation; a block's pixels are added row by row, each
+      // row from left to right, as one sum per plane
       if (i == 1 || dec(i - 1) != k) {
         at::parallel_for(0, hb, 4, [&](int64_t b, int64_t e) {
-          std::vector<double> sums(K1);
-          for (int64_t by = b; by < e; ++by)
-            for (int64_t bx = 0; bx < wb; ++bx) {
-              std::fill(sums.begin(), sums.end(), 0.0);
-              const int64_t y0 = (bi0 + by) * k, y1 = std::min(H, y0 + k);
-              const int64_t x0 = (bj0 + bx) * k, x1 = std::min(W, x0 + k);
-              for (int64_t yy = y0; yy < y1; ++yy)
+          std::vector<double> sums(K1 * wb);
+          for (int64_t by = b; by < e; ++by) {
+            std::fill(sums.begin(), sums.end(), 0.0);
+            const int64_t y0 = (bi0 + by) * k, y1 = std::min(H, y0 + k);
+            for (int64_t yy = y0; yy < y1; ++yy) {
+              const int64_t o = yy * W;
+              for (int64_t bx = 0; bx < wb; ++bx) {
+                const int64_t x0 = (bj0 + bx) * k, x1 = std::min(W, x0 + k);
                 for (int64_t xx = x0; xx < x1; ++xx) {
-                  const int64_t q = yy * W + xx;
-                  const T Af = af[q], Ab = ab[q];
+                  const T Af = af[o + xx], Ab = ab[o + xx];
                   for (int64_t c = 0; c < C; ++c) {
-                    sums[c] += xf[c * HW + q] * Af;
-                    sums[C + 1 + c] += xb[c * HW + q] * Ab;
+                    sums[c * wb + bx] += xf[c * HW + o + xx] * Af;
+                    sums[(C + 1 + c) * wb + bx] += xb[c * HW + o + xx] * Ab;
                   }
-                  sums[C] += Af;
-                  sums[2 * C + 1] += Ab;
+                  sums[C * wb + bx] += Af;
+                  sums[(2 * C + 1) * wb + bx] += Ab;
                 }
-              for (int64_t p = 0; p < K1; ++p) blk[p * nbk + by * wb + bx] = static_cast<T>(sums[p]);
+              }
             }
+            for (int64_t p = 0; p < K1; ++p)
+              for (int64_t bx = 0; bx < wb; ++bx) blk[p * nbk + by * wb + bx] = static_cast<T>(sums[p * wb + bx]);
+          }
         });
       }
       {
@@ -303,37 +523,28 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
       const T* nb1 = bw + (2 * i + 1) * n;
       at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
         std::vector<T> rows(K1 * wb);  // the row's blocks, interpolated between block rows
-        std::vector<T> v(K1);
+        std::vector<T> vrow(K1 * w + 2 * w);  // the K1 planes interpolated at the row's pixels
+        T* V = vrow.data();
+        T* GF = V + K1 * w;
+        T* GB = GF + w;
+        const int64_t* c0 = tj;
+        const int64_t* c1 = tj + w;
         for (int64_t y = b; y < e; ++y) {
+          if (!live[y]) continue;
           int64_t r0, r1;
           T fr;
           taps(i0 + y, HB, bi0, r0, r1, fr);
-          bool any = false;
-          for (int64_t x = 0; x < w && !any; ++x) any = !same[off + y * W + x];
-          if (!any) continue;
           for (int64_t p = 0; p < K1; ++p) {
             const T* P0 = blo + p * nbk + r0 * wb;
             const T* P1 = blo + p * nbk + r1 * wb;
             T* R = rows.data() + p * wb;
             for (int64_t bx = 0; bx < wb; ++bx) R[bx] = P0[bx] * (T(1) - fr) + P1[bx] * fr;
+            T* Vp = V + p * w;
+            for (int64_t x = 0; x < w; ++x) Vp[x] = R[c0[x]] * (T(1) - fxw[x]) + R[c1[x]] * fxw[x];
           }
-          for (int64_t x = 0; x < w; ++x) {
-            const int64_t q = off + y * W + x, kq = y * w + x;
-            if (same[q]) continue;
-            const int64_t c0 = tj[x], c1 = tj[w + x];
-            const T fc = fxw[x];
-            for (int64_t p = 0; p < K1; ++p) {
-              const T* R = rows.data() + p * wb;
-              v[p] = R[c0] * (T(1) - fc) + R[c1] * fc;
-            }
-            T lfc = v[C], lbc = v[2 * C + 1];
-            lfc = lfc < T(1e-6) ? T(1e-6) : lfc;
-            lbc = lbc < T(1e-6) ? T(1e-6) : lbc;
-            // the coverage divides the weight, not each channel (the reference divides the
-            // channels: one rounding apart, within the parity tolerance)
-            const T gf = (nf1[kq] - nf0[kq]) / lfc, gb = (nb1[kq] - nb0[kq]) / lbc;
-            for (int64_t c = 0; c < C; ++c) acc[c * n + kq] += gf * v[c] + gb * v[C + 1 + c];
-          }
+          const int64_t k0 = y * w;
+          row_gains(V + C * w, V + (2 * C + 1) * w, nf1 + k0, nf0 + k0, nb1 + k0, nb0 + k0, GF, GB, w);
+          for (int64_t c = 0; c < C; ++c) row_accumulate(acc + c * n + k0, GF, V + c * w, GB, V + (C + 1 + c) * w, w);
         }
       });
     }
@@ -349,26 +560,28 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   // their statistics
   T* stats = scratch(mem.stats, 3 * n);
   at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-    for (int64_t y = b; y < e; ++y)
+    static thread_local Rows<T> rows;
+    rows.reset(2, w);
+    T* LFC = rows(0);
+    T* LBC = rows(1);
+    for (int64_t y = b; y < e; ++y) {
+      const int64_t q0 = off + y * W, k0 = y * w;
+      const T* lf = low + C * n + k0;
+      const T* lb = low + (2 * C + 1) * n + k0;
       for (int64_t x = 0; x < w; ++x) {
-        const int64_t q = off + y * W + x, k = y * w + x;
-        T lfc = low[C * n + k], lbc = low[(2 * C + 1) * n + k];
-        lfc = lfc < T(1e-6) ? T(1e-6) : lfc;
-        lbc = lbc < T(1e-6) ? T(1e-6) : lbc;
-        T s0 = T(0), s1 = T(0), s2 = T(0);
-        for (int64_t c = 0; c < C; ++c) {
-          const T hf = xf[c * HW + q] - low[c * n + k] / lfc;
-          const T hb = xb[c * HW + q] - low[(C + 1 + c) * n + k] / lbc;
-          pre[c * n + k] = hf;
-          pre[(C + 1 + c) * n + k] = hb;
-          s0 += hf * hf;
-          s1 += hb * hb;
-          s2 += hf * hb;
-        }
-        stats[k] = s0;
-        stats[n + k] = s1;
-        stats[2 * n + k] = s2;
+        LFC[x] = lf[x] < T(1e-6) ? T(1e-6) : lf[x];
+        LBC[x] = lb[x] < T(1e-6) ? T(1e-6) : lb[x];
       }
+      T* s0 = stats + k0;
+      T* s1 = stats + n + k0;
+      T* s2 = stats + 2 * n + k0;
+      std::fill(s0, s0 + w, T(0));
+      std::fill(s1, s1 + w, T(0));
+      std::fill(s2, s2 + w, T(0));
+      for (int64_t c = 0; c < C; ++c)
+        row_detail(xf + c * HW + q0, xb + c * HW + q0, pre + c * n + k0, pre + (C + 1 + c) * n + k0, LFC, LBC, s0, s1,
+                   s2, w);
+    }
   });
   T* sbox = stats;
   {
@@ -377,35 +590,28 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   }
   // 5. the blend with the detail band's variance restored
   at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-    for (int64_t y = b; y < e; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        const int64_t q = off + y * W + x, k = y * w + x;
-        if (same[q]) continue;
-        const T nf = nfw[k], nb = nbw[k];
-        const T vf = sbox[k], vb = sbox[n + k], cfb = sbox[2 * n + k];
-        const T want = nf * vf + nb * vb;
-        const T have = nf * nf * vf + nb * nb * vb + T(2) * nf * nb * cfb;
-        T q2 = nf * nf + nb * nb;
-        q2 = q2 < T(0.5) ? T(0.5) : q2;
-        const T cap = T(1) / std::sqrt(q2);
-        T g = std::sqrt((want < T(0) ? T(0) : want) / (have < T(1e-12) ? T(1e-12) : have));
-        g = g < cap ? g : cap;
-        g = g < T(1) ? T(1) : g;
-        if (!(have > T(1e-10))) g = T(1);
-        if (NB) {  // detail band switched sharply, the low band L_0 = x - h by the coarser bands
-          const T mf = bw[k], mb = bw[n + k];
-          for (int64_t c = 0; c < C; ++c) {
-            const T hf = pre[c * n + k], hb = pre[(C + 1 + c) * n + k];
-            const T fx = nf * xf[c * HW + q] + nb * xb[c * HW + q] + (g - T(1)) * (nf * hf + nb * hb);
-            of[c * HW + q] = fx - (nf * (xf[c * HW + q] - hf) + nb * (xb[c * HW + q] - hb)) +
-                             (mf * (xf[c * HW + q] - hf) + mb * (xb[c * HW + q] - hb)) + acc[c * n + k];
-          }
-          continue;
-        }
-        for (int64_t c = 0; c < C; ++c)
-          of[c * HW + q] =
-              nf * xf[c * HW + q] + nb * xb[c * HW + q] + (g - T(1)) * (nf * pre[c * n + k] + nb * pre[(C + 1 + c) * n + k]);
+    static thread_local Rows<T> rows;
+    rows.reset(1, w);
+    T* G = rows(0);
+    for (int64_t y = b; y < e; ++y) {
+      if (!live[y]) continue;
+      const int64_t q0 = off + y * W, k0 = y * w;
+      const uint8_t* sr = same + q0;
+      const T* nfr = nfw + k0;
+      const T* nbr = nbw + k0;
+      row_gain(nfr, nbr, sbox + k0, sbox + n + k0, sbox + 2 * n + k0, G, w);
+      for (int64_t c = 0; c < C; ++c) {
+        const T* X = xf + c * HW + q0;
+        const T* Y = xb + c * HW + q0;
+        const T* P = pre + c * n + k0;
+        const T* Q = pre + (C + 1 + c) * n + k0;
+        T* O = of + c * HW + q0;
+        if (NB)
+          row_out_bands(X, Y, P, Q, nfr, nbr, G, bw + k0, bw + n + k0, acc + c * n + k0, sr, O, w);
+        else
+          row_out(X, Y, P, Q, nfr, nbr, G, sr, O, w);
       }
+    }
   });
 }
 
