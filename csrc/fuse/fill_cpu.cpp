@@ -6,11 +6,13 @@
 // 3x3 mean of the covered neighbours weighted by alpha * exp(-beta z_min / z) (the far side wins
 // across an occlusion edge); the other empty pixels take a push-pull pyramid built from half
 // resolution. The torch version computes the 3x3 sums and the whole pyramid over the full frame
-// with ~40 operations; here the 3x3 sums are taken only at the holes, in the reference's order of
-// additions, and the pyramid only when some pixel needs it. exp is the C library's and the
-// pyramid's bilinear weights are recomputed, so values agree with the reference within a stated
-// tolerance (tests/test_fill_native.py), not bit for bit; fully covered pixels are returned as
-// they are.
+// with ~40 operations; here, with a depth map, each block of 32 rows is filled in one pass over
+// whole rows (the row sums of its rows and one more on each side kept in cache, exp only at the
+// pixels a hole's 3x3 sums read, every loop without branches so that it vectorises; the sums in
+// the reference's order of additions), and the pyramid is built only when some hole has no
+// weighted neighbour (or without a depth map). exp is the C library's and the pyramid's bilinear
+// weights are recomputed, so values agree with the reference within a stated tolerance
+// (tests/test_fill_native.py), not bit for bit; fully covered pixels are returned as they are.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -34,6 +36,30 @@ struct Level {
   std::vector<T> v;  // K * h * w
 };
 
+// One output row of 2x2 average pooling over full windows (input rows p0, p1, times m0, m1 when
+// given): the window's four values added in raster order, then divided by 4.
+template <typename T>
+void pool_row(const T* __restrict p0, const T* __restrict p1, const T* __restrict m0, const T* __restrict m1,
+              T* __restrict dst, int64_t n) {
+  if (m0) {
+    for (int64_t j = 0; j < n; ++j) {
+      T s = p0[2 * j] * m0[2 * j];
+      s += p0[2 * j + 1] * m0[2 * j + 1];
+      s += p1[2 * j] * m1[2 * j];
+      s += p1[2 * j + 1] * m1[2 * j + 1];
+      dst[j] = s / T(4);
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      T s = p0[2 * j];
+      s += p0[2 * j + 1];
+      s += p1[2 * j];
+      s += p1[2 * j + 1];
+      dst[j] = s / T(4);
+    }
+  }
+}
+
 // 2x2 average pooling with ceil mode (edge windows average their valid pixels), as
 // F.avg_pool2d(x, 2, ceil_mode=True).
 template <typename T>
@@ -51,12 +77,18 @@ Level<T> pool(const T* src, int64_t K, int64_t h, int64_t w, const T* premultipl
       const T* p = premultiply && k == K - 1 ? premultiply : src + k * h * w;
       const T* m = premultiply && k < K - 1 ? premultiply : nullptr;
       const int64_t r0 = 2 * i, r1 = std::min(2 * i + 2, h);
-      for (int64_t j = 0; j < ow; ++j) {
+      T* out_row = dst + (k * oh + i) * ow;
+      int64_t j = 0;
+      if (r1 - r0 == 2) {  // full windows: all but an odd last column
+        j = w / 2;
+        pool_row(p + r0 * w, p + (r0 + 1) * w, m ? m + r0 * w : nullptr, m ? m + (r0 + 1) * w : nullptr, out_row, j);
+      }
+      for (; j < ow; ++j) {
         const int64_t c0 = 2 * j, c1 = std::min(2 * j + 2, w);
         T s = T(0);
         for (int64_t r = r0; r < r1; ++r)
           for (int64_t c = c0; c < c1; ++c) s += m ? p[r * w + c] * m[r * w + c] : p[r * w + c];
-        dst[(k * oh + i) * ow + j] = s / static_cast<T>((r1 - r0) * (c1 - c0));
+        out_row[j] = s / static_cast<T>((r1 - r0) * (c1 - c0));
       }
     }
   });
@@ -140,6 +172,65 @@ std::vector<T> pull(Level<T> base, int64_t C) {
   return out;
 }
 
+// Row kernels of the dense path below (restrict pointers and no branches: they vectorise).
+
+// the far side's weights b a = alpha exp(-zr / z) of one row where `need` (0 elsewhere: those
+// pixels feed no hole's 3x3 sums), and the weighted features
+template <typename T>
+void row_weights(const T* __restrict a, const T* __restrict z, const uint8_t* __restrict need, T* __restrict wt,
+                 int64_t W, T zr) {
+  for (int64_t j = 0; j < W; ++j) {
+    const T zz = z[j];
+    const T d = zr / (zz < T(1e-12) ? T(1e-12) : zz);
+    wt[j] = zz > T(0) ? d : T(0);  // the disparity; exp below
+  }
+  for (int64_t j = 0; j < W; ++j)  // exp only where it is read (not vectorised)
+    wt[j] = need[j] && a[j] != T(0) ? a[j] * std::exp(-wt[j]) : T(0);
+}
+
+template <typename T>
+void row_product(const T* __restrict x, const T* __restrict w, T* __restrict out, int64_t W) {
+  for (int64_t j = 0; j < W; ++j) out[j] = x[j] * w[j];
+}
+
+// box3_sum's first pass along a row: (left + centre) + right
+template <typename T>
+void row_sum3(const T* __restrict r, T* __restrict dst, int64_t W) {
+  if (W == 1) {
+    dst[0] = r[0];
+    return;
+  }
+  dst[0] = r[0] + r[1];
+  for (int64_t j = 1; j + 1 < W; ++j) dst[j] = (r[j - 1] + r[j]) + r[j + 1];
+  dst[W - 1] = r[W - 2] + r[W - 1];
+}
+
+// the second pass: (above + middle) + below (either may be missing at the frame's edge)
+template <typename T>
+void col_sum3(const T* __restrict up, const T* __restrict mid, const T* __restrict down, T* __restrict dst,
+              int64_t W) {
+  if (up && down)
+    for (int64_t j = 0; j < W; ++j) dst[j] = (up[j] + mid[j]) + down[j];
+  else if (up)
+    for (int64_t j = 0; j < W; ++j) dst[j] = up[j] + mid[j];
+  else if (down)
+    for (int64_t j = 0; j < W; ++j) dst[j] = mid[j] + down[j];
+  else
+    for (int64_t j = 0; j < W; ++j) dst[j] = mid[j];
+}
+
+// one channel of the output row: lerp(sum / den, x, alpha) at the holes (alpha < 1)
+template <typename T>
+void row_composite(const T* __restrict sum, const T* __restrict den, const T* __restrict x, const T* __restrict a,
+                   T* __restrict o, int64_t W) {
+  for (int64_t j = 0; j < W; ++j) {
+    const T dd = den[j] < T(1e-30) ? T(1e-30) : den[j];
+    const T up = sum[j] / dd;
+    const T v = lerp(up, x[j], a[j]);
+    o[j] = a[j] < T(1) ? v : x[j];
+  }
+}
+
 template <typename T>
 void run(const at::Tensor& features, const at::Tensor& alpha, const at::Tensor& depth, double far_bias,
          at::Tensor& result) {
@@ -149,78 +240,95 @@ void run(const at::Tensor& features, const at::Tensor& alpha, const at::Tensor& 
   const T* z = depth.defined() ? depth.data_ptr<T>() : nullptr;
   T* o = result.data_ptr<T>();
   std::memcpy(o, x, sizeof(T) * C * HW);
-  // the holes, row by row (in raster order, so the work splits deterministically)
-  std::vector<int64_t> holes;
-  for (int64_t q = 0; q < HW; ++q)
-    if (a[q] < T(1)) holes.push_back(q);
+  // the nearest covered depth: with a depth map the holes are filled from their 3x3 neighbours,
+  // the far side preferred (b a = alpha exp(-zr / z), zr = beta z_min; exp(0) = 1 where nothing
+  // landed), as surface_weight(a, normalised_disparity(z, 0, 1 / zr), -1)
+  T zmin = std::numeric_limits<T>::infinity();
+  if (z && far_bias != 0.0) {  // kL running minima side by side (they vectorise), then their minimum
+    constexpr int64_t kL = 16;
+    const T inf = std::numeric_limits<T>::infinity();
+    T m[kL];
+    std::fill(m, m + kL, inf);
+    int64_t q = 0;
+    for (; q + kL <= HW; q += kL)
+      for (int64_t l = 0; l < kL; ++l) {
+        const T zq = a[q + l] > T(0) ? z[q + l] : inf;
+        m[l] = zq < m[l] ? zq : m[l];
+      }
+    for (; q < HW; ++q) {
+      const T zq = a[q] > T(0) ? z[q] : inf;
+      m[0] = zq < m[0] ? zq : m[0];
+    }
+    for (int64_t l = 0; l < kL; ++l) zmin = m[l] < zmin ? m[l] : zmin;
+  }
+  std::vector<int64_t> holes;  // the holes that the pyramid fills, in raster order
+  if (z && far_bias != 0.0 && std::isfinite(zmin) && zmin > T(0)) {
+    // dense rows: every pixel of a row at once, the holes selected at the end; a hole whose 3x3
+    // neighbourhood holds no weight (den <= 0) is left to the pyramid
+    const T zr = static_cast<T>(1.0 / (1.0 / (far_bias * static_cast<double>(zmin))));
+    const int64_t K = C + 1;
+    constexpr int64_t kRows = 32;  // rows per block: the block's row sums stay in cache
+    const int64_t nblk = (H + kRows - 1) / kRows;
+    std::vector<std::vector<int64_t>> pyr(static_cast<size_t>(nblk));
+    at::parallel_for(0, nblk, 1, [&](int64_t b, int64_t e) {
+      std::vector<uint8_t> hole(static_cast<size_t>(W)), need(static_cast<size_t>(W));
+      std::vector<T> wrow(static_cast<size_t>(W)), prod(static_cast<size_t>(W));
+      std::vector<T> hs(static_cast<size_t>((kRows + 2) * K * W));  // row sums of rows r0-1 .. r1
+      std::vector<T> col(static_cast<size_t>(K * W));
+      for (int64_t blk = b; blk < e; ++blk) {
+        const int64_t r0 = blk * kRows, r1 = std::min(H, r0 + kRows);
+        const int64_t s0 = std::max<int64_t>(0, r0 - 1), s1 = std::min(H, r1 + 1);
+        for (int64_t i = s0; i < s1; ++i) {
+          // need: within one pixel of a hole (rows i-1 .. i+1, columns j-1 .. j+1)
+          uint8_t* hr = hole.data();
+          std::fill(hr, hr + W, uint8_t(0));
+          for (int64_t ii = std::max<int64_t>(0, i - 1); ii <= std::min(H - 1, i + 1); ++ii) {
+            const T* ar = a + ii * W;
+            for (int64_t j = 0; j < W; ++j) hr[j] |= static_cast<uint8_t>(ar[j] < T(1));
+          }
+          for (int64_t j = 0; j < W; ++j)
+            need[j] = hr[j] | (j > 0 ? hr[j - 1] : uint8_t(0)) | (j + 1 < W ? hr[j + 1] : uint8_t(0));
+          row_weights(a + i * W, z + i * W, need.data(), wrow.data(), W, zr);
+          T* h = hs.data() + (i - s0) * K * W;
+          for (int64_t c = 0; c < C; ++c) {
+            row_product(x + c * HW + i * W, wrow.data(), prod.data(), W);
+            row_sum3(prod.data(), h + c * W, W);
+          }
+          row_sum3(wrow.data(), h + C * W, W);
+        }
+        for (int64_t i = r0; i < r1; ++i) {
+          const T* ar = a + i * W;
+          bool any = false;
+          for (int64_t j = 0; j < W; ++j) any |= ar[j] < T(1);
+          if (!any) continue;  // no hole: the row stays as copied
+          const T* mid = hs.data() + (i - s0) * K * W;
+          const T* up = i > 0 ? mid - K * W : nullptr;
+          const T* down = i + 1 < H ? mid + K * W : nullptr;
+          for (int64_t k = 0; k < K; ++k)
+            col_sum3(up ? up + k * W : nullptr, mid + k * W, down ? down + k * W : nullptr, col.data() + k * W, W);
+          const T* den = col.data() + C * W;
+          for (int64_t c = 0; c < C; ++c)
+            row_composite(col.data() + c * W, den, x + c * HW + i * W, ar, o + c * HW + i * W, W);
+          for (int64_t j = 0; j < W; ++j)
+            if (ar[j] < T(1) && den[j] <= T(0)) pyr[blk].push_back(i * W + j);
+        }
+      }
+    });
+    for (auto& v : pyr) holes.insert(holes.end(), v.begin(), v.end());
+  } else {
+    for (int64_t q = 0; q < HW; ++q)
+      if (a[q] < T(1)) holes.push_back(q);
+  }
   const int64_t n = static_cast<int64_t>(holes.size());
   if (n == 0) return;
   std::vector<T> up(static_cast<size_t>(C * n));
-  std::vector<uint8_t> need_pyramid(static_cast<size_t>(n), 1);
-  bool any_pyramid = true;
-  if (z && far_bias != 0.0) {
-    T zmin = std::numeric_limits<T>::infinity();
-    for (int64_t q = 0; q < HW; ++q)
-      if (a[q] > T(0) && z[q] < zmin) zmin = z[q];
-    if (std::isfinite(zmin) && zmin > T(0)) {
-      // b a = alpha exp(-zr / z) (zr = beta z_min; exp(0) = 1 where nothing landed), as
-      // surface_weight(a, normalised_disparity(z, 0, 1 / zr), -1)
-      const T zr = static_cast<T>(1.0 / (1.0 / (far_bias * static_cast<double>(zmin))));
-      // the weights and the weighted features, summed along each row (box3_sum's first pass:
-      // (left + centre) + right), for the whole frame; the second pass only at the holes
-      std::vector<T> hs(static_cast<size_t>((C + 1) * HW));
-      at::parallel_for(0, H, 8, [&](int64_t b, int64_t e) {
-        std::vector<T> row(static_cast<size_t>((C + 1) * W));
-        for (int64_t i = b; i < e; ++i) {
-          for (int64_t j = 0; j < W; ++j) {
-            const int64_t q = i * W + j;
-            T w = T(0);
-            if (a[q] != T(0)) {
-              const T d = z[q] > T(0) ? zr / (z[q] < T(1e-12) ? T(1e-12) : z[q]) : T(0);
-              w = a[q] * std::exp(-d);
-            }
-            row[C * W + j] = w;
-            for (int64_t c = 0; c < C; ++c) row[c * W + j] = x[c * HW + q] * w;
-          }
-          for (int64_t k = 0; k <= C; ++k) {
-            const T* r = row.data() + k * W;
-            T* dst = hs.data() + k * HW + i * W;
-            for (int64_t j = 0; j < W; ++j) {
-              T v = j > 0 ? r[j - 1] + r[j] : r[j];
-              if (j + 1 < W) v += r[j + 1];
-              dst[j] = v;
-            }
-          }
-        }
-      });
-      std::vector<uint8_t> pyr_flag(static_cast<size_t>(n), 0);
-      at::parallel_for(0, n, 4096, [&](int64_t b, int64_t e) {
-        for (int64_t k = b; k < e; ++k) {
-          const int64_t q = holes[k], i = q / W;
-          auto col = [&](int64_t plane) {  // (above + middle) + below
-            const T* h = hs.data() + plane * HW;
-            T v = i > 0 ? h[q - W] + h[q] : h[q];
-            if (i + 1 < H) v += h[q + W];
-            return v;
-          };
-          const T den = col(C);
-          const T dd = den < T(1e-30) ? T(1e-30) : den;
-          for (int64_t c = 0; c < C; ++c) up[c * n + k] = col(c) / dd;
-          pyr_flag[k] = den <= T(0);
-        }
-      });
-      need_pyramid = std::move(pyr_flag);
-      any_pyramid = std::any_of(need_pyramid.begin(), need_pyramid.end(), [](uint8_t f) { return f != 0; });
-    }
-  }
-  if (any_pyramid) {
+  {
     // half resolution of [x a, a], then the push-pull pyramid on it
     Level<T> half = pool<T>(x, C + 1, H, W, a);
     const int64_t hh = half.h, hw = half.w;
     const std::vector<T> coarse = pull<T>(std::move(half), C);
     at::parallel_for(0, n, 4096, [&](int64_t b, int64_t e) {
       for (int64_t k = b; k < e; ++k) {
-        if (!need_pyramid[k]) continue;
         const int64_t q = holes[k], i = q / W, j = q % W;
         int64_t r0, r1, c0, c1;
         T fr, fc;
