@@ -2,19 +2,24 @@
 //
 // Reference: cinemagraph3d/render/fuse.py, fuse_bidirectional (method "dissolve") and
 // _restore_detail: ~60 element-wise torch operations over the bounding box of the pixels where
-// the two splats differ, each a pass over memory. Here the per-pixel weights are computed once,
-// the two coverage-normalised low passes and the three detail statistics are box sums by running
-// sums along each axis, and every output pixel is written once. The multi-band blend's coarser
-// low passes are box sums on a grid band_decimation times coarser (block sums aligned to the
-// frame, read beyond the moving box), interpolated bilinearly at the box's pixels.
+// the two splats differ, each a pass over memory. Here the box's rows stream through a pipeline
+// per chunk of 64 rows: each row's weights and premultiplied planes are computed once, the two
+// coverage-normalised low passes and the three detail statistics are box sums by running sums
+// along each axis whose intermediate rows live in small rings (the working set stays in cache;
+// nothing of the box's size is allocated), and every output pixel is written once. The loops
+// are row kernels without branches over restrict pointers, so the compiler vectorises them. The
+// multi-band blend's coarser low passes are box sums on a grid band_decimation times coarser
+// (block sums aligned to the frame, read beyond the moving box), interpolated bilinearly at the
+// box's pixels.
 //
 // The per-pixel arithmetic follows the reference's order of operations in the splats' precision;
 // the box sums accumulate in double (the reference's float32 cumulative sums drift by ~1e-7 of
-// the running total, which at 1280 columns is a few 1e-5 of a pixel's value), and exp / sqrt are
-// the C library's (torch's vectorised ones may differ by one unit in the last place). The outputs
-// therefore agree with the reference within a stated tolerance (tests/test_fuse_native.py), not
-// bit for bit; pixels where the two splats are identical are the forward splat's, bit for bit,
-// and so are all pixels outside the box.
+// the running total, which at 1280 columns is a few 1e-5 of a pixel's value; the column sums
+// restart at each chunk, whose rows are fixed, so the result does not depend on the thread
+// count), and exp / sqrt are the C library's (torch's vectorised ones may differ by one unit in
+// the last place). The outputs therefore agree with the reference within a stated tolerance
+// (tests/test_fuse_native.py), not bit for bit; pixels where the two splats are identical are
+// the forward splat's, bit for bit, and so are all pixels outside the box.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -31,8 +36,8 @@ namespace cg3d {
 namespace fuse {
 namespace {
 
-// Scratch memory kept between calls (one frame after another needs the same sizes): fresh buffers
-// of ~100 MB per 720p frame would cost tens of thousands of page faults and a zeroing pass each.
+// Scratch memory kept between calls (one frame after another needs the same sizes; fresh buffers
+// would cost page faults and a zeroing pass each): the frame's "same" mask and the band grids.
 template <typename T>
 T* scratch(std::vector<T>& buf, int64_t n) {
   if (static_cast<int64_t>(buf.size()) < n) {
@@ -45,44 +50,62 @@ T* scratch(std::vector<T>& buf, int64_t n) {
 
 template <typename T>
 struct Scratch {
-  std::vector<T> tmp, nf, nb, pre, stats, bands, acc, blk, btmp, blo, tapx;
-  std::vector<int64_t> tapi;
+  std::vector<T> blk, btmp;                // block sums of the premultiplied planes, and their row pass
+  std::vector<std::vector<T>> grids;       // per coarser band: its low pass on the block grid
+  std::vector<std::vector<int64_t>> gtaps;  // its bilinear column taps at the box's columns
+  std::vector<std::vector<T>> gfrac;       // and their weights
   std::vector<uint8_t> same;
 };
 
+// Running box sums of radius r along nr rows of w (src[t] -> dst[t]; zero beyond the row's
+// ends), accumulated in double: one chain of dependent additions per row, so up to 8 rows
+// advance side by side and their chains overlap (each row's additions in the same order as
+// alone).
+template <typename T>
+void rows_running_box(const T* const* src, T* const* dst, int64_t nr, int64_t w, int r) {
+  constexpr int64_t ROWS = 8;
+  const int64_t head = std::min<int64_t>(r, w - 1);
+  for (int64_t g = 0; g < nr; g += ROWS) {
+    const int64_t m = std::min(ROWS, nr - g);
+    const T* s_[ROWS];
+    T* d_[ROWS];
+    double s[ROWS];
+    for (int64_t t = 0; t < ROWS; ++t) {
+      const int64_t k = g + std::min(t, m - 1);  // a short group repeats its last row
+      s_[t] = src[k];
+      d_[t] = dst[k];
+      s[t] = 0.0;
+    }
+    for (int64_t x = 0; x <= head; ++x)
+      for (int64_t t = 0; t < ROWS; ++t) s[t] += s_[t][x];
+    for (int64_t x = 0; x < w; ++x) {
+      for (int64_t t = 0; t < ROWS; ++t) d_[t][x] = static_cast<T>(s[t]);
+      if (x + r + 1 < w)
+        for (int64_t t = 0; t < ROWS; ++t) s[t] += s_[t][x + r + 1];
+      if (x - r >= 0)
+        for (int64_t t = 0; t < ROWS; ++t) s[t] -= s_[t][x - r];
+    }
+  }
+}
+
 // (K, h, w) planes at stride `stride` (a plane's pixel (y, x) at y * stride + x) -> (K, h, w)
-// box sums of radius r, zero outside the h x w window, written densely into out (K * h * w; it
-// may be the planes themselves when they lie densely in one buffer: the second pass reads tmp).
-// Sums accumulate in double and are rounded once per axis.
+// box sums of radius r, zero outside the h x w window, written densely into out (K * h * w;
+// the second pass reads tmp). Sums accumulate in double and are rounded once per axis.
 template <typename T>
 void box_sums(const std::vector<const T*>& planes, int64_t stride, int64_t h, int64_t w, int r, T* tmp, T* out) {
   const int64_t K = static_cast<int64_t>(planes.size());
-  // running sums; ROWS rows advance side by side so that their dependent chains overlap
-  constexpr int64_t ROWS = 8;
-  const int64_t groups = (K * h + ROWS - 1) / ROWS;
-  const int64_t head = std::min<int64_t>(r, w - 1);
-  // along rows
-  at::parallel_for(0, groups, 8, [&](int64_t b, int64_t e) {
+  // along rows, 8 rows at a time
+  at::parallel_for(0, (K * h + 7) / 8, 8, [&](int64_t b, int64_t e) {
     for (int64_t g = b; g < e; ++g) {
-      const int64_t ky0 = g * ROWS, nr = std::min(ROWS, K * h - ky0);
-      const T* src[ROWS];
-      T* dst[ROWS];
-      double s[ROWS];
-      for (int64_t t = 0; t < ROWS; ++t) {
-        const int64_t ky = ky0 + std::min(t, nr - 1);  // a short group repeats its last row
+      const T* src[8];
+      T* dst[8];
+      const int64_t m = std::min<int64_t>(8, K * h - 8 * g);
+      for (int64_t t = 0; t < m; ++t) {
+        const int64_t ky = 8 * g + t;
         src[t] = planes[ky / h] + (ky % h) * stride;
         dst[t] = tmp + ky * w;
-        s[t] = 0.0;
       }
-      for (int64_t x = 0; x <= head; ++x)
-        for (int64_t t = 0; t < ROWS; ++t) s[t] += src[t][x];
-      for (int64_t x = 0; x < w; ++x) {
-        for (int64_t t = 0; t < ROWS; ++t) dst[t][x] = static_cast<T>(s[t]);
-        if (x + r + 1 < w)
-          for (int64_t t = 0; t < ROWS; ++t) s[t] += src[t][x + r + 1];
-        if (x - r >= 0)
-          for (int64_t t = 0; t < ROWS; ++t) s[t] -= src[t][x - r];
-      }
+      rows_running_box(src, dst, m, w, r);
     }
   });
   // along columns, one accumulator row per (plane, column block)
@@ -249,20 +272,71 @@ __attribute__((noinline)) void row_accumulate(T* __restrict A, const T* __restri
   for (int64_t x = 0; x < w; ++x) A[x] += GF[x] * Vf[x] + GB[x] * Vb[x];
 }
 
-// one channel's detail bands (written over the low passes P, Q) and their statistics
+// one channel's detail bands hf = X - P / LFC, hb = Y - Q / LBC (P, Q: the low passes' sums,
+// LFC, LBC: their coverages) and their statistics
 template <typename T>
-__attribute__((noinline)) void row_detail(const T* __restrict X, const T* __restrict Y, T* __restrict P, T* __restrict Q,
-                const T* __restrict LFC, const T* __restrict LBC, T* __restrict s0, T* __restrict s1,
-                T* __restrict s2, int64_t w) {
+__attribute__((noinline)) void row_detail(const T* __restrict X, const T* __restrict Y, const T* __restrict P,
+                                          const T* __restrict Q, T* __restrict HF, T* __restrict HB,
+                                          const T* __restrict LFC, const T* __restrict LBC, T* __restrict s0,
+                                          T* __restrict s1, T* __restrict s2, int64_t w) {
   for (int64_t x = 0; x < w; ++x) {
     const T hf = X[x] - P[x] / LFC[x];
     const T hb = Y[x] - Q[x] / LBC[x];
-    P[x] = hf;
-    Q[x] = hb;
+    HF[x] = hf;
+    HB[x] = hb;
     s0[x] += hf * hf;
     s1[x] += hb * hb;
     s2[x] += hf * hb;
   }
+}
+
+// where two splats' rows agree: same = (z_f == z_b) & (a_f == a_b), then same &= (x_f == x_b) per
+// channel (restrict: a store through a byte pointer may otherwise alias anything)
+template <typename T>
+__attribute__((noinline)) void row_same(const T* __restrict zf, const T* __restrict zb, const T* __restrict af,
+                                        const T* __restrict ab, uint8_t* __restrict same, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) same[x] = static_cast<uint8_t>((zf[x] == zb[x]) & (af[x] == ab[x]));
+}
+
+template <typename T>
+__attribute__((noinline)) void row_same_and(const T* __restrict p, const T* __restrict q, uint8_t* __restrict same,
+                                            int64_t w) {
+  for (int64_t x = 0; x < w; ++x) same[x] &= static_cast<uint8_t>(p[x] == q[x]);
+}
+
+// R = P0 (1 - f) + P1 f
+template <typename T>
+__attribute__((noinline)) void row_lerp(const T* __restrict P0, const T* __restrict P1, T* __restrict R, int64_t n,
+                                        T f) {
+  for (int64_t x = 0; x < n; ++x) R[x] = P0[x] * (T(1) - f) + P1[x] * f;
+}
+
+// K rows of blocks (at stride rs) interpolated at w pixels: V[p][x] = R[p][c0] (1 - f) + R[p][c1] f
+template <typename T>
+__attribute__((noinline)) void row_upsample(const T* __restrict R, int64_t rs, int64_t K,
+                                            const int64_t* __restrict c0, const int64_t* __restrict c1,
+                                            const T* __restrict fc, T* __restrict V, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    const int64_t i0 = c0[x], i1 = c1[x];
+    const T f = fc[x];
+    for (int64_t p = 0; p < K; ++p) V[p * w + x] = R[p * rs + i0] * (T(1) - f) + R[p * rs + i1] * f;
+  }
+}
+
+// column running sums: acc += row, acc -= row, and the sums rounded to T
+template <typename T>
+__attribute__((noinline)) void col_add(double* __restrict acc, const T* __restrict r, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) acc[x] += static_cast<double>(r[x]);
+}
+
+template <typename T>
+__attribute__((noinline)) void col_sub(double* __restrict acc, const T* __restrict r, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) acc[x] -= static_cast<double>(r[x]);
+}
+
+template <typename T>
+__attribute__((noinline)) void col_round(const double* __restrict acc, T* __restrict out, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) out[x] = static_cast<T>(acc[x]);
 }
 
 // the detail band's gain: its variance restored, capped, at least 1
@@ -341,12 +415,8 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
     for (int64_t i = b; i < e; ++i) {
       uint8_t* sr = same + i * W;
       const int64_t o = i * W;
-      for (int64_t j = 0; j < W; ++j) sr[j] = (zf[o + j] == zb[o + j]) & (af[o + j] == ab[o + j]);
-      for (int64_t c = 0; c < C; ++c) {
-        const T* p = xf + c * HW + o;
-        const T* q = xb + c * HW + o;
-        for (int64_t j = 0; j < W; ++j) sr[j] &= static_cast<uint8_t>(p[j] == q[j]);
-      }
+      row_same(zf + o, zb + o, af + o, ab + o, sr, W);
+      for (int64_t c = 0; c < C; ++c) row_same_and(xf + c * HW + o, xb + c * HW + o, sr, W);
       int64_t first = 0;
       while (first < W && sr[first]) ++first;
       if (first == W) continue;
@@ -382,14 +452,6 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
     for (int64_t x = 0; x < w; ++x) all &= sr[x];
     live[y] = !all;
   }
-  // 2. per pixel of the box: the normalised weights nf, nb and the premultiplied planes. Every
-  // pass below computes whole rows without branches (the compiler vectorises them) and keeps the
-  // results only where the splats differ; the values at identical pixels are never read.
-  T* nfw = scratch(mem.nf, n);
-  T* nbw = scratch(mem.nb, n);
-  T* pre = scratch(mem.pre, 2 * (C + 1) * n);
-  // the coarser bands' normalised weights: band j's (nf, nb) at planes 2j, 2j + 1
-  T* bw = NB ? scratch(mem.bands, 2 * NB * n) : nullptr;
   const T d0 = static_cast<T>(prm.width);
   const T tau = static_cast<T>(prm.tau), width = static_cast<T>(prm.width), a = static_cast<T>(prm.depth_weight);
   const T zref = static_cast<T>(prm.zref), eps = static_cast<T>(prm.eps);
@@ -397,57 +459,37 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   const bool occl = std::isfinite(prm.occlusion_ratio);
   std::vector<T> bwid(NB);
   for (int64_t j = 0; j < NB; ++j) bwid[j] = static_cast<T>(prm.band_widths[j]);
-  at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-    static thread_local Rows<T> rows;
-    rows.reset(8, w);
-    T* PH = rows(0);
-    T* S = rows(1);
-    T* DF = rows(2);
-    T* DB = rows(3);
-    T* NF = rows(4);
-    T* NBr = rows(5);
-    T* EF = rows(6);
-    T* EB = rows(7);
-    for (int64_t y = b; y < e; ++y) {
-      const int64_t q0 = off + y * W, k0 = y * w;
-      const T* Af = af + q0;
-      const T* Ab = ab + q0;
-      for (int64_t c = 0; c < C; ++c) {
-        row_product(xf + c * HW + q0, Af, pre + c * n + k0, w);
-        row_product(xb + c * HW + q0, Ab, pre + (C + 1 + c) * n + k0, w);
-      }
-      std::memcpy(pre + C * n + k0, Af, sizeof(T) * w);
-      std::memcpy(pre + (2 * C + 1) * n + k0, Ab, sizeof(T) * w);
-      if (!live[y]) continue;  // the forward splat's row: only its low-pass planes are needed
-      const uint8_t* sr = same + q0;
-      if (phb)
-        row_phase(Af, Ab, phf + q0, phb + q0, PH, w);
-      else
-        std::memcpy(PH, phf + q0, sizeof(T) * w);
-      row_switch(PH, zf + q0, zb + q0, S, DF, DB, w, tau, width, zref);
-      if (occl) row_occlusion(DF, DB, Af, Ab, S, NF, NBr, w, r0, ramp);
-      for (int64_t x = 0; x < w; ++x) {  // exp only where the splats differ (not vectorised)
-        const bool d = !sr[x];
-        EF[x] = d ? Af[x] * std::exp(a * DF[x]) : T(0);
-        EB[x] = d ? Ab[x] * std::exp(a * DB[x]) : T(0);
-      }
-      row_weights(S, EF, EB, Af, Ab, zf + q0, zb + q0, sr, nfw + k0, nbw + k0, od + q0, oa + q0, w, eps);
-      for (int64_t j = 0; j < NB; ++j)
-        (occl ? row_band<T, true> : row_band<T, false>)(PH, NF, NBr, EF, EB, Af, Ab, bw + 2 * j * n + k0,
-                                                         bw + (2 * j + 1) * n + k0, w, tau, bwid[j], d0, eps);
-    }
-  });
-  const int64_t K1 = 2 * (C + 1);
-  T* tmp = scratch(mem.tmp, K1 * n);
-  // 2b. multi-band blend: the coarser bands' contributions beyond the first one's, telescoped:
+  const int64_t K1 = 2 * (C + 1);  // premultiplied planes: [xf af, af, xb ab, ab]
+  // 2. multi-band blend: the coarser bands' contributions beyond the first one's, telescoped:
   // sum_j n_j (L_{j-1} - L_j) + n_L' L_L = n_0' L_0 + sum_{i>=1} (n_i' - n_{i-1}') L_i with L_i
-  // the coverage-normalised low pass of radius band_radii[i-1] (L_0: detail_radius, added in 5).
+  // the coverage-normalised low pass of radius band_radii[i-1] (L_0: detail_radius, added in 4).
   // L_i is computed on a grid k times coarser (band_decimation): sums over k x k blocks aligned
   // to the frame, a box of rc = round(r / k) blocks, bilinear between block centres (clamped at
-  // the frame's edge) at the box's pixels; k = 1 is the (2r+1)^2 box at full resolution.
-  T* acc = NB ? scratch(mem.acc, C * n) : nullptr;
+  // the frame's edge) at the box's pixels; k = 1 is the (2r+1)^2 box at full resolution. Here
+  // the grids and their column taps; the rows are interpolated in 4.
+  struct Band {
+    int64_t HB = 0, bi0 = 0, wb = 0, nbk = 0;
+    T kk = T(1);
+    const T* lo = nullptr;  // (K1, hb, wb) box sums of the block sums
+    const int64_t* c0 = nullptr;
+    const int64_t* c1 = nullptr;
+    const T* fc = nullptr;
+  };
+  std::vector<Band> bands(static_cast<size_t>(L));
+  if (mem.grids.size() < static_cast<size_t>(L)) mem.grids.resize(static_cast<size_t>(L));
+  if (mem.gtaps.size() < static_cast<size_t>(L)) mem.gtaps.resize(static_cast<size_t>(L));
+  if (mem.gfrac.size() < static_cast<size_t>(L)) mem.gfrac.resize(static_cast<size_t>(L));
+  auto taps = [](int64_t g, int64_t nblocks, int64_t first, T kk, int64_t& t0, int64_t& t1, T& fr) {
+    T u = (static_cast<T>(g) + T(0.5)) / kk - T(0.5);
+    u = u < T(0) ? T(0) : u;
+    int64_t b0 = static_cast<int64_t>(std::floor(u));
+    b0 = std::min(b0, nblocks - 1);
+    fr = u - static_cast<T>(b0);
+    fr = fr > T(1) ? T(1) : fr;
+    t0 = b0 - first;
+    t1 = std::min(b0 + 1, nblocks - 1) - first;
+  };
   if (NB) {
-    std::fill(acc, acc + C * n, T(0));
     // band i's decimation k and its box radius in blocks, round(r / k) (r itself when k = 1)
     auto dec = [&](int64_t j) { return prm.band_decimation.empty() ? int64_t(1) : prm.band_decimation[j - 1]; };
     auto box_radius = [&](int64_t j) {
@@ -467,7 +509,7 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
       const int64_t hb = bi1 - bi0, wb = bj1 - bj0, nbk = hb * wb;
       T* blk = scratch(mem.blk, K1 * nbk);
       T* btmp = scratch(mem.btmp, K1 * nbk);
-      T* blo = scratch(mem.blo, K1 * nbk);
+      T* blo = scratch(mem.grids[i - 1], K1 * nbk);
       // block sums of the premultiplied planes (partial blocks at the frame's far edges), once
       // per run of bands with the same decimation; a block's pixels are added row by row, each
       // row from left to right, as one sum per plane
@@ -497,119 +539,215 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
           }
         });
       }
-      {
-        std::vector<const T*> planes;
-        for (int64_t p = 0; p < K1; ++p) planes.push_back(blk + p * nbk);
-        box_sums<T>(planes, wb, hb, wb, static_cast<int>(rc), btmp, blo);
-      }
+      std::vector<const T*> planes;
+      for (int64_t p = 0; p < K1; ++p) planes.push_back(blk + p * nbk);
+      box_sums<T>(planes, wb, hb, wb, static_cast<int>(rc), btmp, blo);
       // bilinear taps of the box's columns (rows are computed per row)
-      int64_t* tj = scratch(mem.tapi, 2 * w);
-      T* fxw = scratch(mem.tapx, w);
+      int64_t* tj = scratch(mem.gtaps[i - 1], 2 * w);
+      T* fxw = scratch(mem.gfrac[i - 1], w);
       const T kk = static_cast<T>(k);
-      auto taps = [&](int64_t g, int64_t nblocks, int64_t first, int64_t& t0, int64_t& t1, T& fr) {
-        T u = (static_cast<T>(g) + T(0.5)) / kk - T(0.5);
-        u = u < T(0) ? T(0) : u;
-        int64_t b0 = static_cast<int64_t>(std::floor(u));
-        b0 = std::min(b0, nblocks - 1);
-        fr = u - static_cast<T>(b0);
-        fr = fr > T(1) ? T(1) : fr;
-        t0 = b0 - first;
-        t1 = std::min(b0 + 1, nblocks - 1) - first;
-      };
-      for (int64_t x = 0; x < w; ++x) taps(j0 + x, WB, bj0, tj[x], tj[w + x], fxw[x]);
-      const T* nf0 = bw + 2 * (i - 1) * n;
-      const T* nb0 = bw + (2 * (i - 1) + 1) * n;
-      const T* nf1 = bw + 2 * i * n;
-      const T* nb1 = bw + (2 * i + 1) * n;
-      at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-        std::vector<T> rows(K1 * wb);  // the row's blocks, interpolated between block rows
-        std::vector<T> vrow(K1 * w + 2 * w);  // the K1 planes interpolated at the row's pixels
-        T* V = vrow.data();
-        T* GF = V + K1 * w;
-        T* GB = GF + w;
-        const int64_t* c0 = tj;
-        const int64_t* c1 = tj + w;
-        for (int64_t y = b; y < e; ++y) {
-          if (!live[y]) continue;
-          int64_t r0, r1;
-          T fr;
-          taps(i0 + y, HB, bi0, r0, r1, fr);
-          for (int64_t p = 0; p < K1; ++p) {
-            const T* P0 = blo + p * nbk + r0 * wb;
-            const T* P1 = blo + p * nbk + r1 * wb;
-            T* R = rows.data() + p * wb;
-            for (int64_t bx = 0; bx < wb; ++bx) R[bx] = P0[bx] * (T(1) - fr) + P1[bx] * fr;
-            T* Vp = V + p * w;
-            for (int64_t x = 0; x < w; ++x) Vp[x] = R[c0[x]] * (T(1) - fxw[x]) + R[c1[x]] * fxw[x];
-          }
-          const int64_t k0 = y * w;
-          row_gains(V + C * w, V + (2 * C + 1) * w, nf1 + k0, nf0 + k0, nb1 + k0, nb0 + k0, GF, GB, w);
-          for (int64_t c = 0; c < C; ++c) row_accumulate(acc + c * n + k0, GF, V + c * w, GB, V + (C + 1 + c) * w, w);
+      for (int64_t x = 0; x < w; ++x) taps(j0 + x, WB, bj0, kk, tj[x], tj[w + x], fxw[x]);
+      Band& bd = bands[static_cast<size_t>(i - 1)];
+      bd.HB = HB;
+      bd.bi0 = bi0;
+      bd.wb = wb;
+      bd.nbk = nbk;
+      bd.kk = kk;
+      bd.lo = blo;
+      bd.c0 = tj;
+      bd.c1 = tj + w;
+      bd.fc = fxw;
+    }
+  }
+  // 3-5. The box's rows in chunks of kChunk (fixed, so that the result does not depend on the
+  // thread count), each chunk a pipeline over its rows in which every intermediate row lives in
+  // a small ring of rows (the chunk's working set stays in cache):
+  //   a. row y: the premultiplied planes, their sums along the row (radius rd) -> ring H1; and
+  //      at the chunk's own rows the weights nf, nb and the bands' weights -> ring WT.
+  //   b. row y - rd: the low passes (H1 summed down the column: a running sum in double, started
+  //      afresh at the chunk's first row), the detail bands hf = xf - low_f / cov_f, hb likewise
+  //      -> ring DT, and their statistics summed along the row (radius rs) -> ring H2.
+  //   c. row y - rd - rs: the statistics' box sums (H2 down the column, likewise), the detail
+  //      gain, the coarser bands, the output.
+  // The chunk computes (a) on rd + rs rows beyond each of its ends and (b) on rs rows.
+  int64_t max_wb = 1;
+  for (const Band& bd : bands) max_wb = std::max(max_wb, bd.wb);
+  const int64_t rd = prm.detail_radius, rs = prm.stats_radius, A = rd + rs;
+  constexpr int64_t kChunk = 64;
+  const int64_t nchunks = (h + kChunk - 1) / kChunk;
+  const int64_t R1 = 2 * rd + 2, R2 = 2 * rs + 2, RD = rs + 1, RW = A + 1;  // ring lengths in rows
+  const int64_t NW = 2 + 2 * NB;  // weight planes: nf, nb, then each band's (nf, nb)
+  const T tau_ = tau, width_ = width, a_ = a, zref_ = zref, eps_ = eps, r0_ = r0, ramp_ = ramp, d0_ = d0;
+  at::parallel_for(0, nchunks, 1, [&](int64_t cb, int64_t ce) {
+    const T tau = tau_, width = width_, a = a_, zref = zref_, eps = eps_, r0 = r0_, ramp = ramp_, d0 = d0_;
+    static thread_local Rows<T> rows;
+    static thread_local std::vector<double> dacc;
+    // row buffers: 8 for the weights, K1 premultiplied, C accumulated bands, K1 + 2 for a band's
+    // interpolation, 3 statistics, 2 coverages, 1 gain; then the rings
+    const int64_t nrows = 8 + K1 + C + (K1 + 2) + 3 + 2 + 1 + R1 * K1 + RW * NW + RD * 2 * C + R2 * 3;
+    rows.reset(nrows, w);
+    T* PH = rows(0);
+    T* S = rows(1);
+    T* DF = rows(2);
+    T* DB = rows(3);
+    T* NF = rows(4);
+    T* NBr = rows(5);
+    T* EF = rows(6);
+    T* EB = rows(7);
+    T* PRE = rows(8);
+    T* ACC = rows(8 + K1);
+    T* V = rows(8 + K1 + C);
+    T* GF = V + K1 * w;
+    T* GB = GF + w;
+    T* ST = rows(8 + K1 + C + K1 + 2);
+    T* LFC = ST + 3 * w;
+    T* LBC = LFC + w;
+    T* G = LBC + w;
+    T* ring1 = G + w;
+    T* ringw = ring1 + R1 * K1 * w;
+    T* ringd = ringw + RW * NW * w;
+    T* ring2 = ringd + RD * 2 * C * w;
+    auto h1 = [&](int64_t y) { return ring1 + (y % R1) * K1 * w; };
+    auto wt = [&](int64_t y) { return ringw + (y % RW) * NW * w; };
+    auto dt = [&](int64_t y) { return ringd + (y % RD) * 2 * C * w; };
+    auto h2 = [&](int64_t y) { return ring2 + (y % R2) * 3 * w; };
+    if (static_cast<int64_t>(dacc.size()) < (K1 + 3) * w) dacc.assign(static_cast<size_t>((K1 + 3) * w), 0.0);
+    double* acc1 = dacc.data();
+    double* acc2 = acc1 + K1 * w;
+    std::vector<T> brow(static_cast<size_t>(K1 * max_wb));
+    std::vector<T*> dsts(static_cast<size_t>(K1));
+    std::vector<const T*> srcs(static_cast<size_t>(K1));
+    for (int64_t ch = cb; ch < ce; ++ch) {
+      const int64_t ya = ch * kChunk, yb = std::min(h, ya + kChunk);
+      const int64_t s1a = std::max<int64_t>(0, ya - A), s1b = std::min(h, yb + A);
+      const int64_t s3a = std::max<int64_t>(0, ya - rs), s3b = std::min(h, yb + rs);
+      int64_t n3 = s3a, n4 = ya;
+      // (c) at row y4
+      auto stage_c = [&](int64_t y4) {
+        // the statistics' box sums: H2 rows [y4 - rs, y4 + rs] down the column
+        if (y4 == ya) {
+          std::fill(acc2, acc2 + 3 * w, 0.0);
+          for (int64_t yy = std::max<int64_t>(0, y4 - rs); yy <= std::min(h - 1, y4 + rs); ++yy)
+            for (int64_t p = 0; p < 3; ++p) col_add(acc2 + p * w, h2(yy) + p * w, w);
+        } else {
+          if (y4 + rs < h)
+            for (int64_t p = 0; p < 3; ++p) col_add(acc2 + p * w, h2(y4 + rs) + p * w, w);
+          if (y4 - rs - 1 >= 0)
+            for (int64_t p = 0; p < 3; ++p) col_sub(acc2 + p * w, h2(y4 - rs - 1) + p * w, w);
         }
-      });
-    }
-  }
-  // 3. coverage-normalised low passes (box of radius detail_radius) of both splats
-  T* low = pre;  // the box sums replace the planes (the vertical pass reads only tmp)
-  {
-    std::vector<const T*> planes;
-    for (int64_t k = 0; k < K1; ++k) planes.push_back(pre + k * n);
-    box_sums<T>(planes, w, h, w, prm.detail_radius, tmp, low);
-  }
-  // 4. detail bands hf = xf - low_f, hb likewise (each written over its own low-pass value) and
-  // their statistics
-  T* stats = scratch(mem.stats, 3 * n);
-  at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-    static thread_local Rows<T> rows;
-    rows.reset(2, w);
-    T* LFC = rows(0);
-    T* LBC = rows(1);
-    for (int64_t y = b; y < e; ++y) {
-      const int64_t q0 = off + y * W, k0 = y * w;
-      const T* lf = low + C * n + k0;
-      const T* lb = low + (2 * C + 1) * n + k0;
-      for (int64_t x = 0; x < w; ++x) {
-        LFC[x] = lf[x] < T(1e-6) ? T(1e-6) : lf[x];
-        LBC[x] = lb[x] < T(1e-6) ? T(1e-6) : lb[x];
-      }
-      T* s0 = stats + k0;
-      T* s1 = stats + n + k0;
-      T* s2 = stats + 2 * n + k0;
-      std::fill(s0, s0 + w, T(0));
-      std::fill(s1, s1 + w, T(0));
-      std::fill(s2, s2 + w, T(0));
-      for (int64_t c = 0; c < C; ++c)
-        row_detail(xf + c * HW + q0, xb + c * HW + q0, pre + c * n + k0, pre + (C + 1 + c) * n + k0, LFC, LBC, s0, s1,
-                   s2, w);
-    }
-  });
-  T* sbox = stats;
-  {
-    std::vector<const T*> planes = {stats, stats + n, stats + 2 * n};
-    box_sums<T>(planes, w, h, w, prm.stats_radius, tmp, sbox);
-  }
-  // 5. the blend with the detail band's variance restored
-  at::parallel_for(0, h, 16, [&](int64_t b, int64_t e) {
-    static thread_local Rows<T> rows;
-    rows.reset(1, w);
-    T* G = rows(0);
-    for (int64_t y = b; y < e; ++y) {
-      if (!live[y]) continue;
-      const int64_t q0 = off + y * W, k0 = y * w;
-      const uint8_t* sr = same + q0;
-      const T* nfr = nfw + k0;
-      const T* nbr = nbw + k0;
-      row_gain(nfr, nbr, sbox + k0, sbox + n + k0, sbox + 2 * n + k0, G, w);
-      for (int64_t c = 0; c < C; ++c) {
-        const T* X = xf + c * HW + q0;
-        const T* Y = xb + c * HW + q0;
-        const T* P = pre + c * n + k0;
-        const T* Q = pre + (C + 1 + c) * n + k0;
-        T* O = of + c * HW + q0;
-        if (NB)
-          row_out_bands(X, Y, P, Q, nfr, nbr, G, bw + k0, bw + n + k0, acc + c * n + k0, sr, O, w);
-        else
-          row_out(X, Y, P, Q, nfr, nbr, G, sr, O, w);
+        if (!live[y4]) return;  // the forward splat's row, as copied
+        for (int64_t p = 0; p < 3; ++p) col_round(acc2 + p * w, ST + p * w, w);
+        const T* wr = wt(y4);
+        const T* nfr = wr;
+        const T* nbr = wr + w;
+        row_gain(nfr, nbr, ST, ST + w, ST + 2 * w, G, w);
+        const int64_t q0 = off + y4 * W;
+        const uint8_t* sr = same + q0;
+        if (NB) {
+          std::fill(ACC, ACC + C * w, T(0));
+          for (int64_t i = 1; i <= L; ++i) {
+            const Band& bd = bands[static_cast<size_t>(i - 1)];
+            int64_t t0, t1;
+            T fr;
+            taps(i0 + y4, bd.HB, bd.bi0, bd.kk, t0, t1, fr);
+            // the row's blocks, interpolated between block rows, then at the row's pixels
+            for (int64_t p = 0; p < K1; ++p)
+              row_lerp(bd.lo + p * bd.nbk + t0 * bd.wb, bd.lo + p * bd.nbk + t1 * bd.wb, brow.data() + p * bd.wb,
+                       bd.wb, fr);
+            row_upsample(brow.data(), bd.wb, K1, bd.c0, bd.c1, bd.fc, V, w);
+            // band i's weights (nf1, nb1) less band i-1's (nf0, nb0)
+            row_gains(V + C * w, V + (2 * C + 1) * w, wr + (2 + 2 * i) * w, wr + (2 * i) * w, wr + (3 + 2 * i) * w,
+                      wr + (1 + 2 * i) * w, GF, GB, w);
+            for (int64_t c = 0; c < C; ++c) row_accumulate(ACC + c * w, GF, V + c * w, GB, V + (C + 1 + c) * w, w);
+          }
+        }
+        const T* D = dt(y4);
+        for (int64_t c = 0; c < C; ++c) {
+          const T* X = xf + c * HW + q0;
+          const T* Y = xb + c * HW + q0;
+          T* O = of + c * HW + q0;
+          if (NB)
+            row_out_bands(X, Y, D + c * w, D + (C + c) * w, nfr, nbr, G, wr + 2 * w, wr + 3 * w, ACC + c * w, sr, O,
+                          w);
+          else
+            row_out(X, Y, D + c * w, D + (C + c) * w, nfr, nbr, G, sr, O, w);
+        }
+      };
+      // (b) at row y3
+      auto stage_b = [&](int64_t y3) {
+        if (y3 == s3a) {
+          std::fill(acc1, acc1 + K1 * w, 0.0);
+          for (int64_t yy = std::max<int64_t>(0, y3 - rd); yy <= std::min(h - 1, y3 + rd); ++yy)
+            for (int64_t p = 0; p < K1; ++p) col_add(acc1 + p * w, h1(yy) + p * w, w);
+        } else {
+          if (y3 + rd < h)
+            for (int64_t p = 0; p < K1; ++p) col_add(acc1 + p * w, h1(y3 + rd) + p * w, w);
+          if (y3 - rd - 1 >= 0)
+            for (int64_t p = 0; p < K1; ++p) col_sub(acc1 + p * w, h1(y3 - rd - 1) + p * w, w);
+        }
+        T* low = PRE;  // the low passes of row y3 (PRE is free here)
+        for (int64_t p = 0; p < K1; ++p) col_round(acc1 + p * w, low + p * w, w);
+        const T* lf = low + C * w;
+        const T* lb = low + (2 * C + 1) * w;
+        for (int64_t x = 0; x < w; ++x) {
+          LFC[x] = lf[x] < T(1e-6) ? T(1e-6) : lf[x];
+          LBC[x] = lb[x] < T(1e-6) ? T(1e-6) : lb[x];
+        }
+        T* s0 = ST;
+        T* s1 = ST + w;
+        T* s2 = ST + 2 * w;
+        std::fill(ST, ST + 3 * w, T(0));
+        const int64_t q0 = off + y3 * W;
+        T* D = dt(y3);
+        for (int64_t c = 0; c < C; ++c)
+          row_detail(xf + c * HW + q0, xb + c * HW + q0, low + c * w, low + (C + 1 + c) * w, D + c * w,
+                     D + (C + c) * w, LFC, LBC, s0, s1, s2, w);
+        const T* st3[3] = {s0, s1, s2};
+        T* hd[3] = {h2(y3), h2(y3) + w, h2(y3) + 2 * w};
+        rows_running_box(st3, hd, 3, w, static_cast<int>(rs));
+      };
+      for (int64_t yi = s1a; yi < s1b; ++yi) {
+        // (a) at row yi
+        const int64_t q0 = off + yi * W;
+        const T* Af = af + q0;
+        const T* Ab = ab + q0;
+        for (int64_t c = 0; c < C; ++c) {
+          row_product(xf + c * HW + q0, Af, PRE + c * w, w);
+          row_product(xb + c * HW + q0, Ab, PRE + (C + 1 + c) * w, w);
+        }
+        std::memcpy(PRE + C * w, Af, sizeof(T) * w);
+        std::memcpy(PRE + (2 * C + 1) * w, Ab, sizeof(T) * w);
+        T* H1 = h1(yi);
+        for (int64_t p = 0; p < K1; ++p) {
+          srcs[p] = PRE + p * w;
+          dsts[p] = H1 + p * w;
+        }
+        rows_running_box(srcs.data(), dsts.data(), K1, w, static_cast<int>(rd));
+        if (yi >= ya && yi < yb && live[yi]) {
+          const uint8_t* sr = same + q0;
+          if (phb)
+            row_phase(Af, Ab, phf + q0, phb + q0, PH, w);
+          else
+            std::memcpy(PH, phf + q0, sizeof(T) * w);
+          row_switch(PH, zf + q0, zb + q0, S, DF, DB, w, tau, width, zref);
+          if (occl) row_occlusion(DF, DB, Af, Ab, S, NF, NBr, w, r0, ramp);
+          for (int64_t x = 0; x < w; ++x) {  // exp only where the splats differ (not vectorised)
+            const bool d = !sr[x];
+            EF[x] = d ? Af[x] * std::exp(a * DF[x]) : T(0);
+            EB[x] = d ? Ab[x] * std::exp(a * DB[x]) : T(0);
+          }
+          T* wr = wt(yi);
+          row_weights(S, EF, EB, Af, Ab, zf + q0, zb + q0, sr, wr, wr + w, od + q0, oa + q0, w, eps);
+          for (int64_t j = 0; j < NB; ++j)
+            (occl ? row_band<T, true> : row_band<T, false>)(PH, NF, NBr, EF, EB, Af, Ab, wr + (2 + 2 * j) * w,
+                                                             wr + (3 + 2 * j) * w, w, tau, bwid[j], d0, eps);
+        }
+        // (b) and (c) at the rows now complete
+        while (n3 < s3b && (n3 + rd <= yi || yi == h - 1)) {
+          stage_b(n3);
+          while (n4 < yb && (n4 + rs <= n3 || n3 == h - 1)) stage_c(n4++);
+          ++n3;
+        }
       }
     }
   });
