@@ -239,7 +239,6 @@ void run(const at::Tensor& features, const at::Tensor& alpha, const at::Tensor& 
   const T* a = alpha.data_ptr<T>();
   const T* z = depth.defined() ? depth.data_ptr<T>() : nullptr;
   T* o = result.data_ptr<T>();
-  std::memcpy(o, x, sizeof(T) * C * HW);
   // the nearest covered depth: with a depth map the holes are filled from their 3x3 neighbours,
   // the far side preferred (b a = alpha exp(-zr / z), zr = beta z_min; exp(0) = 1 where nothing
   // landed), as surface_weight(a, normalised_disparity(z, 0, 1 / zr), -1)
@@ -300,7 +299,10 @@ void run(const at::Tensor& features, const at::Tensor& alpha, const at::Tensor& 
           const T* ar = a + i * W;
           bool any = false;
           for (int64_t j = 0; j < W; ++j) any |= ar[j] < T(1);
-          if (!any) continue;  // no hole: the row stays as copied
+          if (!any) {  // no hole: the row as it is
+            for (int64_t c = 0; c < C; ++c) std::memcpy(o + c * HW + i * W, x + c * HW + i * W, sizeof(T) * W);
+            continue;
+          }
           const T* mid = hs.data() + (i - s0) * K * W;
           const T* up = i > 0 ? mid - K * W : nullptr;
           const T* down = i + 1 < H ? mid + K * W : nullptr;
@@ -316,6 +318,7 @@ void run(const at::Tensor& features, const at::Tensor& alpha, const at::Tensor& 
     });
     for (auto& v : pyr) holes.insert(holes.end(), v.begin(), v.end());
   } else {
+    std::memcpy(o, x, sizeof(T) * C * HW);
     for (int64_t q = 0; q < HW; ++q)
       if (a[q] < T(1)) holes.push_back(q);
   }

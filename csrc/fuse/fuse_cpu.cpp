@@ -402,9 +402,6 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   T* of = oF.data_ptr<T>();
   T* od = oD.data_ptr<T>();
   T* oa = oA.data_ptr<T>();
-  std::memcpy(of, xf, sizeof(T) * C * HW);
-  std::memcpy(od, zf, sizeof(T) * HW);
-  std::memcpy(oa, af, sizeof(T) * HW);
   // 1. where the splats differ (same: 1 where identical), and the bounding box of those pixels
   static thread_local Scratch<T> mem;
   uint8_t* same = scratch(mem.same, HW);
@@ -415,6 +412,11 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
     for (int64_t i = b; i < e; ++i) {
       uint8_t* sr = same + i * W;
       const int64_t o = i * W;
+      // the forward splat's row as the output's (overwritten below where the splats differ),
+      // copied here, row by row in parallel, while the row is in cache
+      for (int64_t c = 0; c < C; ++c) std::memcpy(of + c * HW + o, xf + c * HW + o, sizeof(T) * W);
+      std::memcpy(od + o, zf + o, sizeof(T) * W);
+      std::memcpy(oa + o, af + o, sizeof(T) * W);
       row_same(zf + o, zb + o, af + o, ab + o, sr, W);
       for (int64_t c = 0; c < C; ++c) row_same_and(xf + c * HW + o, xb + c * HW + o, sr, W);
       int64_t first = 0;
