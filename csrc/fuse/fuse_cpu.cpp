@@ -444,7 +444,7 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   const int64_t pad = prm.detail_radius + prm.stats_radius + 1;
   const int64_t i0 = std::max<int64_t>(0, mi - pad), j0 = std::max<int64_t>(0, mj - pad);
   const int64_t i1 = std::min<int64_t>(H, Mi + pad + 1), j1 = std::min<int64_t>(W, Mj + pad + 1);
-  const int64_t h = i1 - i0, w = j1 - j0, n = h * w;
+  const int64_t h = i1 - i0, w = j1 - j0;
   const int64_t off = i0 * W + j0;  // the box's first pixel in the full frame
   // rows of the box with a differing pixel
   std::vector<uint8_t> live(h);
