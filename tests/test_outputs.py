@@ -491,3 +491,22 @@ def test_stereo_refuses_eyes_that_cannot_be_framed(tmp_path):
     T[:, 0, 3] += 1.5 * prepared.scene.z_near
     with pytest.raises(InputError, match="stereo"):
         stereo_pair(prepared.scene, Trajectory(T, t.K, t.width, t.height), 0.2)
+
+
+def test_to_uint8_rounds_like_the_formula_and_leaves_its_input_alone():
+    """``to_uint8`` transposes before scaling (faster); its bytes are ``(clamp(x) · 255 + 0.5)``
+    truncated, pixel for pixel, for a plain and a transposed-view input, float32 and float64."""
+    from cinemagraph3d.io import to_uint8
+
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        x = torch.rand(3, 7, 11, generator=g, dtype=dtype) * 1.4 - 0.2
+        x[0, 0, :4] = torch.tensor([0.0, 1.0, 0.5 / 255, 254.5 / 255], dtype=dtype)  # rounding edges
+        views = (x, x.permute(1, 2, 0).contiguous().permute(2, 0, 1))  # the second: HWC memory
+        for v in views:
+            before = v.clone()
+            got = to_uint8(v)
+            want = ((v.clamp(0, 1) * 255.0 + 0.5).floor()).to(torch.uint8).permute(1, 2, 0).numpy()
+            assert got.shape == (7, 11, 3) and got.dtype == np.uint8 and got.flags["C_CONTIGUOUS"]
+            assert np.array_equal(got, want)
+            assert torch.equal(v, before)
