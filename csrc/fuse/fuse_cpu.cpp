@@ -230,15 +230,23 @@ __attribute__((noinline)) void row_weights(const T* __restrict S, const T* __res
   }
 }
 
+// the switch times' rank in [0, 1] (times mapped from [d0/2, 1 - d0/2]), the same for every band
+template <typename T>
+__attribute__((noinline)) void row_rank(const T* __restrict PH, T* __restrict RK, int64_t w, T d0) {
+  for (int64_t x = 0; x < w; ++x) {
+    const T r = clamp01((PH[x] - d0 / T(2)) / (T(1) - d0));
+    RK[x] = d0 < T(1) ? r : T(0.5);
+  }
+}
+
 // a coarser band's weights: the same switch with its width bj (times mapped onto [bj/2, 1 - bj/2])
 template <typename T, bool OCCL>
-__attribute__((noinline)) void row_band(const T* __restrict PH, const T* __restrict NF, const T* __restrict NB, const T* __restrict EF,
-              const T* __restrict EB, const T* __restrict Af, const T* __restrict Ab, T* __restrict mf,
-              T* __restrict mb, int64_t w, T tau, T bj, T d0, T eps) {
+__attribute__((noinline)) void row_band(const T* __restrict RK, const T* __restrict NF, const T* __restrict NB,
+                                        const T* __restrict EF, const T* __restrict EB, const T* __restrict Af,
+                                        const T* __restrict Ab, T* __restrict mf, T* __restrict mb, int64_t w, T tau,
+                                        T bj, T eps) {
   for (int64_t x = 0; x < w; ++x) {
-    const T ph = PH[x];
-    const T r = clamp01((ph - d0 / T(2)) / (T(1) - d0));
-    const T rank = d0 < T(1) ? r : T(0.5);
+    const T rank = RK[x];
     const T v = clamp01((tau - (bj / T(2) + (T(1) - bj) * rank)) / bj + T(0.5));
     const T s0 = v * v * (T(3) - T(2) * v);
     const T nf = NF[x], nb = NB[x];
@@ -740,9 +748,10 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
           }
           T* wr = wt(yi);
           row_weights(S, EF, EB, Af, Ab, zf + q0, zb + q0, sr, wr, wr + w, od + q0, oa + q0, w, eps);
+          if (NB) row_rank(PH, DF, w, d0);  // DF is free once the exps are taken
           for (int64_t j = 0; j < NB; ++j)
-            (occl ? row_band<T, true> : row_band<T, false>)(PH, NF, NBr, EF, EB, Af, Ab, wr + (2 + 2 * j) * w,
-                                                             wr + (3 + 2 * j) * w, w, tau, bwid[j], d0, eps);
+            (occl ? row_band<T, true> : row_band<T, false>)(DF, NF, NBr, EF, EB, Af, Ab, wr + (2 + 2 * j) * w,
+                                                             wr + (3 + 2 * j) * w, w, tau, bwid[j], eps);
         }
         // (b) and (c) at the rows now complete
         while (n3 < s3b && (n3 + rd <= yi || yi == h - 1)) {
