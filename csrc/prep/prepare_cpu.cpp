@@ -25,7 +25,57 @@ namespace cg3d {
 namespace prep {
 namespace {
 
-constexpr double kNoRows = 1e9;  // row bounds are clamped to +-1e9 (far outside any image)
+constexpr double kNoRows = 1e9;
+
+// floor(u) without a library call, so that loops with it vectorise on any x86-64 (SSE2 has no
+// vector floor): the truncation through int32, one less where it rounded up; |u| >= 2^23 (and
+// NaN) are returned as they are, which floor leaves unchanged for floats. The same value as
+// std::floor, but for the sign of a zero (floor(-0) = -0, here +0).
+inline float floor_exact(float u) {
+  const float t = static_cast<float>(static_cast<int32_t>(std::fabs(u) < 8388608.0f ? u : 0.0f));
+  const float f = t > u ? t - 1.0f : t;
+  return std::fabs(u) < 8388608.0f ? f : u;
+}
+inline double floor_exact(double u) { return std::floor(u); }  // row bounds are clamped to +-1e9 (far outside any image)
+
+// o += gu lap_u, then o += gv lap_v, on the first 3 channels of each of m points (C channels
+// apart), where the weight is not 0 (a select, not a branch: restrict pointers, so it vectorises)
+template <typename T>
+__attribute__((noinline)) void sharpen(T* __restrict o, const T* __restrict lu, const T* __restrict lv,
+                                       const T* __restrict gu, const T* __restrict gv, int m, int64_t C) {
+  for (int t = 0; t < m; ++t)
+    for (int k = 0; k < 3; ++k) {
+      const T a = o[t * C + k];
+      const T b = gu[t] != T(0) ? a + gu[t] * lu[3 * t + k] : a;
+      o[t * C + k] = gv[t] != T(0) ? b + gv[t] * lv[3 * t + k] : b;
+    }
+}
+
+// The resampling compensation's per-axis gains kappa f (1 - f) / r^2 of m points (0 where
+// f (1 - f) <= 1e-3), f the projection's offset from the pixel grid (restrict pointers and
+// floor_exact: the loop vectorises)
+template <typename T>
+__attribute__((noinline)) void resampling_gains(const T* __restrict cx, const T* __restrict cy,
+                                                const T* __restrict cz, const T* __restrict rd, T* __restrict gu,
+                                                T* __restrict gv, int m, T kfx, T kfy, T cu, T cv, T kap) {
+  for (int t = 0; t < m; ++t) {
+    const T zc = cz[t] < T(1e-6) ? T(1e-6) : cz[t];
+    const T iz = T(1) / zc;
+    const T rr = rd[t] * rd[t];
+    T u = cx[t] * iz;
+    u = u * kfx;
+    u = u + cu;
+    u = u - floor_exact(u);
+    T g = u * (T(1) - u);
+    gu[t] = g <= T(1e-3) ? T(0) : (g * kap) / rr;
+    T v = cy[t] * iz;
+    v = v * kfy;
+    v = v + cv;
+    v = v - floor_exact(v);
+    g = v * (T(1) - v);
+    gv[t] = g <= T(1e-3) ? T(0) : (g * kap) / rr;
+  }
+}
 
 template <typename T>
 void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, const at::Tensor& z0, double fx,
@@ -126,24 +176,7 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
       if (ml == 0) continue;
       // _Resampling: c += kappa f(1 - f) lap / r^2 per axis, f the offset from the pixel grid
       // (g = 0 marks an axis that adds nothing: the reference skips f(1 - f) <= 1e-3)
-#pragma omp simd
-      for (int t = 0; t < ml; ++t) {
-        const T zc = cz[t] < T(1e-6) ? T(1e-6) : cz[t];
-        const T iz = T(1) / zc;
-        const T rr = rd[t] * rd[t];
-        T u = cx[t] * iz;
-        u = u * kfx;
-        u = u + cu;
-        u = u - std::floor(u);
-        T g = u * (T(1) - u);
-        gu[t] = g <= T(1e-3) ? T(0) : (g * kap) / rr;
-        T v = cy[t] * iz;
-        v = v * kfy;
-        v = v + cv;
-        v = v - std::floor(v);
-        g = v * (T(1) - v);
-        gv[t] = g <= T(1e-3) ? T(0) : (g * kap) / rr;
-      }
+      resampling_gains(cx, cy, cz, rd, gu, gv, ml, kfx, kfy, cu, cv, kap);
       const T* lub = lu + 3 * i0;
       const T* lvb = lv + 3 * i0;
       T* ob = fo + i0 * C;
