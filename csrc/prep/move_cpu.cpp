@@ -62,8 +62,10 @@ void run(const at::Tensor& pts0, const at::Tensor& sel, const at::Tensor& rows, 
         if (!(n != M && gap <= smax)) gap = T(1);
         if (std::isnan(gap) || gap > s) s = gap;  // torch.maximum propagates NaN
       }
-      int64_t i = static_cast<int64_t>(std::nearbyint(static_cast<T>(si[r]) + d[2 * r + 1]));
-      int64_t j = static_cast<int64_t>(std::nearbyint(static_cast<T>(sj[r]) + d[2 * r]));
+      // torch.round (half to even) as lrint in the default rounding mode: one instruction, where
+      // nearbyint is a library call on SSE2 (the same integers; NaN and overflow clamp to 0 alike)
+      int64_t i = std::lrint(static_cast<T>(si[r]) + d[2 * r + 1]);
+      int64_t j = std::lrint(static_cast<T>(sj[r]) + d[2 * r]);
       i = i < 0 ? 0 : (i > H - 1 ? H - 1 : i);
       j = j < 0 ? 0 : (j > W - 1 ? W - 1 : j);
       const T c = cp[i * W + j];
