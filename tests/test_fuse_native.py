@@ -149,20 +149,27 @@ def test_default_phase_is_the_screen_field():
         assert torch.equal(x, y)
 
 
-def test_native_dissolve_does_not_depend_on_the_thread_count():
-    fwd, bwd = _splats(H=96, W=130)
-    phase = _phase_pair(96, 130, torch.float32)
+def _on_threads(fuse, counts=(1, 2, 3)):
+    """``fuse()`` run with each torch thread count in ``counts``; asserts that all the results
+    are equal to the first, bit for bit, and returns it."""
     saved = torch.get_num_threads()
     try:
         outs = []
-        for n in (1, 2, 3):
+        for n in counts:
             torch.set_num_threads(n)
-            outs.append(fuse_bidirectional(fwd, bwd, 25.0, 60, 1.5, phase=phase, native=True))
+            outs.append(fuse())
     finally:
         torch.set_num_threads(saved)
     for o in outs[1:]:
         for a, b in zip(o, outs[0]):
             assert torch.equal(a, b)
+    return outs[0]
+
+
+def test_native_dissolve_does_not_depend_on_the_thread_count():
+    fwd, bwd = _splats(H=96, W=130)
+    phase = _phase_pair(96, 130, torch.float32)
+    _on_threads(lambda: fuse_bidirectional(fwd, bwd, 25.0, 60, 1.5, phase=phase, native=True))
 
 
 def test_native_passes_follow_the_backend_variable(monkeypatch):
@@ -232,19 +239,9 @@ def test_native_dissolve_across_row_chunks_in_float64_and_any_thread_count():
     fwd, bwd = _tall_splats(dtype=torch.float64)
     phase = _phase_pair(230, 40, torch.float64)
     ref = fuse_bidirectional(fwd, bwd, 27.0, 60, 1.5, phase=phase, native=False)
-    saved = torch.get_num_threads()
-    try:
-        outs = []
-        for n in (1, 2, 3):
-            torch.set_num_threads(n)
-            outs.append(fuse_bidirectional(fwd, bwd, 27.0, 60, 1.5, phase=phase, native=True))
-    finally:
-        torch.set_num_threads(saved)
+    got = _on_threads(lambda: fuse_bidirectional(fwd, bwd, 27.0, 60, 1.5, phase=phase, native=True))
     # 1e-9, not 1e-12 as above: over a 230-row box the reference's float64 cumulative sums drift
     # by ~1e-10 where a coverage near 0 divides them (measured: 4.2e-11 from this pass, 3.0e-10
     # from the previous one, whose column sums ran down the whole box)
-    for a, b in zip(outs[0], ref):
+    for a, b in zip(got, ref):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
-    for o in outs[1:]:
-        for a, b in zip(o, outs[0]):
-            assert torch.equal(a, b)

@@ -448,7 +448,7 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   if (Mi < 0) return;  // identical splats: the forward one
   const int64_t L = static_cast<int64_t>(prm.band_radii.size());
   const int64_t NB = prm.band_widths.empty() ? 0 : L + 1;  // coarser bands (multi-band blend)
-  // the coarser bands' low passes read the frame beyond the box themselves (2b)
+  // the coarser bands' low passes read the frame beyond the box themselves (2)
   const int64_t pad = prm.detail_radius + prm.stats_radius + 1;
   const int64_t i0 = std::max<int64_t>(0, mi - pad), j0 = std::max<int64_t>(0, mj - pad);
   const int64_t i1 = std::min<int64_t>(H, Mi + pad + 1), j1 = std::min<int64_t>(W, Mj + pad + 1);
@@ -587,9 +587,7 @@ void run(const at::Tensor& fF, const at::Tensor& fD, const at::Tensor& fA, const
   const int64_t nchunks = (h + kChunk - 1) / kChunk;
   const int64_t R1 = 2 * rd + 2, R2 = 2 * rs + 2, RD = rs + 1, RW = A + 1;  // ring lengths in rows
   const int64_t NW = 2 + 2 * NB;  // weight planes: nf, nb, then each band's (nf, nb)
-  const T tau_ = tau, width_ = width, a_ = a, zref_ = zref, eps_ = eps, r0_ = r0, ramp_ = ramp, d0_ = d0;
   at::parallel_for(0, nchunks, 1, [&](int64_t cb, int64_t ce) {
-    const T tau = tau_, width = width_, a = a_, zref = zref_, eps = eps_, r0 = r0_, ramp = ramp_, d0 = d0_;
     static thread_local Rows<T> rows;
     static thread_local std::vector<double> dacc;
     // row buffers: 8 for the weights, K1 premultiplied, C accumulated bands, K1 + 2 for a band's

@@ -25,7 +25,7 @@ namespace cg3d {
 namespace prep {
 namespace {
 
-constexpr double kNoRows = 1e9;
+constexpr double kNoRows = 1e9;  // row bounds are clamped to +-1e9 (far outside any image)
 
 // floor(u) without a library call, so that loops with it vectorise on any x86-64 (SSE2 has no
 // vector floor): the truncation through int32, one less where it rounded up; |u| >= 2^23 (and
@@ -36,20 +36,7 @@ inline float floor_exact(float u) {
   const float f = t > u ? t - 1.0f : t;
   return std::fabs(u) < 8388608.0f ? f : u;
 }
-inline double floor_exact(double u) { return std::floor(u); }  // row bounds are clamped to +-1e9 (far outside any image)
-
-// o += gu lap_u, then o += gv lap_v, on the first 3 channels of each of m points (C channels
-// apart), where the weight is not 0 (a select, not a branch: restrict pointers, so it vectorises)
-template <typename T>
-__attribute__((noinline)) void sharpen(T* __restrict o, const T* __restrict lu, const T* __restrict lv,
-                                       const T* __restrict gu, const T* __restrict gv, int m, int64_t C) {
-  for (int t = 0; t < m; ++t)
-    for (int k = 0; k < 3; ++k) {
-      const T a = o[t * C + k];
-      const T b = gu[t] != T(0) ? a + gu[t] * lu[3 * t + k] : a;
-      o[t * C + k] = gv[t] != T(0) ? b + gv[t] * lv[3 * t + k] : b;
-    }
-}
+inline double floor_exact(double u) { return std::floor(u); }
 
 // The resampling compensation's per-axis gains kappa f (1 - f) / r^2 of m points (0 where
 // f (1 - f) <= 1e-3), f the projection's offset from the pixel grid (restrict pointers and
