@@ -26,6 +26,7 @@ CPU_SOURCES = [
     "csrc/prep/move_cpu.cpp",
     "csrc/prep/gap_cpu.cpp",
     "csrc/prep/ghost_cpu.cpp",
+    "csrc/prep/flow_cpu.cpp",
     "csrc/fuse/fuse_cpu.cpp",
     "csrc/fuse/fill_cpu.cpp",
 ]

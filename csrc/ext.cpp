@@ -2,7 +2,8 @@
 //
 // prepare_splat (prep/prepare_cpu.cpp) is the per-point pass before a splat, move_cloud
 // (prep/move_cpu.cpp) builds one moved cloud of a frame and gap_widen (prep/gap_cpu.cpp) the
-// footprint widening of a view, ghost_keep (prep/ghost_cpu.cpp) which border ghosts can be seen; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
+// footprint widening of a view, ghost_keep (prep/ghost_cpu.cpp) which border ghosts can be seen, flow_step
+// (prep/flow_cpu.cpp) one Euler step of the motion integration; fuse_dissolve (fuse/fuse_cpu.cpp) fuses
 // the frame's two splats and fill_holes (fuse/fill_cpu.cpp) fills what they leave uncovered (CPU
 // only).
 //
@@ -114,6 +115,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("backward_states"), py::arg("moving"), py::arg("height"), py::arg("width"), py::arg("margin"),
         py::arg("front") = py::none(), py::arg("z_ghost") = py::none(),
         "Which border ghosts may be kept (CPU): (G,) bool (margin < 0: no margin test).");
+  m.def("flow_step", &cg3d::prep::flow_step_cpu, py::arg("field"), py::arg("positions"), py::arg("state"),
+        py::arg("sign"), py::arg("extended"), py::arg("wave") = py::none(), py::arg("cell") = 1.0,
+        py::arg("out") = py::none(),
+        "One Euler step of the motion integration (CPU): (P, 2) state + sign * v(positions + state) "
+        "(v alone when state is None), v the bilinear field with border values and the turbulence.");
   m.def("fuse_dissolve", &cg3d::fuse::fuse_dissolve_cpu, py::arg("f_features"), py::arg("f_depth"),
         py::arg("f_alpha"), py::arg("b_features"), py::arg("b_depth"), py::arg("b_alpha"), py::arg("phase_f"),
         py::arg("phase_b"), py::arg("tau"), py::arg("width"), py::arg("depth_weight"), py::arg("eps"),

@@ -35,12 +35,23 @@ from ..types import MotionField, SceneFlow
 __all__ = ["Displacements", "PointDisplacements", "integrate_motion"]
 
 
+def _native_step(flow: torch.Tensor):
+    """``cinemagraph3d._C.flow_step`` for this field where it applies, else ``None``."""
+    from ..render._native import native_pass
+
+    return native_pass("flow_step", (flow,), None)
+
+
 class _Stepper:
     """Euler steps of the moving pixels through a ``(2, H, W)`` field.
 
     The field is sampled with ``grid_sample`` (bilinear, border replicated); with
     ``outside="stop"`` it is then set to 0 for positions outside ``[0, W] x [0, H]``. The first
-    step reads ``M`` at the pixel centres directly, so ``F_1 = M(x)`` exactly.
+    step reads ``M`` at the pixel centres directly, so ``F_1 = M(x)`` exactly. Where the native
+    extension has it (CPU float tensors, the native CPU backend), ``cinemagraph3d._C.flow_step``
+    takes each step in one pass over the points on every thread: the same rule, the sample
+    positions computed without the reference's round trip through normalised coordinates (so
+    within ~1e-7 of a position of the reference, ``tests/test_flow_native.py``).
     """
 
     def __init__(
@@ -75,6 +86,20 @@ class _Stepper:
         # grid_sample coordinates (align_corners=False): g = 2 x / size - 1.
         self.scale = torch.tensor([2.0 / w, 2.0 / h], **opts)
         self.minus_one = torch.tensor(-1.0, **opts)
+        self.native = _native_step(self.flow) is not None  # a flag: the stepper stays picklable
+
+    def _native(self, pos: torch.Tensor, state, sign: float, extended: bool, t: float, out=None):
+        """``cinemagraph3d._C.flow_step``: ``state + sign * v(pos + state)`` (``v(pos)`` without
+        ``state``), ``(P, 2)``, written into ``out`` when given."""
+        wave, cell = None, 1.0
+        if self.turbulence is not None:
+            wave = self.wave_grid(t)[0].to(pos.dtype).contiguous()
+            cell = float(self.turbulence.cell)
+        from .. import _C  # type: ignore[attr-defined]
+
+        return _C.flow_step(
+            self.flow[0], pos.contiguous(), state, float(sign), bool(extended), wave, cell, out
+        )
 
     def wave_grid(self, t: float) -> torch.Tensor:
         """``(1, 2, h, w)`` the turbulence's wave grid at scene time ``t``
@@ -90,6 +115,8 @@ class _Stepper:
         """``(P, 2)`` field values at ``pos`` ``(P, 2)`` pixel positions (centres at +0.5) at scene
         time ``t`` (only the turbulence depends on it). Outside the image the field is 0, or the
         replicated border values when ``extended``."""
+        if self.native and pos.dtype == self.flow.dtype:
+            return self._native(pos, None, 1.0, extended, t)
         grid = torch.addcmul(self.minus_one, pos, self.scale)
         v = F.grid_sample(
             self.flow, grid.view(1, 1, -1, 2), mode="bilinear", padding_mode="border", align_corners=False
@@ -107,6 +134,8 @@ class _Stepper:
         """State ``n + 1`` from state ``n``: ``S + sign * M(x + S, t)`` with ``t = n`` forward and
         ``t = N - n`` backward (the time of state ``n``; only the turbulence depends on it)."""
         t = float(n) if sign > 0 else float(self.num_steps - n)
+        if n > 0 and self.native and state.is_contiguous() and (out is None or out.is_contiguous()):
+            return self._native(self.positions, state, sign, self.extended, t, out)
         v = self.first if n == 0 else self.sample(self.positions + state, t, self.extended)
         if sign > 0:
             return torch.add(state, v, out=out)
@@ -386,6 +415,9 @@ def _point_step(
     """State ``n + 1`` of extra sources (:meth:`Displacements.extend`): ``S + sign · M(x + S, t)``
     with the field extended beyond the image, ``t = n`` forward and ``N - n`` backward."""
     t = float(n) if sign > 0 else float(stepper.num_steps - n)
+    if stepper.native and sources.dtype == state.dtype == stepper.flow.dtype and state.is_contiguous():
+        if out is None or out.is_contiguous():
+            return stepper._native(sources, state, sign, True, t, out)
     v = stepper.sample(sources + state, t, extended=True)
     return torch.add(state, sign * v, out=out)
 

@@ -56,5 +56,14 @@ at::Tensor ghost_keep_cpu(const at::Tensor& pos, const at::Tensor& forward_state
                           double margin, const c10::optional<at::Tensor>& front,
                           const c10::optional<at::Tensor>& z_ghost);
 
+// One Euler step of the motion integration (csrc/prep/flow_cpu.cpp): out (P, 2) = state + sign * v
+// (v alone without state), v the field sampled bilinearly at x = positions + state (pixels, centres
+// at +0.5; border values replicated, 0 outside [0, W] x [0, H] unless extended). field is (2, H, W)
+// px/step, or (3, H, W) with a turbulence amplitude A and wave (2, h, w) the wave grid of cells
+// `cell` pixels wide: v = M(x) + A(x) wave(x / cell). out (P, 2) may be given (it may be state).
+at::Tensor flow_step_cpu(const at::Tensor& field, const at::Tensor& positions, const c10::optional<at::Tensor>& state,
+                         double sign, bool extended, const c10::optional<at::Tensor>& wave, double cell,
+                         const c10::optional<at::Tensor>& out);
+
 }  // namespace prep
 }  // namespace cg3d
