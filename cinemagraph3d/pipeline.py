@@ -496,6 +496,13 @@ class _MovedClouds:
                 self.native = native_pass("move_cloud", (pts,), native)
         self.z = (pts[:, 2] if self.sel is None else pts[self.sel, 2])[:, None]
         self.focal = torch.tensor([scene.camera.fx, scene.camera.fy], dtype=pts.dtype, device=pts.device)
+        # With ``reuse`` (set by render_frames, which uses each frame's clouds only within the
+        # frame) the native pass writes every call's clouds into the same two pairs of buffers,
+        # where the still points' rows already hold their values: only the moving and ghost rows
+        # are rewritten (no copy of the whole cloud per call). A caller keeping clouds across
+        # calls must leave it off.
+        self.reuse = False
+        self._buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None, None]
 
     def _stretch_rows(self, d: torch.Tensor) -> torch.Tensor:
         """``(P_m,)`` stretch of the moving pixels from their displacements ``d`` ``(P_m, 2)``."""
@@ -556,9 +563,12 @@ class _MovedClouds:
             i, j = self.src_ij
             for k, dm in enumerate(self.motion.moving_at(t)):
                 dm = dm.to(device=pts0.device, dtype=pts0.dtype).contiguous()
+                buf = self._buffers[k] if self.reuse else None
                 o, st = self.native(pts0.contiguous(), self.sel, self.rows, dm, self.nbrs, self.cap_map,
                                     i, j, float(self.focal[0]), float(self.focal[1]), MAX_STRETCH,
-                                    gp, gd[k])  # fmt: skip
+                                    gp, gd[k], *(buf or (None, None)))  # fmt: skip
+                if self.reuse:
+                    self._buffers[k] = (o, st)
                 out.append(o)
                 stretch.append(st)
             return out[0], out[1], stretch[0], stretch[1]
@@ -853,6 +863,8 @@ def render_frames(
         margin = 2.0 * float(settings.splat.max_radius) if settings.safe_zoom else None
         ghosts = border_ghosts(scene, motion, margin=margin, native=native)
     moved = None if motion is None else _MovedClouds(scene, motion, ghosts, native)
+    if moved is not None:
+        moved.reuse = True  # each frame's clouds are used within the frame only
     phases = None
     dissolve = settings.mode == "symmetric" and settings.fusion.method == "dissolve" and decoder is None
     if moved is not None and dissolve:

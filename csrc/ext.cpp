@@ -105,8 +105,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("move_cloud", &cg3d::prep::move_cloud_cpu, py::arg("points"), py::arg("sel"), py::arg("rows"),
         py::arg("disp"), py::arg("nbrs"), py::arg("cap"), py::arg("src_i"), py::arg("src_j"), py::arg("fx"),
         py::arg("fy"), py::arg("max_stretch"), py::arg("ghost_points"), py::arg("ghost_disp"),
+        py::arg("out_points") = py::none(), py::arg("out_stretch") = py::none(),
         "One moved cloud (CPU): [points (P+G,3) with the moving rows displaced and the ghosts appended, "
-        "footprint stretch (P+G,)].");
+        "footprint stretch (P+G,)]; with out_points / out_stretch (an earlier call's outputs for the same "
+        "points, sel and ghosts) only the moving and ghost rows are rewritten, in them.");
   m.def("gap_widen", &cg3d::prep::gap_widen_cpu, py::arg("points"), py::arg("cam_from_world"), py::arg("K"),
         py::arg("fx"), py::arg("nodes"), py::arg("pairs"), py::arg("num_points"), py::arg("znear"),
         py::arg("max_gap"),

@@ -21,10 +21,10 @@ from cinemagraph3d.pipeline import (
     border_ghosts,
     prepare_scene,
 )
-from cinemagraph3d.types import DepthMap
+from cinemagraph3d.types import DepthMap, MotionField
 
 
-def _setup(H=24, W=40, N=6):
+def _setup(H=24, W=40, N=6, varied=False):
     g = torch.Generator().manual_seed(3)
     img = (0.5 + 0.2 * torch.randn(3, H, W, generator=g)).clamp(0, 1)
     depth = 2.0 + torch.rand(1, H, W, generator=g)
@@ -32,7 +32,12 @@ def _setup(H=24, W=40, N=6):
     mask = torch.zeros(H, W, dtype=torch.bool)
     mask[:, : W // 2] = True  # the left half flows left, out through the border (and ghosts in)
     hints = MotionHints.create([[10.0, 12.0]], [[-1.0, 0.3]])
-    disp = integrate_motion(motion_field(H, W, [MotionRegion(mask, hints, turbulence=0.0)]), N)
+    field = motion_field(H, W, [MotionRegion(mask, hints, turbulence=0.0)])
+    if varied:  # the speed growing to the left: a field that stretches the texture
+        flow = field.flow.clone()
+        flow[0] *= 1.0 + 2.0 * torch.linspace(1.0, 0.0, W)
+        field = MotionField(flow, field.mask)
+    disp = integrate_motion(field, N)
     return scene, disp
 
 
@@ -112,17 +117,26 @@ def test_native_moved_clouds_are_bit_identical_to_the_torch_ones(ghosted):
     # _C.move_cloud follows the torch operations one by one: the same bits, stretch included
     if _native_move() is None:
         pytest.skip("native extension without move_cloud")
-    scene, disp = _setup(H=30, W=52, N=8)
+    scene, disp = _setup(H=30, W=52, N=8, varied=True)
     ghosts = border_ghosts(scene, disp) if ghosted else None
     ref = _MovedClouds(scene, disp, ghosts)
     nat = _MovedClouds(scene, disp, ghosts, native=True)
+    reused = _MovedClouds(scene, disp, ghosts, native=True)
+    reused.reuse = True  # render_frames' mode: the same buffers each call, only moving rows rewritten
     assert ref.native is None and nat.native is not None
     stretched = 0
-    for t in (0.0, 0.5, 3.0, 5.25, 8.0):
-        for a, b in zip(ref(t), nat(t)):
+    ptrs = set()
+    for t in (0.0, 0.5, 3.0, 5.25, 8.0, 1.5):
+        want = ref(t)
+        for a, b in zip(want, nat(t)):
             assert a.shape == b.shape and torch.equal(a, b), (t, float((a - b).abs().max()))
-        stretched += int((ref(t)[2] > 1).sum())
-    assert stretched > 0  # the stretch path was exercised, not only unit stretch
+        got = reused(t)
+        for a, b in zip(want, got):
+            assert a.shape == b.shape and torch.equal(a, b), ("reused", t, float((a - b).abs().max()))
+        ptrs.add(tuple(x.data_ptr() for x in got))
+        stretched += int((ref(t)[2] > 1.01).sum())
+    assert stretched > 0  # the stretch path was exercised (not only unit stretch, nor rounding noise)
+    assert len(ptrs) == 1  # the buffers really were reused
 
 
 def test_native_move_refuses_bad_indices():

@@ -25,7 +25,7 @@ template <typename T>
 void run(const at::Tensor& pts0, const at::Tensor& sel, const at::Tensor& rows, const at::Tensor& disp,
          const at::Tensor& nbrs, const at::Tensor& cap, const at::Tensor& src_i, const at::Tensor& src_j, double fx,
          double fy, double max_stretch, const at::Tensor& ghost_pts, const at::Tensor& ghost_disp, at::Tensor& out,
-         at::Tensor& stretch) {
+         at::Tensor& stretch, bool reuse) {
   const int64_t P = pts0.size(0), S = sel.size(0), M = disp.size(0);
   const int64_t G = ghost_pts.defined() ? ghost_pts.size(0) : 0;
   const int64_t H = cap.size(0), W = cap.size(1);
@@ -42,10 +42,11 @@ void run(const at::Tensor& pts0, const at::Tensor& sel, const at::Tensor& rows, 
   T* o = out.data_ptr<T>();
   T* st = stretch.data_ptr<T>();
   // 1. the still cloud and unit stretch
-  at::parallel_for(0, P, 65536, [&](int64_t b, int64_t e) {
-    std::memcpy(o + 3 * b, p0 + 3 * b, sizeof(T) * 3 * (e - b));
-    for (int64_t i = b; i < e; ++i) st[i] = T(1);
-  });
+  if (!reuse)  // the still points: copied (a reused buffer holds them from the call that made it)
+    at::parallel_for(0, P, 65536, [&](int64_t b, int64_t e) {
+      std::memcpy(o + 3 * b, p0 + 3 * b, sizeof(T) * 3 * (e - b));
+      for (int64_t i = b; i < e; ++i) st[i] = T(1);
+    });
   // 2. the stretch of every moving pixel (_stretch_rows): the gap to each moving neighbour along its
   // axis, |(d_nb - d) + 1| to the right / below and |(d - d_nb) + 1| to the left / above, kept
   // when <= MAX_STRETCH, maximised with 1, then capped where the pixel's point is now.
@@ -110,7 +111,9 @@ std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tenso
                                        const at::Tensor& disp, const at::Tensor& nbrs, const at::Tensor& cap,
                                        const at::Tensor& src_i, const at::Tensor& src_j, double fx, double fy,
                                        double max_stretch, const c10::optional<at::Tensor>& ghost_points,
-                                       const c10::optional<at::Tensor>& ghost_disp) {
+                                       const c10::optional<at::Tensor>& ghost_disp,
+                                       const c10::optional<at::Tensor>& out_points,
+                                       const c10::optional<at::Tensor>& out_stretch) {
   const auto dt = points.scalar_type();
   auto cpu = [](const at::Tensor& t) { return t.device().is_cpu() && t.is_contiguous(); };
   check(points.dim() == 2 && points.size(1) == 3 && cpu(points) && (dt == at::kFloat || dt == at::kDouble),
@@ -148,10 +151,19 @@ std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tenso
           "ghost_disp must be a contiguous (G, 2) CPU tensor of the points' dtype", gd);
   }
   const int64_t G = gp.defined() ? gp.size(0) : 0;
-  at::Tensor out = at::empty({P + G, 3}, points.options());
-  at::Tensor stretch = at::empty({P + G}, points.options());
+  const bool reuse = out_points.has_value();
+  TORCH_CHECK(reuse == out_stretch.has_value(), "move_cloud: give both out_points and out_stretch or neither");
+  at::Tensor out = reuse ? *out_points : at::empty({P + G, 3}, points.options());
+  at::Tensor stretch = reuse ? *out_stretch : at::empty({P + G}, points.options());
+  if (reuse) {
+    check(out.dim() == 2 && out.size(0) == P + G && out.size(1) == 3 && cpu(out) && out.scalar_type() == dt,
+          "out_points must be a contiguous (P + G, 3) CPU tensor of the points' dtype", out);
+    check(stretch.dim() == 1 && stretch.size(0) == P + G && cpu(stretch) && stretch.scalar_type() == dt,
+          "out_stretch must be a contiguous (P + G,) CPU tensor of the points' dtype", stretch);
+  }
   AT_DISPATCH_FLOATING_TYPES(dt, "move_cloud", [&] {
-    run<scalar_t>(points, sel, rows, disp, nbrs, cap, src_i, src_j, fx, fy, max_stretch, gp, gd, out, stretch);
+    run<scalar_t>(points, sel, rows, disp, nbrs, cap, src_i, src_j, fx, fy, max_stretch, gp, gd, out, stretch,
+                  reuse);
   });
   return {out, stretch};
 }

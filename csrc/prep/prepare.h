@@ -29,12 +29,17 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
 // the footprint stretch of each moving pixel from its four neighbours' displacements (nbrs
 // (4, M): right, left, below, above; M for a still neighbour) capped by cap (H, W) where the pixel
 // lands (src_i / src_j its row and column), and the optional ghosts (G, 3) moved by ghost_disp
-// (G, 2) appended with stretch 1.
+// (G, 2) appended with stretch 1. With out_points (P + G, 3) and out_stretch (P + G,), the outputs
+// of an earlier call with the same points, sel and ghost count, only the rows sel and the ghosts'
+// rows are written into them (the still points' rows already hold their values) and they are
+// returned.
 std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tensor& sel, const at::Tensor& rows,
                                        const at::Tensor& disp, const at::Tensor& nbrs, const at::Tensor& cap,
                                        const at::Tensor& src_i, const at::Tensor& src_j, double fx, double fy,
                                        double max_stretch, const c10::optional<at::Tensor>& ghost_points,
-                                       const c10::optional<at::Tensor>& ghost_disp);
+                                       const c10::optional<at::Tensor>& ghost_disp,
+                                       const c10::optional<at::Tensor>& out_points,
+                                       const c10::optional<at::Tensor>& out_stretch);
 
 // Per-point footprint widening (P,) that closes the gaps of one view (csrc/prep/gap_cpu.cpp): the
 // N slanted nodes' world points (N, 3) seen through cam_from_world (4, 4) and K (3, 3), the joined
