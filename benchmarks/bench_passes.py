@@ -8,8 +8,10 @@ with every native pass wrapped so that its inputs are kept, then times each pass
 inputs (minimum over ``--repeats`` calls, process CPU time with one thread, wall time otherwise):
 the native kernels (``_C.prepare_splat``, ``_C.splat_forward``, ``_C.move_cloud``,
 ``_C.fuse_dissolve``, ``_C.fill_holes``) and, at the pipeline's level so that trees without a
-native pass can be compared, the gap closing of one view (``_GapClosing.__call__``) and the
-border ghosts (``border_ghosts``, once per video). With ``--compare-with`` (a directory holding a
+native pass can be compared, the gap closing of one view (``_GapClosing.__call__``), one Euler
+step of the motion (``_Stepper.step``, ``_C.flow_step`` where the tree has it), the motion's
+integration (``integrate_motion``, once per video) and the border ghosts (``border_ghosts``, once
+per video). With ``--compare-with`` (a directory holding a
 previous ``cinemagraph3d`` package with its ``_C`` built) both trees run in child processes, in
 turn, and the table gives both and their ratio.
 """
@@ -92,6 +94,16 @@ def child(root: str, args) -> dict:
             gaps = pl._GapClosing(scene)
         T, K = traj.cam_from_world[3], traj.K[3]
         out["gap closing (per view)"] = best(lambda: gaps(T, K))
+        # one Euler step of the moving pixels from the loop's last kept state (the motion's
+        # stepper: the native flow_step where the tree has it, else grid_sample and torch ops)
+        st = motion._stepper
+        state = motion._states[0][-1].contiguous()
+        buf = torch.empty_like(state)
+        out["motion step (per step)"] = best(lambda: st.step(state, 7, 1.0, out=buf))
+        field = motion_field(h, w, [MotionRegion(d.water, hints)])
+        out["motion integration (once, 60 steps)"] = best(
+            lambda: integrate_motion(field, 60), min(args.repeats, 3)
+        )
         margin = 2.0 * float(pl.RenderSettings().splat.max_radius)
         ghosts = best(lambda: pl.border_ghosts(scene, motion, margin=margin), min(args.repeats, 3))
         out["border ghosts (once)"] = ghosts
