@@ -46,11 +46,14 @@ class GridNeighbours:
     def __init__(self, index: torch.Tensor, connected: torch.Tensor) -> None:
         self.index, self.connected = index, connected
         # the joined pairs (point, right or lower neighbour), once: ``(2, E)`` int64
-        pairs = []
-        for k in (0, 2):
+        counts = [int(connected[k].sum()) for k in (0, 2)]
+        self.edges = torch.empty(2, sum(counts), dtype=torch.long, device=index.device)
+        at = 0
+        for k, n in zip((0, 2), counts):  # written in place: no stacked copies and their cat
             src = connected[k].nonzero().squeeze(1)
-            pairs.append(torch.stack([src, index[k][src]]))
-        self.edges = torch.cat(pairs, 1)
+            self.edges[0, at : at + n] = src
+            torch.index_select(index[k], 0, src, out=self.edges[1, at : at + n])
+            at += n
 
     def slanted(self, depth: torch.Tensor, min_step: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor]:
         """The joined pairs whose relative disparity step exceeds ``min_step``, on their own.
@@ -121,10 +124,11 @@ def grid_neighbours(
     slot = (lay * Hx + i) * Wx + j
     grid = torch.full((L * Hx * Wx,), -1, dtype=torch.long, device=dev)
     grid[slot] = own
+    base = i * Wx + j  # the pixel's slot in layer 0
+    del slot, lay, i, j  # the transients go as soon as they are used: this runs at the video's memory peak
     index = own.expand(4, P).clone()
     found = torch.zeros(4, P, dtype=torch.bool, device=dev)
     disp = 1.0 / depth.clamp(min=1e-12)
-    base = i * Wx + j  # the pixel's slot in layer 0
     for k, off in enumerate((1, -1, Wx, -Wx)):
         best = torch.full((P,), math.inf, dtype=disp.dtype, device=dev)
         for q in range(L):  # the neighbour pixel's point in every layer: the nearest in depth
@@ -136,6 +140,7 @@ def grid_neighbours(
             best = torch.where(better, step, best)
             index[k] = torch.where(better, nb, index[k])
         found[k] = torch.isfinite(best)
+    del grid, base, best, nb, hit, step, better
     # Joined: a small relative step, or a step that continues the step before or after it along
     # the same line (on a plane disparity is affine in the pixel coordinates: a slanted ground
     # near the horizon has large relative steps, all alike; an occlusion edge is one step unlike
@@ -149,7 +154,9 @@ def grid_neighbours(
         d2 = torch.where(found[k][nb], disp[index[k][nb]] - disp[nb], math.inf)
         alike = ((d1 - d0).abs() <= 0.25 * d1.abs()) | ((d1 - d2).abs() <= 0.25 * d1.abs())
         connected[k] = found[k] & ((rel <= max_step) | alike)
-    index = torch.where(connected, index, own.expand(4, P))
+    del d1, rel, d0, d2, alike
+    for k in range(4):  # row by row: no second (4, P) index alive at once
+        index[k] = torch.where(connected[k], index[k], own)
     return GridNeighbours(index, connected)
 
 
