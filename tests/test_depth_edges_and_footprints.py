@@ -112,6 +112,21 @@ def test_footprints_close_the_cracks_of_a_stretched_plane_and_only_there():
     assert torch.equal(camera_footprints(c.points, K.to(c.points), nb.edges, base), base)
 
 
+def test_joined_pairs_are_each_point_with_its_right_then_its_lower_neighbour():
+    g = torch.Generator().manual_seed(1)
+    H, W = 9, 13
+    yy, xx = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    px = torch.stack([xx.reshape(-1) + 0.5, yy.reshape(-1) + 0.5], 1).float()
+    depth = 1.0 + (torch.rand(H * W, generator=g) > 0.8).float() * 2.0  # some jumps
+    nb = grid_neighbours(px, torch.zeros(H * W, dtype=torch.long), depth)
+    want = []
+    for k in (0, 2):  # (point, right neighbour) pairs first, then (point, lower neighbour)
+        src = [p for p in range(H * W) if nb.connected[k, p]]
+        want += [(p, int(nb.index[k, p])) for p in src]
+    assert [tuple(e) for e in nb.edges.T.tolist()] == want
+    assert 0 < len(want) < 2 * H * W
+
+
 def test_neighbours_are_not_joined_across_a_depth_jump():
     px = torch.tensor([[0.5, 0.5], [1.5, 0.5], [2.5, 0.5]])
     nb = grid_neighbours(px, torch.zeros(3, dtype=torch.long), torch.tensor([1.0, 1.05, 3.0]))

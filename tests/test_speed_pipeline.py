@@ -329,3 +329,21 @@ def test_turbulence_wave_grids_computed_once_per_time(monkeypatch):
     for a, b in zip(cached, fresh):
         for x, y in zip(a, b):
             assert torch.equal(x, y)
+
+
+def test_render_frames_holds_no_splat_of_the_frame_it_hands_out():
+    # the loop's names would otherwise keep the frame's two splats and fused planes alive through
+    # the next frame's splats (the render loop's memory peak)
+    import cinemagraph3d as c3
+
+    scene, disp = _setup(H=24, W=40, N=6)
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings("circle", 3, 0.02), scene.camera, scene.z_near, scene.z_subject
+    )
+    gen = c3.render_frames(scene, traj, disp, 6)
+    frames = [next(gen)]
+    held = gen.gi_frame.f_locals
+    for name in ("fwd", "bwd", "res", "feats", "like", "widen"):
+        assert held.get(name) is None, name
+    frames += list(gen)
+    assert len(frames) == 3 and all(f.shape == (3, 24, 40) for f in frames)
