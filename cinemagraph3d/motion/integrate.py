@@ -88,6 +88,13 @@ class _Stepper:
         self.minus_one = torch.tensor(-1.0, **opts)
         self.native = _native_step(self.flow) is not None  # a flag: the stepper stays picklable
 
+    def _native_takes(self, *tensors) -> bool:
+        """Whether ``_C.flow_step`` takes these tensors (``None`` for an absent one): the native
+        pass is available, and each is contiguous and of the field's dtype."""
+        return self.native and all(
+            x is None or (x.dtype == self.flow.dtype and x.is_contiguous()) for x in tensors
+        )
+
     def _native(self, pos: torch.Tensor, state, sign: float, extended: bool, t: float, out=None):
         """``cinemagraph3d._C.flow_step``: ``state + sign * v(pos + state)`` (``v(pos)`` without
         ``state``), ``(P, 2)``, written into ``out`` when given."""
@@ -115,7 +122,7 @@ class _Stepper:
         """``(P, 2)`` field values at ``pos`` ``(P, 2)`` pixel positions (centres at +0.5) at scene
         time ``t`` (only the turbulence depends on it). Outside the image the field is 0, or the
         replicated border values when ``extended``."""
-        if self.native and pos.dtype == self.flow.dtype:
+        if self._native_takes(pos.contiguous()):
             return self._native(pos, None, 1.0, extended, t)
         grid = torch.addcmul(self.minus_one, pos, self.scale)
         v = F.grid_sample(
@@ -134,7 +141,7 @@ class _Stepper:
         """State ``n + 1`` from state ``n``: ``S + sign * M(x + S, t)`` with ``t = n`` forward and
         ``t = N - n`` backward (the time of state ``n``; only the turbulence depends on it)."""
         t = float(n) if sign > 0 else float(self.num_steps - n)
-        if n > 0 and self.native and state.is_contiguous() and (out is None or out.is_contiguous()):
+        if n > 0 and self._native_takes(state, out):
             return self._native(self.positions, state, sign, self.extended, t, out)
         v = self.first if n == 0 else self.sample(self.positions + state, t, self.extended)
         if sign > 0:
@@ -415,9 +422,8 @@ def _point_step(
     """State ``n + 1`` of extra sources (:meth:`Displacements.extend`): ``S + sign · M(x + S, t)``
     with the field extended beyond the image, ``t = n`` forward and ``N - n`` backward."""
     t = float(n) if sign > 0 else float(stepper.num_steps - n)
-    if stepper.native and sources.dtype == state.dtype == stepper.flow.dtype and state.is_contiguous():
-        if out is None or out.is_contiguous():
-            return stepper._native(sources, state, sign, True, t, out)
+    if stepper._native_takes(sources.contiguous(), state, out):
+        return stepper._native(sources, state, sign, True, t, out)
     v = stepper.sample(sources + state, t, extended=True)
     return torch.add(state, sign * v, out=out)
 

@@ -125,7 +125,7 @@ def grid_neighbours(
     grid = torch.full((L * Hx * Wx,), -1, dtype=torch.long, device=dev)
     grid[slot] = own
     base = i * Wx + j  # the pixel's slot in layer 0
-    del slot, lay, i, j  # the transients go as soon as they are used: this runs at the video's memory peak
+    del slot, lay, i, j  # transients go once used: this is the setup's largest allocation
     index = own.expand(4, P).clone()
     found = torch.zeros(4, P, dtype=torch.bool, device=dev)
     disp = 1.0 / depth.clamp(min=1e-12)

@@ -75,7 +75,7 @@ inline void sample_planes(const T* __restrict f, int64_t stride, const Taps<T>& 
 }
 
 template <typename T>
-void run(const T* field, int64_t C, int64_t H, int64_t W, const T* base, const T* state, double sign,
+void run(const T* field, int64_t H, int64_t W, const T* base, const T* state, double sign,
          bool extended, const T* wave, int64_t h, int64_t w, double cell, T* out, int64_t P) {
   const int64_t HW = H * W, hw = h * w;
   const T sg = static_cast<T>(sign);
@@ -83,7 +83,6 @@ void run(const T* field, int64_t C, int64_t H, int64_t W, const T* base, const T
   const double inv_cell = 1.0 / cell;
   const int32_t W32 = static_cast<int32_t>(W), H32 = static_cast<int32_t>(H);
   const int32_t w32 = static_cast<int32_t>(w), h32 = static_cast<int32_t>(h);
-  (void)C;
   at::parallel_for(0, (P + kB - 1) / kB, 128, [&](int64_t b0, int64_t b1) {
     Taps<T> tf, tw;
     alignas(64) T px[kB], py[kB], keep[kB], fv[3 * kB], ov[2 * kB];
@@ -179,7 +178,7 @@ at::Tensor flow_step_cpu(const at::Tensor& field, const at::Tensor& positions, c
   if (out.has_value()) check_positions(result, field, "out", P);
   AT_DISPATCH_FLOATING_TYPES(field.scalar_type(), "flow_step", [&] {
     const scalar_t* wp = wv.defined() ? wv.data_ptr<scalar_t>() : nullptr;
-    run<scalar_t>(field.data_ptr<scalar_t>(), field.size(0), field.size(1), field.size(2),
+    run<scalar_t>(field.data_ptr<scalar_t>(), field.size(1), field.size(2),
                   positions.data_ptr<scalar_t>(), st.defined() ? st.data_ptr<scalar_t>() : nullptr, sign, extended, wp,
                   wv.defined() ? wv.size(1) : 0, wv.defined() ? wv.size(2) : 0, cell, result.data_ptr<scalar_t>(), P);
   });
