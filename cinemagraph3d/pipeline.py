@@ -176,13 +176,17 @@ def _splat(
     sharpen: _Resampling | None = None,
     moving: torch.Tensor | None = None,
     like: tuple[SplatResult, tuple[int, int]] | None = None,
+    keep: dict | None = None,
 ) -> tuple[SplatResult, tuple[int, int] | None]:
     """The splat of one cloud and, with ``moving`` ((P,) bool: the points that may differ from the
     other cloud of the frame) and the native CPU passes, the rows ``[lo, hi)`` their footprints
     may touch (else ``None``). With ``like`` (the other cloud's splat and rows) only the rows
     either cloud's moving points may touch are splatted, the others are copied from that splat:
     the still points are the same in both clouds, in the same order, so elsewhere both splats are
-    the same bit for bit (``tests/test_prepare_native.py`` checks the frames)."""
+    the same bit for bit (``tests/test_prepare_native.py`` checks the frames). ``keep`` (with
+    ``moving``, native passes): a dict shared by the frame's two calls; the first leaves its
+    prepared points, radii and features there, the second prepares only the blocks of points
+    holding a moving point, into those buffers (the others already hold its values)."""
     dev, dt = pts_world.device, pts_world.dtype
     rows = None
     Tf = T.to(device=dev, dtype=dt)
@@ -201,9 +205,15 @@ def _splat(
         if sharpen is not None:
             lap = (sharpen.lap_u.contiguous(), sharpen.lap_v.contiguous(), sharpen.kappa)
         sp = settings.splat
-        pts, radius, feats, rows_t = prepare(pts_world.contiguous(), Tf, Kf, c.points[:, 2].contiguous(),
-                                             float(scene.camera.fx), *vec, feats.contiguous(), *lap, moving,
-                                             float(sp.znear), float(sp.max_radius))  # fmt: skip
+        reuse = (None, None, None)
+        if keep is not None and moving is not None and "prepared" in keep:
+            reuse = keep.pop("prepared")
+        pts, radius, feats_out, rows_t = prepare(pts_world.contiguous(), Tf, Kf, c.points[:, 2].contiguous(),
+                                                 float(scene.camera.fx), *vec, feats.contiguous(), *lap, moving,
+                                                 float(sp.znear), float(sp.max_radius), *reuse)  # fmt: skip
+        if keep is not None and moving is not None and reuse[0] is None:
+            keep["prepared"] = (pts, radius, None if feats_out is feats else feats_out)
+        feats = feats_out
         if moving is not None:
             rows = (int(rows_t[0]), int(rows_t[1]))
             span = None if like is None else _rows_to_splat(rows, like[1], scene.camera.height)
@@ -896,6 +906,10 @@ def render_frames(
         differs = torch.zeros(scene.cloud.num_points, dtype=torch.bool, device=pts0.device)
         differs[moved.sel] = True
         differs[pts0.shape[0] :] = True  # the ghosts
+        if phases is not None:  # still points carry the same switch time in both clouds, but be sure
+            differs |= phases[0][:, -1] != phases[1][:, -1]
+        if edge_colours is not None:  # recoloured boundary points (in the moving region)
+            differs[edge_colours.idx] = True
     sharpen = None
     if want_sharpen:
         sharpen = _Resampling(scene, nbrs, settings.resample_sharpen)
@@ -917,12 +931,15 @@ def render_frames(
                 edge_colours.apply(extra[1], p_bwd)
             # where only the points in `differs` move, the backward splat is computed only on
             # the rows they may touch in either cloud (the rest is the forward splat's)
-            fwd, rows = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen, differs)
+            # and prepared only on the blocks of points holding a moving point (`keep`)
+            keep = None if differs is None or settings.mode == "forward" else {}
+            fwd, rows = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen, differs, keep=keep)
             if settings.mode == "forward":
                 bwd = fwd
             else:
                 like = None if rows is None else (fwd, rows)
-                bwd = _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd, widen, sharpen, differs, like)[0]
+                bwd = _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd, widen, sharpen, differs, like,
+                             keep=keep)[0]  # fmt: skip
         # The frame from the two splats: learned decoding, or fusion + hole filling.
         if decoder is not None:
             tau = 0.0 if settings.mode == "forward" else t / num_steps
@@ -947,7 +964,7 @@ def render_frames(
         out = (frame, res) if return_aux else frame
         # Let go of the frame's splats and planes before handing it out: the loop's names would
         # otherwise hold them (≈ 90 MB at 1280×720) through the next frame's splats, at the peak.
-        fwd = bwd = f = b = res = feats = like = widen = None
+        fwd = bwd = f = b = res = feats = like = widen = keep = None
         yield out
 
 

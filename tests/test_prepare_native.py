@@ -311,3 +311,88 @@ def test_splat_rows_outside_the_range_are_zero_and_inside_exact():
     assert float(full[0][:, :16].abs().max()) > 0.0  # the rows left out do have points
     with pytest.raises(RuntimeError, match="rows"):
         _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, row_begin=10, row_end=5)
+
+
+# Reuse (`out_points` / `out_radius` / `out_features`): the backward cloud of a frame differs
+# from the forward one only at its moving points, so its pass redoes only the blocks of 64 points
+# holding one, into the forward call's buffers. Truth: a fresh full call on the second cloud.
+
+
+@pytest.mark.parametrize("sharpen", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_reuse_redoes_the_moving_blocks_into_the_buffers_bit_for_bit(sharpen, dtype):
+    pts, T, K, z0, fx, stretch, widen, feats, lap_u, lap_v, kappa = _inputs(P=5000, dtype=dtype)
+    if not sharpen:
+        lap_u = lap_v = None
+    g = torch.Generator().manual_seed(5)
+    moving = torch.zeros(5000, dtype=torch.bool)
+    moving[torch.randint(0, 5000, (40,), generator=g)] = True  # scattered: ~40 of the 79 blocks
+    moving[4900:] = True  # and the last (partial) block's run, as the border ghosts are
+    pts2, stretch2, feats2 = pts.clone(), stretch.clone(), feats.clone()
+    pts2[moving] += 0.05 * torch.randn(int(moving.sum()), 3, generator=g, dtype=dtype)
+    stretch2[moving] *= 1.3
+    feats2[moving] = torch.rand(int(moving.sum()), feats.shape[1], generator=g, dtype=dtype)
+    common = (T, K, z0, fx)
+    first = _C.prepare_splat(pts, *common, stretch, widen, feats, lap_u, lap_v, kappa, moving, 1e-3, 4.0)
+    fresh = _C.prepare_splat(pts2, *common, stretch2, widen, feats2, lap_u, lap_v, kappa, moving, 1e-3, 4.0)
+    bufs = [first[0], first[1], first[2] if sharpen else None]
+    ptrs = [None if b is None else b.data_ptr() for b in bufs]
+    assert not torch.equal(first[0], fresh[0])  # the second cloud really differs
+    reused = _C.prepare_splat(pts2, *common, stretch2, widen, feats2, lap_u, lap_v, kappa, moving, 1e-3, 4.0,
+                              *bufs)  # fmt: skip
+    for a, b in zip(reused, fresh):
+        assert torch.equal(a, b)
+    assert reused[0].data_ptr() == ptrs[0] and reused[1].data_ptr() == ptrs[1]  # written in place
+    if sharpen:
+        assert reused[2].data_ptr() == ptrs[2]
+    else:
+        assert reused[2] is feats2  # nothing to sharpen: the features as given
+
+
+def test_reuse_refuses_inconsistent_buffers():
+    pts, T, K, z0, fx, stretch, widen, feats, lap_u, lap_v, kappa = _inputs(P=300)
+    moving = torch.zeros(300, dtype=torch.bool)
+    first = _C.prepare_splat(pts, T, K, z0, fx, None, None, feats, lap_u[:200], lap_v[:200], kappa, moving)
+    base = (pts, T, K, z0, fx, None, None, feats, lap_u[:200], lap_v[:200], kappa)
+    with pytest.raises(RuntimeError, match="reuse needs moving"):
+        _C.prepare_splat(*base, None, 0.0, 0.0, first[0], first[1], first[2])
+    with pytest.raises(RuntimeError, match="reuse needs moving"):  # sharpening without out_features
+        _C.prepare_splat(*base, moving, 0.0, 0.0, first[0], first[1], None)
+    with pytest.raises(RuntimeError, match="not the points"):
+        _C.prepare_splat(*base, moving, 0.0, 0.0, pts, first[1], first[2])
+    with pytest.raises(RuntimeError, match="out_radius"):
+        _C.prepare_splat(*base, moving, 0.0, 0.0, first[0], first[1][:10], first[2])
+    with pytest.raises(RuntimeError, match="shaped like features"):
+        _C.prepare_splat(*base, moving, 0.0, 0.0, first[0], first[1], feats)
+
+
+def test_backward_pass_reusing_the_forward_buffers_gives_the_same_frames(monkeypatch):
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
+
+    d = demo_scene(96, 64)
+    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
+    traj = c3.make_trajectory(c3.TrajectorySettings("circle", 4, 0.05), scene.camera, scene.z_near,
+                              scene.z_subject)  # fmt: skip
+    hints = MotionHints(d.hints[:, :2].float(), d.hints[:, 2:].float())
+    motion = integrate_motion(motion_field(64, 96, [MotionRegion(d.water, hints)]), 8)
+    real = pipeline._splat
+    reused = []
+
+    def spy(*a, keep=None, **k):
+        if keep is not None and "prepared" in keep:
+            reused.append(True)
+        return real(*a, keep=keep, **k)
+
+    def without(*a, keep=None, **k):
+        return real(*a, **k)
+
+    for settings in (pipeline.RenderSettings(), pipeline.RenderSettings(clean_fluid_edges=True)):
+        reused.clear()
+        monkeypatch.setattr(pipeline, "_splat", spy)
+        a = [f for f, _ in pipeline.render_frames(scene, traj, motion, 8, settings, return_aux=True)]
+        assert len(reused) == len(traj)  # every backward pass reused the forward buffers
+        monkeypatch.setattr(pipeline, "_splat", without)
+        b = [f for f, _ in pipeline.render_frames(scene, traj, motion, 8, settings, return_aux=True)]
+        for x, y in zip(a, b):
+            assert torch.equal(x, y)

@@ -15,6 +15,9 @@ namespace prep {
 // With moving (P,) bool, rows is (2,) int64: [lo, hi), the image rows (unclipped) that the
 // footprints of the moving points with z > znear may touch (radius clamped to [0.5, max_radius],
 // the splat kernel's rule); (0, 0) when there are none. Without it, rows is empty.
+// With out_points / out_radius (and out_features exactly when lap_u / lap_v are given): the
+// outputs of an earlier call whose inputs differ only at the moving points; only the blocks of 64
+// points holding a moving point are recomputed, into those buffers, which are returned.
 std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Tensor& cam_from_world,
                                           const at::Tensor& K, const at::Tensor& z0, double fx,
                                           const c10::optional<at::Tensor>& stretch,
@@ -22,7 +25,9 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                                           const c10::optional<at::Tensor>& lap_u,
                                           const c10::optional<at::Tensor>& lap_v, double kappa,
                                           const c10::optional<at::Tensor>& moving, double znear,
-                                          double max_radius);
+                                          double max_radius, const c10::optional<at::Tensor>& out_points,
+                                          const c10::optional<at::Tensor>& out_radius,
+                                          const c10::optional<at::Tensor>& out_features);
 
 // [moved points (P + G, 3), stretch (P + G,)] of one moved cloud (csrc/prep/move_cpu.cpp): the
 // points with rows sel displaced by the fronto-parallel lift of disp[rows] (pixels; focal fx, fy),

@@ -68,7 +68,7 @@ template <typename T>
 void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, const at::Tensor& z0, double fx,
          const at::Tensor& stretch, const at::Tensor& widen, const at::Tensor& features, const at::Tensor& lap_u,
          const at::Tensor& lap_v, double kappa, const at::Tensor& moving, double znear, double max_radius,
-         at::Tensor& out_pts, at::Tensor& out_radius, at::Tensor& out_feat, int64_t* rows) {
+         at::Tensor& out_pts, at::Tensor& out_radius, at::Tensor& out_feat, int64_t* rows, bool reuse) {
   const int64_t P = points.size(0);
   const int64_t C = features.size(1);
   const int64_t n_lap = lap_u.defined() ? lap_u.size(0) : 0;
@@ -96,10 +96,23 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
   // Blocks of kB points: each step is a loop over the block without branches, so that it
   // vectorises; the arithmetic per point is the scalar form's, in the same order.
   constexpr int64_t kB = 64;
-  at::parallel_for(0, (P + kB - 1) / kB, 256, [&](int64_t blk0, int64_t blk1) {
+  const int64_t nblocks = (P + kB - 1) / kB;
+  // Reuse: the outputs already hold a block's values unless one of its points moved; the blocks
+  // to redo are listed first, so that the threads share them evenly (they cluster in the image).
+  std::vector<int64_t> todo;
+  if (reuse) {
+    todo.reserve(static_cast<size_t>(nblocks));
+    for (int64_t blk = 0; blk < nblocks; ++blk) {
+      const int64_t i0 = blk * kB, i1 = std::min<int64_t>(P, i0 + kB);
+      if (std::find(mv + i0, mv + i1, true) != mv + i1) todo.push_back(blk);
+    }
+  }
+  const int64_t nwork = reuse ? static_cast<int64_t>(todo.size()) : nblocks;
+  at::parallel_for(0, nwork, 256, [&](int64_t w0, int64_t w1) {
     alignas(64) T cx[kB], cy[kB], cz[kB], rd[kB], gu[kB], gv[kB], mvf[kB], va[kB], vb[kB];
     double rows_lo = kNoRows, rows_hi = -kNoRows;
-    for (int64_t blk = blk0; blk < blk1; ++blk) {
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t blk = reuse ? todo[static_cast<size_t>(w)] : w;
       const int64_t i0 = blk * kB;
       const int m = static_cast<int>(std::min<int64_t>(kB, P - i0));
       const T* pb = pw + 3 * i0;
@@ -199,7 +212,9 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                                           const c10::optional<at::Tensor>& lap_u,
                                           const c10::optional<at::Tensor>& lap_v, double kappa,
                                           const c10::optional<at::Tensor>& moving, double znear,
-                                          double max_radius) {
+                                          double max_radius, const c10::optional<at::Tensor>& out_points,
+                                          const c10::optional<at::Tensor>& out_radius_,
+                                          const c10::optional<at::Tensor>& out_features) {
   TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "prepare_splat: points must be (P, 3), got ",
               points.sizes());
   TORCH_CHECK(points.device().is_cpu() && points.is_contiguous(), "prepare_splat: points must be contiguous CPU");
@@ -237,12 +252,34 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
     rp[0] = std::numeric_limits<int64_t>::max();
     rp[1] = std::numeric_limits<int64_t>::min();
   }
-  at::Tensor out_pts = at::empty({P, 3}, points.options());
-  at::Tensor out_radius = at::empty({P}, points.options());
-  at::Tensor out_feat = lu.defined() ? at::empty_like(features) : at::Tensor();
+  // Reuse: an earlier call's outputs for the same points but the moving ones (same still points,
+  // stretch, widen, features and camera), where only the blocks holding a moving point are redone.
+  const bool reuse = out_points.has_value() || out_radius_.has_value() || out_features.has_value();
+  if (reuse) {
+    TORCH_CHECK(mv.defined() && out_points.has_value() && out_radius_.has_value() &&
+                    out_features.has_value() == lu.defined(),
+                "prepare_splat: reuse needs moving, out_points and out_radius, and out_features exactly when "
+                "lap_u / lap_v are given");
+    const at::Tensor& op = *out_points;
+    TORCH_CHECK(op.dim() == 2 && op.size(0) == P && op.size(1) == 3 && op.scalar_type() == points.scalar_type() &&
+                    op.is_contiguous() && op.device().is_cpu() && !op.is_same(points),
+                "prepare_splat: out_points must be a contiguous (", P, ", 3) CPU tensor of the points' dtype, "
+                "not the points, got ", op.sizes());
+    check_vector(*out_radius_, P, points, "out_radius");
+    if (out_features.has_value()) {
+      const at::Tensor& of = *out_features;
+      TORCH_CHECK(of.sizes() == features.sizes() && of.scalar_type() == features.scalar_type() &&
+                      of.is_contiguous() && of.device().is_cpu() && !of.is_same(features),
+                  "prepare_splat: out_features must be a contiguous CPU tensor shaped like features (not "
+                  "features itself), got ", of.sizes());
+    }
+  }
+  at::Tensor out_pts = reuse ? *out_points : at::empty({P, 3}, points.options());
+  at::Tensor out_radius = reuse ? *out_radius_ : at::empty({P}, points.options());
+  at::Tensor out_feat = lu.defined() ? (reuse ? *out_features : at::empty_like(features)) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "prepare_splat", [&] {
     run<scalar_t>(points, cam_from_world, K, z0, fx, st, wd, features, lu, lv, kappa, mv, znear, max_radius,
-                  out_pts, out_radius, out_feat, rp);
+                  out_pts, out_radius, out_feat, rp, reuse);
   });
   if (rp && rp[0] > rp[1]) rp[0] = rp[1] = 0;
   return {out_pts, out_radius, lu.defined() ? out_feat : features, rows};
