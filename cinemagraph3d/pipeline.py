@@ -933,7 +933,9 @@ def render_frames(
             # the rows they may touch in either cloud (the rest is the forward splat's)
             # and prepared only on the blocks of points holding a moving point (`keep`)
             keep = None if differs is None or settings.mode == "forward" else {}
-            fwd, rows = _splat(scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen, differs, keep=keep)
+            fwd, rows = _splat(
+                scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen, differs, keep=keep
+            )
             if settings.mode == "forward":
                 bwd = fwd
             else:
