@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -25,7 +26,7 @@ template <typename T>
 void run(const at::Tensor& pts0, const at::Tensor& sel, const at::Tensor& rows, const at::Tensor& disp,
          const at::Tensor& nbrs, const at::Tensor& cap, const at::Tensor& src_i, const at::Tensor& src_j, double fx,
          double fy, double max_stretch, const at::Tensor& ghost_pts, const at::Tensor& ghost_disp, at::Tensor& out,
-         at::Tensor& stretch, bool reuse) {
+         at::Tensor& stretch, bool reuse, std::atomic<bool>& bad_sel, std::atomic<bool>& bad_nbr) {
   const int64_t P = pts0.size(0), S = sel.size(0), M = disp.size(0);
   const int64_t G = ghost_pts.defined() ? ghost_pts.size(0) : 0;
   const int64_t H = cap.size(0), W = cap.size(1);
@@ -52,10 +53,15 @@ void run(const at::Tensor& pts0, const at::Tensor& sel, const at::Tensor& rows, 
   // when <= MAX_STRETCH, maximised with 1, then capped where the pixel's point is now.
   std::vector<T> pix(static_cast<size_t>(M));
   at::parallel_for(0, M, 16384, [&](int64_t b, int64_t e) {
+    bool bad = false;
     for (int64_t r = b; r < e; ++r) {
       T s = T(1);
       for (int k = 0; k < 4; ++k) {
-        const int64_t n = nb[k * M + r];
+        int64_t n = nb[k * M + r];
+        if (static_cast<uint64_t>(n) > static_cast<uint64_t>(M)) {  // outside [0, M]: refused below
+          bad = true;
+          n = M;
+        }
         const int a = k / 2;
         const T dn = n < M ? d[2 * n + a] : T(0);
         T gap = (k % 2 == 0 ? dn - d[2 * r + a] : d[2 * r + a] - dn) + T(1);
@@ -72,16 +78,23 @@ void run(const at::Tensor& pts0, const at::Tensor& sel, const at::Tensor& rows, 
       const T c = cp[i * W + j];
       pix[r] = (std::isnan(s) || s < c) ? s : c;  // torch.minimum
     }
+    if (bad) bad_nbr = true;
   });
   // 3. the moving points: x/y + d z / f (lift_offsets), z kept
   at::parallel_for(0, S, 16384, [&](int64_t b, int64_t e) {
+    bool bad = false;
     for (int64_t k = b; k < e; ++k) {
       const int64_t p = sl[k], r = rw[k];
+      if ((static_cast<uint64_t>(p) >= static_cast<uint64_t>(P)) | (static_cast<uint64_t>(r) >= static_cast<uint64_t>(M))) {
+        bad = true;  // outside [0, P) / [0, M): nothing written, refused below
+        continue;
+      }
       const T z = p0[3 * p + 2];
       o[3 * p] = p0[3 * p] + d[2 * r] * z / f[0];
       o[3 * p + 1] = p0[3 * p + 1] + d[2 * r + 1] * z / f[1];
       st[p] = pix[r];
     }
+    if (bad) bad_sel = true;
   });
   // 4. the ghosts, appended with unit stretch
   if (G) {
@@ -133,14 +146,9 @@ std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tenso
   for (const at::Tensor* s : {&src_i, &src_j})
     check(s->dim() == 1 && s->size(0) == M && cpu(*s) && s->scalar_type() == at::kLong,
           "src_i / src_j must be contiguous (M,) int64 tensors", *s);
-  // index ranges: a bad index would write outside the buffers
-  if (sel.numel()) {
-    TORCH_CHECK(sel.min().item<int64_t>() >= 0 && sel.max().item<int64_t>() < P, "move_cloud: sel outside [0, P)");
-    TORCH_CHECK(rows.min().item<int64_t>() >= 0 && rows.max().item<int64_t>() < M, "move_cloud: rows outside [0, M)");
-  }
-  if (nbrs.numel())
-    TORCH_CHECK(nbrs.min().item<int64_t>() >= 0 && nbrs.max().item<int64_t>() <= M,
-                "move_cloud: nbrs outside [0, M]");
+  // Index ranges (sel in [0, P), rows in [0, M), nbrs in [0, M]) are checked as the loops read
+  // them, where a bad one is skipped rather than followed, and refused after the pass: separate
+  // min / max reductions were four more passes over the index arrays per call.
   at::Tensor gp = ghost_points.has_value() ? *ghost_points : at::Tensor();
   at::Tensor gd = ghost_disp.has_value() ? *ghost_disp : at::Tensor();
   TORCH_CHECK(gp.defined() == gd.defined(), "move_cloud: give both ghost_points and ghost_disp or neither");
@@ -161,10 +169,13 @@ std::vector<at::Tensor> move_cloud_cpu(const at::Tensor& points, const at::Tenso
     check(stretch.dim() == 1 && stretch.size(0) == P + G && cpu(stretch) && stretch.scalar_type() == dt,
           "out_stretch must be a contiguous (P + G,) CPU tensor of the points' dtype", stretch);
   }
+  std::atomic<bool> bad_sel{false}, bad_nbr{false};
   AT_DISPATCH_FLOATING_TYPES(dt, "move_cloud", [&] {
     run<scalar_t>(points, sel, rows, disp, nbrs, cap, src_i, src_j, fx, fy, max_stretch, gp, gd, out, stretch,
-                  reuse);
+                  reuse, bad_sel, bad_nbr);
   });
+  TORCH_CHECK(!bad_sel.load(), "move_cloud: sel outside [0, P) or rows outside [0, M)");
+  TORCH_CHECK(!bad_nbr.load(), "move_cloud: nbrs outside [0, M]");
   return {out, stretch};
 }
 
