@@ -154,11 +154,43 @@ def test_native_move_refuses_bad_indices():
             move(pts, torch.tensor(sel), torch.tensor(rows), d, nb, cap, ij, ij, 1.0, 1.0, 4.0, None, None)
     for bad in (nb + 1, nb - 3):
         with pytest.raises(RuntimeError, match="nbrs outside"):
-            move(pts, torch.tensor([0, 1]), torch.tensor([0, 1]), d, bad, cap, ij, ij, 1.0, 1.0, 4.0, None, None)
+            move(
+                pts,
+                torch.tensor([0, 1]),
+                torch.tensor([0, 1]),
+                d,
+                bad,
+                cap,
+                ij,
+                ij,
+                1.0,
+                1.0,
+                4.0,
+                None,
+                None,
+            )
     # and a reused buffer is refused the same way
-    out, st = move(pts, torch.tensor([0, 1]), torch.tensor([0, 1]), d, nb, cap, ij, ij, 1.0, 1.0, 4.0, None, None)
+    out, st = move(
+        pts, torch.tensor([0, 1]), torch.tensor([0, 1]), d, nb, cap, ij, ij, 1.0, 1.0, 4.0, None, None
+    )
     with pytest.raises(RuntimeError, match="sel outside"):
-        move(pts, torch.tensor([0, 9]), torch.tensor([0, 1]), d, nb, cap, ij, ij, 1.0, 1.0, 4.0, None, None, out, st)
+        move(
+            pts,
+            torch.tensor([0, 9]),
+            torch.tensor([0, 1]),
+            d,
+            nb,
+            cap,
+            ij,
+            ij,
+            1.0,
+            1.0,
+            4.0,
+            None,
+            None,
+            out,
+            st,
+        )
     with pytest.raises(RuntimeError, match="disp must be"):
         move(
             pts,
