@@ -177,6 +177,7 @@ def _splat(
     moving: torch.Tensor | None = None,
     like: tuple[SplatResult, tuple[int, int]] | None = None,
     keep: dict | None = None,
+    z0: torch.Tensor | None = None,
 ) -> tuple[SplatResult, tuple[int, int] | None]:
     """The splat of one cloud and, with ``moving`` ((P,) bool: the points that may differ from the
     other cloud of the frame) and the native CPU passes, the rows ``[lo, hi)`` their footprints
@@ -186,19 +187,26 @@ def _splat(
     the same bit for bit (``tests/test_prepare_native.py`` checks the frames). ``keep`` (with
     ``moving``, native passes): a dict shared by the frame's two calls; the first leaves its
     prepared points, radii and features there, the second prepares only the blocks of points
-    holding a moving point, into those buffers (the others already hold its values)."""
+    holding a moving point, into those buffers (the others already hold its values). ``z0``:
+    the cloud's ``(P,)`` photo depths ``points[:, 2]``, contiguous (taken from the cloud when
+    None)."""
     dev, dt = pts_world.device, pts_world.dtype
     rows = None
     Tf = T.to(device=dev, dtype=dt)
     Kf = K.to(device=dev, dtype=dt)
     c = scene.cloud
+    if z0 is None:
+        z0 = c.points[:, 2].contiguous()
+    prepare = _native_prepare(settings, pts_world, c.features)
+    join = None  # (P,) extra channel the native pass joins to the features as it copies them
     if extra is None:
         feats = c.features
     elif extra.dim() == 2:  # the features with the extra channel already joined (once per video)
         feats = extra
+    elif prepare is not None and sharpen is not None:  # the sharpened copy is made anyway
+        feats, join = c.features, extra.to(c.features.dtype).contiguous()
     else:
         feats = torch.cat([c.features, extra.to(c.features.dtype)[:, None]], 1)
-    prepare = _native_prepare(settings, pts_world, feats)
     if prepare is not None:  # one pass over the points instead of ~30 element-wise torch ops
         vec = [None if v is None else v.to(dt).contiguous() for v in (stretch, widen)]
         lap = (None, None, 0.0)
@@ -208,9 +216,9 @@ def _splat(
         reuse = (None, None, None)
         if keep is not None and moving is not None and "prepared" in keep:
             reuse = keep.pop("prepared")
-        pts, radius, feats_out, rows_t = prepare(pts_world.contiguous(), Tf, Kf, c.points[:, 2].contiguous(),
+        pts, radius, feats_out, rows_t = prepare(pts_world.contiguous(), Tf, Kf, z0,
                                                  float(scene.camera.fx), *vec, feats.contiguous(), *lap, moving,
-                                                 float(sp.znear), float(sp.max_radius), *reuse)  # fmt: skip
+                                                 float(sp.znear), float(sp.max_radius), *reuse, join)  # fmt: skip
         if keep is not None and moving is not None and reuse[0] is None:
             keep["prepared"] = (pts, radius, None if feats_out is feats else feats_out)
         feats = feats_out
@@ -221,7 +229,7 @@ def _splat(
                 return _splat_rows(scene, pts, feats, radius, Kf, settings, span, like[0]), rows
     else:
         pts = transform_points(Tf, pts_world)
-        radius = _depth_scale_radius(Kf, scene.camera.fx, c.points[:, 2], pts[:, 2])
+        radius = _depth_scale_radius(Kf, scene.camera.fx, z0, pts[:, 2])
         if stretch is not None:
             radius = radius * stretch.to(radius.dtype)
         if widen is not None:
@@ -892,13 +900,17 @@ def render_frames(
             (c.points, c.features, c.alpha, c.pixels, c.layer, c.inpainted),
             (g.points, g.features.to(c.features.dtype), g.alpha, g.pixels, g.layer, g.inpainted))))  # fmt: skip
         scene = replace(scene, cloud=aug)
-    if phases is not None:  # joined to the features once: a (P, C) + (P, 1) cat costs ~13 ms per splat
+    want_sharpen = settings.resample_sharpen > 0 and decoder is None and scene.cloud.features.shape[1] >= 3
+    if phases is not None:
         fc = scene.cloud.features
-        phases = tuple(torch.cat([fc, p.to(fc.dtype)[:, None]], 1) for p in phases)
+        if want_sharpen and edge_colours is None and _native_prepare(settings, pts0, fc) is not None:
+            # the native pass joins them to its sharpened copy of the features: no (P, C + 1) pair
+            phases = tuple(p.to(fc.dtype).contiguous() for p in phases)
+        else:  # joined to the features once: a (P, C) + (P, 1) cat costs ~13 ms per splat
+            phases = tuple(torch.cat([fc, p.to(fc.dtype)[:, None]], 1) for p in phases)
     own = (None, None)  # each cloud's features, where they differ per frame
     if edge_colours is not None:
         own = phases if phases is not None else (scene.cloud.features.clone(), scene.cloud.features.clone())
-    want_sharpen = settings.resample_sharpen > 0 and decoder is None and scene.cloud.features.shape[1] >= 3
     nbrs = grid_neighbours(*_grid_inputs(scene.cloud)) if settings.close_gaps or want_sharpen else None
     gaps = _GapClosing(scene, native, nbrs) if settings.close_gaps else None
     differs = None  # (P,) bool: the points that may differ between the two clouds of a frame
@@ -907,20 +919,35 @@ def render_frames(
         differs[moved.sel] = True
         differs[pts0.shape[0] :] = True  # the ghosts
         if phases is not None:  # still points carry the same switch time in both clouds, but be sure
-            differs |= phases[0][:, -1] != phases[1][:, -1]
+            pf, pb = (p if p.dim() == 1 else p[:, -1] for p in phases)
+            differs |= pf != pb
         if edge_colours is not None:  # recoloured boundary points (in the moving region)
             differs[edge_colours.idx] = True
     sharpen = None
     if want_sharpen:
         sharpen = _Resampling(scene, nbrs, settings.resample_sharpen)
     del nbrs  # what the gap closing and the resampling need of them, they hold
+    # Of the cloud (with the ghosts joined: a copy of the photo's points) the frames read only the
+    # photo depths (cached here once: a contiguous copy per splat otherwise), the opacities and,
+    # where no per-frame features replace them, the features; the rest is let go (≈ 30-45 MB of
+    # the joined cloud at 1280×720, at the peak of the frame loop).
+    c = scene.cloud
+    z0 = c.points[:, 2].contiguous()
+    per_frame = moved is not None and ((phases is not None and phases[0].dim() == 2) or own[0] is not None)
+
+    def gone(t: torch.Tensor) -> torch.Tensor:  # a fresh empty tensor (a [:0] view would keep the storage)
+        return t.new_empty((0,) + tuple(t.shape[1:]))
+
+    scene = replace(scene, cloud=replace(c, points=gone(c.points), features=gone(c.features) if per_frame else c.features,
+                                         pixels=gone(c.pixels), layer=gone(c.layer), inpainted=gone(c.inpainted)))  # fmt: skip
+    c = aug = None
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
         t = float(times[k])
         widen = None if gaps is None else gaps(T, K)
         # The two splats of the frame (one when nothing moves or in "forward" mode).
         if motion is None:
-            fwd = bwd = _splat(scene, pts0, T, K, settings, widen=widen, sharpen=sharpen)[0]
+            fwd = bwd = _splat(scene, pts0, T, K, settings, widen=widen, sharpen=sharpen, z0=z0)[0]
         else:
             p_fwd, p_bwd, s_fwd, s_bwd = moved(t)
             if not settings.stretch_footprints:
@@ -934,14 +961,14 @@ def render_frames(
             # and prepared only on the blocks of points holding a moving point (`keep`)
             keep = None if differs is None or settings.mode == "forward" else {}
             fwd, rows = _splat(
-                scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen, differs, keep=keep
+                scene, p_fwd, T, K, settings, extra[0], s_fwd, widen, sharpen, differs, keep=keep, z0=z0
             )
             if settings.mode == "forward":
                 bwd = fwd
             else:
                 like = None if rows is None else (fwd, rows)
                 bwd = _splat(scene, p_bwd, T, K, settings, extra[1], s_bwd, widen, sharpen, differs, like,
-                             keep=keep)[0]  # fmt: skip
+                             keep=keep, z0=z0)[0]  # fmt: skip
         # The frame from the two splats: learned decoding, or fusion + hole filling.
         if decoder is not None:
             tau = 0.0 if settings.mode == "forward" else t / num_steps

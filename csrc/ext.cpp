@@ -99,12 +99,13 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("z0"), py::arg("fx"), py::arg("stretch"), py::arg("widen"), py::arg("features"), py::arg("lap_u"),
         py::arg("lap_v"), py::arg("kappa"), py::arg("moving") = py::none(), py::arg("znear") = 0.0,
         py::arg("max_radius") = 0.0, py::arg("out_points") = py::none(), py::arg("out_radius") = py::none(),
-        py::arg("out_features") = py::none(),
+        py::arg("out_features") = py::none(), py::arg("extra") = py::none(),
         "One pass over the points before a splat (CPU): [camera-frame points (P,3), radius (P,), features "
         "(P,C), sharpened when lap_u / lap_v are given, rows (2,) [lo, hi) the moving points' footprints "
         "may touch (empty without moving)]. With out_points / out_radius (/ out_features when sharpening): "
         "an earlier call's outputs for inputs that differ only at the moving points; only the blocks "
-        "holding moving points are redone, into them.");
+        "holding moving points are redone, into them. With extra (P,): the features output is (P, C+1), "
+        "the (sharpened) features joined with extra as the last channel.");
   m.def("move_cloud", &cg3d::prep::move_cloud_cpu, py::arg("points"), py::arg("sel"), py::arg("rows"),
         py::arg("disp"), py::arg("nbrs"), py::arg("cap"), py::arg("src_i"), py::arg("src_j"), py::arg("fx"),
         py::arg("fy"), py::arg("max_stretch"), py::arg("ghost_points"), py::arg("ghost_disp"),

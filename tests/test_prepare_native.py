@@ -362,7 +362,7 @@ def test_reuse_refuses_inconsistent_buffers():
         _C.prepare_splat(*base, moving, 0.0, 0.0, pts, first[1], first[2])
     with pytest.raises(RuntimeError, match="out_radius"):
         _C.prepare_splat(*base, moving, 0.0, 0.0, first[0], first[1][:10], first[2])
-    with pytest.raises(RuntimeError, match="shaped like features"):
+    with pytest.raises(RuntimeError, match="shaped like the features output"):
         _C.prepare_splat(*base, moving, 0.0, 0.0, first[0], first[1], feats)
 
 
@@ -396,3 +396,76 @@ def test_backward_pass_reusing_the_forward_buffers_gives_the_same_frames(monkeyp
         b = [f for f, _ in pipeline.render_frames(scene, traj, motion, 8, settings, return_aux=True)]
         for x, y in zip(a, b):
             assert torch.equal(x, y)
+
+
+# `extra` (P,): the features output is the (sharpened) features joined with it as the last
+# channel. Truth: the same call on the features with the channel joined beforehand (the
+# sharpening touches the first 3 channels only).
+
+
+@pytest.mark.parametrize("sharpen", [False, True])
+def test_extra_channel_is_joined_as_if_it_came_with_the_features(sharpen):
+    pts, T, K, z0, fx, stretch, widen, feats, lap_u, lap_v, kappa = _inputs(P=3000, C=3, n_lap=2500)
+    if not sharpen:
+        lap_u = lap_v = None
+    phase = torch.rand(3000, generator=torch.Generator().manual_seed(2))
+    joined = torch.cat([feats, phase[:, None]], 1)
+    common = (pts, T, K, z0, fx, stretch, widen)
+    want = _C.prepare_splat(*common, joined, lap_u, lap_v, kappa)
+    got = _C.prepare_splat(*common, feats, lap_u, lap_v, kappa, extra=phase)
+    assert got[2].shape == (3000, 4)
+    for a, b in zip(got[:3], want[:3]):
+        assert torch.equal(a, b)
+    # reused buffers take the joined shape, and only the moving blocks are redone
+    moving = torch.zeros(3000, dtype=torch.bool)
+    moving[1000:1100] = True
+    first = _C.prepare_splat(*common, feats, lap_u, lap_v, kappa, moving, 1e-3, 4.0, extra=phase)
+    phase2 = phase.clone()
+    phase2[moving] = 0.25
+    fresh = _C.prepare_splat(*common, feats, lap_u, lap_v, kappa, moving, 1e-3, 4.0, extra=phase2)
+    again = _C.prepare_splat(*common, feats, lap_u, lap_v, kappa, moving, 1e-3, 4.0, first[0], first[1], first[2],
+                             extra=phase2)  # fmt: skip
+    assert again[2].data_ptr() == first[2].data_ptr()
+    for a, b in zip(again, fresh):
+        assert torch.equal(a, b)
+    with pytest.raises(RuntimeError, match="extra must be"):
+        _C.prepare_splat(*common, feats, lap_u, lap_v, kappa, extra=phase[:10])
+    with pytest.raises(RuntimeError, match="out_features must be"):
+        _C.prepare_splat(*common, feats, lap_u, lap_v, kappa, moving, 1e-3, 4.0, first[0], first[1],
+                         torch.empty(3000, 3), extra=phase2)  # fmt: skip
+
+
+def test_phases_joined_in_the_native_pass_give_the_same_frames(monkeypatch):
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
+
+    d = demo_scene(96, 64)
+    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
+    traj = c3.make_trajectory(c3.TrajectorySettings("circle", 4, 0.05), scene.camera, scene.z_near,
+                              scene.z_subject)  # fmt: skip
+    hints = MotionHints(d.hints[:, :2].float(), d.hints[:, 2:].float())
+    motion = integrate_motion(motion_field(64, 96, [MotionRegion(d.water, hints)]), 8)
+    real_splat, real_prepare = pipeline._splat, pipeline._native_prepare
+    extras = []
+
+    def spy(*a, **k):
+        extras.append(a[5].dim())
+        return real_splat(*a, **k)
+
+    monkeypatch.setattr(pipeline, "_splat", spy)
+    a = list(pipeline.render_frames(scene, traj, motion, 8))
+    assert extras and set(extras) == {1}  # the phases went in as (P,) channels
+    # the previous way, the phases joined to the features once ((P, C + 1) each): the set-up's
+    # question "does the native pass apply?" answered no, the splats' own yes
+    asked = []
+
+    def first_no(settings, pts, feats):
+        asked.append(1)
+        return None if len(asked) == 1 else real_prepare(settings, pts, feats)
+
+    monkeypatch.setattr(pipeline, "_native_prepare", first_no)
+    extras.clear()
+    b = list(pipeline.render_frames(scene, traj, motion, 8))
+    assert set(extras) == {2}
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)

@@ -384,3 +384,33 @@ def test_render_frames_holds_no_splat_of_the_frame_it_hands_out():
         assert held.get(name) is None, name
     frames += list(gen)
     assert len(frames) == 3 and all(f.shape == (3, 24, 40) for f in frames)
+
+
+def test_render_frames_lets_go_of_the_joined_clouds_unread_arrays():
+    # with the border ghosts joined, the cloud is a copy of the photo's points: the frame loop keeps
+    # only the opacities, the photo depths and (where no per-frame features replace them) the features
+    import gc
+
+    import cinemagraph3d as c3
+
+    scene, disp = _setup(H=24, W=40, N=6)
+    traj = c3.make_trajectory(
+        c3.TrajectorySettings("circle", 3, 0.02), scene.camera, scene.z_near, scene.z_subject
+    )
+    ref = list(c3.render_frames(scene, traj, disp, 6))
+    gen = c3.render_frames(scene, traj, disp, 6)
+    frames = [next(gen)]
+    loop_scene = gen.gi_frame.f_locals["scene"]
+    c = loop_scene.cloud
+    assert c.points.numel() == c.pixels.numel() == c.layer.numel() == c.inpainted.numel() == 0
+    assert c.alpha.numel() > scene.cloud.num_points  # the photo's points and the ghosts
+    # nothing else held the joined arrays: no live tensor of the joined cloud's point count but
+    # the opacities, the photo depths, the moved clouds and their per-frame features
+    n = c.alpha.numel()
+    gc.collect()
+    joined = [t for t in gc.get_objects() if isinstance(t, torch.Tensor) and t.shape[:1] == (n,) and t.dim() == 2
+              and t.shape[1] in (2,) and t.dtype == scene.cloud.pixels.dtype]  # fmt: skip
+    assert not joined  # the joined (P + G, 2) pixel positions are gone
+    frames += list(gen)
+    for a, b in zip(frames, ref):
+        assert torch.equal(a, b)

@@ -18,6 +18,8 @@ namespace prep {
 // With out_points / out_radius (and out_features exactly when lap_u / lap_v are given): the
 // outputs of an earlier call whose inputs differ only at the moving points; only the blocks of 64
 // points holding a moving point are recomputed, into those buffers, which are returned.
+// With extra (P,): the features output is (P, C + 1), the (sharpened) features joined with it as
+// the last channel (out_features, when reused, is then that shape).
 std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Tensor& cam_from_world,
                                           const at::Tensor& K, const at::Tensor& z0, double fx,
                                           const c10::optional<at::Tensor>& stretch,
@@ -27,7 +29,8 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                                           const c10::optional<at::Tensor>& moving, double znear,
                                           double max_radius, const c10::optional<at::Tensor>& out_points,
                                           const c10::optional<at::Tensor>& out_radius,
-                                          const c10::optional<at::Tensor>& out_features);
+                                          const c10::optional<at::Tensor>& out_features,
+                                          const c10::optional<at::Tensor>& extra);
 
 // [moved points (P + G, 3), stretch (P + G,)] of one moved cloud (csrc/prep/move_cpu.cpp): the
 // points with rows sel displaced by the fronto-parallel lift of disp[rows] (pixels; focal fx, fy),

@@ -68,9 +68,12 @@ template <typename T>
 void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, const at::Tensor& z0, double fx,
          const at::Tensor& stretch, const at::Tensor& widen, const at::Tensor& features, const at::Tensor& lap_u,
          const at::Tensor& lap_v, double kappa, const at::Tensor& moving, double znear, double max_radius,
-         at::Tensor& out_pts, at::Tensor& out_radius, at::Tensor& out_feat, int64_t* rows, bool reuse) {
+         at::Tensor& out_pts, at::Tensor& out_radius, at::Tensor& out_feat, int64_t* rows, bool reuse,
+         const at::Tensor& extra) {
   const int64_t P = points.size(0);
-  const int64_t C = features.size(1);
+  const int64_t Ci = features.size(1);         // input channels
+  const int64_t C = Ci + (extra.defined() ? 1 : 0);  // output channels: the extra one last
+  const T* ex = extra.defined() ? extra.data_ptr<T>() : nullptr;
   const int64_t n_lap = lap_u.defined() ? lap_u.size(0) : 0;
   const at::Tensor Td = T44.to(at::kCPU, at::kDouble).contiguous();
   const at::Tensor Kt = K.to(at::kCPU, points.scalar_type()).contiguous();
@@ -171,7 +174,14 @@ void run(const at::Tensor& points, const at::Tensor& T44, const at::Tensor& K, c
         }
       }
       if (!fo) continue;
-      std::copy(fin + i0 * C, fin + (i0 + m) * C, fo + i0 * C);
+      if (ex == nullptr) {
+        std::copy(fin + i0 * C, fin + (i0 + m) * C, fo + i0 * C);
+      } else {  // joined: the features, then the extra channel
+        for (int t = 0; t < m; ++t) {
+          std::copy(fin + (i0 + t) * Ci, fin + (i0 + t + 1) * Ci, fo + (i0 + t) * C);
+          fo[(i0 + t) * C + Ci] = ex[i0 + t];
+        }
+      }
       const int ml = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(m, n_lap - i0)));
       if (ml == 0) continue;
       // _Resampling: c += kappa f(1 - f) lap / r^2 per axis, f the offset from the pixel grid
@@ -214,7 +224,8 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                                           const c10::optional<at::Tensor>& moving, double znear,
                                           double max_radius, const c10::optional<at::Tensor>& out_points,
                                           const c10::optional<at::Tensor>& out_radius_,
-                                          const c10::optional<at::Tensor>& out_features) {
+                                          const c10::optional<at::Tensor>& out_features,
+                                          const c10::optional<at::Tensor>& extra_) {
   TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "prepare_splat: points must be (P, 3), got ",
               points.sizes());
   TORCH_CHECK(points.device().is_cpu() && points.is_contiguous(), "prepare_splat: points must be contiguous CPU");
@@ -241,6 +252,10 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
                       l->scalar_type() == points.scalar_type() && l->is_contiguous() && l->device().is_cpu(),
                   "prepare_splat: lap_u / lap_v must be contiguous (n <= P, 3) CPU tensors, got ", l->sizes());
   }
+  const at::Tensor ext = extra_.has_value() ? *extra_ : at::Tensor();
+  check_vector(ext, P, points, "extra");
+  const bool feat_out = lu.defined() || ext.defined();  // a features output of its own
+  const int64_t C_out = features.size(1) + (ext.defined() ? 1 : 0);
   const at::Tensor mv = moving.has_value() ? *moving : at::Tensor();
   if (mv.defined())
     TORCH_CHECK(mv.dim() == 1 && mv.size(0) == P && mv.scalar_type() == at::kBool && mv.is_contiguous() &&
@@ -257,9 +272,9 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
   const bool reuse = out_points.has_value() || out_radius_.has_value() || out_features.has_value();
   if (reuse) {
     TORCH_CHECK(mv.defined() && out_points.has_value() && out_radius_.has_value() &&
-                    out_features.has_value() == lu.defined(),
+                    out_features.has_value() == feat_out,
                 "prepare_splat: reuse needs moving, out_points and out_radius, and out_features exactly when "
-                "lap_u / lap_v are given");
+                "lap_u / lap_v or extra are given");
     const at::Tensor& op = *out_points;
     TORCH_CHECK(op.dim() == 2 && op.size(0) == P && op.size(1) == 3 && op.scalar_type() == points.scalar_type() &&
                     op.is_contiguous() && op.device().is_cpu() && !op.is_same(points),
@@ -268,21 +283,22 @@ std::vector<at::Tensor> prepare_splat_cpu(const at::Tensor& points, const at::Te
     check_vector(*out_radius_, P, points, "out_radius");
     if (out_features.has_value()) {
       const at::Tensor& of = *out_features;
-      TORCH_CHECK(of.sizes() == features.sizes() && of.scalar_type() == features.scalar_type() &&
-                      of.is_contiguous() && of.device().is_cpu() && !of.is_same(features),
-                  "prepare_splat: out_features must be a contiguous CPU tensor shaped like features (not "
-                  "features itself), got ", of.sizes());
+      TORCH_CHECK(of.dim() == 2 && of.size(0) == P && of.size(1) == C_out &&
+                      of.scalar_type() == features.scalar_type() && of.is_contiguous() && of.device().is_cpu() &&
+                      !of.is_same(features),
+                  "prepare_splat: out_features must be a contiguous (", P, ", ", C_out, ") CPU tensor shaped like "
+                  "the features output (not features itself), got ", of.sizes());
     }
   }
   at::Tensor out_pts = reuse ? *out_points : at::empty({P, 3}, points.options());
   at::Tensor out_radius = reuse ? *out_radius_ : at::empty({P}, points.options());
-  at::Tensor out_feat = lu.defined() ? (reuse ? *out_features : at::empty_like(features)) : at::Tensor();
+  at::Tensor out_feat = feat_out ? (reuse ? *out_features : at::empty({P, C_out}, features.options())) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "prepare_splat", [&] {
     run<scalar_t>(points, cam_from_world, K, z0, fx, st, wd, features, lu, lv, kappa, mv, znear, max_radius,
-                  out_pts, out_radius, out_feat, rp, reuse);
+                  out_pts, out_radius, out_feat, rp, reuse, ext);
   });
   if (rp && rp[0] > rp[1]) rp[0] = rp[1] = 0;
-  return {out_pts, out_radius, lu.defined() ? out_feat : features, rows};
+  return {out_pts, out_radius, feat_out ? out_feat : features, rows};
 }
 
 }  // namespace prep
