@@ -408,7 +408,7 @@ def test_render_frames_lets_go_of_the_joined_clouds_unread_arrays():
     # the opacities, the photo depths, the moved clouds and their per-frame features
     n = c.alpha.numel()
     gc.collect()
-    joined = [t for t in gc.get_objects() if isinstance(t, torch.Tensor) and t.shape[:1] == (n,) and t.dim() == 2
+    joined = [t for t in gc.get_objects() if type(t) is torch.Tensor and t.shape[:1] == (n,) and t.dim() == 2
               and t.shape[1] in (2,) and t.dtype == scene.cloud.pixels.dtype]  # fmt: skip
     assert not joined  # the joined (P + G, 2) pixel positions are gone
     frames += list(gen)

@@ -291,6 +291,36 @@ CG3D_ALWAYS_INLINE void axpy(T* __restrict a, T wo, const T* __restrict g, int64
   }
 }
 
+// Scratch vectors kept between calls, one set per thread (OpenMP's pool threads persist): the
+// frame loop splats clouds of the same size call after call, and fresh buffers cost a zeroing
+// pass and page faults each time (the points' band ranges are 4.6 MB at 1280x720, a band's
+// records 2 MiB per thread). Every call writes what it reads; they only grow.
+template <typename V>
+V& scratch(V& v, size_t n) {
+  if (v.size() < n) {
+    v.clear();
+    v.shrink_to_fit();
+    v.resize(n);
+  }
+  return v;
+}
+
+template <typename T>
+struct ForwardScratch {
+  std::vector<uint32_t> pband;  // calling thread
+  std::vector<int32_t> runs;
+  std::vector<T> acc, zb;  // per band thread
+  std::vector<Entry<T>> ent;
+  std::vector<GenTaps> gen;
+  std::vector<T> wts;
+};
+
+template <typename T>
+ForwardScratch<T>& forward_scratch() {
+  static thread_local ForwardScratch<T> s;
+  return s;
+}
+
 template <typename T>
 void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int64_t P, int64_t C,
                   const Params<T>& prm, int64_t row_begin, int64_t row_end, T* out_feat, T* out_depth,
@@ -310,7 +340,7 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
   // Chunks of points for the binning passes (a chunk's points keep their order).
   const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(nt, (P + 4095) / 4096));
   auto chunk_begin = [&](int64_t k) { return P * k / nchunks; };
-  std::vector<uint32_t> pband(static_cast<size_t>(P));
+  std::vector<uint32_t>& pband = scratch(forward_scratch<T>().pband, static_cast<size_t>(P));
   std::vector<int64_t> counts(static_cast<size_t>(nchunks * nbands), 0);
 
   // Pass 1: band range of every point; count the runs of consecutive points with the same band
@@ -344,7 +374,7 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
     }
     band_start[nbands] = acc;
   }
-  std::vector<int32_t> runs(static_cast<size_t>(2 * band_start[nbands]));
+  std::vector<int32_t>& runs = scratch(forward_scratch<T>().runs, static_cast<size_t>(2 * band_start[nbands]));
 #pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1)
   for (int64_t k = 0; k < nchunks; ++k) {
     int64_t* off = offsets.data() + k * nbands;
@@ -372,12 +402,13 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
   const int64_t max_taps = std::max(2 * prm.R, 4);
 #pragma omp parallel num_threads(nt) if (nbands > 1)
   {
-    std::vector<T> acc(static_cast<size_t>(band_rows * W * CR));
-    std::vector<T> zb(static_cast<size_t>(band_rows * W));
-    std::vector<T> g(static_cast<size_t>(CR), T(0));
-    std::vector<Entry<T>> ent;
-    std::vector<GenTaps> gen;
-    std::vector<T> wts;
+    ForwardScratch<T>& mine = forward_scratch<T>();
+    std::vector<T>& acc = scratch(mine.acc, static_cast<size_t>(band_rows * W * CR));
+    std::vector<T>& zb = scratch(mine.zb, static_cast<size_t>(band_rows * W));
+    std::vector<T> g(static_cast<size_t>(CR), T(0));  // its padding must be 0: fresh each call
+    std::vector<Entry<T>>& ent = mine.ent;
+    std::vector<GenTaps>& gen = mine.gen;
+    std::vector<T>& wts = mine.wts;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < nbands; ++b) {
       const int32_t y0 = static_cast<int32_t>(b << shift);
