@@ -1,7 +1,12 @@
 """Splatting renderer benchmark: pure-PyTorch reference vs the native kernel, one frame = two splats.
 
 Usage: python benchmarks/bench_splat.py [--sizes 640x360,1280x720] [--channels 3,37] [--repeats 5]
-                                        [--ref-repeats 2] [--threads N]
+                                        [--ref-repeats 2] [--threads N] [--device cpu|cuda]
+
+``--device cuda`` (an extension built with ``CINEMAGRAPH3D_CUDA=1``, a visible GPU): both
+implementations run on the GPU (the clouds moved there once), each frame timed between
+``torch.cuda.synchronize()`` calls, and the floor uses the GPU's own copy bandwidth
+(``tools/gpu_check.sh`` runs it).
 
 The clouds come from a real LDI: the procedural demo photo (cinemagraph3d.demo) → depth →
 build_ldi → lift_ldi, i.e. one point per pixel plus the inpainted back-layer points. One frame
@@ -68,28 +73,37 @@ def make_frame_inputs(width: int, height: int, channels: int):
     return clouds, K, n_back
 
 
-def time_frame(fn, clouds, K, height, width, args, repeats):
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_frame(fn, clouds, K, height, width, args, repeats, device="cpu"):
     """Minimum wall time of one frame (two splats) over ``repeats`` runs, after a warm-up."""
     for p, f, o, r in clouds:
         fn(p, f, o, r, K, height, width, *args)
+    _sync(device)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         for p, f, o, r in clouds:
             fn(p, f, o, r, K, height, width, *args)
+        _sync(device)
         best = min(best, time.perf_counter() - t0)
     return best
 
 
-def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 5) -> float:
-    """Bytes per second moved by a large tensor copy (read + write)."""
-    src = torch.rand(nbytes // 4)
+def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 5, device: str = "cpu") -> float:
+    """Bytes per second moved by a large tensor copy (read + write) on ``device``."""
+    src = torch.rand(nbytes // 4, device=device)
     dst = torch.empty_like(src)
     dst.copy_(src)
+    _sync(device)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         dst.copy_(src)
+        _sync(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * nbytes / best
 
@@ -101,19 +115,25 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--ref-repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     if a.threads:
         torch.set_num_threads(a.threads)
     from cinemagraph3d.render._native import splat_native
 
-    if active_backend("cpu") != "native-cpu":
-        sys.exit("native extension not built: pip install --no-build-isolation -e .")
+    want = "native-cuda" if a.device == "cuda" else "native-cpu"
+    if a.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device visible to torch")
+    if active_backend(a.device) != want:
+        sys.exit(f"native extension not built for {a.device}: pip install --no-build-isolation -e . "
+                 "(CINEMAGRAPH3D_CUDA=1 for the CUDA kernel)")  # fmt: skip
     s = SplatSettings()
     args = (s.znear, s.depth_tolerance, s.max_radius, s.eps)
-    bw = copy_bandwidth()
+    bw = copy_bandwidth(device=a.device)
+    where = torch.cuda.get_device_name() if a.device == "cuda" else f"{torch.get_num_threads()} threads"
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, copy bandwidth {bw / 1e9:.1f} GB/s "
+        f"torch {torch.__version__}, {where}, copy bandwidth {bw / 1e9:.1f} GB/s "
         f"(read + write), settings {s}"
     )
     header = (
@@ -127,9 +147,11 @@ def main() -> None:
             w, h = (int(v) for v in size.split("x"))
             for C in (int(c) for c in a.channels.split(",")):
                 clouds, K, n_back = make_frame_inputs(w, h, C)
+                clouds = [tuple(t.to(a.device) for t in c) for c in clouds]
+                K = K.to(a.device)
                 P = clouds[0][0].shape[0]
-                t_nat = time_frame(splat_native, clouds, K, h, w, args, a.repeats)
-                t_ref = time_frame(_splat_forward, clouds, K, h, w, args, a.ref_repeats)
+                t_nat = time_frame(splat_native, clouds, K, h, w, args, a.repeats, a.device)
+                t_ref = time_frame(_splat_forward, clouds, K, h, w, args, a.ref_repeats, a.device)
                 # Each splat reads points (3), features (C), opacity and radius once and writes
                 # C + 2 output planes once.
                 nbytes = 2 * (P * (3 + C + 2) * 4 + h * w * (C + 2) * 4)

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 15 in one call, for a machine with an NVIDIA GPU (the `device` tool's:
+# there python3 holds PyTorch, nvcc and ninja): build the extension with its CUDA kernel in place,
+# run the native splat parity tests (their CUDA cases run wherever a GPU is visible), then the
+# splat benchmark on the GPU and, for the ratio in the same run, on the CPU. Logs and tables go
+# to $OUT (the device tool's folder that comes back) or ./gpu_check_out.
+#
+#   tools/gpu_check.sh            # on the GPU machine, from the repository root
+#   PYTHON=.venv/bin/python tools/gpu_check.sh   # here: the CUDA build and the CPU cases only
+#
+# Environment: PYTHON (default python3), TORCH_CUDA_ARCH_LIST (default: the visible GPU's
+# capability, else 9.0), CUDA_HOME (default: from nvcc), MAX_JOBS (default: nproc).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PYTHON:-python3}
+DEST=${OUT:-gpu_check_out}
+mkdir -p "$DEST"
+export PYTHONUNBUFFERED=1
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "machine"
+nvidia-smi -L 2>/dev/null || echo "nvidia-smi: none"
+GPU=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))")
+"$PY" -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'gpu', torch.cuda.get_device_name() if torch.cuda.is_available() else None)"
+if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
+  if [ "$GPU" = 1 ]; then
+    TORCH_CUDA_ARCH_LIST=$("$PY" -c "import torch; c = torch.cuda.get_device_capability(); print(f'{c[0]}.{c[1]}')")
+  else
+    TORCH_CUDA_ARCH_LIST=9.0
+  fi
+fi
+export TORCH_CUDA_ARCH_LIST
+# a toolkit directory has bin/nvcc and include/cuda_runtime.h (nvcc on PATH may be a wrapper
+# outside it: the usual install locations first, as .ci/cuda_check.sh does)
+is_toolkit() { [ -x "$1/bin/nvcc" ] && [ -f "$1/include/cuda_runtime.h" ]; }
+if [ -z "${CUDA_HOME:-}" ]; then
+  cands=(/usr/local/cuda /usr/local/cuda-*)
+  if command -v nvcc >/dev/null 2>&1; then
+    cands+=("$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")")
+  fi
+  for cand in "${cands[@]}"; do
+    if is_toolkit "$cand"; then CUDA_HOME="$cand"; break; fi
+  done
+fi
+if [ -n "${CUDA_HOME:-}" ]; then
+  export CUDA_HOME
+  export PATH="$CUDA_HOME/bin:$PATH"
+fi
+# headers of torch's CUDA wheels (cublas_v2.h, ...) live in site-packages/nvidia/*/include
+SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+for inc in "$SITE"/nvidia/*/include "$SITE"/nvidia/*/*/include; do
+  if [ -d "$inc" ]; then CPATH="$inc${CPATH:+:$CPATH}"; fi
+done
+export CPATH=${CPATH:-}
+export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+
+step "build with CUDA (TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST, CUDA_HOME=${CUDA_HOME:-unset}, $MAX_JOBS jobs)"
+start=$(date +%s)
+if ! CINEMAGRAPH3D_CUDA=1 CINEMAGRAPH3D_STRICT_BUILD=1 "$PY" setup.py build_ext --inplace >"$DEST/build.log" 2>&1; then
+  tail -n 40 "$DEST/build.log"
+  echo "gpu_check: the CUDA build failed (whole log: $DEST/build.log)"
+  exit 1
+fi
+echo "built in $(($(date +%s) - start)) s"
+"$PY" -c "import torch; from cinemagraph3d import _C; from cinemagraph3d.render import active_backend as b; print('has_cuda', _C.has_cuda, '| cpu:', b('cpu'), '| cuda:', b('cuda'))"
+
+step "native splat parity (CPU and, with a GPU, CUDA cases)"
+"$PY" -m pytest tests/test_splat_native.py -p no:cacheprovider 2>&1 | tee "$DEST/parity.log" | tail -n 15
+
+if [ "$GPU" = 1 ]; then
+  step "splat benchmark on the GPU"
+  "$PY" benchmarks/bench_splat.py --device cuda --repeats 20 --ref-repeats 3 2>&1 | tee "$DEST/bench_splat_cuda.md"
+else
+  echo "gpu_check: no GPU visible: the CUDA benchmark is skipped"
+fi
+step "splat benchmark on the CPU (same run, for the ratio)"
+"$PY" benchmarks/bench_splat.py --sizes 1280x720 --channels 3,37 --repeats 3 --ref-repeats 1 2>&1 | tee "$DEST/bench_splat_cpu.md"
+step "done"
