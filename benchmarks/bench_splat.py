@@ -133,8 +133,7 @@ def main() -> None:
     bw = copy_bandwidth(device=a.device)
     where = torch.cuda.get_device_name() if a.device == "cuda" else f"{torch.get_num_threads()} threads"
     print(
-        f"torch {torch.__version__}, {where}, copy bandwidth {bw / 1e9:.1f} GB/s "
-        f"(read + write), settings {s}"
+        f"torch {torch.__version__}, {where}, copy bandwidth {bw / 1e9:.1f} GB/s (read + write), settings {s}"
     )
     header = (
         "| size | C | points/splat (+ back-layer) | reference ms/frame | native ms/frame | speed-up "
