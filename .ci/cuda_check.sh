@@ -16,37 +16,19 @@ if [ -z "$PYTHON" ]; then
   if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
 
-# A toolkit directory has bin/nvcc and include/cuda_runtime.h (nvcc on PATH may be a wrapper
-# script outside the toolkit, so try the usual install locations before its parent directory).
-is_toolkit() { [ -x "$1/bin/nvcc" ] && [ -f "$1/include/cuda_runtime.h" ]; }
+# shellcheck source=cuda_env.sh
+. "$ROOT/.ci/cuda_env.sh"
 if [ -n "${CUDA_HOME:-}" ] && ! is_toolkit "$CUDA_HOME"; then
   echo "cuda_check: CUDA_HOME=$CUDA_HOME is not a CUDA toolkit (no bin/nvcc or include/cuda_runtime.h)"
   exit 1
 fi
-if [ -z "${CUDA_HOME:-}" ]; then
-  cands=(/usr/local/cuda /usr/local/cuda-*)
-  if command -v nvcc >/dev/null 2>&1; then
-    cands+=("$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")")
-  fi
-  for cand in "${cands[@]}"; do
-    if is_toolkit "$cand"; then CUDA_HOME="$cand"; break; fi
-  done
-fi
-if [ -z "${CUDA_HOME:-}" ]; then
+if ! find_cuda_home; then
   echo "cuda_check: nvcc not found; skipping the CUDA compile check"
   exit 0
 fi
-export CUDA_HOME
 NVCC="$CUDA_HOME/bin/nvcc"
-export PATH="$CUDA_HOME/bin:$PATH"
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-8.6}
-
-# Headers of torch's CUDA wheels (cusparse.h, cublas_v2.h, ...) live in site-packages/nvidia/*/include.
-SITE=$("$PYTHON" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-for inc in "$SITE"/nvidia/*/include; do
-  if [ -d "$inc" ]; then CPATH="$inc${CPATH:+:$CPATH}"; fi
-done
-export CPATH=${CPATH:-}
+add_cuda_wheel_headers "$PYTHON"
 
 BUILD=$(mktemp -d "${TMPDIR:-/tmp}/cg3d_cuda_check.XXXXXX")
 trap 'rm -rf "$BUILD"' EXIT

@@ -235,6 +235,20 @@ def test_gap_widen_refuses_pairs_outside_the_nodes():
                      1e-3, 4.0)  # fmt: skip
 
 
+def _demo_lake(camera: str = "circle", frames: int = 4):
+    """The demo lake at 96×64 (exact depth): scene, a trajectory of ``frames`` and its motion over
+    8 steps (the lake fills the lower ~45 % of the rows)."""
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
+
+    d = demo_scene(96, 64)
+    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
+    traj = c3.make_trajectory(c3.TrajectorySettings(camera, frames, 0.05), scene.camera, scene.z_near,
+                              scene.z_subject)  # fmt: skip
+    hints = MotionHints(d.hints[:, :2].float(), d.hints[:, 2:].float())
+    return scene, traj, integrate_motion(motion_field(64, 96, [MotionRegion(d.water, hints)]), 8)
+
+
 # The backward splat over the rows the moving points may touch (pipeline._splat_rows): the still
 # points are the same in both clouds, so the frames must be the same bit for bit as with the
 # backward splat over every row.
@@ -242,16 +256,7 @@ def test_gap_widen_refuses_pairs_outside_the_nodes():
 
 @pytest.mark.parametrize("camera", ["circle", "static"])
 def test_backward_splat_on_the_moving_rows_gives_the_same_frames(monkeypatch, camera):
-    from cinemagraph3d.demo import demo_scene
-    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
-
-    d = demo_scene(96, 64)  # the lake fills the lower ~45 % of the rows
-    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
-    traj = c3.make_trajectory(
-        c3.TrajectorySettings(camera, 5, 0.05), scene.camera, scene.z_near, scene.z_subject
-    )
-    hints = MotionHints(d.hints[:, :2].float(), d.hints[:, 2:].float())
-    motion = integrate_motion(motion_field(64, 96, [MotionRegion(d.water, hints)]), 8)
+    scene, traj, motion = _demo_lake(camera, 5)
     spans = []
     real = pipeline._splat_rows
 
@@ -367,15 +372,7 @@ def test_reuse_refuses_inconsistent_buffers():
 
 
 def test_backward_pass_reusing_the_forward_buffers_gives_the_same_frames(monkeypatch):
-    from cinemagraph3d.demo import demo_scene
-    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
-
-    d = demo_scene(96, 64)
-    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
-    traj = c3.make_trajectory(c3.TrajectorySettings("circle", 4, 0.05), scene.camera, scene.z_near,
-                              scene.z_subject)  # fmt: skip
-    hints = MotionHints(d.hints[:, :2].float(), d.hints[:, 2:].float())
-    motion = integrate_motion(motion_field(64, 96, [MotionRegion(d.water, hints)]), 8)
+    scene, traj, motion = _demo_lake()
     real = pipeline._splat
     reused = []
 
@@ -436,15 +433,7 @@ def test_extra_channel_is_joined_as_if_it_came_with_the_features(sharpen):
 
 
 def test_phases_joined_in_the_native_pass_give_the_same_frames(monkeypatch):
-    from cinemagraph3d.demo import demo_scene
-    from cinemagraph3d.motion import MotionHints, MotionRegion, integrate_motion, motion_field
-
-    d = demo_scene(96, 64)
-    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
-    traj = c3.make_trajectory(c3.TrajectorySettings("circle", 4, 0.05), scene.camera, scene.z_near,
-                              scene.z_subject)  # fmt: skip
-    hints = MotionHints(d.hints[:, :2].float(), d.hints[:, 2:].float())
-    motion = integrate_motion(motion_field(64, 96, [MotionRegion(d.water, hints)]), 8)
+    scene, traj, motion = _demo_lake()
     real_splat, real_prepare = pipeline._splat, pipeline._native_prepare
     extras = []
 

@@ -148,49 +148,23 @@ def test_native_move_refuses_bad_indices():
     nb = torch.full((4, 2), 2, dtype=torch.int64)
     ij = torch.zeros(2, dtype=torch.int64)
     cap = torch.full((2, 2), 4.0)
+
+    def call(sel, rows, nbrs=nb, *out):
+        return move(
+            pts, torch.tensor(sel), torch.tensor(rows), d, nbrs, cap, ij, ij, 1.0, 1.0, 4.0, None, None, *out
+        )
+
     # checked as the pass reads them (a bad index is skipped, then refused), below and above
     for sel, rows in (([0, 5], [0, 1]), ([-1, 1], [0, 1]), ([0, 1], [0, 2]), ([0, 1], [-3, 1])):
         with pytest.raises(RuntimeError, match="sel outside"):
-            move(pts, torch.tensor(sel), torch.tensor(rows), d, nb, cap, ij, ij, 1.0, 1.0, 4.0, None, None)
+            call(sel, rows)
     for bad in (nb + 1, nb - 3):
         with pytest.raises(RuntimeError, match="nbrs outside"):
-            move(
-                pts,
-                torch.tensor([0, 1]),
-                torch.tensor([0, 1]),
-                d,
-                bad,
-                cap,
-                ij,
-                ij,
-                1.0,
-                1.0,
-                4.0,
-                None,
-                None,
-            )
+            call([0, 1], [0, 1], bad)
     # and a reused buffer is refused the same way
-    out, st = move(
-        pts, torch.tensor([0, 1]), torch.tensor([0, 1]), d, nb, cap, ij, ij, 1.0, 1.0, 4.0, None, None
-    )
+    out, st = call([0, 1], [0, 1])
     with pytest.raises(RuntimeError, match="sel outside"):
-        move(
-            pts,
-            torch.tensor([0, 9]),
-            torch.tensor([0, 1]),
-            d,
-            nb,
-            cap,
-            ij,
-            ij,
-            1.0,
-            1.0,
-            4.0,
-            None,
-            None,
-            out,
-            st,
-        )
+        call([0, 9], [0, 1], nb, out, st)
     with pytest.raises(RuntimeError, match="disp must be"):
         move(
             pts,

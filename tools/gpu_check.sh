@@ -30,28 +30,10 @@ if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
   fi
 fi
 export TORCH_CUDA_ARCH_LIST
-# a toolkit directory has bin/nvcc and include/cuda_runtime.h (nvcc on PATH may be a wrapper
-# outside it: the usual install locations first, as .ci/cuda_check.sh does)
-is_toolkit() { [ -x "$1/bin/nvcc" ] && [ -f "$1/include/cuda_runtime.h" ]; }
-if [ -z "${CUDA_HOME:-}" ]; then
-  cands=(/usr/local/cuda /usr/local/cuda-*)
-  if command -v nvcc >/dev/null 2>&1; then
-    cands+=("$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")")
-  fi
-  for cand in "${cands[@]}"; do
-    if is_toolkit "$cand"; then CUDA_HOME="$cand"; break; fi
-  done
-fi
-if [ -n "${CUDA_HOME:-}" ]; then
-  export CUDA_HOME
-  export PATH="$CUDA_HOME/bin:$PATH"
-fi
-# headers of torch's CUDA wheels (cublas_v2.h, ...) live in site-packages/nvidia/*/include
-SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-for inc in "$SITE"/nvidia/*/include "$SITE"/nvidia/*/*/include; do
-  if [ -d "$inc" ]; then CPATH="$inc${CPATH:+:$CPATH}"; fi
-done
-export CPATH=${CPATH:-}
+# shellcheck source=../.ci/cuda_env.sh
+. .ci/cuda_env.sh
+find_cuda_home || echo "gpu_check: no CUDA toolkit found (set CUDA_HOME)"
+add_cuda_wheel_headers "$PY"
 export MAX_JOBS=${MAX_JOBS:-$(nproc)}
 
 step "build with CUDA (TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST, CUDA_HOME=${CUDA_HOME:-unset}, $MAX_JOBS jobs)"
