@@ -179,15 +179,18 @@ def test_bad_snapping_settings_are_refused_with_the_setting_named():
             sharpen_depth_edges(disp, img, **kw)
 
 
-@pytest.mark.parametrize("r", [1, 2, 5])
-def test_window_max_equals_the_brute_force_window(r):
-    # the separable window maximum against the plain definition: every pixel's window clipped
-    # to the image, maximum taken element by element
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("r", [1, 2, 5, 7])
+def test_window_max_equals_the_brute_force_window(r, dtype):
+    # the window maximum (OpenCV's dilation for float32/64 on the CPU, separable max pooling
+    # otherwise) against the plain definition: every pixel's window clipped to the image,
+    # maximum taken element by element
     from cinemagraph3d.depth.edges import _window_max
 
     g = torch.Generator().manual_seed(r)
-    d = torch.randn(1, 1, 9, 13, generator=g)
+    d = torch.randn(1, 1, 9, 13, generator=g).to(dtype)
     out = _window_max(d, r)[0, 0]
+    assert out.dtype == dtype
     H, W = d.shape[-2:]
     for i in range(H):
         for j in range(W):

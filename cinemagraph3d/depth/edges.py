@@ -26,8 +26,17 @@ __all__ = ["sharpen_depth_edges", "flying_pixels"]
 
 def _window_max(d: torch.Tensor, r: int) -> torch.Tensor:
     """``(1, 1, H, W)`` maximum of ``d`` ``(1, 1, H, W)`` over the ``(2r+1)²`` window around each
-    pixel (inside the image): the row maxima's column maxima, the same values as one square
-    ``max_pool2d`` at ``2 / (2r+1)`` of its comparisons (≈ 3× faster at r = 5)."""
+    pixel (inside the image). On the CPU a grey dilation with a square kernel (OpenCV's, outside
+    the image ``-inf``: the same values as ``max_pool2d``, 40 ms → 0.7 ms at 1280×720, r = 5);
+    elsewhere the row maxima's column maxima."""
+    if d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64):
+        import cv2
+        import numpy as np
+
+        k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+        a = d[0, 0].contiguous().numpy()
+        out = cv2.dilate(a, k, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+        return torch.from_numpy(out)[None, None]
     rows = F.max_pool2d(d, (1, 2 * r + 1), 1, (0, r))
     return F.max_pool2d(rows, (2 * r + 1, 1), 1, (r, 0))
 

@@ -12,6 +12,7 @@ from ..errors import InputError, WeightsError
 from ..ops import push_pull
 from ..types import DepthMap, LayeredDepthImage
 from .learned import INPAINT_WEIGHTS, InpaintNets, learned_fill, load_inpaint_nets
+from .ward import ward_1d
 
 __all__ = [
     "INPAINT_WEIGHTS",
@@ -72,8 +73,6 @@ def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor
         ``(L - 1,)`` descending disparity thresholds; pixel label = number of thresholds its
         disparity is below (label 0 = nearest layer).
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-
     flat = disp.flatten().double()
     lo, hi = float(flat.min()), float(flat.max())
     if hi - lo < 1e-9 * max(abs(hi), 1e-12):
@@ -81,10 +80,7 @@ def cluster_disparity(disp: torch.Tensor, settings: LDISettings) -> torch.Tensor
     norm = (flat - lo) / (hi - lo)
     stride = max(1, norm.numel() // settings.sample_size)
     sample = norm[::stride].numpy()[:, None]
-    Z = linkage(sample, method="ward")
-    labels = fcluster(Z, t=settings.distance_threshold * np.sqrt(len(sample)), criterion="distance")
-    if labels.max() > settings.max_layers:
-        labels = fcluster(Z, t=settings.max_layers, criterion="maxclust")
+    labels = ward_1d(sample[:, 0], settings.distance_threshold * np.sqrt(len(sample)), settings.max_layers)
     groups = sorted((sample[labels == k, 0] for k in np.unique(labels)), key=lambda g: -float(g.mean()))
     # Merge tiny clusters into the neighbour nearer in mean disparity.
     min_n = settings.min_layer_fraction * len(sample)
