@@ -21,6 +21,7 @@ import torch
 from ._signals import held
 from .checks import animate_outputs, check_inputs, check_output_path, check_outputs
 from .depth import DepthSettings, estimate_depth, load_depth_file
+from .devices import to_device
 from .errors import InputError
 from .geometry.camera import PinholeCamera
 from .geometry.trajectory import Trajectory, TrajectorySettings, load_trajectory, make_trajectory
@@ -467,6 +468,19 @@ def _as_project(source, sections: dict, max_side, seed) -> Project:
     return project.replace(**changes).validate() if changes else project.validate()
 
 
+def _render_device(device, project: Project) -> torch.device:
+    """The checked device of :func:`animate` (see :func:`~cinemagraph3d.devices.resolve_device`)."""
+    from .devices import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type != "cpu" and project.render.preset == "neural" and project.render.decoder_runtime != "torch":
+        raise InputError(
+            "render.decoder_runtime", f"'torch' on {dev} (OpenVINO runs on the CPU)",
+            repr(project.render.decoder_runtime),
+        )  # fmt: skip
+    return dev
+
+
 def animate(
     photo: Project | str | os.PathLike,
     output: str | os.PathLike | None = None,
@@ -488,6 +502,7 @@ def animate(
     mask_overlay: str | os.PathLike | None = None,
     motion_png: str | os.PathLike | None = None,
     save_project: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
 ) -> Path | list[torch.Tensor]:
     """The whole job in one call: a photo (or a :class:`Project`), its motion, camera and
     output settings → a video file (``.mp4``/``.mov``/``.gif``/``.webp``/``.jpg`` Motion Photo,
@@ -532,6 +547,11 @@ def animate(
         motion_png: also write the motion field drawn over the photo (:func:`motion_picture`), PNG.
         save_project: also write the project as rendered (:func:`reproducible`, with the
             automatic sky region when one was added), JSON.
+        device: where the frames are rendered: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"``,
+            ``"auto"`` (a GPU when PyTorch sees one) or a ``torch.device``
+            (:mod:`cinemagraph3d.devices`). The set-up (depth, layers, motion) runs on the CPU;
+            the prepared scene, motion and networks are then moved to the device, and the frames
+            come back to the CPU as they are written (or returned).
 
     Returns:
         The video's path, or the frames when ``output`` is None.
@@ -540,6 +560,7 @@ def animate(
         photo, {"motion": motion, "camera": camera, "depth": depth, "render": render, "output": video},
         max_side, seed,
     )  # fmt: skip
+    dev = _render_device(device, project)
     if output is None:
         if any(v is not None for v in (depth_output, ply_output, mask_overlay, motion_png, save_project)):
             raise InputError("output", "a video path when side outputs are asked for", "none")
@@ -553,7 +574,9 @@ def animate(
         prepared = prepare_project(
             project, image=image, allow_download=allow_download, models=models, sky_mask=sky
         )
-        return list(project_frames(prepared))
+        if dev.type == "cpu":
+            return list(project_frames(prepared))
+        return [f.cpu() for f in project_frames(to_device(prepared, dev))]
     sides = {
         "depth_output": depth_output,
         "ply_output": ply_output,
@@ -596,10 +619,12 @@ def animate(
             prep_bar.close()  # erased (leave=False): the rendering bar takes its line
     if prepared.trajectory.width != prepared.scene.camera.width:
         raise InputError("camera.path", "frames at the photo's size", prepared.trajectory.width)
+    # the frames from a copy on the device (the side outputs below read the CPU one)
+    on_device = prepared if dev.type == "cpu" else to_device(prepared, dev)
     if depth_output is None:
-        pairs = ((f, None) for f in project_frames(prepared))
+        pairs = ((f, None) for f in project_frames(on_device))
     else:
-        p = prepared
+        p = on_device
         pairs = render_frames(
             p.scene, p.trajectory, p.motion, project.motion.loop_steps, p.settings, return_aux=True,
             models=p.models,
@@ -638,7 +663,7 @@ def animate(
             for frame, aux in pairs:
                 writer.write(frame)
                 if depth_writer is not None:
-                    depth_writer.write(aux.depth, prepared.scene.z_near)
+                    depth_writer.write(aux.depth.cpu(), prepared.scene.z_near)
                 if bar is not None:
                     bar.update(1)
         finally:

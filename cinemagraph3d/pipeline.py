@@ -324,13 +324,13 @@ class _GapClosing:
         self.nodes, self.pairs = nbrs.slanted(c.points[:, 2])
         self.points = c.points[self.nodes].contiguous()
         self.nodes, self.pairs = self.nodes.contiguous(), self.pairs.contiguous()
-        self.K0 = scene.camera.matrix(dtype=torch.float64)
+        self.K0 = scene.camera.matrix(device=c.points.device, dtype=torch.float64)
         self.fx = scene.camera.fx
         self.native = native_pass("gap_widen", (self.points,), native)
 
     def __call__(self, T: torch.Tensor, K: torch.Tensor) -> torch.Tensor | None:
         eye = torch.eye(4, dtype=T.dtype, device=T.device)
-        if torch.equal(T, eye) and torch.equal(K.to(self.K0), self.K0.to(K.device)):
+        if torch.equal(T, eye) and torch.equal(K.to(self.K0), self.K0):
             return None
         if self.pairs.shape[1] == 0:
             return None

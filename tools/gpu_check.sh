@@ -2,8 +2,10 @@
 # The GPU checks of issue 15 in one call, for a machine with an NVIDIA GPU (the `device` tool's:
 # there python3 holds PyTorch, nvcc and ninja): build the extension with its CUDA kernel in place,
 # run the native splat parity tests (their CUDA cases run wherever a GPU is visible), then the
-# splat benchmark on the GPU and, for the ratio in the same run, on the CPU. Logs and tables go
-# to $OUT (the device tool's folder that comes back) or ./gpu_check_out.
+# splat benchmark on the GPU and, for the ratio in the same run, on the CPU; then the frame loop
+# end to end on the GPU against the CPU (benchmarks/bench_device.py: the README lake, 90 frames,
+# and neural frames) and the command line with --device cuda. Logs and tables go to $OUT (the
+# device tool's folder that comes back) or ./gpu_check_out.
 #
 #   tools/gpu_check.sh            # on the GPU machine, from the repository root
 #   PYTHON=.venv/bin/python tools/gpu_check.sh   # here: the CUDA build and the CPU cases only
@@ -57,4 +59,20 @@ else
 fi
 step "splat benchmark on the CPU (same run, for the ratio)"
 "$PY" benchmarks/bench_splat.py --sizes 1280x720 --channels 3,37 --repeats 3 --ref-repeats 1 2>&1 | tee "$DEST/bench_splat_cpu.md"
+if [ "$GPU" = 1 ]; then
+  step "frame loop on the GPU against the CPU (the README lake, neural frames)"
+  "$PY" benchmarks/bench_device.py --device cuda --frames 90 --neural --neural-frames 4 2>&1 | tee "$DEST/bench_device.md"
+  step "command line, --device cuda and --device cpu (the README lake, 90 frames)"
+  "$PY" examples/lake_labelme.py "$DEST/lake" >/dev/null
+  for d in cuda cpu; do
+    start=$EPOCHREALTIME
+    "$PY" -m cinemagraph3d animate "$DEST/lake/photo.jpg" --labelme "$DEST/lake/photo.json" --frames 90 \
+      -o "$DEST/lake_$d.mp4" --device "$d" --force 2>"$DEST/cli_$d.log" | tail -n 1
+    echo "$d: rc ${PIPESTATUS[0]}, $(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $start }") s wall"
+    tail -n 1 "$DEST/cli_$d.log"
+  done
+else
+  step "no GPU: bench_device.py's CPU sanity run only"
+  "$PY" benchmarks/bench_device.py --device cpu --frames 4 --size 320x180 2>&1 | tail -n 4
+fi
 step "done"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..devices import parse_device
 from ..errors import InputError
 from .parser import _floats, _motion_regions
 
@@ -129,6 +130,7 @@ def run(args) -> int:
             "save_project": args.save_project,
         }
         # The checks that need no torch first, so a wrong argument is refused at once.
+        parse_device(args.device)
         check_inputs(project)
         check_outputs(animate_outputs(args.output, sides), inputs=project.paths(), force=args.force)
         from ..api import animate
@@ -140,11 +142,13 @@ def run(args) -> int:
             allow_download=args.allow_download,
             force=args.force,
             auto_sky=not args.no_auto_sky,
+            device=args.device,
             **sides,
         )
         print(f"wrote {out}")
         return 0
     if args.command == "render":
+        parse_device(args.device)
         from ..api import animate
         from ..checks import check_outputs
         from ..project import load_project
@@ -156,7 +160,7 @@ def run(args) -> int:
             raise InputError(exc.name, expected, exc.found) from None
         # the project file is an input too (animate checks the rest)
         check_outputs([("output", args.output, "video")], [*project.paths(), args.project], args.force)
-        out = animate(project, args.output, progress=True, force=args.force)
+        out = animate(project, args.output, progress=True, force=args.force, device=args.device)
         print(f"wrote {out}")
         return 0
     if args.command == "demo":
@@ -201,6 +205,7 @@ def _layers(args) -> int:
 
 
 def _demo(args) -> int:
+    parse_device(args.device)  # before the imports below (torch)
     import tempfile
 
     import numpy as np
@@ -242,6 +247,6 @@ def _demo(args) -> int:
             masks=[str(tmp / "water.png")],
             arrows=arrows,
         )
-        out = animate(project, args.output, progress=True, force=args.force)
+        out = animate(project, args.output, progress=True, force=args.force, device=args.device)
     print(f"wrote {out}")
     return 0

@@ -334,7 +334,18 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
         "--save-project",
         help="also write the inputs of this run as a project JSON (paths relative to its folder)",
     )
+    _add_device(p)
     _add_force(p)
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    from ..devices import DEVICE_HELP
+
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help=f"where the frames are rendered: {DEVICE_HELP}; the set-up runs on the CPU",
+    )
 
 
 def _add_force(p: argparse.ArgumentParser) -> None:
@@ -394,6 +405,7 @@ FLAGS = {
     "save_project": "--save-project",
     "weights": "--weights",
     "force": "--force",
+    "device": "--device",
     "allow_download": "--allow-download",
     # names of library functions the commands call directly (their own argument names)
     "fov_deg": "--fov",
@@ -480,6 +492,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="let the project read files outside its own folder (absolute or ../ paths)",
     )
+    _add_device(r)
     _add_force(r)
     d = sub.add_parser(
         "demo",
@@ -490,6 +503,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     d.add_argument("--size", default="640x360", help="WxH of the demo scene (default 640x360)")
     d.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
     d.add_argument("--camera", default="circle", help="camera path (default circle)")
+    _add_device(d)
     _add_force(d)
     lay = sub.add_parser(
         "layers",

@@ -90,9 +90,16 @@ class _Stepper:
 
     def _native_takes(self, *tensors) -> bool:
         """Whether ``_C.flow_step`` takes these tensors (``None`` for an absent one): the native
-        pass is available, and each is contiguous and of the field's dtype."""
-        return self.native and all(
-            x is None or (x.dtype == self.flow.dtype and x.is_contiguous()) for x in tensors
+        pass is available, the field is still on the CPU (the flag was set there: a stepper moved
+        to a GPU by :func:`~cinemagraph3d.devices.to_device` keeps it), and each tensor is a
+        contiguous CPU tensor of the field's dtype."""
+        return (
+            self.native
+            and self.flow.device.type == "cpu"
+            and all(
+                x is None or (x.device.type == "cpu" and x.dtype == self.flow.dtype and x.is_contiguous())
+                for x in tensors
+            )
         )
 
     def _native(self, pos: torch.Tensor, state, sign: float, extended: bool, t: float, out=None):
