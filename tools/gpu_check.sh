@@ -69,7 +69,7 @@ if [ "$GPU" = 1 ]; then
     "$PY" -m cinemagraph3d animate "$DEST/lake/photo.jpg" --labelme "$DEST/lake/photo.json" --frames 90 \
       -o "$DEST/lake_$d.mp4" --device "$d" --force 2>"$DEST/cli_$d.log" | tail -n 1
     echo "$d: rc ${PIPESTATUS[0]}, $(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $start }") s wall"
-    tail -n 1 "$DEST/cli_$d.log"
+    tr "\r" "\n" <"$DEST/cli_$d.log" | grep -v "^rendering" | tail -n 2
   done
 else
   step "no GPU: bench_device.py's CPU sanity run only"
