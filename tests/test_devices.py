@@ -137,3 +137,34 @@ def test_networks_are_copied_not_moved_in_place():
     moved = to_device(models, torch.float64)
     assert moved.encoder.weight.dtype == torch.float64 and moved.decoder.bias.dtype == torch.float64
     assert enc.weight.dtype == torch.float32 and models.encoder is enc
+
+
+def test_neural_project_through_to_device(tmp_path):
+    # the networks (a FastDecoder wrapping the decoder, the encoder) copied with the scene; the
+    # copy's frames equal the original's, and the original's networks stay float32 on the CPU
+    import numpy as np
+
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.io import write_png
+    from cinemagraph3d.models import create_model
+    from cinemagraph3d.weights import save_model
+
+    d = demo_scene(48, 32)
+    write_png(tmp_path / "photo.png", d.image)
+    write_png(tmp_path / "water.png", (d.water.numpy() * 255).astype("uint8"))
+    np.save(tmp_path / "depth.npy", d.depth[0].numpy())
+    torch.manual_seed(0)
+    save_model(create_model("feature_encoder"), tmp_path)
+    save_model(create_model("image_decoder", base_channels=8, group_size=8), tmp_path)
+    project = c3.Project.from_flat(image=str(tmp_path / "photo.png"), depth=str(tmp_path / "depth.npy"),
+                                   masks=[str(tmp_path / "water.png")], arrows=[[5, 24, 14, 24]], preset="neural",
+                                   weights=str(tmp_path), frames=2)  # fmt: skip
+    prepared = prepare_project(project.validate())
+    moved = to_device(prepared, torch.device("cpu"))
+    assert moved.models.decoder is not prepared.models.decoder
+    a = list(c3.api.project_frames(prepared))
+    b = list(c3.api.project_frames(moved))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    wide = to_device(prepared, torch.float64)
+    assert all(p.dtype == torch.float64 for p in wide.models.decoder.parameters())
+    assert all(p.dtype == torch.float32 for p in prepared.models.decoder.parameters())
