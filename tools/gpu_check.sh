@@ -12,6 +12,14 @@
 #
 # Environment: PYTHON (default python3), TORCH_CUDA_ARCH_LIST (default: the visible GPU's
 # capability, else 9.0), CUDA_HOME (default: from nvcc), MAX_JOBS (default: nproc).
+#
+# The device tool's machines hold PyTorch, NumPy, SciPy, OpenCV, imageio, tqdm and safetensors
+# but not imageio-ffmpeg (the video writer), and cannot download: carry it as a wheel for their
+# Python 3.12 in .whl (ignored by git; name `.whl` in the call's carry), fetched here with
+#   echo /.whl/ >>.git/info/exclude; python3 -m pip download --no-deps --only-binary=:all: \
+#     --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 -d .whl imageio-ffmpeg==0.6.0
+# (0.6.0: 29 MB; later releases' wheels exceed the call's 64 MiB). Wheels in .whl are installed
+# into /tmp/site first.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
@@ -20,6 +28,10 @@ mkdir -p "$DEST"
 export PYTHONUNBUFFERED=1
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
+if ls .whl/*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
 step "machine"
 nvidia-smi -L 2>/dev/null || echo "nvidia-smi: none"
 GPU=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))")
@@ -32,6 +44,12 @@ if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
   fi
 fi
 export TORCH_CUDA_ARCH_LIST
+"$PY" - <<'PYEOF'
+import importlib.util
+need = ["torch", "numpy", "scipy", "cv2", "imageio", "imageio_ffmpeg", "tqdm", "safetensors", "pytest"]
+missing = [m for m in need if importlib.util.find_spec(m) is None]
+print("python modules missing:", ", ".join(missing) if missing else "none")
+PYEOF
 # shellcheck source=../.ci/cuda_env.sh
 . .ci/cuda_env.sh
 find_cuda_home || echo "gpu_check: no CUDA toolkit found (set CUDA_HOME)"
