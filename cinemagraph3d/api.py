@@ -629,6 +629,12 @@ def animate(
             p.scene, p.trajectory, p.motion, project.motion.loop_steps, p.settings, return_aux=True,
             models=p.models,
         )  # fmt: skip
+    # Past this point only the PLY output reads the prepared scene: let go of it otherwise, so that
+    # the frame loop can free what it no longer needs (the photo, its depth and layers, ≈ 80 MB
+    # at 1280×720) once it has started.
+    num_frames, z_near = len(prepared.trajectory), prepared.scene.z_near
+    for_ply = (prepared.scene, prepared.motion) if ply_output is not None else None
+    prepared = on_device = p = None
     o = project.output
     created: list[Path] = []
     with contextlib.ExitStack() as stack:
@@ -658,12 +664,12 @@ def animate(
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(prepared.trajectory), unit="frame", desc="rendering", leave=False)
+            bar = tqdm(total=num_frames, unit="frame", desc="rendering", leave=False)
         try:
             for frame, aux in pairs:
                 writer.write(frame)
                 if depth_writer is not None:
-                    depth_writer.write(aux.depth.cpu(), prepared.scene.z_near)
+                    depth_writer.write(aux.depth.cpu(), z_near)
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -674,10 +680,10 @@ def animate(
         if ply_output is not None:
             from .io import point_motion, write_ply
 
-            scene = prepared.scene
+            scene, flow = for_ply
             motion = None
-            if prepared.motion is not None:
-                motion = point_motion(scene.cloud, prepared.motion.forward(1.0), scene.camera, scene.donor)
+            if flow is not None:
+                motion = point_motion(scene.cloud, flow.forward(1.0), scene.camera, scene.donor)
             write_ply(ply_output, scene.cloud, motion, force=force)
             created.append(Path(ply_output))
         if pictures:

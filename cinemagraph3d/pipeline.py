@@ -484,7 +484,10 @@ class _MovedClouds:
     def __init__(
         self, scene: Scene, motion, ghosts: BorderGhosts | None = None, native: bool | None = False
     ) -> None:
-        self.scene, self.motion, self.ghosts = scene, motion, ghosts
+        # of the scene only the photo's points and donor pixels (not its photo, depth and layers:
+        # ≈ 80 MB at 1280×720, at the peak of the frame loop)
+        self.pts0, self.donor = scene.cloud.points, scene.donor
+        self.motion, self.ghosts = motion, ghosts
         self.native = None  # ``_C.move_cloud`` (the same values in one pass) where ``native`` allows
         pts = scene.cloud.points
         self.sel: torch.Tensor | None = None
@@ -560,12 +563,12 @@ class _MovedClouds:
     def __call__(self, t: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(P, 3)`` forward-moved and backward-moved world points at scene time ``t`` and the
         ``(P,)`` stretch of each point in each."""
-        pts0 = self.scene.cloud.points
+        pts0 = self.pts0
         P = pts0.shape[0]
         n_all = P + (0 if self.ghosts is None else self.ghosts.cloud.num_points)
         out, stretch = [], []
         if self.sel is None:  # full maps: every point's donor pixel
-            donor = self.scene.donor
+            donor = self.donor
             for m in (self.motion.forward(t), self.motion.backward(t)):
                 m = m.to(device=pts0.device, dtype=pts0.dtype)
                 d = m.reshape(2, -1)[:, donor].T
@@ -930,7 +933,8 @@ def render_frames(
     # Of the cloud (with the ghosts joined: a copy of the photo's points) the frames read only the
     # photo depths (cached here once: a contiguous copy per splat otherwise), the opacities and,
     # where no per-frame features replace them, the features; the rest is let go (≈ 30-45 MB of
-    # the joined cloud at 1280×720, at the peak of the frame loop).
+    # the joined cloud at 1280×720, at the peak of the frame loop), and so are the photo, its
+    # depth and layers (≈ 60 MB more, once the caller holds no other reference to the scene).
     c = scene.cloud
     z0 = c.points[:, 2].contiguous()
     per_frame = moved is not None and ((phases is not None and phases[0].dim() == 2) or own[0] is not None)
@@ -939,7 +943,8 @@ def render_frames(
         return t.new_empty((0,) + tuple(t.shape[1:]))
 
     scene = replace(scene, cloud=replace(c, points=gone(c.points), features=gone(c.features) if per_frame else c.features,
-                                         pixels=gone(c.pixels), layer=gone(c.layer), inpainted=gone(c.inpainted)))  # fmt: skip
+                                         pixels=gone(c.pixels), layer=gone(c.layer), inpainted=gone(c.inpainted)),
+                    image=gone(scene.image), depth=None, ldi=None, donor=gone(scene.donor))  # fmt: skip
     c = aug = None
     for k in range(K_frames):
         T, K = trajectory.cam_from_world[k], trajectory.K[k]
