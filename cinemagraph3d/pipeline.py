@@ -484,14 +484,16 @@ class _MovedClouds:
     def __init__(
         self, scene: Scene, motion, ghosts: BorderGhosts | None = None, native: bool | None = False
     ) -> None:
-        # of the scene only the photo's points and donor pixels (not its photo, depth and layers:
-        # ≈ 80 MB at 1280×720, at the peak of the frame loop)
-        self.pts0, self.donor = scene.cloud.points, scene.donor
+        # of the scene only the photo's points (and, for full maps, the donor pixels): not its
+        # photo, depth and layers (≈ 80 MB at 1280×720, at the peak of the frame loop)
+        self.pts0, self.donor = scene.cloud.points, None
         self.motion, self.ghosts = motion, ghosts
         self.native = None  # ``_C.move_cloud`` (the same values in one pass) where ``native`` allows
         pts = scene.cloud.points
         self.sel: torch.Tensor | None = None
-        if isinstance(motion, Displacements):
+        if not isinstance(motion, Displacements):  # full maps, gathered at every point's donor
+            self.donor = scene.donor
+        else:
             H, W = scene.camera.height, scene.camera.width
             row = torch.full((H * W,), -1, dtype=torch.int64, device=motion.index.device)
             row[motion.index] = torch.arange(len(motion.index), device=row.device)
