@@ -25,6 +25,7 @@ CPU_SOURCES = [
     "csrc/prep/prepare_cpu.cpp",
     "csrc/prep/move_cpu.cpp",
     "csrc/prep/gap_cpu.cpp",
+    "csrc/prep/nbrs_cpu.cpp",
     "csrc/prep/ghost_cpu.cpp",
     "csrc/prep/flow_cpu.cpp",
     "csrc/fuse/fuse_cpu.cpp",

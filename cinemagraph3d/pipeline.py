@@ -318,7 +318,7 @@ class _GapClosing:
     def __init__(self, scene: Scene, native: bool | None = False, nbrs=None) -> None:
         c = scene.cloud
         self.num_points = c.num_points
-        nbrs = grid_neighbours(*_grid_inputs(c)) if nbrs is None else nbrs
+        nbrs = grid_neighbours(*_grid_inputs(c), native=native) if nbrs is None else nbrs
         # only slanted pairs can open gaps beyond the depth-scale radius (GridNeighbours.slanted);
         # the neighbours themselves are not kept (≈ 74 MB at 1280×720)
         self.nodes, self.pairs = nbrs.slanted(c.points[:, 2])
@@ -916,7 +916,11 @@ def render_frames(
     own = (None, None)  # each cloud's features, where they differ per frame
     if edge_colours is not None:
         own = phases if phases is not None else (scene.cloud.features.clone(), scene.cloud.features.clone())
-    nbrs = grid_neighbours(*_grid_inputs(scene.cloud)) if settings.close_gaps or want_sharpen else None
+    nbrs = (
+        grid_neighbours(*_grid_inputs(scene.cloud), native=native)
+        if settings.close_gaps or want_sharpen
+        else None
+    )
     gaps = _GapClosing(scene, native, nbrs) if settings.close_gaps else None
     differs = None  # (P,) bool: the points that may differ between the two clouds of a frame
     if moved is not None and moved.sel is not None and moved.native is not None and decoder is None:

@@ -121,6 +121,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("backward_states"), py::arg("moving"), py::arg("height"), py::arg("width"), py::arg("margin"),
         py::arg("front") = py::none(), py::arg("z_ghost") = py::none(),
         "Which border ghosts may be kept (CPU): (G,) bool (margin < 0: no margin test).");
+  m.def("grid_neighbours", &cg3d::prep::grid_neighbours_cpu, py::arg("pixels"), py::arg("layer"), py::arg("depth"),
+        py::arg("max_step"),
+        "Grid neighbours of lifted points (CPU): [index (4, P) int64, connected (4, P) bool].");
   m.def("flow_step", &cg3d::prep::flow_step_cpu, py::arg("field"), py::arg("positions"), py::arg("state"),
         py::arg("sign"), py::arg("extended"), py::arg("wave") = py::none(), py::arg("cell") = 1.0,
         py::arg("out") = py::none(),

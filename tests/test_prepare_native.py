@@ -458,3 +458,51 @@ def test_phases_joined_in_the_native_pass_give_the_same_frames(monkeypatch):
     assert set(extras) == {2}
     for x, y in zip(a, b):
         assert torch.equal(x, y)
+
+
+def _random_cloud(n: int, dtype, seed: int, layers=(0, 1, 3), special: bool = True):
+    g = torch.Generator().manual_seed(seed)
+    px = (torch.rand(n, 2, generator=g, dtype=torch.float64) * torch.tensor([40.0, 25.0]) - 3.0).to(dtype)
+    px = torch.floor(px) + 0.5
+    lay = torch.tensor(layers)[torch.randint(0, len(layers), (n,), generator=g)]
+    # smooth depth with steps: joined neighbours, occlusion edges and slanted runs
+    depth = (2.0 + 0.05 * px[:, 0] + 3.0 * (px[:, 1] > 10).to(dtype) + lay.to(dtype)).to(dtype)
+    depth = depth * (1 + 0.01 * torch.rand(n, generator=g, dtype=torch.float64).to(dtype))
+    if special:
+        depth[:5] = torch.tensor([float("nan"), float("inf"), 0.0, -1.0, 1e-20], dtype=dtype)
+    return px, lay, depth
+
+
+@pytest.mark.skipif(
+    not hasattr(_C, "grid_neighbours"), reason="extension built before grid_neighbours existed"
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_neighbours_native_equals_the_torch_reference(dtype, seed):
+    from cinemagraph3d.render.footprint import grid_neighbours
+
+    # random pixels (repeats: several points at one pixel and layer), layers, NaN / inf / zero /
+    # negative depths, pixels outside the photo
+    px, lay, depth = _random_cloud(600, dtype, seed)
+    ref = grid_neighbours(px, lay, depth, native=False)
+    nat = grid_neighbours(px, lay, depth, native=True)
+    assert torch.equal(nat.index, ref.index) and torch.equal(nat.connected, ref.connected)
+    assert int(ref.connected.sum()) > 100  # joined and unjoined neighbours both occur
+    assert int((~ref.connected).sum()) > 100
+
+
+@pytest.mark.skipif(
+    not hasattr(_C, "grid_neighbours"), reason="extension built before grid_neighbours existed"
+)
+def test_grid_neighbours_native_on_a_scene():
+    from cinemagraph3d.demo import demo_scene
+    from cinemagraph3d.render.footprint import grid_neighbours
+
+    d = demo_scene(96, 64)
+    scene = c3.prepare_scene(d.image, c3.DepthMap(d.depth, True, "demo"))
+    c = scene.cloud
+    ref = grid_neighbours(c.pixels, c.layer, c.points[:, 2], native=False)
+    nat = grid_neighbours(c.pixels, c.layer, c.points[:, 2])
+    assert torch.equal(nat.index, ref.index) and torch.equal(nat.connected, ref.connected)
+    with pytest.raises(RuntimeError, match="pixels: expected dtype"):
+        _C.grid_neighbours(c.pixels.double(), c.layer, c.points[:, 2].contiguous(), 0.1)

@@ -69,6 +69,13 @@ at::Tensor ghost_keep_cpu(const at::Tensor& pos, const at::Tensor& forward_state
                           double margin, const c10::optional<at::Tensor>& front,
                           const c10::optional<at::Tensor>& z_ghost);
 
+// Grid neighbours of lifted points (csrc/prep/nbrs_cpu.cpp; the reference is
+// cinemagraph3d/render/footprint.py: grid_neighbours): [index (4, P) int64, connected (4, P) bool],
+// the right, left, lower and upper neighbour of each point (pixels (P, 2), layer (P,), depth (P,)),
+// the point itself where none is joined.
+std::vector<at::Tensor> grid_neighbours_cpu(const at::Tensor& pixels, const at::Tensor& layer,
+                                            const at::Tensor& depth, double max_step);
+
 // One Euler step of the motion integration (csrc/prep/flow_cpu.cpp): out (P, 2) = state + sign * v
 // (v alone without state), v the field sampled bilinearly at x = positions + state (pixels, centres
 // at +0.5; border values replicated, 0 outside [0, W] x [0, H] unless extended). field is (2, H, W)
