@@ -153,18 +153,22 @@ def test_forward_backward_parity(case, device):
         assert float(out_n[2].detach().sum()) > 0  # something landed
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("tol", [0.0, 0.2, 1.0])
-def test_depth_tolerances(tol):
+def test_depth_tolerances(tol, device):
     """Occlusion-heavy cloud under several soft z-buffer tolerances (0.2 is the default)."""
-    pts, feats, opac, rad, K = make_cloud(8000, 3, 40, 50, rmin=0.5, rmax=2.5, layers=4, seed=9)
+    cloud = make_cloud(8000, 3, 40, 50, rmin=0.5, rmax=2.5, layers=4, seed=9)
+    pts, feats, opac, rad, K = (t.to(device) for t in cloud)
     args = (1e-3, tol, 4.0, 1e-6)
     out_n = splat_native(pts, feats, opac, rad, K, 40, 50, *args)
     out_r = _splat_forward(pts, feats, opac, rad, K, 40, 50, *args)
     assert_outputs_close(out_n, out_r, torch.float32)
 
 
-def test_parity_float64():
-    pts, feats, opac, rad, K = make_cloud(3000, 5, 30, 41, rmin=0.4, rmax=3.0, layers=2, dtype=torch.float64)
+@pytest.mark.parametrize("device", DEVICES)
+def test_parity_float64(device):
+    cloud = make_cloud(3000, 5, 30, 41, rmin=0.4, rmax=3.0, layers=2, dtype=torch.float64)
+    pts, feats, opac, rad, K = (t.to(device) for t in cloud)
     out_n, g_n = grads(splat_native, pts, feats, opac, rad, K, 30, 41)
     out_r, g_r = grads(_splat_forward, pts, feats, opac, rad, K, 30, 41)
     assert out_n[0].dtype == torch.float64
@@ -172,7 +176,8 @@ def test_parity_float64():
     assert_grads_close(g_n, g_r, torch.float64)
 
 
-def test_discarded_points():
+@pytest.mark.parametrize("device", DEVICES)
+def test_discarded_points(device):
     """Behind the camera, at znear, non-finite, far outside, or with a non-finite radius."""
     h, w = 20, 30
     K = _intrinsics(h, w)
@@ -202,6 +207,7 @@ def test_discarded_points():
     rad = torch.full((P,), 1.5)
     rad[10] = float("nan")
     rad[11] = float("inf")
+    pts, feats, opac, rad, K = (t.to(device) for t in (pts, feats, opac, rad, K))
     out_n, g_n = grads(splat_native, pts, feats, opac, rad, K, h, w)
     out_r, g_r = grads(_splat_forward, pts, feats, opac, rad, K, h, w)
     assert_outputs_close(out_n, out_r, torch.float32)
@@ -211,12 +217,13 @@ def test_discarded_points():
     assert torch.all(torch.isfinite(out_n[0])) and torch.all(torch.isfinite(out_n[1]))
 
 
-def test_empty_input():
+@pytest.mark.parametrize("device", DEVICES)
+def test_empty_input(device):
     h, w = 6, 5
-    K = _intrinsics(h, w)
-    pts, feats = torch.zeros(0, 3), torch.zeros(0, 3, requires_grad=True)
-    opac = torch.zeros(0, requires_grad=True)
-    out = splat_native(pts, feats, opac, torch.zeros(0), K, h, w, *ARGS)
+    K = _intrinsics(h, w).to(device)
+    pts, feats = torch.zeros(0, 3, device=device), torch.zeros(0, 3, device=device, requires_grad=True)
+    opac = torch.zeros(0, device=device, requires_grad=True)
+    out = splat_native(pts, feats, opac, torch.zeros(0, device=device), K, h, w, *ARGS)
     assert [tuple(o.shape) for o in out] == [(3, h, w), (1, h, w), (1, h, w)]
     assert all(float(o.detach().abs().sum()) == 0 for o in out)
     gf, go = torch.autograd.grad(out[0].sum() + out[2].sum(), [feats, opac])
