@@ -67,7 +67,7 @@ echo "built in $(($(date +%s) - start)) s"
 "$PY" -c "import torch; from cinemagraph3d import _C; from cinemagraph3d.render import active_backend as b; print('has_cuda', _C.has_cuda, '| cpu:', b('cpu'), '| cuda:', b('cuda'))"
 
 step "native splat parity (CPU and, with a GPU, CUDA cases)"
-"$PY" -m pytest tests/test_splat_native.py -p no:cacheprovider -v -rs 2>&1 >"$DEST/parity.log"
+"$PY" -m pytest tests/test_splat_native.py -p no:cacheprovider -v -rs >"$DEST/parity.log" 2>&1
 tail -n 15 "$DEST/parity.log"
 # a failed CUDA build would only skip the CUDA cases: count them
 echo "CUDA cases: $(grep -c 'cuda.*PASSED' "$DEST/parity.log") passed, $(grep -c 'cuda.*FAILED' "$DEST/parity.log") failed"
