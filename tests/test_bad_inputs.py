@@ -484,12 +484,7 @@ def test_version_and_python_m(capsys):
 
 def test_wrong_camera_is_refused_before_torch_loads():
     """The argument checks come before any heavy import: a wrong --camera costs no torch import."""
-    import subprocess
-    import sys
+    from conftest import run_cli_fresh
 
-    code = (
-        "import sys; from cinemagraph3d.cli import main; rc = main(['animate', 'x.jpg', '-o', 'v.mp4', "
-        "'--camera', 'bogus']); print(rc, 'torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.split() == ["2", "False"], (out.stdout, out.stderr)
+    rc, torch_loaded, err = run_cli_fresh(["animate", "x.jpg", "-o", "v.mp4", "--camera", "bogus"])
+    assert (rc, torch_loaded) == (2, False), err

@@ -2,8 +2,6 @@
 every tensor of a prepared project moved by ``to_device``."""
 
 import gc
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -48,13 +46,11 @@ def test_cuda_without_a_gpu_is_refused_before_any_work(tmp_path):
 
 
 def test_bad_device_is_refused_before_torch_loads():
-    code = (
-        "import sys; from cinemagraph3d.cli import main; rc = main(['animate', 'x.jpg', '-o', 'v.mp4', "
-        "'--device', 'gpu']); print(rc, 'torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.split() == ["2", "False"], (out.stdout, out.stderr)
-    assert out.stderr.strip().splitlines() == [
+    from conftest import run_cli_fresh
+
+    rc, torch_loaded, err = run_cli_fresh(["animate", "x.jpg", "-o", "v.mp4", "--device", "gpu"])
+    assert (rc, torch_loaded) == (2, False), err
+    assert err.strip().splitlines() == [
         "cinemagraph3d: error: --device: expected cpu (default), cuda, cuda:N (the N-th GPU) or auto (a GPU "
         "when PyTorch sees one), found 'gpu'"
     ]
