@@ -300,11 +300,13 @@ def _neural(weights: str):
     return _NEURAL_CACHE[key]
 
 
-def render_job(job: Job) -> JobResult:
+def render_job(job: Job, device: str = "cpu") -> JobResult:
     """Render one job in a private temporary folder; the encoded output comes back as bytes.
 
-    Every failure of the job (a bad photo, an unreadable mask, a full disk) is caught and
-    returned as a one-line ``error``; the temporary folder is removed in every case.
+    ``device``: where its frames are rendered (``animate``'s ``device``: ``cpu``, ``cuda``,
+    ``cuda:N``, ``auto``). Every failure of the job (a bad photo, an unreadable mask, a full
+    disk, no such GPU on the worker) is caught and returned as a one-line ``error``; the temporary
+    folder is removed in every case.
     """
     from .api import animate, with_auto_sky
     from .project import Project
@@ -321,7 +323,7 @@ def render_job(job: Job) -> JobResult:
         if job.auto_sky:
             project, note = with_auto_sky(project)
         models = _neural(project.render.weights) if project.render.preset == "neural" else None
-        out = animate(project, tmp / job.name, models=models)
+        out = animate(project, tmp / job.name, models=models, device=device)
         data = out.read_bytes()
         return JobResult(job.name, True, time.perf_counter() - t0, note=note, data=data)
     except Cinemagraph3DError as exc:
@@ -364,7 +366,7 @@ def _write_output(outdir: Path, name: str, data: bytes) -> None:
         raise
 
 
-def _ray_results(todo: list[Job], address: str, cpus: float, gpus: float, retries: int):
+def _ray_results(todo: list[Job], address: str, cpus: float, gpus: float, retries: int, device: str = "cpu"):
     """Yield :class:`JobResult` of ``todo`` as Ray tasks finish (in completion order)."""
     try:
         import ray
@@ -391,7 +393,7 @@ def _ray_results(todo: list[Job], address: str, cpus: float, gpus: float, retrie
         started = True
     try:
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=retries)(render_job)
-        pending = {task.remote(job): job for job in todo}
+        pending = {task.remote(job, device): job for job in todo}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             ref = ready[0]
@@ -435,6 +437,7 @@ def run_batch(
     gpus_per_job: float = 0.0,
     retries: int = 3,
     progress: Callable[[str, str], None] | None = None,
+    device: str = "cpu",
 ) -> BatchSummary:
     """Render the unfinished ``jobs`` into ``outdir`` (created, and marked as cinemagraph3d's).
 
@@ -446,6 +449,11 @@ def run_batch(
             or a cluster address.
         cpus_per_job, gpus_per_job: resources each Ray task declares.
         retries: Ray task retries when a worker dies.
+        device: where each job's frames are rendered (``cpu``, ``cuda``, ``cuda:N``, ``auto``;
+            see :mod:`cinemagraph3d.devices`). With the local engine a GPU this process does not
+            see is refused before any job; Ray workers resolve it where they run (give the
+            tasks GPUs with ``gpus_per_job``). Not part of a job's fingerprint: a finished job is
+            not rendered again on another device.
         progress: called with ``(name, status)`` as each job ends (status ``done``,
             ``skipped``, ``failed``).
 
@@ -453,7 +461,11 @@ def run_batch(
         A :class:`BatchSummary` (``ok`` is False when a job failed).
     """
     from .checks import OUTPUT_MARK
+    from .devices import parse_device, resolve_device
 
+    device = parse_device(device)
+    if engine == "local":
+        resolve_device(device)
     out = check_batch_output(outdir)
     if not out.is_dir():
         out.mkdir()
@@ -479,9 +491,11 @@ def run_batch(
         else:
             todo.append(job)
     if engine == "local":
-        results: Iterable[JobResult] = (render_job(job) for job in todo)
+        results: Iterable[JobResult] = (render_job(job, device) for job in todo)
     elif engine == "ray":
-        results = _ray_results(todo, ray_address, cpus_per_job, gpus_per_job, retries) if todo else iter(())
+        results = (
+            _ray_results(todo, ray_address, cpus_per_job, gpus_per_job, retries, device) if todo else iter(())
+        )
     else:
         raise InputError("engine", "'local' or 'ray'", repr(engine))
     by_name = {j.name: j for j in jobs}

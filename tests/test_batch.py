@@ -103,6 +103,20 @@ def test_batch_refuses_a_folder_it_did_not_create(shoot, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["keep.txt"]
 
 
+def test_batch_device_is_checked_before_any_job(shoot, tmp_path, capsys):
+    import torch
+
+    code, cap = _batch([str(shoot), "-o", "out1", *OPTS, "--device", "gpu"], capsys)
+    assert code == 2 and cap.err.count("\n") == 1 and "--device: expected cpu" in cap.err
+    assert not (tmp_path / "out1").exists()
+    if not torch.cuda.is_available():  # the local engine renders here: no such GPU, no job
+        code, cap = _batch([str(shoot), "-o", "out2", *OPTS, "--device", "cuda"], capsys)
+        assert code == 2 and "--device: expected a CUDA GPU" in cap.err
+        assert not (tmp_path / "out2").exists()
+    code, cap = _batch([str(shoot / "a"), "-o", "out3", *OPTS, "--device", "cpu"], capsys)
+    assert code == 0 and sorted(p.name for p in (tmp_path / "out3").glob("*.mp4")) == ["x.mp4"]
+
+
 @pytest.fixture(scope="module")
 def ray_module():
     return require("ray")

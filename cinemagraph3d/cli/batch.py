@@ -66,6 +66,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--retries", type=int, default=3, help="Ray retries of a job whose worker died (default 3)"
     )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where each job's frames are rendered, as in `animate` (cpu, cuda, cuda:N, auto); with --ray, "
+        "give the tasks GPUs with --gpus-per-job",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -92,7 +98,9 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..batch import check_batch_output, discover_jobs, run_batch
+    from ..devices import parse_device
 
+    parse_device(args.device)
     if not (0 <= args.retries <= 100):
         raise InputError("--retries", "an integer in [0, 100]", args.retries)
     if not (args.cpus_per_job > 0 and args.gpus_per_job >= 0):
@@ -129,6 +137,7 @@ def run(args) -> int:
             gpus_per_job=args.gpus_per_job,
             retries=args.retries,
             progress=progress,
+            device=args.device,
         )
     finally:
         bar.close()
