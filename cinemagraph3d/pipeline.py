@@ -273,15 +273,15 @@ def _splat_rows(
     lo, hi = span
     sp = settings.splat
     dt = feats.dtype
+    of, od, oa = (x.contiguous() for x in other)
     out = native_pass("splat_forward", (feats,), None)(
         pts, feats, scene.cloud.alpha.to(dt).contiguous(), radius, K.to(dt).contiguous(), H, W,
         float(sp.znear), float(sp.depth_tolerance), float(sp.max_radius), float(sp.eps),
-        save_for_backward=False, row_begin=lo, row_end=hi)  # fmt: skip
-    res = SplatResult(*out[:3])
-    for mine, theirs in zip(res, other):
-        mine[:, :lo] = theirs[:, :lo]
-        mine[:, hi:] = theirs[:, hi:]
-    return res
+        save_for_backward=False, row_begin=lo, row_end=hi, other_features=of, other_depth=od,
+        other_alpha=oa)  # fmt: skip
+    # the kernel computed the row bands holding [lo, hi) and copied the other splat's rows into
+    # the rest (one pass, on its threads, instead of zeros overwritten here)
+    return SplatResult(*out[:3])
 
 
 def _native_flag(settings: RenderSettings, device) -> bool | None:

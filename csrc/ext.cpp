@@ -28,9 +28,12 @@ std::vector<at::Tensor> splat_forward(const at::Tensor& points, const at::Tensor
                                       const at::Tensor& opacity, const at::Tensor& radius, const at::Tensor& K,
                                       int64_t height, int64_t width, double znear, double depth_tolerance,
                                       double max_radius, double eps, bool save_for_backward, int64_t row_begin,
-                                      int64_t row_end) {
+                                      int64_t row_end, const c10::optional<at::Tensor>& other_features,
+                                      const c10::optional<at::Tensor>& other_depth,
+                                      const c10::optional<at::Tensor>& other_alpha) {
   check_forward_inputs(points, features, opacity, radius, K, height, width, max_radius);
   check_row_range(height, row_begin, row_end);
+  check_other_splat(features, height, width, other_features, other_depth, other_alpha);
   if (features.is_cuda()) {
 #ifdef CG3D_WITH_CUDA
     return splat_forward_cuda(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
@@ -40,7 +43,8 @@ std::vector<at::Tensor> splat_forward(const at::Tensor& points, const at::Tensor
 #endif
   }
   return splat_forward_cpu(points, features, opacity, radius, K, height, width, znear, depth_tolerance,
-                           max_radius, eps, save_for_backward, row_begin, row_end);
+                           max_radius, eps, save_for_backward, row_begin, row_end, other_features, other_depth,
+                           other_alpha);
 }
 
 std::vector<at::Tensor> splat_backward(const at::Tensor& grad_feat, const at::Tensor& grad_alpha,
@@ -84,11 +88,13 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("splat_forward", &cg3d::splat::splat_forward, py::arg("points"), py::arg("features"), py::arg("opacity"),
         py::arg("radius"), py::arg("K"), py::arg("height"), py::arg("width"), py::arg("znear"),
         py::arg("depth_tolerance"), py::arg("max_radius"), py::arg("eps"), py::arg("save_for_backward") = true,
-        py::arg("row_begin") = 0, py::arg("row_end") = -1,
+        py::arg("row_begin") = 0, py::arg("row_end") = -1, py::arg("other_features") = py::none(),
+        py::arg("other_depth") = py::none(), py::arg("other_alpha") = py::none(),
         "Splat forward. Returns [features (C,H,W), depth (1,H,W), alpha (1,H,W), coverage W (H,W), "
         "z-min buffer (H,W)]; the last two are needed by splat_backward (empty unless "
         "save_for_backward). Only rows [row_begin, row_end) need be computed (row_end -1: all; on the "
-        "CPU the row bands outside them are 0, CUDA computes every row).");
+        "CPU the row bands outside them are 0, or copied from other_features / other_depth / "
+        "other_alpha when given (CPU only); CUDA computes every row).");
   m.def("splat_backward", &cg3d::splat::splat_backward, py::arg("grad_features"), py::arg("grad_alpha"),
         py::arg("points"), py::arg("features"), py::arg("opacity"), py::arg("radius"), py::arg("K"),
         py::arg("out_features"), py::arg("coverage"), py::arg("zmin"), py::arg("height"), py::arg("width"),

@@ -316,6 +316,28 @@ def test_splat_rows_outside_the_range_are_zero_and_inside_exact():
     assert float(full[0][:, :16].abs().max()) > 0.0  # the rows left out do have points
     with pytest.raises(RuntimeError, match="rows"):
         _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, row_begin=10, row_end=5)
+    # given another splat's planes, the rows left out are copied from them, the others computed
+    other = [
+        torch.rand(3, H, W, generator=g),
+        torch.rand(1, H, W, generator=g),
+        torch.rand(1, H, W, generator=g),
+    ]
+    filled = _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, save_for_backward=False,
+                              row_begin=33, row_end=47, other_features=other[0], other_depth=other[1],
+                              other_alpha=other[2])  # fmt: skip
+    for a, b, o in zip(filled[:3], part[:3], other):
+        assert torch.equal(a[:, 33:47], b[:, 33:47])
+        assert torch.equal(a[:, :16], o[:, :16]) and torch.equal(a[:, 64:], o[:, 64:])
+        for y in range(H):  # each row is computed (the splat's) or copied (the other's)
+            assert torch.equal(a[:, y], b[:, y]) or torch.equal(a[:, y], o[:, y]), y
+    with pytest.raises(RuntimeError, match="together"):
+        _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, other_features=other[0])
+    with pytest.raises(RuntimeError, match="depth: expected shape"):
+        _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, other_features=other[0],
+                         other_depth=other[1][:, :-1], other_alpha=other[2])  # fmt: skip
+    with pytest.raises(RuntimeError, match="dtype"):
+        _C.splat_forward(pts, feats, opac, rad, K, H, W, 1e-3, 0.2, 4.0, 1e-6, other_features=other[0].double(),
+                         other_depth=other[1], other_alpha=other[2])  # fmt: skip
 
 
 # Reuse (`out_points` / `out_radius` / `out_features`): the backward cloud of a frame differs

@@ -25,6 +25,29 @@ void check_row_range(int64_t height, int64_t& row_begin, int64_t& row_end) {
               row_end, ")");
 }
 
+void check_other_splat(const at::Tensor& features, int64_t height, int64_t width,
+                       const c10::optional<at::Tensor>& other_features, const c10::optional<at::Tensor>& other_depth,
+                       const c10::optional<at::Tensor>& other_alpha) {
+  const int n = int(other_features.has_value()) + int(other_depth.has_value()) + int(other_alpha.has_value());
+  TORCH_CHECK(n == 0 || n == 3, "splat: other splat: expected its features, depth and alpha together, found ", n,
+              " of them");
+  if (n == 0) return;
+  TORCH_CHECK(features.device().is_cpu(), "splat: other splat: expected CPU tensors (a rows-only splat is a CPU "
+              "pass), found features on ", features.device());
+  const int64_t C = features.size(1);
+  const std::pair<const char*, const at::Tensor*> planes[] = {
+      {"features", &*other_features}, {"depth", &*other_depth}, {"alpha", &*other_alpha}};
+  for (const auto& pl : planes) {
+    const at::Tensor& t = *pl.second;
+    const int64_t c = pl.first[0] == 'f' ? C : 1;
+    TORCH_CHECK(t.dim() == 3 && t.size(0) == c && t.size(1) == height && t.size(2) == width, "splat: other splat: ",
+                pl.first, ": expected shape (", c, ", ", height, ", ", width, "), found ", t.sizes());
+    TORCH_CHECK(t.scalar_type() == features.scalar_type() && t.device().is_cpu(), "splat: other splat: ", pl.first,
+                ": expected a CPU tensor of dtype ", features.scalar_type(), ", found ", t.scalar_type(), " on ",
+                t.device());
+  }
+}
+
 void check_forward_inputs(const at::Tensor& points, const at::Tensor& features, const at::Tensor& opacity,
                           const at::Tensor& radius, const at::Tensor& K, int64_t height, int64_t width,
                           double max_radius) {

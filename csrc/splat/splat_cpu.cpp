@@ -324,7 +324,8 @@ ForwardScratch<T>& forward_scratch() {
 template <typename T>
 void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int64_t P, int64_t C,
                   const Params<T>& prm, int64_t row_begin, int64_t row_end, T* out_feat, T* out_depth,
-                  T* out_alpha, T* out_wsum, T* out_zmin) {
+                  T* out_alpha, T* out_wsum, T* out_zmin, const T* other_feat, const T* other_depth,
+                  const T* other_alpha) {
   const int64_t H = prm.height, W = prm.width, HW = H * W;
   // Per-pixel record [coverage W, depth sum, feature sums...], padded to a multiple of 4.
   const int64_t CR = (C + 2 + 3) / 4 * 4;
@@ -414,7 +415,17 @@ void forward_impl(const T* pts, const T* feats, const T* opac, const T* rad, int
       const int32_t y0 = static_cast<int32_t>(b << shift);
       const int32_t y1 = static_cast<int32_t>(std::min(H, y0 + band_rows));  // rows [y0, y1)
       const int64_t nrows = y1 - y0;
-      if (none || b < band_lo || b > band_hi) {  // a band outside the rows asked for: zeros
+      if (none || b < band_lo || b > band_hi) {  // a band outside the rows asked for: zeros, or
+        // the other splat's rows (`other`: the caller knows them to be this splat's there)
+        if (other_feat != nullptr) {
+          for (int64_t c = 0; c < C; ++c)
+            std::copy(other_feat + c * HW + y0 * W, other_feat + c * HW + y1 * W, out_feat + c * HW + y0 * W);
+          std::copy(other_depth + y0 * W, other_depth + y1 * W, out_depth + y0 * W);
+          std::copy(other_alpha + y0 * W, other_alpha + y1 * W, out_alpha + y0 * W);
+          for (T* o : {out_wsum, out_zmin})
+            if (o != nullptr) std::fill(o + y0 * W, o + y1 * W, T(0));
+          continue;
+        }
         for (int64_t c = 0; c < C; ++c) std::fill(out_feat + c * HW + y0 * W, out_feat + c * HW + y1 * W, T(0));
         for (T* o : {out_depth, out_alpha, out_wsum, out_zmin})
           if (o != nullptr) std::fill(o + y0 * W, o + y1 * W, T(0));
@@ -674,8 +685,11 @@ std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::T
                                           const at::Tensor& opacity_, const at::Tensor& radius_,
                                           const at::Tensor& K, int64_t height, int64_t width, double znear,
                                           double depth_tolerance, double max_radius, double eps,
-                                          bool save_for_backward, int64_t row_begin, int64_t row_end) {
-  // inputs checked by the binding (check_forward_inputs, check_row_range)
+                                          bool save_for_backward, int64_t row_begin, int64_t row_end,
+                                          const c10::optional<at::Tensor>& other_features,
+                                          const c10::optional<at::Tensor>& other_depth,
+                                          const c10::optional<at::Tensor>& other_alpha) {
+  // inputs checked by the binding (check_forward_inputs, check_row_range, check_other_splat)
   const at::Tensor points = points_.contiguous(), features = features_.contiguous();
   const at::Tensor opacity = opacity_.contiguous(), radius = radius_.contiguous();
   const int64_t P = points.size(0), C = features.size(1);
@@ -686,6 +700,10 @@ std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::T
   at::Tensor alpha = at::empty({1, height, width}, opts);
   at::Tensor wsum = save_for_backward ? at::empty({height, width}, opts) : at::empty({0}, opts);
   at::Tensor zmin = save_for_backward ? at::empty({height, width}, opts) : at::empty({0}, opts);
+  const bool other = other_features.has_value();
+  const at::Tensor of = other ? other_features->contiguous() : at::Tensor();
+  const at::Tensor od = other ? other_depth->contiguous() : at::Tensor();
+  const at::Tensor oa = other ? other_alpha->contiguous() : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(features.scalar_type(), "splat_forward_cpu", [&] {
     const Params<scalar_t> prm = make_params<scalar_t>(K, height, width, znear, depth_tolerance, max_radius, eps);
     forward_impl<scalar_t>(points.data_ptr<scalar_t>(), features.data_ptr<scalar_t>(),
@@ -693,7 +711,9 @@ std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points_, const at::T
                            row_end,
                            feat.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(), alpha.data_ptr<scalar_t>(),
                            save_for_backward ? wsum.data_ptr<scalar_t>() : nullptr,
-                           save_for_backward ? zmin.data_ptr<scalar_t>() : nullptr);
+                           save_for_backward ? zmin.data_ptr<scalar_t>() : nullptr,
+                           other ? of.data_ptr<scalar_t>() : nullptr, other ? od.data_ptr<scalar_t>() : nullptr,
+                           other ? oa.data_ptr<scalar_t>() : nullptr);
   });
   return {feat, depth, alpha, wsum, zmin};
 }

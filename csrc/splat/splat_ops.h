@@ -41,12 +41,23 @@ void check_row_range(int64_t height, int64_t& row_begin, int64_t& row_end);
 
 // Forward: [features (C,H,W), depth (1,H,W), alpha (1,H,W), coverage (H,W), z-min (H,W)]. Only
 // rows [row_begin, row_end) need be computed: the CPU kernel computes the row bands holding them
-// and sets the others to 0 (it is a speed hint: a caller must not rely on the rows outside).
+// and sets the others to 0, or, given another splat's three planes (other_*: all or none, checked
+// by check_other_splat), copies its rows there (a caller that knows both splats to be the same
+// outside those rows). It is a speed hint: a caller must not rely on which rows are computed.
 std::vector<at::Tensor> splat_forward_cpu(const at::Tensor& points, const at::Tensor& features,
                                           const at::Tensor& opacity, const at::Tensor& radius,
                                           const at::Tensor& K, int64_t height, int64_t width, double znear,
                                           double depth_tolerance, double max_radius, double eps,
-                                          bool save_for_backward, int64_t row_begin, int64_t row_end);
+                                          bool save_for_backward, int64_t row_begin, int64_t row_end,
+                                          const c10::optional<at::Tensor>& other_features,
+                                          const c10::optional<at::Tensor>& other_depth,
+                                          const c10::optional<at::Tensor>& other_alpha);
+
+// The other splat's planes of a rows-only forward: all three or none, CPU, the features' dtype,
+// shapes (C, H, W), (1, H, W), (1, H, W).
+void check_other_splat(const at::Tensor& features, int64_t height, int64_t width,
+                       const c10::optional<at::Tensor>& other_features, const c10::optional<at::Tensor>& other_depth,
+                       const c10::optional<at::Tensor>& other_alpha);
 
 // Backward: fills args.grad_features / args.grad_opacity.
 void splat_backward_cpu(BackwardArgs& args, int64_t height, int64_t width, double znear, double depth_tolerance,
