@@ -474,6 +474,8 @@ def _render_device(device, project: Project) -> torch.device:
 
     dev = resolve_device(device)
     if dev.type != "cpu" and project.render.preset == "neural" and project.render.decoder_runtime != "torch":
+        if isinstance(device, str) and device.strip().lower() == "auto":
+            return torch.device("cpu")  # "a GPU when there is one": not for a CPU-only runtime
         raise InputError(
             "render.decoder_runtime", f"'torch' on {dev} (OpenVINO runs on the CPU)",
             repr(project.render.decoder_runtime),

@@ -20,7 +20,7 @@ __all__ = ["DEVICE_HELP", "parse_device", "resolve_device", "to_device"]
 
 DEVICE_HELP = "cpu (default), cuda, cuda:N (the N-th GPU) or auto (a GPU when PyTorch sees one)"
 
-_PATTERN = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
+_PATTERN = re.compile(r"^(cpu|auto|cuda(:(0|[1-9]\d{0,4}))?)$")  # a GPU index without leading zeros
 
 
 def parse_device(spec: str | None, name: str = "device") -> str:
@@ -52,7 +52,10 @@ def resolve_device(spec, name: str = "device"):
         s = parse_device(spec, name)
         if s == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        dev = torch.device(s)
+        try:
+            dev = torch.device(s)
+        except RuntimeError:  # the pattern should let through only what torch parses
+            raise InputError(name, DEVICE_HELP, repr(spec)) from None
     if dev.type == "cpu":
         return torch.device("cpu")
     if dev.type != "cuda":

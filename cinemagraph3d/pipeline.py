@@ -274,13 +274,17 @@ def _splat_rows(
     sp = settings.splat
     dt = feats.dtype
     of, od, oa = (x.contiguous() for x in other)
-    out = native_pass("splat_forward", (feats,), None)(
-        pts, feats, scene.cloud.alpha.to(dt).contiguous(), radius, K.to(dt).contiguous(), H, W,
-        float(sp.znear), float(sp.depth_tolerance), float(sp.max_radius), float(sp.eps),
-        save_for_backward=False, row_begin=lo, row_end=hi, other_features=of, other_depth=od,
-        other_alpha=oa)  # fmt: skip
-    # the kernel computed the row bands holding [lo, hi) and copied the other splat's rows into
-    # the rest (one pass, on its threads, instead of zeros overwritten here)
+    fn = native_pass("splat_forward", (feats,), None)
+    args = (pts, feats, scene.cloud.alpha.to(dt).contiguous(), radius, K.to(dt).contiguous(), H, W,
+            float(sp.znear), float(sp.depth_tolerance), float(sp.max_radius), float(sp.eps))  # fmt: skip
+    try:  # the kernel computes the row bands holding [lo, hi) and copies the other splat's rows
+        out = fn(*args, save_for_backward=False, row_begin=lo, row_end=hi, other_features=of, other_depth=od,
+                 other_alpha=oa)  # fmt: skip
+    except TypeError:  # an extension built before other_*: its rows outside are zeros, copied here
+        out = fn(*args, save_for_backward=False, row_begin=lo, row_end=hi)
+        for mine, theirs in zip(out[:3], other):
+            mine[:, :lo] = theirs[:, :lo]
+            mine[:, hi:] = theirs[:, hi:]
     return SplatResult(*out[:3])
 
 

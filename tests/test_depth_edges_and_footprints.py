@@ -179,6 +179,19 @@ def test_bad_snapping_settings_are_refused_with_the_setting_named():
             sharpen_depth_edges(disp, img, **kw)
 
 
+def test_window_max_spreads_a_nan_like_max_pooling():
+    from cinemagraph3d.depth.edges import _window_max
+
+    d = torch.rand(1, 1, 9, 11)
+    d[0, 0, 4, 5] = float("nan")
+    out = _window_max(d, 2)
+    assert torch.equal(torch.isnan(out), torch.isnan(torch.nn.functional.max_pool2d(d, 5, 1, 2)))
+    assert int(torch.isnan(out).sum()) == 25
+    g = torch.rand(1, 1, 6, 7, requires_grad=True)  # needs gradients: the pooling path
+    _window_max(g, 1).sum().backward()
+    assert g.grad is not None
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("r", [1, 2, 5, 7])
 def test_window_max_equals_the_brute_force_window(r, dtype):

@@ -20,7 +20,9 @@ def test_parse_device_accepts(spec, name):
     assert parse_device(spec) == name
 
 
-@pytest.mark.parametrize("spec", ["gpu", "cuda:", "cuda:x", "mps", "", "cpu:0"])
+@pytest.mark.parametrize(
+    "spec", ["gpu", "cuda:", "cuda:x", "mps", "", "cpu:0", "cuda:01", "cuda:99999999999999999999"]
+)
 def test_parse_device_refuses(spec):
     with pytest.raises(InputError, match="device") as e:
         parse_device(spec)

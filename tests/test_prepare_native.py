@@ -528,3 +528,56 @@ def test_grid_neighbours_native_on_a_scene():
     assert torch.equal(nat.index, ref.index) and torch.equal(nat.connected, ref.connected)
     with pytest.raises(RuntimeError, match="pixels: expected dtype"):
         _C.grid_neighbours(c.pixels.double(), c.layer, c.points[:, 2].contiguous(), 0.1)
+
+
+@pytest.mark.skipif(
+    not hasattr(_C, "grid_neighbours"), reason="extension built before grid_neighbours existed"
+)
+def test_grid_neighbours_native_extreme_inputs():
+    from cinemagraph3d.render.footprint import grid_neighbours
+
+    px, lay, depth = _random_cloud(300, torch.float32, 5, special=False)
+    # layer values spanning all of int64: the ranks, not the values, index the map
+    ext = torch.where(
+        lay == 0, torch.iinfo(torch.int64).min, torch.where(lay == 1, 0, torch.iinfo(torch.int64).max)
+    )
+    ref = grid_neighbours(px, ext, depth, native=False)
+    nat = grid_neighbours(px, ext, depth, native=True)
+    assert torch.equal(nat.index, ref.index) and torch.equal(nat.connected, ref.connected)
+    # coordinates that cannot be cast to a grid are refused, not read out of bounds
+    for bad in (float("nan"), float("inf"), 2.0**42):
+        p = px.clone()
+        p[7, 0] = bad
+        with pytest.raises(RuntimeError, match="pixels: expected finite coordinates"):
+            _C.grid_neighbours(p, lay, depth, 0.1)
+    far = px[:2].clone()
+    far[1] = 2.0**39  # finite, but a grid of 2^78 cells
+    with pytest.raises(RuntimeError, match="at most 2\\^32 cells"):
+        _C.grid_neighbours(far, lay[:2], depth[:2], 0.1)
+
+
+def test_rows_only_splat_with_an_extension_built_before_other_planes(monkeypatch):
+    # an older extension's splat_forward has no other_*: the rows outside are copied in Python
+    scene, traj, motion = _demo_lake("circle", 3)
+    settings = pipeline.RenderSettings()
+    new = [f for f, _ in pipeline.render_frames(scene, traj, motion, 8, settings, return_aux=True)]
+    real = pipeline.native_pass
+    calls = []
+
+    def older(name, tensors, native=None):
+        fn = real(name, tensors, native)
+        if name != "splat_forward" or fn is None:
+            return fn
+
+        def splat(*args, **kw):
+            if any(k.startswith("other_") for k in kw):
+                calls.append(1)
+                raise TypeError("splat_forward(): incompatible function arguments")
+            return fn(*args, **kw)
+
+        return splat
+
+    monkeypatch.setattr(pipeline, "native_pass", older)
+    old = [f for f, _ in pipeline.render_frames(scene, traj, motion, 8, settings, return_aux=True)]
+    assert len(calls) == len(traj)
+    assert all(torch.equal(a, b) for a, b in zip(new, old))

@@ -4,7 +4,8 @@
 // the points (per direction and layer a gather from a dense per-layer map of the points, then the
 // "joined" rule with two more gathers per direction), each a pass over memory, with (4, P) and
 // (L, H, W) int64 temporaries. Here the per-layer map is filled once (in point order: a later
-// point at the same pixel and layer wins, as the reference's index_put does on the CPU), then
+// point at the same pixel and layer wins; a lifted cloud has one point per pixel and layer, and
+// where a cloud repeats one, the reference's parallel index_put keeps one of them), then
 // each point finds its four neighbours and, in a second pass (it reads the neighbours'
 // neighbours), whether it is joined to them. Comparisons and arithmetic follow the reference in
 // the depths' dtype, NaN included (torch.minimum and clamp propagate it), so the outputs are
@@ -42,6 +43,13 @@ void run(const at::Tensor& pixels, const at::Tensor& layer, const at::Tensor& de
   int64_t* idx = index.data_ptr<int64_t>();
   bool* con = connected.data_ptr<bool>();
   // pixel of each point (floor), shifted so that the map has a free border of one pixel
+  // pixel coordinates must be finite and moderate before they are cast to integers (the cast of
+  // NaN, inf or a value beyond int64 is undefined); 2^40 bounds the grid below as well
+  const double lim = double(int64_t(1) << 40);
+  for (int64_t p = 0; p < 2 * P; ++p)
+    TORCH_CHECK(std::isfinite(static_cast<double>(px[p])) && std::fabs(static_cast<double>(px[p])) < lim,
+                "grid_neighbours: pixels: expected finite coordinates below 2^40 in magnitude, found ",
+                static_cast<double>(px[p]), " at point ", p / 2);
   std::vector<int64_t> ii(static_cast<size_t>(P)), jj(static_cast<size_t>(P));
   at::parallel_for(0, P, 16384, [&](int64_t a, int64_t b) {
     for (int64_t p = a; p < b; ++p) {
@@ -59,14 +67,16 @@ void run(const at::Tensor& pixels, const at::Tensor& layer, const at::Tensor& de
       ii[p] = ii[p] - imin + 1;
     }
   });
-  const int64_t Wx = jmax + 2, Hx = imax + 2, HWx = Hx * Wx;
+  const int64_t Wx = jmax + 2, Hx = imax + 2;  // each at most 2^41 + 3: the product may not fit
   // the layers' ranks among their sorted distinct values (torch.unique): a table over the range
   // of values when it is small (LDI layers are 0 … L - 1), else a sort
   const auto mm = std::minmax_element(lay_in, lay_in + P);
-  const int64_t lmin = *mm.first, lspan = *mm.second - *mm.first;
+  const int64_t lmin = *mm.first;
+  const uint64_t uspan = static_cast<uint64_t>(*mm.second) - static_cast<uint64_t>(*mm.first);  // no overflow
+  const int64_t lspan = uspan < (uint64_t(1) << 16) ? static_cast<int64_t>(uspan) : -1;
   std::vector<int64_t> rank;  // rank[value - lmin] (table), or the sorted distinct values
   std::vector<int64_t> ids;
-  const bool table = lspan < (int64_t(1) << 16);
+  const bool table = lspan >= 0;
   int64_t L = 0;
   if (table) {
     rank.assign(static_cast<size_t>(lspan + 1), -1);
@@ -79,9 +89,12 @@ void run(const at::Tensor& pixels, const at::Tensor& layer, const at::Tensor& de
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     L = static_cast<int64_t>(ids.size());
   }
-  TORCH_CHECK(HWx <= (int64_t(1) << 40) / std::max<int64_t>(L, 1),
-              "grid_neighbours: pixels: expected coordinates spanning a grid of at most 2^40 cells, found ", Hx,
+  // the dense map holds L * Hx * Wx slots: at most 2^32 (checked without overflow)
+  const int64_t cells = int64_t(1) << 32;
+  TORCH_CHECK(Hx <= cells / Wx && Hx * Wx <= cells / std::max<int64_t>(L, 1),
+              "grid_neighbours: pixels: expected coordinates spanning a grid of at most 2^32 cells, found ", Hx,
               " x ", Wx, " x ", L, " layers");
+  const int64_t HWx = Hx * Wx;
   std::vector<int64_t> grid(static_cast<size_t>(L * HWx), -1);
   std::vector<int64_t> base(static_cast<size_t>(P));
   for (int64_t p = 0; p < P; ++p) {  // in point order: the last point at a slot wins
