@@ -10,8 +10,11 @@ the native kernels (``_C.prepare_splat``, ``_C.splat_forward``, ``_C.move_cloud`
 ``_C.fuse_dissolve``, ``_C.fill_holes``) and, at the pipeline's level so that trees without a
 native pass can be compared, the gap closing of one view (``_GapClosing.__call__``), one Euler
 step of the motion (``_Stepper.step``, ``_C.flow_step`` where the tree has it), the motion's
-integration (``integrate_motion``, once per video) and the border ghosts (``border_ghosts``, once
-per video). With ``--compare-with`` (a directory holding a
+integration (``integrate_motion``, once per video), the border ghosts (``border_ghosts``, once
+per video), and three set-up steps: the grid neighbours (``grid_neighbours``), the depth-edge
+sharpening (``sharpen_depth_edges``) and the layer clustering (``cluster_disparity``). The
+clustering's first call in a fresh process also imports what it needs (``scipy.cluster`` in
+trees before the sixth session); the minimum over the calls leaves that out. With ``--compare-with`` (a directory holding a
 previous ``cinemagraph3d`` package with its ``_C`` built) both trees run in child processes, in
 turn, and the table gives both and their ratio.
 """
@@ -107,6 +110,22 @@ def child(root: str, args) -> dict:
         margin = 2.0 * float(pl.RenderSettings().splat.max_radius)
         ghosts = best(lambda: pl.border_ghosts(scene, motion, margin=margin), min(args.repeats, 3))
         out["border ghosts (once)"] = ghosts
+        # the set-up steps of the sixth session, at the pipeline's level (any tree has them)
+        from cinemagraph3d.depth.edges import sharpen_depth_edges
+        from cinemagraph3d.ldi import LDISettings, cluster_disparity
+        from cinemagraph3d.render.footprint import grid_neighbours
+
+        c = scene.cloud
+        out["grid neighbours (once)"] = best(
+            lambda: grid_neighbours(c.pixels, c.layer, c.points[:, 2]), min(args.repeats, 3)
+        )
+        disp = 1.0 / d.depth[0].clamp(min=1e-6)
+        out["depth edge sharpening (once)"] = best(
+            lambda: sharpen_depth_edges(disp, d.image), min(args.repeats, 3)
+        )
+        out["layer clustering (once)"] = best(
+            lambda: cluster_disparity(disp, LDISettings()), min(args.repeats, 3)
+        )
     return {"times": out, "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 

@@ -470,11 +470,11 @@ def _as_project(source, sections: dict, max_side, seed) -> Project:
 
 def _render_device(device, project: Project) -> torch.device:
     """The checked device of :func:`animate` (see :func:`~cinemagraph3d.devices.resolve_device`)."""
-    from .devices import resolve_device
+    from .devices import parse_device, resolve_device
 
     dev = resolve_device(device)
     if dev.type != "cpu" and project.render.preset == "neural" and project.render.decoder_runtime != "torch":
-        if isinstance(device, str) and device.strip().lower() == "auto":
+        if isinstance(device, str) and parse_device(device) == "auto":
             return torch.device("cpu")  # "a GPU when there is one": not for a CPU-only runtime
         raise InputError(
             "render.decoder_runtime", f"'torch' on {dev} (OpenVINO runs on the CPU)",

@@ -277,10 +277,10 @@ def _splat_rows(
     fn = native_pass("splat_forward", (feats,), None)
     args = (pts, feats, scene.cloud.alpha.to(dt).contiguous(), radius, K.to(dt).contiguous(), H, W,
             float(sp.znear), float(sp.depth_tolerance), float(sp.max_radius), float(sp.eps))  # fmt: skip
-    try:  # the kernel computes the row bands holding [lo, hi) and copies the other splat's rows
+    if "other_features" in (fn.__doc__ or ""):  # the kernel copies the other splat's rows itself
         out = fn(*args, save_for_backward=False, row_begin=lo, row_end=hi, other_features=of, other_depth=od,
                  other_alpha=oa)  # fmt: skip
-    except TypeError:  # an extension built before other_*: its rows outside are zeros, copied here
+    else:  # an extension built before other_*: its rows outside are zeros, copied here
         out = fn(*args, save_for_backward=False, row_begin=lo, row_end=hi)
         for mine, theirs in zip(out[:3], other):
             mine[:, :lo] = theirs[:, :lo]

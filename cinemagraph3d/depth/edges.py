@@ -27,7 +27,8 @@ __all__ = ["sharpen_depth_edges", "flying_pixels"]
 def _window_max(d: torch.Tensor, r: int) -> torch.Tensor:
     """``(1, 1, H, W)`` maximum of ``d`` ``(1, 1, H, W)`` over the ``(2r+1)²`` window around each
     pixel (inside the image). On the CPU a grey dilation with a square kernel (OpenCV's, outside
-    the image ``-inf``: the same values as ``max_pool2d``, 40 ms → 0.7 ms at 1280×720, r = 5);
+    the image ``-inf``: the same values as ``max_pool2d``; the depth-edge sharpening at 1280×720
+    69 → 34 ms, ``benchmarks/bench_passes.py``);
     elsewhere, and for inputs holding a NaN (which ``max_pool2d`` spreads over its window) or
     needing gradients, the row maxima's column maxima."""
     cpu = d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64) and not d.requires_grad

@@ -99,7 +99,7 @@ def grid_neighbours(
         max_step: largest relative disparity step between connected neighbours, unless the
             step is within 25 % of the step before or after it on the same line.
         native: ``cinemagraph3d._C.grid_neighbours`` (the same outputs in two passes over the
-            points, ≈ 10× faster; see :func:`~cinemagraph3d.render._native.native_pass`):
+            points, ≈ 5× faster at 1280×720, ``benchmarks/bench_passes.py``; see :func:`~cinemagraph3d.render._native.native_pass`):
             ``None`` (default) where it applies, ``False`` the torch operations (the reference).
 
     Returns:
