@@ -30,6 +30,13 @@ CPU_SOURCES = [
     "csrc/prep/flow_cpu.cpp",
     "csrc/fuse/fuse_cpu.cpp",
     "csrc/fuse/fill_cpu.cpp",
+    "csrc/isa.cpp",
+    # the AVX2 builds of five kernels (csrc/isa.h; empty files where GCC on x86-64 is not the compiler)
+    "csrc/isa/fuse_avx2.cpp",
+    "csrc/isa/fill_avx2.cpp",
+    "csrc/isa/flow_avx2.cpp",
+    "csrc/isa/gap_avx2.cpp",
+    "csrc/isa/ghost_avx2.cpp",
 ]
 CUDA_SOURCES = ["csrc/splat/splat_cuda.cu"]
 

@@ -16,13 +16,16 @@ sharpening (``sharpen_depth_edges``) and the layer clustering (``cluster_dispari
 clustering's first call in a fresh process also imports what it needs (``scipy.cluster`` in
 trees before the sixth session); the minimum over the calls leaves that out. With ``--compare-with`` (a directory holding a
 previous ``cinemagraph3d`` package with its ``_C`` built) both trees run in child processes, in
-turn, and the table gives both and their ratio.
+turn, and the table gives both and their ratio. With ``--compare-kernels`` the tree runs twice,
+with its baseline CPU kernels ("previous": ``CINEMAGRAPH3D_CPU_KERNELS=baseline``) and with the
+build it picks for this CPU (the AVX2 one where available, see ``csrc/isa.h``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -126,12 +129,14 @@ def child(root: str, args) -> dict:
         out["layer clustering (once)"] = best(
             lambda: cluster_disparity(disp, LDISettings()), min(args.repeats, 3)
         )
-    return {"times": out, "threads": torch.get_num_threads(), "torch": torch.__version__}
+    kernels = getattr(_C, "cpu_kernels", None)
+    return {"times": out, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "kernels": kernels() if kernels else None}  # fmt: skip
 
 
-def run_child(root: str, argv: list[str]) -> dict:
+def run_child(root: str, argv: list[str], env: dict | None = None) -> dict:
     cmd = [sys.executable, str(HERE), "--child", root, *argv]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, **(env or {})})
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -139,6 +144,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--compare-with", default=None, help="a directory holding a previous cinemagraph3d package"
+    )
+    ap.add_argument(
+        "--compare-kernels", action="store_true", help="this tree's baseline CPU kernels against its pick"
     )
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--repeats", type=int, default=10)
@@ -152,9 +160,20 @@ def main() -> None:
     roots = {"new": str(HERE.parents[1])}
     if args.compare_with:
         roots = {"previous": str(Path(args.compare_with).resolve()), **roots}
-    runs = {name: run_child(root, argv) for name, root in roots.items()}
+    if args.compare_kernels:
+        runs = {
+            "previous": run_child(roots["new"], argv, {"CINEMAGRAPH3D_CPU_KERNELS": "baseline"}),
+            "new": run_child(roots["new"], argv),
+        }
+        roots = {"previous": roots["new"], **roots}
+    else:
+        runs = {name: run_child(root, argv) for name, root in roots.items()}
+    kernels = runs["new"].get("kernels")
     clock = "process CPU time, 1 thread" if args.threads == 1 else f"wall time, {args.threads} threads"
-    print(f"{args.size}, demo lake, {clock}, minimum of {args.repeats} calls, torch {runs['new']['torch']}")
+    print(
+        f"{args.size}, demo lake, {clock}, minimum of {args.repeats} calls, torch {runs['new']['torch']}"
+        + (f", CPU kernels {' / '.join(str(r.get('kernels')) for r in runs.values())}" if kernels else "")
+    )
     names = list(roots)
     print(
         "| pass | "

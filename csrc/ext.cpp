@@ -11,13 +11,50 @@
 // OpenMP kernel (splat/splat_cpu.cpp), CUDA tensors the CUDA kernel (splat/splat_cuda.cu) when
 // the module was built with CINEMAGRAPH3D_CUDA=1 (macro CG3D_WITH_CUDA). The autograd wrapper is
 // cinemagraph3d/render/_native.py.
+//
+// gap_widen, ghost_keep, flow_step, fuse_dissolve and fill_holes also have an AVX2 build
+// (csrc/isa/, see csrc/isa.h), called where the CPU supports it; cpu_kernels / set_cpu_kernels
+// report and choose the build.
 #include <torch/extension.h>
 
+#include <stdexcept>
 #include <vector>
 
 #include "fuse/fuse.h"
+#include "isa.h"
 #include "prep/prepare.h"
 #include "splat/splat_ops.h"
+
+namespace cg3d {
+#if CG3D_AVX2_KERNELS
+// The AVX2 builds of csrc/isa/: the same signatures, the names the wrappers' macros give them.
+namespace prep {
+decltype(gap_widen_cpu) gap_widen_cpu_avx2;
+decltype(ghost_keep_cpu) ghost_keep_cpu_avx2;
+decltype(flow_step_cpu) flow_step_cpu_avx2;
+}  // namespace prep
+namespace fuse {
+decltype(fuse_dissolve_cpu) fuse_dissolve_cpu_avx2;
+decltype(fill_holes_cpu) fill_holes_cpu_avx2;
+}  // namespace fuse
+#endif
+
+namespace {
+// Pick<Baseline, Avx2>::call: the AVX2 build when it is in use (isa::use_avx2), else the baseline.
+template <auto Baseline, auto Avx2>
+struct Pick;
+template <typename R, typename... A, R (*Baseline)(A...), R (*Avx2)(A...)>
+struct Pick<Baseline, Avx2> {
+  static R call(A... a) { return isa::use_avx2() ? Avx2(a...) : Baseline(a...); }
+};
+}  // namespace
+}  // namespace cg3d
+
+#if CG3D_AVX2_KERNELS
+#define CG3D_PICK(ns, name) &cg3d::Pick<&cg3d::ns::name, &cg3d::ns::name##_avx2>::call
+#else
+#define CG3D_PICK(ns, name) &cg3d::ns::name
+#endif
 
 namespace cg3d {
 namespace splat {
@@ -85,6 +122,14 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 #else
   m.attr("has_openmp") = false;
 #endif
+  m.def("cpu_kernels", [] { return std::string(cg3d::isa::current()); },
+        "The build of the CPU kernels with an AVX2 variant in use: 'avx2' or 'baseline'.");
+  m.def(
+      "set_cpu_kernels", [](const std::string& name) { return std::string(cg3d::isa::choose(name.c_str())); },
+      py::arg("name"),
+      "Choose the build of those kernels, 'avx2' (where available) or 'baseline'; returns the previous one. "
+      "Both give the same values bit for bit.");
+  m.attr("has_avx2_kernels") = cg3d::isa::avx2_available();
   m.def("splat_forward", &cg3d::splat::splat_forward, py::arg("points"), py::arg("features"), py::arg("opacity"),
         py::arg("radius"), py::arg("K"), py::arg("height"), py::arg("width"), py::arg("znear"),
         py::arg("depth_tolerance"), py::arg("max_radius"), py::arg("eps"), py::arg("save_for_backward") = true,
@@ -119,29 +164,29 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "One moved cloud (CPU): [points (P+G,3) with the moving rows displaced and the ghosts appended, "
         "footprint stretch (P+G,)]; with out_points / out_stretch (an earlier call's outputs for the same "
         "points, sel and ghosts) only the moving and ghost rows are rewritten, in them.");
-  m.def("gap_widen", &cg3d::prep::gap_widen_cpu, py::arg("points"), py::arg("cam_from_world"), py::arg("K"),
+  m.def("gap_widen", CG3D_PICK(prep, gap_widen_cpu), py::arg("points"), py::arg("cam_from_world"), py::arg("K"),
         py::arg("fx"), py::arg("nodes"), py::arg("pairs"), py::arg("num_points"), py::arg("znear"),
         py::arg("max_gap"),
         "Footprint widening that closes a view's gaps (CPU): (num_points,) factors, 1 off the nodes.");
-  m.def("ghost_keep", &cg3d::prep::ghost_keep_cpu, py::arg("pos"), py::arg("forward_states"),
+  m.def("ghost_keep", CG3D_PICK(prep, ghost_keep_cpu), py::arg("pos"), py::arg("forward_states"),
         py::arg("backward_states"), py::arg("moving"), py::arg("height"), py::arg("width"), py::arg("margin"),
         py::arg("front") = py::none(), py::arg("z_ghost") = py::none(),
         "Which border ghosts may be kept (CPU): (G,) bool (margin < 0: no margin test).");
   m.def("grid_neighbours", &cg3d::prep::grid_neighbours_cpu, py::arg("pixels"), py::arg("layer"), py::arg("depth"),
         py::arg("max_step"),
         "Grid neighbours of lifted points (CPU): [index (4, P) int64, connected (4, P) bool].");
-  m.def("flow_step", &cg3d::prep::flow_step_cpu, py::arg("field"), py::arg("positions"), py::arg("state"),
+  m.def("flow_step", CG3D_PICK(prep, flow_step_cpu), py::arg("field"), py::arg("positions"), py::arg("state"),
         py::arg("sign"), py::arg("extended"), py::arg("wave") = py::none(), py::arg("cell") = 1.0,
         py::arg("out") = py::none(),
         "One Euler step of the motion integration (CPU): (P, 2) state + sign * v(positions + state) "
         "(v alone when state is None), v the bilinear field with border values and the turbulence.");
-  m.def("fuse_dissolve", &cg3d::fuse::fuse_dissolve_cpu, py::arg("f_features"), py::arg("f_depth"),
+  m.def("fuse_dissolve", CG3D_PICK(fuse, fuse_dissolve_cpu), py::arg("f_features"), py::arg("f_depth"),
         py::arg("f_alpha"), py::arg("b_features"), py::arg("b_depth"), py::arg("b_alpha"), py::arg("phase_f"),
         py::arg("phase_b"), py::arg("tau"), py::arg("width"), py::arg("depth_weight"), py::arg("eps"),
         py::arg("zref"), py::arg("occlusion_ratio"), py::arg("ramp"), py::arg("detail_radius"),
         py::arg("stats_radius"), py::arg("band_radii") = std::vector<int64_t>{},
         py::arg("band_widths") = std::vector<double>{}, py::arg("band_decimation") = std::vector<int64_t>{},
         "Dissolve fusion of two splats (CPU): [features (C,H,W), depth (1,H,W), alpha (1,H,W)].");
-  m.def("fill_holes", &cg3d::fuse::fill_holes_cpu, py::arg("features"), py::arg("alpha"), py::arg("depth"),
+  m.def("fill_holes", CG3D_PICK(fuse, fill_holes_cpu), py::arg("features"), py::arg("alpha"), py::arg("depth"),
         py::arg("far_bias"), "Hole filling of a fused frame (CPU): features (C,H,W).");
 }
