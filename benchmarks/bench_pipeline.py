@@ -16,6 +16,10 @@ pipeline's stage functions with timers (``_MovedClouds.__call__``, ``_GapClosing
 machine this is far more stable than wall time (no waiting for the other thread of a parallel
 region), at the cost of not showing the parallel speed-up.
 
+``--compare-kernels`` compares this tree's baseline CPU kernels (``CINEMAGRAPH3D_CPU_KERNELS=baseline``,
+"previous") with the build it picks for this CPU ("new": the AVX2 one where available, see
+``csrc/isa.h``) in the same way.
+
 ``--compare-with DIR`` runs the same measurement on the package found in DIR (e.g. a
 ``git archive`` of an earlier commit with its built ``_C`` extension copied in), alternating the
 two ``--repeats`` times, and prints one table with the minimum of each stage over the repeats,
@@ -167,9 +171,11 @@ ORDER = [
 ]
 
 
-def run_child(root: str, argv: list[str]) -> dict:
+def run_child(root: str, argv: list[str], env: dict | None = None) -> dict:
     cmd = [sys.executable, str(HERE), "--child", root, *argv]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ}).stdout
+    out = subprocess.run(
+        cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -183,6 +189,11 @@ def main() -> None:
     ap.add_argument("--camera", default="circle")
     ap.add_argument(
         "--compare-with", default=None, help="a directory holding a previous cinemagraph3d package"
+    )
+    ap.add_argument(
+        "--compare-kernels",
+        action="store_true",
+        help="this tree with its baseline CPU kernels (previous) against the build it picks (new)",
     )
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -201,12 +212,16 @@ def main() -> None:
             f"--depth={args.depth}", f"--camera={args.camera}", f"--threads={args.threads}",
             f"--clock={args.clock}"] + (["--motion"] if args.motion else [])  # fmt: skip
     roots = {"new": str(HERE.parents[1])}
+    envs: dict[str, dict] = {"new": {}}
     if args.compare_with:
         roots = {"previous": str(Path(args.compare_with).resolve()), **roots}
+    elif args.compare_kernels:  # the same tree: CINEMAGRAPH3D_CPU_KERNELS=baseline, then its pick
+        roots = {"previous": roots["new"], **roots}
+        envs["previous"] = {"CINEMAGRAPH3D_CPU_KERNELS": "baseline"}
     runs: dict[str, list[dict]] = {k: [] for k in roots}
     for _ in range(args.repeats):
         for name, root in roots.items():  # alternated, so both see the same load
-            runs[name].append(run_child(root, argv))
+            runs[name].append(run_child(root, argv, envs.get(name)))
     best = {k: {s: min(r["times"].get(s, float("nan")) for r in v) for s in ORDER} for k, v in runs.items()}
     rss = {k: min(r["rss_mb"] for r in v) for k, v in runs.items()}
     info = runs["new"][0]
