@@ -50,6 +50,14 @@ if grep -E "csrc/.*(warning|Warning)" "$BUILD/build.log" >/dev/null; then
   grep -E -A3 "csrc/.*(warning|Warning)" "$BUILD/build.log" | head -n 40
 fi
 
+# The AVX2 objects (csrc/isa/) must not hand AVX code to the baseline through a COMDAT symbol.
+if ls "$BUILD"/temp/csrc/isa/*_avx2.o >/dev/null 2>&1 && command -v objdump >/dev/null && command -v nm >/dev/null; then
+  "$ROOT/tools/check_isa_objects.sh" "$BUILD/temp/csrc/isa" | tail -n 1 || {
+    echo "cuda_check: FAILED: an AVX2 object exports AVX code through a shared symbol"
+    exit 1
+  }
+fi
+
 SO=$(ls "$BUILD"/lib/cinemagraph3d/_C*.so 2>/dev/null | head -n 1 || true)
 if [ -z "$SO" ]; then
   tail -n 60 "$BUILD/build.log"
