@@ -17,7 +17,6 @@
 // report and choose the build.
 #include <torch/extension.h>
 
-#include <stdexcept>
 #include <vector>
 
 #include "fuse/fuse.h"
