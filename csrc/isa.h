@@ -1,10 +1,10 @@
 // Run-time choice between two builds of the same CPU kernels (binding in csrc/ext.cpp).
 //
-// The wheel is compiled for any x86-64 (SSE2). Some kernels' loops run 10-20 % faster with
+// The wheel is compiled for any x86-64 (SSE2). Some kernels' loops run 7-24 % faster with
 // 256-bit vectors, so on x86-64 with GCC the kernels listed in csrc/isa/ are compiled a second
-// time for AVX2 (a wrapper file per kernel: the headers are included first, with the build's
-// flags, then `#pragma GCC target("avx2")` covers only the kernel's own code, whose public
-// function is renamed `<name>_avx2` by a macro). ext.cpp calls the AVX2 build where the CPU (and
+// time for AVX2 (a wrapper file per kernel renames its public function `<name>_avx2` by a macro;
+// csrc/isa/avx2_begin.h includes the headers first, with the build's flags, then opens
+// `#pragma GCC target("avx2")` for the kernel's own code only). ext.cpp calls the AVX2 build where the CPU (and
 // the OS) support it, unless CINEMAGRAPH3D_CPU_KERNELS=baseline or set_cpu_kernels("baseline").
 //
 // Both builds compute the same values bit for bit: contraction into FMAs is off in both

@@ -182,3 +182,25 @@ def test_the_environment_variable_picks_the_baseline():
     env.pop("CINEMAGRAPH3D_CPU_KERNELS")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ("avx2" if _C.has_avx2_kernels else "baseline")
+
+
+def test_a_mistyped_environment_variable_is_refused(monkeypatch):
+    from cinemagraph3d.errors import InputError
+    from cinemagraph3d.render import active_backend
+
+    monkeypatch.setenv("CINEMAGRAPH3D_CPU_KERNELS", "avx")
+    with pytest.raises(InputError, match="CINEMAGRAPH3D_CPU_KERNELS"):
+        active_backend("cpu")
+    monkeypatch.setenv("CINEMAGRAPH3D_CPU_KERNELS", "baseline")
+    assert active_backend("cpu") == "native-cpu"
+
+
+def test_the_command_line_refuses_it_in_one_line(tmp_path):
+    out = tmp_path / "x.mp4"
+    env = {**os.environ, "CINEMAGRAPH3D_CPU_KERNELS": "sse"}
+    res = subprocess.run([sys.executable, "-m", "cinemagraph3d", "demo", "-o", str(out), "--frames", "2"],
+                         env=env, capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "CINEMAGRAPH3D_CPU_KERNELS" in lines[0], res.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []

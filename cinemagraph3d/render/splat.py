@@ -57,6 +57,12 @@ def _requested_backend(backend: str | None) -> str:
     name = backend or os.environ.get("CINEMAGRAPH3D_BACKEND", "auto")
     if name not in _BACKENDS:
         raise InputError("backend (CINEMAGRAPH3D_BACKEND)", f"one of {_BACKENDS}", repr(name))
+    # read by the extension itself (csrc/isa.cpp), which cannot refuse it: a typo is refused here
+    kernels = os.environ.get("CINEMAGRAPH3D_CPU_KERNELS", "")
+    if kernels not in ("", "avx2", "baseline"):
+        raise InputError(
+            "CPU kernels (CINEMAGRAPH3D_CPU_KERNELS)", "'avx2', 'baseline' or unset", repr(kernels)
+        )
     return name
 
 

@@ -1,24 +1,10 @@
-// The AVX2 build of fuse/fill_cpu.cpp (see csrc/isa.h): its public function is renamed by the
-// macro below, the headers are included with the build's own flags, and only the kernel's code
-// is compiled for AVX2.
+// The AVX2 build of fuse/fill_cpu.cpp (see csrc/isa.h): only the kernel's own code is compiled for
+// AVX2 (avx2_begin.h includes the headers first); its public function becomes fill_holes_cpu_avx2.
 #include "isa.h"
 
 #if CG3D_AVX2_KERNELS
 #define fill_holes_cpu fill_holes_cpu_avx2
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <vector>
-
-#include "fuse/fuse.h"
-
-#pragma GCC push_options
-#pragma GCC target("avx2")
+#include "isa/avx2_begin.h"
 #include "fuse/fill_cpu.cpp"
-#pragma GCC pop_options
+#include "isa/avx2_end.h"
 #endif

@@ -1,24 +1,10 @@
-// The AVX2 build of prep/ghost_cpu.cpp (see csrc/isa.h): its public function is renamed by the
-// macro below, the headers are included with the build's own flags, and only the kernel's code
-// is compiled for AVX2.
+// The AVX2 build of prep/ghost_cpu.cpp (see csrc/isa.h): only the kernel's own code is compiled for
+// AVX2 (avx2_begin.h includes the headers first); its public function becomes ghost_keep_cpu_avx2.
 #include "isa.h"
 
 #if CG3D_AVX2_KERNELS
 #define ghost_keep_cpu ghost_keep_cpu_avx2
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <vector>
-
-#include "prep/prepare.h"
-
-#pragma GCC push_options
-#pragma GCC target("avx2")
+#include "isa/avx2_begin.h"
 #include "prep/ghost_cpu.cpp"
-#pragma GCC pop_options
+#include "isa/avx2_end.h"
 #endif
